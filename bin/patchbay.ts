@@ -1,0 +1,73 @@
+#!/usr/bin/env -S node --no-node-snapshot --import tsx
+// patchbay start | server | runner | deploy — construct, wire, start.
+import { ConfigError, loadConfig } from '../server/config.js';
+import { CatalogError } from '../server/providers/catalog.js';
+import { startSystem, type Role } from './system.js';
+
+const USAGE = `usage: patchbay <command>
+
+  start    HTTP server and runner in one process (embedded PostgreSQL when DATABASE_URL is unset)
+  server   HTTP API only
+  runner   function worker only
+`;
+
+const ROLES: Record<string, Role[]> = { start: ['server', 'runner'], server: ['server'], runner: ['runner'] };
+
+async function main(argv: string[]): Promise<number> {
+  const command = argv[0];
+  const roles = command === undefined ? undefined : ROLES[command];
+  if (roles === undefined) {
+    process.stderr.write(USAGE);
+    return command === undefined || command === 'help' || command === '--help' ? 0 : 2;
+  }
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`patchbay: invalid configuration: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+
+  let system;
+  try {
+    system = await startSystem(config, { roles });
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof CatalogError) {
+      process.stderr.write(`patchbay: ${error instanceof ConfigError ? 'invalid configuration: ' : ''}${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+
+  if (system.url !== undefined) {
+    const lines = [
+      '',
+      `  Patchbay is running at ${system.url}`,
+      `  Secret key: ${system.secretKey}${system.generatedSecretKey ? ' (generated, kept in the data directory)' : ''}`,
+      `  Database:   ${system.embedded ? `embedded PostgreSQL in ${config.dataDir}` : 'DATABASE_URL'}`,
+      '',
+      `  curl -H 'Authorization: Bearer ${system.secretKey}' ${system.url}/integrations`,
+      '',
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+  }
+
+  await new Promise<void>((resolve) => {
+    const shutdown = () => resolve();
+    process.once('SIGINT', shutdown);
+    process.once('SIGTERM', shutdown);
+  });
+  await system.stop();
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`patchbay: failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,87 @@
+// The composition root: builds every part from a Config and starts the roles asked for.
+// bin/patchbay.ts and the test harness both start Patchbay through here.
+import path from 'node:path';
+import pino from 'pino';
+import { buildApp } from '../server/app.js';
+import type { Config } from '../server/config.js';
+import { createCipher } from '../server/credentials/cipher.js';
+import { checkEncryptionKey } from '../server/credentials/key-check.js';
+import { loadCatalog } from '../server/providers/catalog.js';
+import { createPool, createStore, migrate } from '../server/store/index.js';
+import { loadDataDirSecrets } from './data-dir.js';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded-postgres.js';
+
+export type Role = 'server' | 'runner';
+
+export interface System {
+  /** The HTTP API's base URL, when the server role runs. */
+  url: string | undefined;
+  secretKey: string;
+  databaseUrl: string;
+  embedded: boolean;
+  generatedSecretKey: boolean;
+  stop(): Promise<void>;
+}
+
+export interface SystemOptions {
+  roles: Role[];
+  logger?: pino.Logger;
+  /** Embedded PostgreSQL tuned for throwaway data (tests). */
+  fastEmbeddedDatabase?: boolean;
+}
+
+export async function startSystem(config: Config, options: SystemOptions): Promise<System> {
+  const logger = options.logger ?? pino({ level: config.logLevel, base: { app: 'patchbay' } });
+  const stack: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stack.splice(0).reverse()) await stop().catch((error) => logger.error({ err: error }, 'stop failed'));
+  };
+
+  try {
+    const needsDataDir = config.databaseUrl === undefined || config.secretKey === undefined || config.encryptionKey === undefined;
+    const stored = needsDataDir ? await loadDataDirSecrets(config.dataDir) : undefined;
+    const secretKey = config.secretKey ?? (stored?.secrets.secretKey as string);
+    const encryptionKey = config.encryptionKey ?? Buffer.from(stored?.secrets.encryptionKey as string, 'hex');
+
+    let databaseUrl = config.databaseUrl;
+    let embedded: EmbeddedDatabase | undefined;
+    if (databaseUrl === undefined) {
+      embedded = await startEmbeddedPostgres({
+        dir: path.join(config.dataDir, 'postgres'),
+        password: stored?.secrets.databasePassword as string,
+        fast: options.fastEmbeddedDatabase,
+        onLog: (line) => logger.debug({ postgres: line.trim() }, 'postgres'),
+      });
+      stack.push(() => (embedded as EmbeddedDatabase).stop());
+      databaseUrl = embedded.url;
+    }
+
+    const pool = createPool({ connectionString: databaseUrl });
+    stack.push(() => pool.end());
+    await migrate(pool);
+    const cipher = createCipher(encryptionKey);
+    await checkEncryptionKey(pool, cipher);
+    const catalog = loadCatalog(config.providersFile);
+    const store = createStore(pool, cipher);
+
+    let url: string | undefined;
+    if (options.roles.includes('server')) {
+      const app = await buildApp({ config, secretKey, store, catalog, logger });
+      stack.push(() => app.close());
+      const address = await app.listen({ port: config.port, host: config.host });
+      url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');
+    }
+
+    return {
+      url,
+      secretKey,
+      databaseUrl,
+      embedded: embedded !== undefined,
+      generatedSecretKey: config.secretKey === undefined && (stored?.created ?? false),
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

@@ -1,0 +1,46 @@
+// buildApp(deps): the fastify instance with error handling, the secret-key scope and every
+// route plugin. Constructs nothing itself: bin/ and the test harness pass the parts in.
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Config } from './config.js';
+import { addSecretKeyAuth } from './plugins/auth.js';
+import { registerErrorHandling } from './plugins/errors.js';
+import type { Catalog } from './providers/catalog.js';
+import { connectionRoutes, type ConnectionEvents, type CredentialsRefresher } from './routes/connections.js';
+import { integrationRoutes } from './routes/integrations.js';
+import type { Store } from './store/index.js';
+
+export interface AppDeps {
+  config: Config;
+  secretKey: string;
+  store: Store;
+  catalog: Catalog;
+  logger: FastifyBaseLogger;
+  events?: ConnectionEvents;
+  refresher?: CredentialsRefresher;
+}
+
+const NO_EVENTS: ConnectionEvents = { changed: () => undefined };
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    bodyLimit: deps.config.maxBodyBytes,
+    // Per-request log lines would cost more than the proxy's own work; calls are logged by us.
+    disableRequestLogging: true,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  registerErrorHandling(app);
+
+  app.get('/health', async () => ({ result: 'ok' }));
+
+  await app.register(async (api) => {
+    addSecretKeyAuth(api, deps.secretKey);
+    integrationRoutes(api, deps);
+    connectionRoutes(api, { ...deps, events: deps.events ?? NO_EVENTS, refresher: deps.refresher });
+  });
+
+  return app;
+}

@@ -1,0 +1,134 @@
+// The only reader of process.env. Validates every setting once, at start-up, and turns a bad
+// value into one line naming the variable and the reason (ConfigError), never a stack trace.
+import path from 'node:path';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  /** Unset: Patchbay runs its own embedded PostgreSQL under `dataDir`. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  /** Unset: generated once and kept in `dataDir`. */
+  secretKey: string | undefined;
+  /** 32 bytes, from 64 hex chars or base64. Unset: generated once and kept in `dataDir`. */
+  encryptionKey: Buffer | undefined;
+  port: number;
+  host: string;
+  logLevel: LogLevel;
+  providersFile: string | undefined;
+  functionsDir: string;
+  allowPrivateEgress: boolean;
+  proxyMaxWaitMs: number;
+  /** Largest request body accepted on any route, /proxy uploads included. */
+  maxBodyBytes: number;
+  /** Days a log operation is kept before the retention sweep deletes it. */
+  logRetentionDays: number;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    reason: string,
+  ) {
+    super(`${variable} ${reason}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+// 60 s: long enough for the per-minute windows most providers use, short enough that a
+// caller's HTTP client (often 60-120 s timeouts) is still waiting when we answer.
+const DEFAULT_PROXY_MAX_WAIT_MS = 60_000;
+// 75 MB matches Nango's public body limit, so uploads that work there work here.
+const DEFAULT_MAX_BODY_BYTES = 75 * 1024 * 1024;
+const DEFAULT_LOG_RETENTION_DAYS = 15;
+
+type Env = Record<string, string | undefined>;
+
+/** Reads and validates the configuration; throws ConfigError on the first bad value. */
+export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
+  const dataDir = path.resolve(cwd, nonEmpty(env, 'PATCHBAY_DATA_DIR') ?? '.data');
+  const providersFile = nonEmpty(env, 'PATCHBAY_PROVIDERS_FILE');
+  return {
+    databaseUrl: parseDatabaseUrl(env),
+    dataDir,
+    secretKey: parseSecretKey(env),
+    encryptionKey: parseEncryptionKey(env),
+    port: parseInteger(env, 'PORT', 3003, 0, 65_535),
+    host: nonEmpty(env, 'HOST') ?? '0.0.0.0',
+    logLevel: parseLogLevel(env),
+    providersFile: providersFile === undefined ? undefined : path.resolve(cwd, providersFile),
+    functionsDir: path.resolve(cwd, nonEmpty(env, 'PATCHBAY_FUNCTIONS_DIR') ?? 'functions'),
+    allowPrivateEgress: parseBoolean(env, 'PATCHBAY_ALLOW_PRIVATE_EGRESS', false),
+    proxyMaxWaitMs: parseInteger(env, 'PATCHBAY_PROXY_MAX_WAIT_MS', DEFAULT_PROXY_MAX_WAIT_MS, 0, 3_600_000),
+    maxBodyBytes: parseInteger(env, 'PATCHBAY_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 1024, 2 ** 31 - 1),
+    logRetentionDays: parseInteger(env, 'PATCHBAY_LOG_RETENTION_DAYS', DEFAULT_LOG_RETENTION_DAYS, 1, 3650),
+  };
+}
+
+function nonEmpty(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function parseDatabaseUrl(env: Env): string | undefined {
+  const value = nonEmpty(env, 'DATABASE_URL');
+  if (value === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError('DATABASE_URL', 'is not a URL (expected postgres://user:password@host:5432/db)');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new ConfigError('DATABASE_URL', `must start with postgres:// or postgresql:// (got ${url.protocol}//)`);
+  }
+  return value;
+}
+
+function parseSecretKey(env: Env): string | undefined {
+  const value = nonEmpty(env, 'PATCHBAY_SECRET_KEY');
+  if (value === undefined) return undefined;
+  // Long enough to resist guessing, and only characters that survive an HTTP header intact.
+  if (value.length < 16 || value.length > 256 || !/^[\x21-\x7e]+$/.test(value)) {
+    throw new ConfigError('PATCHBAY_SECRET_KEY', 'must be 16-256 printable characters without spaces');
+  }
+  return value;
+}
+
+function parseEncryptionKey(env: Env): Buffer | undefined {
+  const value = nonEmpty(env, 'PATCHBAY_ENCRYPTION_KEY');
+  if (value === undefined) return undefined;
+  if (/^[0-9a-fA-F]{64}$/.test(value)) return Buffer.from(value, 'hex');
+  if (/^[A-Za-z0-9+/]{43}=?$/.test(value)) {
+    const key = Buffer.from(value, 'base64');
+    if (key.length === 32) return key;
+  }
+  throw new ConfigError('PATCHBAY_ENCRYPTION_KEY', 'must be 32 bytes, as 64 hex characters or 44 base64 characters');
+}
+
+function parseInteger(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const value = nonEmpty(env, name);
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value)) throw new ConfigError(name, `must be a whole number (got '${value}')`);
+  const parsed = Number(value);
+  if (parsed < min || parsed > max) throw new ConfigError(name, `must be between ${min} and ${max} (got ${parsed})`);
+  return parsed;
+}
+
+function parseBoolean(env: Env, name: string, fallback: boolean): boolean {
+  const value = nonEmpty(env, name)?.toLowerCase();
+  if (value === undefined) return fallback;
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  throw new ConfigError(name, `must be true or false (got '${value}')`);
+}
+
+function parseLogLevel(env: Env): LogLevel {
+  const value = nonEmpty(env, 'LOG_LEVEL')?.toLowerCase() ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(value)) {
+    throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')} (got '${value}')`);
+  }
+  return value as LogLevel;
+}

@@ -1,0 +1,109 @@
+// The wire-error catalogue: every error a client can see, with its stable code and status.
+// Codes follow the contract (shared/reference/nango-api.md) and docs/errors.md; a test keeps
+// the three in step. Throw sites name a code from here and cannot invent one.
+
+export const ERRORS = {
+  // Authentication (contract §1.1)
+  missing_auth_header: { status: 401, message: 'Authentication failed. The request is missing the Authorization header.' },
+  malformed_auth_header: { status: 401, message: 'Authentication failed. The Authorization header is not of the form "Bearer <secret key>".' },
+  unknown_account: { status: 401, message: 'Authentication failed. The provided secret key does not match any account.' },
+
+  // Input validation
+  invalid_headers: { status: 400, message: 'Invalid request headers.' },
+  invalid_query_params: { status: 400, message: 'Invalid query parameters.' },
+  invalid_body: { status: 400, message: 'Invalid request body.' },
+  invalid_uri_params: { status: 400, message: 'Invalid path parameters.' },
+  invalid_content_type: { status: 415, message: 'Unsupported Content-Type for this route.' },
+  request_too_large: { status: 413, message: 'The request body is larger than this server accepts.' },
+
+  // Lookups
+  not_found: { status: 404, message: 'Not found.' },
+  unknown_provider_config: { status: 404, message: 'Provider config not found for the given provider config key.' },
+  unknown_connection: { status: 404, message: 'Provided ConnectionId and ProviderConfigKey does not match a valid connection.' },
+  unknown_provider: { status: 400, message: 'The provider is not in the catalog.' },
+  connection_test_failed: { status: 400, message: 'The credentials could not be verified with the provider.' },
+
+  // Credentials (contract §3)
+  connection_refresh_backoff: { status: 424, message: 'A recent refresh attempt failed. Backing off before retrying.' },
+  connection_refresh_exhausted: { status: 424, message: 'Refreshing the credentials failed too many times; the connection must be re-authorized.' },
+  refresh_token_external_error: { status: 424, message: 'The external API returned an error when trying to refresh the access token.' },
+  invalid_credentials: { status: 424, message: 'The connection has no valid credentials.' },
+
+  // Proxy (contract §1, §11)
+  missing_api_url: { status: 400, message: 'The provider has no proxy base URL and no Base-Url-Override was given.' },
+  invalid_endpoint: { status: 400, message: 'The endpoint must be a path on the provider API.' },
+  base_url_override_not_allowed: { status: 400, message: 'Base-Url-Override points to an address that is not allowed.' },
+  egress_denied: { status: 403, message: 'The upstream address is not allowed.' },
+  rate_limited: { status: 429, message: 'The provider asked to wait longer than the configured maximum.' },
+  upstream_timeout: { status: 504, message: 'The provider did not answer in time.' },
+
+  // Catch-all: the raw message of an unexpected error never leaves the process.
+  generic_error_support: { status: 500, message: 'An error occurred. Please contact support with this unique id.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+const BRAND = Symbol.for('patchbay.error');
+
+export interface ValidationIssue {
+  code: string;
+  message: string;
+  path: (string | number)[];
+}
+
+export interface PatchbayErrorOptions {
+  message?: string;
+  payload?: unknown;
+  /** Extra top-level fields of the wire error, e.g. `retry_after_ms` or `errors`. */
+  fields?: Record<string, unknown>;
+  cause?: unknown;
+}
+
+export class PatchbayError extends Error {
+  readonly [BRAND] = true;
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly payload: unknown;
+  readonly fields: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, options: PatchbayErrorOptions = {}) {
+    super(options.message ?? ERRORS[code].message, { cause: options.cause });
+    this.name = 'PatchbayError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.payload = options.payload;
+    this.fields = options.fields;
+  }
+}
+
+/** Recognises a PatchbayError by brand, so copies from another realm or bundle still match. */
+export function isPatchbayError(value: unknown): value is PatchbayError {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+}
+
+export interface WireError {
+  error: { code: string; message: string; payload?: unknown; [field: string]: unknown };
+}
+
+export function toWireError(error: PatchbayError): WireError {
+  return {
+    error: {
+      message: error.message,
+      code: error.code,
+      ...(error.payload === undefined ? {} : { payload: error.payload }),
+      ...error.fields,
+    },
+  };
+}
+
+export function validationError(
+  code: 'invalid_headers' | 'invalid_query_params' | 'invalid_body' | 'invalid_uri_params',
+  errors: ValidationIssue[],
+): PatchbayError {
+  const first = errors[0];
+  const where = first && first.path.length > 0 ? `${first.path.join('.')}: ` : '';
+  return new PatchbayError(code, {
+    message: first ? `${ERRORS[code].message} ${where}${first.message}` : ERRORS[code].message,
+    fields: { errors },
+  });
+}

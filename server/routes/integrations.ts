@@ -1,0 +1,168 @@
+// /integrations: create, list, read, update and delete integrations (contract §10b).
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { PatchbayError, validationError } from '../errors.js';
+import type { Catalog } from '../providers/catalog.js';
+import { isUniqueViolation, type Integration, type IntegrationCredentials, type Store } from '../store/index.js';
+import { parseInput } from '../validate.js';
+
+export const UNIQUE_KEY = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[a-zA-Z0-9~:.@ _-]+$/, 'may only contain letters, digits and ~:.@ _-');
+
+const secret = z.string().min(1).max(4096);
+const credentialsSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.enum(['OAUTH1', 'OAUTH2', 'TBA']),
+    client_id: secret,
+    client_secret: secret,
+    scopes: z.string().max(4096).optional(),
+    webhook_secret: z.string().max(4096).optional(),
+  }),
+  z.strictObject({ type: z.literal('APP'), app_id: secret, app_link: secret, private_key: z.string().min(1).max(16384) }),
+  z.strictObject({
+    type: z.literal('CUSTOM'),
+    client_id: secret,
+    client_secret: secret,
+    app_id: secret,
+    app_link: secret,
+    private_key: z.string().min(1).max(16384),
+  }),
+]);
+const stringMap = z.record(z.string(), z.string());
+
+const createBody = z.strictObject({
+  provider: z.string().min(1).max(255),
+  unique_key: UNIQUE_KEY,
+  display_name: z.string().min(1).max(255).optional(),
+  credentials: credentialsSchema.optional(),
+  forward_webhooks: z.boolean().optional(),
+  integration_config: stringMap.optional(),
+  custom: stringMap.optional(),
+});
+const patchBody = createBody.omit({ provider: true }).partial();
+const keyParams = z.strictObject({ uniqueKey: UNIQUE_KEY });
+const getQuery = z.strictObject({
+  include: z
+    .union([z.string(), z.array(z.string())])
+    .transform((v) => (Array.isArray(v) ? v : v.split(',')))
+    .pipe(z.array(z.enum(['credentials', 'webhook'])))
+    .optional(),
+});
+
+export function toPublicIntegration(integration: Integration, catalog: Catalog, withCredentials = false) {
+  const provider = catalog.get(integration.provider);
+  return {
+    unique_key: integration.uniqueKey,
+    provider: integration.provider,
+    display_name: integration.displayName ?? provider?.displayName ?? integration.provider,
+    logo: `/images/template-logos/${integration.provider}.svg`,
+    forward_webhooks: integration.forwardWebhooks,
+    created_at: integration.createdAt.toISOString(),
+    updated_at: integration.updatedAt.toISOString(),
+    ...(withCredentials ? { credentials: publicCredentials(integration.credentials) } : {}),
+  };
+}
+
+function publicCredentials(credentials: IntegrationCredentials | null) {
+  if (credentials === null) return null;
+  if (credentials.type === 'APP') return credentials;
+  if (credentials.type === 'CUSTOM') return credentials;
+  return {
+    type: credentials.type,
+    client_id: credentials.client_id,
+    client_secret: credentials.client_secret,
+    scopes: credentials.scopes ?? null,
+    webhook_secret: credentials.webhook_secret ?? null,
+  };
+}
+
+function duplicateKey(): PatchbayError {
+  return validationError('invalid_body', [{ code: 'invalid_string', message: 'uniqueKey is already used', path: ['unique_key'] }]);
+}
+
+export function integrationRoutes(app: FastifyInstance, deps: { store: Store; catalog: Catalog }): void {
+  const { store, catalog } = deps;
+
+  const checkCredentialsFit = (providerKey: string, credentials: IntegrationCredentials | undefined) => {
+    const provider = catalog.get(providerKey);
+    if (provider === undefined) {
+      throw validationError('invalid_body', [{ code: 'invalid_enum_value', message: `Unknown provider '${providerKey}'`, path: ['provider'] }]);
+    }
+    if (credentials !== undefined && credentials.type !== provider.authMode) {
+      throw validationError('invalid_body', [
+        {
+          code: 'invalid_enum_value',
+          message: `Provider ${providerKey} uses ${provider.authMode}, not ${credentials.type} credentials`,
+          path: ['credentials', 'type'],
+        },
+      ]);
+    }
+  };
+
+  app.post('/integrations', async (request) => {
+    const body = parseInput(createBody, request.body, 'invalid_body');
+    checkCredentialsFit(body.provider, body.credentials);
+    try {
+      const integration = await store.integrations.insert({
+        uniqueKey: body.unique_key,
+        provider: body.provider,
+        displayName: body.display_name,
+        credentials: body.credentials,
+        forwardWebhooks: body.forward_webhooks,
+        integrationConfig: body.integration_config,
+        custom: body.custom,
+      });
+      return { data: toPublicIntegration(integration, catalog) };
+    } catch (error) {
+      if (isUniqueViolation(error)) throw duplicateKey();
+      throw error;
+    }
+  });
+
+  app.get('/integrations', async () => {
+    const integrations = await store.integrations.list();
+    return { data: integrations.map((integration) => toPublicIntegration(integration, catalog)) };
+  });
+
+  app.get('/integrations/:uniqueKey', async (request) => {
+    const { uniqueKey } = parseInput(keyParams, request.params, 'invalid_uri_params');
+    const query = parseInput(getQuery, request.query, 'invalid_query_params');
+    const integration = await store.integrations.getByKey(uniqueKey);
+    if (integration === undefined) throw new PatchbayError('not_found', { message: 'Integration does not exist' });
+    return { data: toPublicIntegration(integration, catalog, query.include?.includes('credentials') ?? false) };
+  });
+
+  app.patch('/integrations/:uniqueKey', async (request) => {
+    const { uniqueKey } = parseInput(keyParams, request.params, 'invalid_uri_params');
+    const body = parseInput(patchBody, request.body, 'invalid_body');
+    const existing = await store.integrations.getByKey(uniqueKey);
+    if (existing === undefined) throw new PatchbayError('not_found', { message: 'Integration does not exist' });
+    checkCredentialsFit(existing.provider, body.credentials);
+    try {
+      const integration = await store.integrations.update(uniqueKey, {
+        uniqueKey: body.unique_key,
+        displayName: body.display_name,
+        credentials: body.credentials,
+        forwardWebhooks: body.forward_webhooks,
+        integrationConfig: body.integration_config,
+        custom: body.custom,
+      });
+      if (integration === undefined) throw new PatchbayError('not_found', { message: 'Integration does not exist' });
+      return { data: toPublicIntegration(integration, catalog) };
+    } catch (error) {
+      if (isUniqueViolation(error)) throw duplicateKey();
+      throw error;
+    }
+  });
+
+  app.delete('/integrations/:uniqueKey', async (request) => {
+    const { uniqueKey } = parseInput(keyParams, request.params, 'invalid_uri_params');
+    if (!(await store.integrations.remove(uniqueKey))) {
+      throw new PatchbayError('not_found', { message: 'Integration does not exist' });
+    }
+    return { success: true };
+  });
+}

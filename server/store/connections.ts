@@ -1,0 +1,306 @@
+// SQL for the connections table. Credentials are sealed (AES-256-GCM) before they reach a row
+// and opened only when a connection is read back; no other column holds secret text.
+import type { Cipher } from '../credentials/cipher.js';
+import type { Queryable } from './db.js';
+
+/** A connection's credentials, in the contract's field names (they go out on the wire as is). */
+export type ConnectionCredentials =
+  | {
+      type: 'OAUTH2';
+      access_token: string;
+      refresh_token?: string | undefined;
+      expires_at?: string | undefined;
+      config_override?: { client_id?: string | undefined; client_secret?: string | undefined } | undefined;
+      raw: Record<string, unknown>;
+    }
+  | {
+      type: 'OAUTH2_CC';
+      token: string;
+      client_id: string;
+      client_secret: string;
+      expires_at?: string | undefined;
+      raw: Record<string, unknown>;
+    }
+  | { type: 'API_KEY'; apiKey: string }
+  | { type: 'BASIC'; username: string; password: string }
+  | { type: 'NONE' };
+
+export interface EndUser {
+  id: string;
+  email?: string | null | undefined;
+  display_name?: string | null | undefined;
+  tags?: Record<string, string> | null | undefined;
+}
+
+export interface RefreshState {
+  lastRefreshSuccess: Date | null;
+  lastRefreshFailure: Date | null;
+  refreshAttempts: number;
+  refreshExhausted: boolean;
+}
+
+export interface Connection extends RefreshState {
+  id: number;
+  connectionId: string;
+  integrationId: number;
+  providerConfigKey: string;
+  provider: string;
+  credentials: ConnectionCredentials;
+  connectionConfig: Record<string, unknown>;
+  metadata: Record<string, unknown>;
+  tags: Record<string, string>;
+  endUser: EndUser | null;
+  webhookUrlOverride: string | null;
+  lastFetchedAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface ConnectionInput {
+  integrationId: number;
+  connectionId: string;
+  credentials: ConnectionCredentials;
+  connectionConfig?: Record<string, unknown> | undefined;
+  metadata?: Record<string, unknown> | undefined;
+  tags?: Record<string, string> | undefined;
+  endUser?: EndUser | undefined;
+  webhookUrlOverride?: string | undefined;
+}
+
+export interface ConnectionFilter {
+  connectionId?: string | undefined;
+  search?: string | undefined;
+  endUserId?: string | undefined;
+  integrationKeys?: string[] | undefined;
+  tags?: Record<string, string> | undefined;
+  limit: number;
+  offset: number;
+}
+
+export interface ConnectionPatch {
+  connectionConfig?: Record<string, unknown> | undefined;
+  metadata?: Record<string, unknown> | undefined;
+  tags?: Record<string, string> | undefined;
+  endUser?: EndUser | undefined;
+  webhookUrlOverride?: string | null | undefined;
+}
+
+interface ConnectionRow {
+  id: number;
+  connection_id: string;
+  integration_id: number;
+  provider_config_key: string;
+  provider: string;
+  credentials_enc: Buffer;
+  connection_config: Record<string, unknown>;
+  metadata: Record<string, unknown>;
+  tags: Record<string, string>;
+  end_user: EndUser | null;
+  webhook_url_override: string | null;
+  last_fetched_at: Date | null;
+  last_refresh_success: Date | null;
+  last_refresh_failure: Date | null;
+  refresh_attempts: number;
+  refresh_exhausted: boolean;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const SELECT = `SELECT c.id, c.connection_id, c.integration_id, i.unique_key AS provider_config_key, i.provider,
+  c.credentials_enc, c.connection_config, c.metadata, c.tags, c.end_user, c.webhook_url_override, c.last_fetched_at,
+  c.last_refresh_success, c.last_refresh_failure, c.refresh_attempts, c.refresh_exhausted, c.created_at, c.updated_at
+  FROM connections c JOIN integrations i ON i.id = c.integration_id`;
+
+export function expiresAtOf(credentials: ConnectionCredentials): Date | null {
+  if ((credentials.type === 'OAUTH2' || credentials.type === 'OAUTH2_CC') && credentials.expires_at) {
+    return new Date(credentials.expires_at);
+  }
+  return null;
+}
+
+export interface ConnectionStore {
+  /** Creates the connection, or replaces credentials and settings of an existing one (Nango's upsert). */
+  upsert(input: ConnectionInput): Promise<{ connection: Connection; created: boolean }>;
+  get(providerConfigKey: string, connectionId: string): Promise<Connection | undefined>;
+  /** Reads the row under `FOR UPDATE`: only inside a transaction, to serialise refreshes. */
+  getForUpdate(id: number): Promise<Connection | undefined>;
+  list(filter: ConnectionFilter): Promise<Connection[]>;
+  update(providerConfigKey: string, connectionId: string, patch: ConnectionPatch): Promise<Connection | undefined>;
+  /**
+   * Replaces (`merge: false`) or merges metadata on every named connection, all or none:
+   * when one of them does not exist nothing is written and the missing ids come back.
+   */
+  writeMetadata(
+    providerConfigKey: string,
+    connectionIds: string[],
+    metadata: Record<string, unknown>,
+    merge: boolean,
+  ): Promise<{ missing: string[] }>;
+  remove(providerConfigKey: string, connectionId: string): Promise<boolean>;
+  saveRefreshedCredentials(id: number, credentials: ConnectionCredentials): Promise<void>;
+  saveRefreshFailure(id: number, exhaustAfterAttempts: number): Promise<void>;
+  touchFetched(id: number): Promise<void>;
+}
+
+export function createConnectionStore(db: Queryable, cipher: Cipher): ConnectionStore {
+  const toConnection = (row: ConnectionRow): Connection => ({
+    id: row.id,
+    connectionId: row.connection_id,
+    integrationId: row.integration_id,
+    providerConfigKey: row.provider_config_key,
+    provider: row.provider,
+    credentials: cipher.open<ConnectionCredentials>(row.credentials_enc),
+    connectionConfig: row.connection_config,
+    metadata: row.metadata,
+    tags: row.tags,
+    endUser: row.end_user,
+    webhookUrlOverride: row.webhook_url_override,
+    lastFetchedAt: row.last_fetched_at,
+    lastRefreshSuccess: row.last_refresh_success,
+    lastRefreshFailure: row.last_refresh_failure,
+    refreshAttempts: row.refresh_attempts,
+    refreshExhausted: row.refresh_exhausted,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  });
+  const getById = async (id: number, lock: boolean) => {
+    const { rows } = await db.query<ConnectionRow>(`${SELECT} WHERE c.id = $1${lock ? ' FOR UPDATE OF c' : ''}`, [id]);
+    return rows[0] ? toConnection(rows[0]) : undefined;
+  };
+
+  return {
+    async upsert(input) {
+      const { rows } = await db.query<{ id: number; created: boolean }>(
+        `INSERT INTO connections (integration_id, connection_id, credentials_type, credentials_enc, credentials_expires_at,
+           connection_config, metadata, tags, end_user, webhook_url_override)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (integration_id, connection_id) DO UPDATE SET
+           credentials_type = EXCLUDED.credentials_type,
+           credentials_enc = EXCLUDED.credentials_enc,
+           credentials_expires_at = EXCLUDED.credentials_expires_at,
+           connection_config = EXCLUDED.connection_config,
+           metadata = EXCLUDED.metadata,
+           tags = EXCLUDED.tags,
+           end_user = EXCLUDED.end_user,
+           webhook_url_override = EXCLUDED.webhook_url_override,
+           last_refresh_failure = NULL, refresh_attempts = 0, refresh_exhausted = false,
+           updated_at = now()
+         RETURNING id, (xmax = 0) AS created`,
+        [
+          input.integrationId,
+          input.connectionId,
+          input.credentials.type,
+          cipher.seal(input.credentials),
+          expiresAtOf(input.credentials),
+          input.connectionConfig ?? {},
+          input.metadata ?? {},
+          input.tags ?? {},
+          input.endUser ?? null,
+          input.webhookUrlOverride ?? null,
+        ],
+      );
+      const row = rows[0] as { id: number; created: boolean };
+      return { connection: (await getById(row.id, false)) as Connection, created: row.created };
+    },
+    async get(providerConfigKey, connectionId) {
+      const { rows } = await db.query<ConnectionRow>(`${SELECT} WHERE i.unique_key = $1 AND c.connection_id = $2`, [
+        providerConfigKey,
+        connectionId,
+      ]);
+      return rows[0] ? toConnection(rows[0]) : undefined;
+    },
+    getForUpdate: (id) => getById(id, true),
+    async list(filter) {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      const add = (sql: string, value: unknown) => {
+        params.push(value);
+        where.push(sql.replace('?', `$${params.length}`));
+      };
+      if (filter.connectionId !== undefined) add('c.connection_id = ?', filter.connectionId);
+      if (filter.search !== undefined) add("c.connection_id ILIKE '%' || ? || '%'", filter.search.replace(/[%_\\]/g, '\\$&'));
+      if (filter.endUserId !== undefined) add("c.end_user->>'id' = ?", filter.endUserId);
+      if (filter.integrationKeys !== undefined) add('i.unique_key = ANY(?)', filter.integrationKeys);
+      if (filter.tags !== undefined && Object.keys(filter.tags).length > 0) add('c.tags @> ?', filter.tags);
+      params.push(filter.limit, filter.offset);
+      const { rows } = await db.query<ConnectionRow>(
+        `${SELECT} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+         ORDER BY c.created_at, c.id LIMIT $${params.length - 1} OFFSET $${params.length}`,
+        params,
+      );
+      return rows.map(toConnection);
+    },
+    async update(providerConfigKey, connectionId, patch) {
+      const { rows } = await db.query<{ id: number }>(
+        `UPDATE connections c SET
+           connection_config = COALESCE($3, c.connection_config),
+           metadata = COALESCE($4, c.metadata),
+           tags = COALESCE($5, c.tags),
+           end_user = COALESCE($6, c.end_user),
+           webhook_url_override = CASE WHEN $7::boolean THEN $8 ELSE c.webhook_url_override END,
+           updated_at = now()
+         FROM integrations i
+         WHERE i.id = c.integration_id AND i.unique_key = $1 AND c.connection_id = $2
+         RETURNING c.id`,
+        [
+          providerConfigKey,
+          connectionId,
+          patch.connectionConfig ?? null,
+          patch.metadata ?? null,
+          patch.tags ?? null,
+          patch.endUser ?? null,
+          patch.webhookUrlOverride !== undefined,
+          patch.webhookUrlOverride ?? null,
+        ],
+      );
+      return rows[0] ? getById(rows[0].id, false) : undefined;
+    },
+    async writeMetadata(providerConfigKey, connectionIds, metadata, merge) {
+      const ids = [...new Set(connectionIds)];
+      // One statement: the UPDATE only runs when every id exists, so a typo never half-applies.
+      const { rows } = await db.query<{ connection_id: string; updated: boolean }>(
+        `WITH target AS (
+           SELECT c.id, c.connection_id FROM connections c JOIN integrations i ON i.id = c.integration_id
+           WHERE i.unique_key = $1 AND c.connection_id = ANY($2)
+         ), complete AS (SELECT count(*) = cardinality($2::text[]) AS ok FROM target),
+         updated AS (
+           UPDATE connections c SET metadata = ${merge ? 'c.metadata || $3' : '$3'}, updated_at = now()
+           FROM target, complete WHERE c.id = target.id AND complete.ok
+           RETURNING c.id
+         )
+         SELECT target.connection_id, EXISTS (SELECT 1 FROM updated) AS updated FROM target`,
+        [providerConfigKey, ids, metadata],
+      );
+      const found = new Set(rows.map((row) => row.connection_id));
+      return { missing: ids.filter((id) => !found.has(id)) };
+    },
+    async remove(providerConfigKey, connectionId) {
+      const { rowCount } = await db.query(
+        `DELETE FROM connections c USING integrations i
+         WHERE i.id = c.integration_id AND i.unique_key = $1 AND c.connection_id = $2`,
+        [providerConfigKey, connectionId],
+      );
+      return (rowCount ?? 0) > 0;
+    },
+    async saveRefreshedCredentials(id, credentials) {
+      await db.query(
+        `UPDATE connections SET credentials_enc = $2, credentials_type = $3, credentials_expires_at = $4,
+           last_refresh_success = now(), last_refresh_failure = NULL, refresh_attempts = 0, refresh_exhausted = false,
+           updated_at = now()
+         WHERE id = $1`,
+        [id, cipher.seal(credentials), credentials.type, expiresAtOf(credentials)],
+      );
+    },
+    async saveRefreshFailure(id, exhaustAfterAttempts) {
+      await db.query(
+        `UPDATE connections SET last_refresh_failure = now(), refresh_attempts = refresh_attempts + 1,
+           refresh_exhausted = refresh_attempts + 1 >= $2
+         WHERE id = $1`,
+        [id, exhaustAfterAttempts],
+      );
+    },
+    async touchFetched(id) {
+      await db.query('UPDATE connections SET last_fetched_at = now() WHERE id = $1', [id]);
+    },
+  };
+}

@@ -1,0 +1,104 @@
+// startPatchbay(): the real system (same composition root as bin/), on its own database and a
+// free port, with small test bounds. Never imported by source code.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { request as undiciRequest } from 'undici';
+import YAML from 'yaml';
+import { startSystem, type Role, type System } from '../../bin/system.js';
+import { loadConfig } from '../../server/config.js';
+import { createTestDatabase, type TestDatabase } from './database.js';
+
+export interface TestResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  json: any;
+}
+
+export interface RequestOptions {
+  headers?: Record<string, string>;
+  body?: unknown;
+  /** Send without the secret key (auth tests). */
+  auth?: false | string;
+}
+
+export interface TestPatchbay {
+  url: string;
+  secretKey: string;
+  encryptionKey: string;
+  database: TestDatabase;
+  system: System;
+  request(method: string, route: string, options?: RequestOptions): Promise<TestResponse>;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Names the database (a hash of it), e.g. the test file's name. */
+  label: string;
+  env?: Record<string, string>;
+  /** Entries written to a PATCHBAY_PROVIDERS_FILE (override or add providers). */
+  providers?: Record<string, unknown>;
+  roles?: Role[];
+  /** Reuse an existing database (a second process on the same data). */
+  database?: TestDatabase;
+  secretKey?: string;
+  encryptionKey?: string;
+}
+
+export async function startPatchbay(options: StartOptions): Promise<TestPatchbay> {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'patchbay-test-data-'));
+  const database = options.database ?? (await createTestDatabase(options.label));
+  const secretKey = options.secretKey ?? randomUUID();
+  const encryptionKey = options.encryptionKey ?? randomBytes(32).toString('hex');
+  const env: Record<string, string> = {
+    DATABASE_URL: database.url,
+    PATCHBAY_DATA_DIR: dataDir,
+    PATCHBAY_SECRET_KEY: secretKey,
+    PATCHBAY_ENCRYPTION_KEY: encryptionKey,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    PATCHBAY_ALLOW_PRIVATE_EGRESS: 'true',
+    ...options.env,
+  };
+  if (options.providers !== undefined) {
+    const file = path.join(dataDir, 'providers.yaml');
+    await writeFile(file, YAML.stringify(options.providers));
+    env.PATCHBAY_PROVIDERS_FILE = file;
+  }
+  const system = await startSystem(loadConfig(env), { roles: options.roles ?? ['server', 'runner'] });
+  const url = system.url as string;
+
+  return {
+    url,
+    secretKey,
+    encryptionKey,
+    database,
+    system,
+    async request(method, route, requestOptions = {}) {
+      const headers: Record<string, string> = { ...requestOptions.headers };
+      if (requestOptions.auth !== false) headers.authorization ??= `Bearer ${requestOptions.auth ?? secretKey}`;
+      let body: string | undefined;
+      if (requestOptions.body !== undefined) {
+        body = typeof requestOptions.body === 'string' ? requestOptions.body : JSON.stringify(requestOptions.body);
+        headers['content-type'] ??= 'application/json';
+      }
+      const response = await undiciRequest(`${url}${route}`, { method: method as 'GET', headers, body });
+      const text = await response.body.text();
+      let json: unknown;
+      try {
+        json = text === '' ? undefined : JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
+      return { status: response.statusCode, headers: response.headers, text, json };
+    },
+    async stop() {
+      await system.stop();
+      if (options.database === undefined) await database.release();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,85 @@
+// The import arrows of DESIGN.md and STYLE.md, checked by scanning import lines.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+function sourceFiles(dir: string): string[] {
+  const full = path.join(ROOT, dir);
+  let entries: string[];
+  try {
+    entries = readdirSync(full);
+  } catch {
+    return [];
+  }
+  return entries.flatMap((name) => {
+    const relative = path.join(dir, name);
+    if (statSync(path.join(ROOT, relative)).isDirectory()) return sourceFiles(relative);
+    return name.endsWith('.ts') ? [relative] : [];
+  });
+}
+
+function importsOf(file: string): { target: string; typeOnly: boolean }[] {
+  const text = readFileSync(path.join(ROOT, file), 'utf8');
+  return [...text.matchAll(/^\s*(import|export)\s+(type\s+)?[^'"]*?from\s+['"]([^'"]+)['"]/gm)].map((match) => ({
+    target: (match[3] as string).startsWith('.') ? path.join(path.dirname(file), match[3] as string) : (match[3] as string),
+    typeOnly: match[2] !== undefined,
+  }));
+}
+
+const area = (target: string) => target.split(path.sep)[0] as string;
+
+describe('architecture', () => {
+  it('server never imports runner, bin or tests', () => {
+    for (const file of sourceFiles('server')) {
+      for (const { target } of importsOf(file)) expect(['runner', 'bin', 'test'], `${file} → ${target}`).not.toContain(area(target));
+    }
+  });
+
+  it('the proxy engine never imports fastify or isolated-vm', () => {
+    for (const file of sourceFiles('server/proxy')) {
+      for (const { target } of importsOf(file)) {
+        expect(target, file).not.toMatch(/^(fastify|@fastify\/|isolated-vm)/);
+        expect(target.startsWith('server/routes') || target.startsWith('server/plugins'), `${file} → ${target}`).toBe(false);
+      }
+    }
+  });
+
+  it('runner imports only server/{proxy,store,errors,queue,...} and types from sdk/functions', () => {
+    for (const file of sourceFiles('runner')) {
+      for (const { target, typeOnly } of importsOf(file)) {
+        if (area(target) === 'server') expect(target, file).not.toMatch(/^server\/(routes|plugins|app)/);
+        if (area(target) === 'sdk') expect(typeOnly && target.startsWith('sdk/functions'), `${file} → ${target}`).toBe(true);
+        expect(['bin', 'test'], file).not.toContain(area(target));
+      }
+    }
+  });
+
+  it('sdk imports nothing from the platform', () => {
+    for (const file of sourceFiles('sdk')) {
+      for (const { target } of importsOf(file)) expect(['server', 'runner', 'bin', 'test'], `${file} → ${target}`).not.toContain(area(target));
+    }
+  });
+
+  it('functions import only patchbay helpers and packages', () => {
+    for (const file of sourceFiles('functions')) {
+      for (const { target } of importsOf(file)) {
+        expect(['server', 'runner', 'bin', 'test'], `${file} → ${target}`).not.toContain(area(target));
+      }
+    }
+  });
+
+  it('source code never imports the test harness', () => {
+    for (const file of [...sourceFiles('server'), ...sourceFiles('runner'), ...sourceFiles('bin'), ...sourceFiles('sdk')]) {
+      for (const { target } of importsOf(file)) expect(area(target), file).not.toBe('test');
+    }
+  });
+
+  it('only server/config.ts reads process.env', () => {
+    for (const file of [...sourceFiles('server'), ...sourceFiles('runner'), ...sourceFiles('sdk')]) {
+      if (file === path.join('server', 'config.ts')) continue;
+      expect(readFileSync(path.join(ROOT, file), 'utf8'), file).not.toMatch(/process\.env/);
+    }
+  });
+});

@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../../server/config.js';
+
+function errorOf(env: Record<string, string>): string {
+  try {
+    loadConfig(env, '/srv/app');
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('uses the documented defaults when nothing is set', () => {
+    const config = loadConfig({}, '/srv/app');
+    expect(config).toMatchObject({
+      databaseUrl: undefined,
+      dataDir: '/srv/app/.data',
+      secretKey: undefined,
+      encryptionKey: undefined,
+      port: 3003,
+      host: '0.0.0.0',
+      logLevel: 'info',
+      providersFile: undefined,
+      functionsDir: '/srv/app/functions',
+      allowPrivateEgress: false,
+      proxyMaxWaitMs: 60_000,
+    });
+  });
+
+  it('reads every variable it documents', () => {
+    const key = 'ab'.repeat(32);
+    const config = loadConfig(
+      {
+        DATABASE_URL: 'postgres://u:p@db:5432/patchbay',
+        PATCHBAY_DATA_DIR: 'state',
+        PATCHBAY_SECRET_KEY: 'a-long-enough-secret-key',
+        PATCHBAY_ENCRYPTION_KEY: key,
+        PORT: '8080',
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'DEBUG',
+        PATCHBAY_PROVIDERS_FILE: 'extra.yaml',
+        PATCHBAY_FUNCTIONS_DIR: '/fns',
+        PATCHBAY_ALLOW_PRIVATE_EGRESS: 'true',
+        PATCHBAY_PROXY_MAX_WAIT_MS: '5000',
+      },
+      '/srv/app',
+    );
+    expect(config).toMatchObject({
+      databaseUrl: 'postgres://u:p@db:5432/patchbay',
+      dataDir: '/srv/app/state',
+      secretKey: 'a-long-enough-secret-key',
+      port: 8080,
+      host: '127.0.0.1',
+      logLevel: 'debug',
+      providersFile: '/srv/app/extra.yaml',
+      functionsDir: '/fns',
+      allowPrivateEgress: true,
+      proxyMaxWaitMs: 5000,
+    });
+    expect(config.encryptionKey?.toString('hex')).toBe(key);
+  });
+
+  it('accepts a base64 encryption key of 32 bytes', () => {
+    const key = Buffer.alloc(32, 7);
+    expect(loadConfig({ PATCHBAY_ENCRYPTION_KEY: key.toString('base64') }).encryptionKey).toEqual(key);
+  });
+
+  it.each([
+    [{ PORT: 'abc' }, "PORT must be a whole number (got 'abc')"],
+    [{ PORT: '70000' }, 'PORT must be between 0 and 65535 (got 70000)'],
+    [{ DATABASE_URL: 'mysql://x@y/z' }, 'DATABASE_URL must start with postgres:// or postgresql:// (got mysql://)'],
+    [{ DATABASE_URL: 'not a url' }, 'DATABASE_URL is not a URL'],
+    [{ PATCHBAY_SECRET_KEY: 'short' }, 'PATCHBAY_SECRET_KEY must be 16-256 printable characters without spaces'],
+    [{ PATCHBAY_ENCRYPTION_KEY: 'deadbeef' }, 'PATCHBAY_ENCRYPTION_KEY must be 32 bytes'],
+    [{ LOG_LEVEL: 'loud' }, "LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got 'loud')"],
+    [{ PATCHBAY_ALLOW_PRIVATE_EGRESS: 'yes' }, "PATCHBAY_ALLOW_PRIVATE_EGRESS must be true or false (got 'yes')"],
+    [{ PATCHBAY_PROXY_MAX_WAIT_MS: '-1' }, "PATCHBAY_PROXY_MAX_WAIT_MS must be a whole number (got '-1')"],
+  ])('rejects %j with a message naming the variable', (env, message) => {
+    expect(errorOf(env)).toContain(message);
+  });
+});

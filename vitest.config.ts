@@ -1,0 +1,25 @@
+import { defineConfig } from 'vitest/config';
+
+// isolated-vm needs --no-node-snapshot, which worker threads refuse: run test files in forks.
+export default defineConfig({
+  test: {
+    pool: 'forks',
+    execArgv: ['--no-node-snapshot'],
+    projects: [
+      {
+        extends: true,
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts'] },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          globalSetup: ['test/harness/postgres.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+        },
+      },
+    ],
+  },
+});
