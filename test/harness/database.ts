@@ -53,3 +53,15 @@ export async function createTestDatabase(label: string): Promise<TestDatabase> {
     },
   };
 }
+
+/** An empty database (no migrations), for tests of the migrations themselves. */
+export async function createEmptyDatabase(label: string): Promise<TestDatabase> {
+  const hash = createHash('sha1').update(label).digest('hex').slice(0, 8);
+  const name = `e_${hash}_${randomBytes(3).toString('hex')}`;
+  await withAdmin((admin) => admin.query(`CREATE DATABASE ${name} TEMPLATE template0`));
+  return {
+    url: withDatabase(inject('adminDatabaseUrl'), name),
+    name,
+    release: () => withAdmin((admin) => admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
+  };
+}

@@ -1,6 +1,6 @@
 // vitest globalSetup: one embedded PostgreSQL per test run (own directory, free port), with a
 // migrated template database that every test file clones.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -17,6 +17,7 @@ declare module 'vitest' {
 
 export default async function setup(project: TestProject) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'patchbay-test-pg-'));
+  await chmod(dir, 0o755); // the embedded PostgreSQL runs as user 'postgres' when we are root
   const database = await startEmbeddedPostgres({ dir: path.join(dir, 'pg'), password: 'test', fast: true });
   const admin = createPool({ connectionString: database.url, max: 1 });
   await admin.query(`CREATE DATABASE ${TEMPLATE_DATABASE}`);
