@@ -38,6 +38,8 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
   };
 
   try {
+    // First the checks that need no I/O beyond reading files: a bad catalog fails in milliseconds.
+    const catalog = loadCatalog(config.providersFile);
     const needsDataDir = config.databaseUrl === undefined || config.secretKey === undefined || config.encryptionKey === undefined;
     const stored = needsDataDir ? await loadDataDirSecrets(config.dataDir) : undefined;
     const secretKey = config.secretKey ?? (stored?.secrets.secretKey as string);
@@ -58,10 +60,16 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
 
     const pool = createPool({ connectionString: databaseUrl });
     stack.push(() => pool.end());
-    await migrate(pool);
+    await migrate(pool).catch((error: unknown) => {
+      const code = (error as { code?: string }).code;
+      if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === '28P01' || code === '3D000') {
+        const where = new URL(databaseUrl as string);
+        throw new Error(`cannot connect to the database at ${where.host}${where.pathname} (${code})`, { cause: error });
+      }
+      throw error;
+    });
     const cipher = createCipher(encryptionKey);
     await checkEncryptionKey(pool, cipher);
-    const catalog = loadCatalog(config.providersFile);
     const store = createStore(pool, cipher);
 
     let url: string | undefined;

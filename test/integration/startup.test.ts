@@ -1,0 +1,109 @@
+// `patchbay start` as a user runs it: a real process, its own embedded PostgreSQL, a data dir.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+interface Started {
+  child: ChildProcess;
+  url: string;
+  secretKey: string;
+  stdout: string;
+}
+
+function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', ...extra };
+  return env;
+}
+
+function run(env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, ['--no-node-snapshot', '--import', 'tsx', 'bin/patchbay.ts', 'start'], {
+    cwd: ROOT,
+    env: cleanEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+function waitForStart(child: ChildProcess): Promise<Started> {
+  return new Promise((resolve, reject) => {
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const url = /running at (http:\/\/\S+)/.exec(stdout)?.[1];
+      const secretKey = /Secret key: (\S+)/.exec(stdout)?.[1];
+      if (url && secretKey) resolve({ child, url, secretKey, stdout });
+    });
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('exit', (code) => reject(new Error(`exited with ${code} before starting: ${stderr}`)));
+  });
+}
+
+function waitForExit(child: ChildProcess): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('exit', (code) => resolve({ code, stderr }));
+  });
+}
+
+async function stop(started: Started): Promise<number | null> {
+  const exited = waitForExit(started.child);
+  started.child.kill('SIGTERM');
+  return (await exited).code;
+}
+
+describe('patchbay start', () => {
+  let dataDir: string;
+  beforeAll(async () => {
+    const parent = await mkdtemp(path.join(os.tmpdir(), 'patchbay-start-'));
+    await chmod(parent, 0o755); // the embedded PostgreSQL runs as user 'postgres' when we are root
+    dataDir = path.join(parent, '.data');
+  });
+  afterAll(async () => {
+    await rm(path.dirname(dataDir), { recursive: true, force: true });
+  });
+
+  it('starts on an empty data directory, then again on the same one with the same key and data', async () => {
+    const env = { PATCHBAY_DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1' };
+    const first = await waitForStart(run(env));
+    expect(first.stdout).toContain('(generated, kept in the data directory)');
+    expect(first.secretKey).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    const created = await request(`${first.url}/integrations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${first.secretKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ provider: 'github', unique_key: 'kept' }),
+    });
+    expect(created.statusCode).toBe(200);
+    await created.body.dump();
+    expect(await stop(first)).toBe(0);
+
+    const second = await waitForStart(run(env));
+    expect(second.secretKey).toBe(first.secretKey);
+    expect(second.stdout).not.toContain('(generated');
+    const listed = await request(`${second.url}/integrations`, { headers: { authorization: `Bearer ${second.secretKey}` } });
+    expect(((await listed.body.json()) as { data: { unique_key: string }[] }).data.map((i) => i.unique_key)).toEqual(['kept']);
+    expect(await stop(second)).toBe(0);
+  }, 120_000);
+
+  it('refuses an encryption key other than the one the data was sealed with', async () => {
+    const child = run({ PATCHBAY_DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', PATCHBAY_ENCRYPTION_KEY: 'ab'.repeat(32) });
+    const { code, stderr } = await waitForExit(child);
+    expect(code).toBe(1);
+    expect(stderr.trim()).toBe('patchbay: invalid configuration: PATCHBAY_ENCRYPTION_KEY is not the key this database was encrypted with');
+  }, 60_000);
+
+  it.each([
+    [{ PORT: 'abc' }, "patchbay: invalid configuration: PORT must be a whole number (got 'abc')"],
+    [{ LOG_LEVEL: 'loud' }, "patchbay: invalid configuration: LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got 'loud')"],
+    [{ PATCHBAY_PROVIDERS_FILE: '/nonexistent/providers.yaml' }, 'patchbay: cannot read providers file /nonexistent/providers.yaml: ENOENT'],
+  ])('stops with one line naming the variable for %j', async (env, line) => {
+    const { code, stderr } = await waitForExit(run({ PATCHBAY_DATA_DIR: dataDir, DATABASE_URL: 'postgres://x:y@127.0.0.1:1/z', ...env }));
+    expect(code).toBe(1);
+    expect(stderr.trim()).toBe(line);
+  }, 60_000);
+});
