@@ -6,7 +6,11 @@ import { buildApp } from '../server/app.js';
 import type { Config } from '../server/config.js';
 import { createCipher } from '../server/credentials/cipher.js';
 import { checkEncryptionKey } from '../server/credentials/key-check.js';
+import { createCredentialsManager } from '../server/credentials/refresh.js';
+import { startLogRetention } from '../server/logs/retention.js';
+import { createLogWriter, type LogWriter } from '../server/logs/writer.js';
 import { loadCatalog } from '../server/providers/catalog.js';
+import { createProxyEngine, createUpstreamAgent, type ProxyEngine } from '../server/proxy/index.js';
 import { createPool, createStore, migrate } from '../server/store/index.js';
 import { loadDataDirSecrets } from './data-dir.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded-postgres.js';
@@ -17,6 +21,8 @@ export interface System {
   /** The HTTP API's base URL, when the server role runs. */
   url: string | undefined;
   secretKey: string;
+  proxy: ProxyEngine;
+  logs: LogWriter;
   databaseUrl: string;
   embedded: boolean;
   generatedSecretKey: boolean;
@@ -28,6 +34,8 @@ export interface SystemOptions {
   logger?: pino.Logger;
   /** Embedded PostgreSQL tuned for throwaway data (tests). */
   fastEmbeddedDatabase?: boolean;
+  /** Smaller backoffs and timeouts for tests. */
+  proxyTuning?: { baseBackoffMs?: number; maxBackoffMs?: number; headersTimeoutMs?: number; bodyTimeoutMs?: number };
 }
 
 export async function startSystem(config: Config, options: SystemOptions): Promise<System> {
@@ -72,9 +80,44 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
     await checkEncryptionKey(pool, cipher);
     const store = createStore(pool, cipher);
 
+    const logs = createLogWriter({ store: store.logs, logger });
+    logs.start();
+    stack.push(() => logs.stop());
+    const dispatcher = createUpstreamAgent(config.allowPrivateEgress);
+    stack.push(() => dispatcher.close());
+    let proxy: ProxyEngine | undefined;
+    const credentials = createCredentialsManager({
+      store,
+      catalog,
+      dispatcher,
+      onRefreshed: (connection) => proxy?.targets.update(connection),
+    });
+    proxy = createProxyEngine({
+      store,
+      catalog,
+      credentials,
+      logs,
+      dispatcher,
+      allowPrivateEgress: config.allowPrivateEgress,
+      maxWaitMs: config.proxyMaxWaitMs,
+      ...options.proxyTuning,
+    });
+    const engine = proxy;
+
     let url: string | undefined;
     if (options.roles.includes('server')) {
-      const app = await buildApp({ config, secretKey, store, catalog, logger });
+      const stopRetention = startLogRetention(store.logs, config.logRetentionDays, logger);
+      stack.push(async () => stopRetention());
+      const app = await buildApp({
+        config,
+        secretKey,
+        store,
+        catalog,
+        logger,
+        proxy: engine,
+        events: { changed: (key, id) => engine.targets.invalidate(key, id) },
+        refresher: credentials,
+      });
       stack.push(() => app.close());
       const address = await app.listen({ port: config.port, host: config.host });
       url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');
@@ -83,6 +126,8 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
     return {
       url,
       secretKey,
+      proxy: engine,
+      logs,
       databaseUrl,
       embedded: embedded !== undefined,
       generatedSecretKey: config.secretKey === undefined && (stored?.created ?? false),

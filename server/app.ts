@@ -7,6 +7,9 @@ import { registerErrorHandling } from './plugins/errors.js';
 import type { Catalog } from './providers/catalog.js';
 import { connectionRoutes, type ConnectionEvents, type CredentialsRefresher } from './routes/connections.js';
 import { integrationRoutes } from './routes/integrations.js';
+import { logRoutes } from './routes/logs.js';
+import { proxyRoutes } from './routes/proxy.js';
+import type { ProxyEngine } from './proxy/index.js';
 import type { Store } from './store/index.js';
 
 export interface AppDeps {
@@ -15,6 +18,7 @@ export interface AppDeps {
   store: Store;
   catalog: Catalog;
   logger: FastifyBaseLogger;
+  proxy: ProxyEngine;
   events?: ConnectionEvents;
   refresher?: CredentialsRefresher;
 }
@@ -34,6 +38,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   registerErrorHandling(app);
   acceptEmptyJsonBodies(app);
+  // WebDAV and CalDAV verbs (RFC 4918, 4791, 5323, 3253): /proxy passes them to providers.
+  for (const method of ['PROPFIND', 'PROPPATCH', 'MKCOL', 'COPY', 'MOVE', 'LOCK', 'UNLOCK', 'SEARCH', 'REPORT', 'MKCALENDAR']) {
+    app.addHttpMethod(method, { hasBody: true });
+  }
 
   app.get('/health', async () => ({ result: 'ok' }));
 
@@ -41,6 +49,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     addSecretKeyAuth(api, deps.secretKey);
     integrationRoutes(api, deps);
     connectionRoutes(api, { ...deps, events: deps.events ?? NO_EVENTS, refresher: deps.refresher });
+    logRoutes(api, deps);
+    // Its own scope: the proxy replaces the body parsers with a raw pass-through.
+    await api.register(async (scope) => proxyRoutes(scope, { proxy: deps.proxy, maxBodyBytes: deps.config.maxBodyBytes }));
   });
 
   return app;

@@ -35,7 +35,7 @@ export const ERRORS = {
   base_url_override_not_allowed: { status: 400, message: 'Base-Url-Override points to an address that is not allowed.' },
   egress_denied: { status: 403, message: 'The upstream address is not allowed.' },
   rate_limited: { status: 429, message: 'The provider asked to wait longer than the configured maximum.' },
-  upstream_timeout: { status: 504, message: 'The provider did not answer in time.' },
+  upstream_network_error: { status: 502, message: 'The provider could not be reached.' },
 
   // Catch-all: the raw message of an unexpected error never leaves the process.
   generic_error_support: { status: 500, message: 'An error occurred. Please contact support with this unique id.' },

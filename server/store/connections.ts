@@ -292,9 +292,13 @@ export function createConnectionStore(db: Queryable, cipher: Cipher): Connection
       );
     },
     async saveRefreshFailure(id, exhaustAfterAttempts) {
+      // Attempts count at most once per day (as Nango): a provider outage of an hour must not
+      // exhaust a connection, a refresh token revoked for days must.
       await db.query(
-        `UPDATE connections SET last_refresh_failure = now(), refresh_attempts = refresh_attempts + 1,
-           refresh_exhausted = refresh_attempts + 1 >= $2
+        `UPDATE connections SET
+           refresh_attempts = refresh_attempts + CASE WHEN last_refresh_failure::date = now()::date THEN 0 ELSE 1 END,
+           refresh_exhausted = refresh_attempts + CASE WHEN last_refresh_failure::date = now()::date THEN 0 ELSE 1 END >= $2,
+           last_refresh_failure = now()
          WHERE id = $1`,
         [id, exhaustAfterAttempts],
       );

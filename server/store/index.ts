@@ -1,20 +1,35 @@
 // The store: every SQL statement Patchbay runs lives in this folder, one module per table family.
 import type { Cipher } from '../credentials/cipher.js';
 import { createConnectionStore, type ConnectionStore } from './connections.js';
-import type { Pool } from './db.js';
+import { withTransaction, type Pool, type Queryable } from './db.js';
+import { createLogStore, type LogStore } from './logs.js';
 import { createIntegrationStore, type IntegrationStore } from './integrations.js';
 
-export interface Store {
-  pool: Pool;
+export interface Repositories {
   integrations: IntegrationStore;
   connections: ConnectionStore;
+  logs: LogStore;
+}
+
+export interface Store extends Repositories {
+  pool: Pool;
+  /** Runs `work` in one transaction with repositories bound to it. */
+  transaction<T>(work: (tx: Repositories & { client: Queryable }) => Promise<T>): Promise<T>;
+}
+
+function repositories(db: Queryable, cipher: Cipher): Repositories {
+  return {
+    integrations: createIntegrationStore(db, cipher),
+    connections: createConnectionStore(db, cipher),
+    logs: createLogStore(db),
+  };
 }
 
 export function createStore(pool: Pool, cipher: Cipher): Store {
   return {
     pool,
-    integrations: createIntegrationStore(pool, cipher),
-    connections: createConnectionStore(pool, cipher),
+    ...repositories(pool, cipher),
+    transaction: (work) => withTransaction(pool, (client) => work({ ...repositories(client, cipher), client })),
   };
 }
 
@@ -23,3 +38,4 @@ export { migrate } from './migrate.js';
 export { readSetting, writeSettingOnce } from './settings.js';
 export type { Connection, ConnectionCredentials, ConnectionInput, EndUser } from './connections.js';
 export type { Integration, IntegrationCredentials, IntegrationInput } from './integrations.js';
+export type { LogOperation, LogFilter } from './logs.js';

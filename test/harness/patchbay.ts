@@ -15,11 +15,14 @@ export interface TestResponse {
   headers: Record<string, string | string[] | undefined>;
   text: string;
   json: any;
+  bytes: Buffer;
 }
 
 export interface RequestOptions {
   headers?: Record<string, string>;
   body?: unknown;
+  /** Send the body bytes as they are (no JSON encoding). */
+  raw?: Buffer;
   /** Send without the secret key (auth tests). */
   auth?: false | string;
 }
@@ -45,6 +48,8 @@ export interface StartOptions {
   database?: TestDatabase;
   secretKey?: string;
   encryptionKey?: string;
+  /** Backoffs and timeouts of the proxy engine (defaults: small, so retry tests stay fast). */
+  proxyTuning?: { baseBackoffMs?: number; maxBackoffMs?: number; headersTimeoutMs?: number; bodyTimeoutMs?: number };
 }
 
 export async function startPatchbay(options: StartOptions): Promise<TestPatchbay> {
@@ -68,7 +73,10 @@ export async function startPatchbay(options: StartOptions): Promise<TestPatchbay
     await writeFile(file, YAML.stringify(options.providers));
     env.PATCHBAY_PROVIDERS_FILE = file;
   }
-  const system = await startSystem(loadConfig(env), { roles: options.roles ?? ['server', 'runner'] });
+  const system = await startSystem(loadConfig(env), {
+    roles: options.roles ?? ['server', 'runner'],
+    proxyTuning: { baseBackoffMs: 40, maxBackoffMs: 400, ...options.proxyTuning },
+  });
   const url = system.url as string;
 
   return {
@@ -80,20 +88,21 @@ export async function startPatchbay(options: StartOptions): Promise<TestPatchbay
     async request(method, route, requestOptions = {}) {
       const headers: Record<string, string> = { ...requestOptions.headers };
       if (requestOptions.auth !== false) headers.authorization ??= `Bearer ${requestOptions.auth ?? secretKey}`;
-      let body: string | undefined;
+      let body: string | Buffer | undefined = requestOptions.raw;
       if (requestOptions.body !== undefined) {
         body = typeof requestOptions.body === 'string' ? requestOptions.body : JSON.stringify(requestOptions.body);
         headers['content-type'] ??= 'application/json';
       }
       const response = await undiciRequest(`${url}${route}`, { method: method as 'GET', headers, body });
-      const text = await response.body.text();
+      const bytes = Buffer.from(await response.body.arrayBuffer());
+      const text = bytes.toString('utf8');
       let json: unknown;
       try {
         json = text === '' ? undefined : JSON.parse(text);
       } catch {
         json = undefined;
       }
-      return { status: response.statusCode, headers: response.headers, text, json };
+      return { status: response.statusCode, headers: response.headers, text, json, bytes };
     },
     async stop() {
       await system.stop();

@@ -1,0 +1,79 @@
+// Buffered log writer: operations are queued in memory and inserted in batches off the
+// request path. Bounded: past MAX_QUEUE the oldest are dropped (and counted), never the process.
+import type { FastifyBaseLogger } from 'fastify';
+import type { LogOperation, LogStore } from '../store/logs.js';
+
+export interface LogWriterOptions {
+  store: LogStore;
+  logger: FastifyBaseLogger;
+  /** 200 ms: logs show up quickly, and one INSERT carries hundreds of calls under load. */
+  flushIntervalMs?: number;
+  maxBatch?: number;
+  maxQueue?: number;
+}
+
+export interface LogWriter {
+  write(operation: LogOperation): void;
+  flush(): Promise<void>;
+  start(): void;
+  stop(): Promise<void>;
+  readonly dropped: number;
+}
+
+export function createLogWriter(options: LogWriterOptions): LogWriter {
+  const flushIntervalMs = options.flushIntervalMs ?? 200;
+  const maxBatch = options.maxBatch ?? 1000;
+  const maxQueue = options.maxQueue ?? 100_000;
+  let queue: LogOperation[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  let flushing: Promise<void> | undefined;
+  let dropped = 0;
+
+  const flushOnce = async () => {
+    while (queue.length > 0) {
+      const batch = queue.slice(0, maxBatch);
+      queue = queue.slice(batch.length);
+      try {
+        await options.store.insertMany(batch);
+      } catch (error) {
+        // The database is away: keep the batch for the next tick, within the bound.
+        options.logger.warn({ err: error, count: batch.length }, 'log batch not written; will retry');
+        queue = batch.concat(queue).slice(-maxQueue);
+        return;
+      }
+    }
+  };
+
+  const flush = () => {
+    flushing ??= flushOnce().finally(() => {
+      flushing = undefined;
+    });
+    return flushing;
+  };
+
+  return {
+    write(operation) {
+      queue.push(operation);
+      if (queue.length > maxQueue) {
+        queue.shift();
+        dropped++;
+      }
+      if (queue.length >= maxBatch) void flush();
+    },
+    flush,
+    start() {
+      if (timer !== undefined) return;
+      timer = setInterval(() => void flush(), flushIntervalMs);
+      timer.unref();
+    },
+    async stop() {
+      if (timer !== undefined) clearInterval(timer);
+      timer = undefined;
+      await flush();
+      if (queue.length > 0) await flush();
+    },
+    get dropped() {
+      return dropped;
+    },
+  };
+}

@@ -1,0 +1,119 @@
+// The upstream request for one attempt: URL (base + endpoint + provider query) and headers
+// (default auth, provider headers, caller headers). Pure: no I/O.
+import { PatchbayError } from '../errors.js';
+import type { Provider } from '../providers/catalog.js';
+import { renderTemplate, type TemplateValues } from '../providers/template.js';
+
+export interface BuiltRequest {
+  url: URL;
+  headers: Record<string, string>;
+}
+
+export interface RequestParts {
+  provider: Provider;
+  values: TemplateValues;
+  authorization: string | undefined;
+  endpoint: string;
+  baseUrlOverride: string | undefined;
+  callerHeaders: Record<string, string>;
+}
+
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const SCHEME = /^[a-zA-Z][a-zA-Z0-9+.-]*:/;
+
+function decodeFully(text: string): string {
+  let current = text;
+  // Three rounds catch double and triple encoding (%252e%252e); more is not a real client.
+  for (let round = 0; round < 3; round++) {
+    let next: string;
+    try {
+      next = decodeURIComponent(current);
+    } catch {
+      return current;
+    }
+    if (next === current) return current;
+    current = next;
+  }
+  return current;
+}
+
+function invalidEndpoint(reason: string): PatchbayError {
+  return new PatchbayError('invalid_endpoint', { message: `The endpoint must be a path on the provider API: ${reason}.` });
+}
+
+export function resolveBaseUrl(provider: Provider, values: TemplateValues, override: string | undefined): URL {
+  let text = override;
+  if (text === undefined || text === '') {
+    if (provider.proxy.baseUrl === undefined) throw new PatchbayError('missing_api_url');
+    const rendered = renderTemplate(provider.proxy.baseUrl, values);
+    if (!rendered.complete) {
+      const missing = [...rendered.text.matchAll(/\$\{([^}]+)\}/g)].map((m) => m[1]).join(', ');
+      throw new PatchbayError('missing_api_url', {
+        message: `The provider's base URL needs values the connection does not have: ${missing}.`,
+      });
+    }
+    text = rendered.text;
+  }
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new PatchbayError('missing_api_url', { message: `The base URL is not a valid URL: ${text}` });
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new PatchbayError('missing_api_url', { message: 'The base URL must use http or https.' });
+  }
+  return url;
+}
+
+/** Joins base and endpoint so that the endpoint can never leave the base (host, port, path). */
+export function joinUrl(base: URL, endpoint: string): URL {
+  if (CONTROL.test(endpoint)) throw invalidEndpoint('control characters');
+  if (endpoint.includes('\\')) throw invalidEndpoint('backslashes');
+  const queryAt = endpoint.indexOf('?');
+  let path = queryAt === -1 ? endpoint : endpoint.slice(0, queryAt);
+  const query = queryAt === -1 ? '' : endpoint.slice(queryAt);
+  const hashAt = path.indexOf('#');
+  if (hashAt !== -1) path = path.slice(0, hashAt);
+
+  const baseText = base.href.replace(/\/+$/, '');
+  // Nango accepts an endpoint that repeats the base URL; strip it at a real boundary.
+  if (path.startsWith(baseText) && (path.length === baseText.length || path[baseText.length] === '/')) {
+    path = path.slice(baseText.length);
+  }
+  path = path.replace(/^\/+/, '');
+  const decoded = decodeFully(path);
+  if (SCHEME.test(decoded) || SCHEME.test(path)) throw invalidEndpoint('absolute URLs are not allowed');
+  if (decoded.split(/[/\\]/).some((segment) => segment === '..' || segment === '.')) {
+    throw invalidEndpoint("'.' and '..' segments are not allowed");
+  }
+  if (CONTROL.test(decoded)) throw invalidEndpoint('encoded control characters');
+
+  const url = new URL(`${baseText}/${path}${query}`);
+  const basePath = base.pathname.replace(/\/+$/, '');
+  if (url.origin !== base.origin || !(url.pathname === basePath || url.pathname.startsWith(`${basePath}/`))) {
+    throw invalidEndpoint('it leaves the provider base URL');
+  }
+  return url;
+}
+
+export function buildRequest(parts: RequestParts): BuiltRequest {
+  const base = resolveBaseUrl(parts.provider, parts.values, parts.baseUrlOverride);
+  const url = joinUrl(base, parts.endpoint);
+
+  for (const [name, template] of Object.entries(parts.provider.proxy.query)) {
+    const rendered = renderTemplate(template, parts.values);
+    if (rendered.complete) url.searchParams.set(name, rendered.text);
+  }
+
+  const headers: Record<string, string> = {};
+  if (parts.authorization !== undefined) headers.authorization = parts.authorization;
+  for (const [name, template] of Object.entries(parts.provider.proxy.headers)) {
+    const rendered = renderTemplate(template, parts.values);
+    if (rendered.complete) headers[name] = rendered.text;
+  }
+  const providerUserAgent = headers['user-agent'];
+  Object.assign(headers, parts.callerHeaders);
+  if (providerUserAgent !== undefined) headers['user-agent'] = providerUserAgent;
+  return { url, headers };
+}

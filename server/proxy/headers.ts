@@ -1,0 +1,85 @@
+// Header rules of the proxy, both directions. Pure: no I/O.
+
+/**
+ * Hop-by-hop headers (RFC 9110 §7.6.1, RFC 9112 §9.6): they describe one connection, not the
+ * message, so a proxy must not forward them. `proxy-connection` is the legacy non-standard
+ * twin of `connection` still sent by some clients.
+ */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+const PREFIX = 'nango-proxy-';
+
+/** Names listed in a `Connection` header are hop-by-hop too (RFC 9110 §7.6.1). */
+function connectionTokens(value: string | string[] | undefined): Set<string> {
+  if (value === undefined) return new Set();
+  const text = Array.isArray(value) ? value.join(',') : value;
+  return new Set(
+    text
+      .split(',')
+      .map((token) => token.trim().toLowerCase())
+      .filter((token) => token !== ''),
+  );
+}
+
+export function isHopByHop(name: string, listed: Set<string>): boolean {
+  return HOP_BY_HOP.has(name) || listed.has(name);
+}
+
+/**
+ * What the caller asked us to send upstream: every `Nango-Proxy-*` header without its prefix,
+ * plus the body's own `Content-Type` (Patchbay forwards it; Nango drops it, contract §11).
+ * The caller's `Authorization` (our secret key) and everything else stay here.
+ */
+export function pickForwardedHeaders(incoming: Record<string, string | string[] | undefined>): Record<string, string> {
+  const listed = connectionTokens(incoming.connection);
+  const forwarded: Record<string, string> = {};
+  for (const [rawName, value] of Object.entries(incoming)) {
+    if (value === undefined) continue;
+    const name = rawName.toLowerCase();
+    if (!name.startsWith(PREFIX)) continue;
+    const target = name.slice(PREFIX.length);
+    if (target === '' || isHopByHop(target, listed) || target === 'content-length' || target === 'host') continue;
+    forwarded[target] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  const contentType = incoming['content-type'];
+  if (forwarded['content-type'] === undefined && typeof contentType === 'string') forwarded['content-type'] = contentType;
+  return forwarded;
+}
+
+/** Headers that must not travel back to our caller: they describe the provider's CORS policy. */
+const isCorsHeader = (name: string) => name.startsWith('access-control-');
+
+/**
+ * Upstream response headers as we pass them on. When we decompress, the body we send is not
+ * the one described by `content-encoding`/`content-length`, so both go (nango#6256, #6575).
+ */
+export function cleanResponseHeaders(
+  headers: Record<string, string | string[] | undefined>,
+  decompressed: boolean,
+): Record<string, string | string[]> {
+  const listed = connectionTokens(headers.connection);
+  const clean: Record<string, string | string[]> = {};
+  for (const [rawName, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    const name = rawName.toLowerCase();
+    if (isHopByHop(name, listed) || isCorsHeader(name)) continue;
+    if (decompressed && (name === 'content-encoding' || name === 'content-length')) continue;
+    clean[name] = value;
+  }
+  return clean;
+}
+
+export function headerValue(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}

@@ -1,0 +1,63 @@
+// Credential injection per auth mode: the default Authorization header, and the values the
+// provider's header/query/base-URL templates may use. Pure: no I/O.
+import type { TemplateValues } from '../providers/template.js';
+import type { Connection, Integration } from '../store/index.js';
+
+/** The Authorization header a connection gets before provider headers are applied (contract §1.5). */
+export function defaultAuthorization(connection: Connection): string | undefined {
+  const credentials = connection.credentials;
+  switch (credentials.type) {
+    case 'OAUTH2':
+      return `Bearer ${credentials.access_token}`;
+    case 'OAUTH2_CC':
+      return `Bearer ${credentials.token}`;
+    case 'BASIC':
+      return `Basic ${Buffer.from(`${credentials.username}:${credentials.password ?? ''}`).toString('base64')}`;
+    case 'API_KEY': // no default: the provider's headers or query place the key
+    case 'NONE':
+      return undefined;
+  }
+}
+
+/** Values for `${...}` in the provider's templates: credentials spread, plus named shortcuts. */
+export function buildTemplateValues(connection: Connection, integration: Integration | undefined): TemplateValues {
+  const credentials = connection.credentials as Record<string, unknown>;
+  const values: TemplateValues = {
+    ...credentials,
+    credentials,
+    connectionConfig: connection.connectionConfig,
+  };
+  if (connection.credentials.type === 'OAUTH2') values.accessToken = connection.credentials.access_token;
+  if (connection.credentials.type === 'OAUTH2_CC') values.accessToken = connection.credentials.token;
+  const app = integration?.credentials;
+  if (app && 'client_id' in app) {
+    values.clientId = app.client_id;
+    values.clientSecret = app.client_secret;
+  }
+  return values;
+}
+
+/** Every secret string of a connection and its integration, for redaction in logs. */
+export function secretValuesOf(connection: Connection, integration: Integration | undefined): string[] {
+  const secrets = new Set<string>();
+  const collect = (value: unknown) => {
+    if (typeof value === 'string') {
+      // Very short strings ("", "0", "US") would redact unrelated text and protect nothing.
+      if (value.length >= 6) secrets.add(value);
+    } else if (typeof value === 'object' && value !== null) {
+      for (const inner of Object.values(value)) collect(inner);
+    }
+  };
+  const { type: _type, ...credentials } = connection.credentials as Record<string, unknown>;
+  collect(credentials);
+  if (connection.credentials.type === 'BASIC') {
+    const { username, password } = connection.credentials;
+    secrets.add(Buffer.from(`${username}:${password}`).toString('base64'));
+  }
+  const app = integration?.credentials;
+  if (app) {
+    const { type: _appType, scopes: _scopes, ...appSecrets } = app as Record<string, unknown>;
+    collect(appSecrets);
+  }
+  return [...secrets];
+}

@@ -1,0 +1,222 @@
+// The attempt loop: pace → send → decide → (wait) → again. Owns the sockets and timers of the
+// engine; every decision it takes comes from retry-policy.ts and pacer.ts.
+import { randomUUID } from 'node:crypto';
+import { finished, pipeline, type Readable } from 'node:stream';
+import zlib from 'node:zlib';
+import type { Dispatcher } from 'undici';
+import { isPatchbayError, PatchbayError } from '../errors.js';
+import { createRedactor } from '../logs/redact.js';
+import type { LogWriter } from '../logs/writer.js';
+import { buildRequest } from './build-request.js';
+import { assertBaseUrlOverrideAllowed, assertHostAllowed } from './egress.js';
+import { cleanResponseHeaders, headerValue } from './headers.js';
+import type { Pacer } from './pacer.js';
+import { decideRetry, type RetrySettings } from './retry-policy.js';
+import { sleep } from './sleep.js';
+import type { Target, TargetResolver } from './target.js';
+import type { AttemptRecord, ProxyCall, ProxyResult } from './types.js';
+
+export interface SendDeps {
+  dispatcher: Dispatcher;
+  targets: TargetResolver;
+  pacer: Pacer;
+  logs: LogWriter;
+  allowPrivateEgress: boolean;
+  maxWaitMs: number;
+  baseBackoffMs: number;
+  maxBackoffMs: number;
+  rateLimitRetries: number;
+  defaultConcurrency: number;
+  headersTimeoutMs: number;
+  bodyTimeoutMs: number;
+  now: () => number;
+  random: () => number;
+}
+
+const DECODERS: Record<string, () => NodeJS.ReadWriteStream> = {
+  gzip: () => zlib.createGunzip(),
+  'x-gzip': () => zlib.createGunzip(),
+  deflate: () => zlib.createInflate(),
+  br: () => zlib.createBrotliDecompress(),
+};
+
+function networkCode(error: unknown): string {
+  const code = (error as { code?: unknown })?.code;
+  const causeCode = (error as { cause?: { code?: unknown } })?.cause?.code;
+  if (typeof causeCode === 'string' && (code === 'UND_ERR_SOCKET' || code === undefined)) return causeCode;
+  return typeof code === 'string' ? code : 'UNKNOWN';
+}
+
+export async function sendCall(deps: SendDeps, call: ProxyCall): Promise<ProxyResult> {
+  const startedAt = deps.now();
+  const logId = randomUUID();
+  const attempts: AttemptRecord[] = [];
+  const method = call.method.toUpperCase();
+  let target: Target | undefined;
+  let url: URL | undefined;
+  let requestHeaders: Record<string, string> = {};
+
+  const writeLog = (status: number | null, error: { code: string; message: string } | null, responseHeaders: Record<string, string | string[] | undefined> | null) => {
+    const redactor = createRedactor(target?.secrets ?? []);
+    const endedAt = deps.now();
+    deps.logs.write({
+      id: logId,
+      parentId: call.logParentId ?? null,
+      type: 'proxy',
+      action: 'call',
+      state: error === null && status !== null && status < 400 ? 'success' : 'failed',
+      level: error !== null || (status !== null && status >= 500) ? 'error' : status !== null && status >= 400 ? 'warn' : 'info',
+      integrationKey: call.providerConfigKey,
+      connectionId: call.connectionId,
+      method,
+      url: url ? redactor.text(url.href) : redactor.text(call.endpoint),
+      status,
+      error: error === null ? null : { code: error.code, message: redactor.text(error.message) },
+      attempts,
+      request: { headers: redactor.headers(requestHeaders) },
+      response: responseHeaders === null ? null : { headers: redactor.headers(responseHeaders) },
+      messages: [],
+      startedAt: new Date(startedAt),
+      endedAt: new Date(endedAt),
+      durationMs: endedAt - startedAt,
+    });
+  };
+
+  try {
+    target = await deps.targets.resolve(call.providerConfigKey, call.connectionId);
+    const override = call.options.baseUrlOverride;
+    if (override !== undefined && override !== '') assertBaseUrlOverrideAllowed(new URL(override), deps.allowPrivateEgress);
+    const settings: RetrySettings = {
+      retries: call.options.retries,
+      retryOn: call.options.retryOn,
+      provider: target.provider.proxy.retry,
+      maxWaitMs: deps.maxWaitMs,
+      baseBackoffMs: deps.baseBackoffMs,
+      maxBackoffMs: deps.maxBackoffMs,
+      rateLimitRetries: deps.rateLimitRetries,
+    };
+    const replayable = call.body === undefined || Buffer.isBuffer(call.body);
+    const decompress = call.options.decompress || target.provider.proxy.decompress;
+    let refreshedAfter401 = false;
+    let waitedMs = 0;
+
+    for (let attempt = 0; ; attempt++) {
+      const built = buildRequest({
+        provider: target.provider,
+        values: target.values,
+        authorization: target.authorization,
+        endpoint: call.endpoint,
+        baseUrlOverride: override,
+        callerHeaders: call.headers,
+      });
+      url = built.url;
+      requestHeaders = built.headers;
+      assertHostAllowed(built.url, deps.allowPrivateEgress);
+
+      const slot = await deps.pacer.acquire(
+        target.key,
+        { concurrency: target.provider.proxy.maxConcurrency ?? deps.defaultConcurrency, maxWaitMs: deps.maxWaitMs },
+        call.signal,
+      );
+      const attemptStarted = deps.now();
+      const record: AttemptRecord = { attempt, status: null, error: null, durationMs: 0, waitedMs: waitedMs + slot.waitedMs };
+      attempts.push(record);
+      let response: Dispatcher.ResponseData;
+      try {
+        response = await deps.dispatcher.request({
+          origin: built.url.origin,
+          path: `${built.url.pathname}${built.url.search}`,
+          method: method as Dispatcher.HttpMethod,
+          headers: built.headers,
+          body: method === 'GET' || method === 'HEAD' ? undefined : call.body,
+          signal: call.signal,
+          headersTimeout: deps.headersTimeoutMs,
+          bodyTimeout: deps.bodyTimeoutMs,
+        });
+      } catch (error) {
+        slot.release();
+        record.durationMs = deps.now() - attemptStarted;
+        if (call.signal?.aborted) throw call.signal.reason ?? error;
+        const code = networkCode(error);
+        record.error = code;
+        if (code === 'EGRESS_DENIED') throw new PatchbayError('egress_denied', { message: `Calls to ${built.url.hostname} are not allowed.` });
+        const decision = replayable ? decideRetry({ kind: 'network', code }, attempt, settings, deps.now(), deps.random) : { action: 'stop' as const };
+        if (decision.action === 'retry') {
+          waitedMs = decision.waitMs;
+          await sleep(decision.waitMs, call.signal);
+          continue;
+        }
+        throw new PatchbayError('upstream_network_error', {
+          message: `The call to the provider failed: ${code}`,
+          fields: { networkCode: code, method },
+          cause: error,
+        });
+      }
+      record.status = response.statusCode;
+      record.durationMs = deps.now() - attemptStarted;
+      deps.pacer.observe(target.key, response.statusCode, response.headers, target.provider.proxy.retry);
+
+      // A 401 on a token we believed valid: one forced refresh and one more try (contract §2).
+      if (response.statusCode === 401 && !refreshedAfter401 && replayable && canForceRefresh(target)) {
+        refreshedAfter401 = true;
+        await response.body.dump();
+        slot.release();
+        target = await deps.targets.forceRefresh(target);
+        waitedMs = 0;
+        continue;
+      }
+
+      const decision = replayable
+        ? decideRetry({ kind: 'response', status: response.statusCode, headers: response.headers }, attempt, settings, deps.now(), deps.random)
+        : ({ action: 'stop' } as const);
+      if (decision.action === 'retry') {
+        await response.body.dump();
+        slot.release();
+        waitedMs = decision.waitMs;
+        await sleep(decision.waitMs, call.signal);
+        continue;
+      }
+      if (decision.action === 'rate_limited') {
+        await response.body.dump();
+        slot.release();
+        throw new PatchbayError('rate_limited', {
+          message: `The provider asked to wait ${decision.retryAfterMs} ms, more than the configured maximum of ${deps.maxWaitMs} ms.`,
+          fields: { retry_after_ms: decision.retryAfterMs },
+        });
+      }
+
+      // Final answer: stream it back; the slot and the log wait until the body is done.
+      const encoding = headerValue(response.headers, 'content-encoding')?.trim().toLowerCase();
+      const decoder = decompress && encoding !== undefined ? DECODERS[encoding] : undefined;
+      let body: Readable = response.body;
+      if (decoder !== undefined) {
+        const decoded = decoder();
+        pipeline(response.body, decoded, () => undefined);
+        body = decoded as unknown as Readable;
+      }
+      const status = response.statusCode;
+      const responseHeaders = response.headers;
+      finished(body, (error) => {
+        slot.release();
+        writeLog(status, error ? { code: 'upstream_body_error', message: error.message } : null, responseHeaders);
+      });
+      return {
+        status,
+        headers: cleanResponseHeaders(response.headers, decoder !== undefined),
+        body,
+        attempts,
+        logId,
+      };
+    }
+  } catch (error) {
+    const wire = isPatchbayError(error) ? { code: error.code, message: error.message } : { code: 'aborted', message: String((error as Error)?.message ?? error) };
+    writeLog(null, wire, null);
+    throw error;
+  }
+}
+
+function canForceRefresh(target: Target): boolean {
+  const credentials = target.connection.credentials;
+  return (credentials.type === 'OAUTH2' && !!credentials.refresh_token) || credentials.type === 'OAUTH2_CC';
+}
+

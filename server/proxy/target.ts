@@ -1,0 +1,128 @@
+// Integration + connection + provider + fresh credentials → the Target a call is built from.
+// Cached per (provider config key, connection id) for a short TTL, invalidated on writes, and
+// bounded; concurrent lookups of one key share one database read.
+import type { CredentialsManager } from '../credentials/refresh.js';
+import { PatchbayError } from '../errors.js';
+import type { Catalog, Provider } from '../providers/catalog.js';
+import type { TemplateValues } from '../providers/template.js';
+import type { Connection, Integration, Store } from '../store/index.js';
+import { buildTemplateValues, defaultAuthorization, secretValuesOf } from './inject-credentials.js';
+
+export interface Target {
+  key: string;
+  connection: Connection;
+  integration: Integration;
+  provider: Provider;
+  values: TemplateValues;
+  authorization: string | undefined;
+  secrets: string[];
+}
+
+export interface TargetResolverOptions {
+  store: Store;
+  catalog: Catalog;
+  credentials: CredentialsManager;
+  /** 5 s: writes in this process invalidate at once; other processes' writes show within it. */
+  ttlMs?: number;
+  maxEntries?: number;
+  now?: () => number;
+}
+
+export interface TargetResolver {
+  resolve(providerConfigKey: string, connectionId: string): Promise<Target>;
+  /** Refreshes the credentials regardless of expiry (after a 401) and returns the new target. */
+  forceRefresh(target: Target): Promise<Target>;
+  invalidate(providerConfigKey: string, connectionId: string): void;
+  /** Replaces a cached connection by a newer copy (after a refresh elsewhere in the process). */
+  update(connection: Connection): void;
+}
+
+interface Entry {
+  loaded: Promise<Target>;
+  expiresAtMs: number;
+}
+
+export const targetKey = (providerConfigKey: string, connectionId: string) => `${providerConfigKey}\u0000${connectionId}`;
+
+export function createTargetResolver(options: TargetResolverOptions): TargetResolver {
+  const ttlMs = options.ttlMs ?? 5000;
+  const maxEntries = options.maxEntries ?? 10_000;
+  const now = options.now ?? Date.now;
+  const cache = new Map<string, Entry>();
+
+  const toTarget = (connection: Connection, integration: Integration): Target => {
+    const provider = options.catalog.get(integration.provider);
+    if (provider === undefined) {
+      throw new PatchbayError('unknown_provider', { message: `Provider ${integration.provider} is not in the catalog.` });
+    }
+    return {
+      key: targetKey(connection.providerConfigKey, connection.connectionId),
+      connection,
+      integration,
+      provider,
+      values: buildTemplateValues(connection, integration),
+      authorization: defaultAuthorization(connection),
+      secrets: secretValuesOf(connection, integration),
+    };
+  };
+
+  const load = async (providerConfigKey: string, connectionId: string): Promise<Target> => {
+    const integration = await options.store.integrations.getByKey(providerConfigKey);
+    if (integration === undefined) throw new PatchbayError('unknown_provider_config');
+    const connection = await options.store.connections.get(providerConfigKey, connectionId);
+    if (connection === undefined) throw new PatchbayError('unknown_connection');
+    return toTarget(connection, integration);
+  };
+
+  const remember = (key: string, loaded: Promise<Target>) => {
+    if (cache.size >= maxEntries && !cache.has(key)) {
+      const oldest = cache.keys().next().value;
+      if (oldest !== undefined) cache.delete(oldest);
+    }
+    cache.set(key, { loaded, expiresAtMs: now() + ttlMs });
+    // A failed load must not be served from the cache.
+    loaded.catch(() => {
+      if (cache.get(key)?.loaded === loaded) cache.delete(key);
+    });
+  };
+
+  const withFreshCredentials = async (target: Target, force: boolean): Promise<Target> => {
+    if (!force && !options.credentials.needsRefresh(target.connection)) return target;
+    let connection: Connection;
+    try {
+      connection = await options.credentials.fresh(target.connection, { force });
+    } catch (error) {
+      cache.delete(target.key); // re-read the refresh state (failure time, exhausted) next time
+      throw error;
+    }
+    if (connection === target.connection) return target;
+    const next = toTarget(connection, target.integration);
+    remember(target.key, Promise.resolve(next));
+    return next;
+  };
+
+  return {
+    async resolve(providerConfigKey, connectionId) {
+      const key = targetKey(providerConfigKey, connectionId);
+      let entry = cache.get(key);
+      if (entry === undefined || entry.expiresAtMs <= now()) {
+        remember(key, load(providerConfigKey, connectionId));
+        entry = cache.get(key) as Entry;
+      }
+      return withFreshCredentials(await entry.loaded, false);
+    },
+    forceRefresh: (target) => withFreshCredentials(target, true),
+    invalidate(providerConfigKey, connectionId) {
+      cache.delete(targetKey(providerConfigKey, connectionId));
+    },
+    update(connection) {
+      const key = targetKey(connection.providerConfigKey, connection.connectionId);
+      const entry = cache.get(key);
+      if (entry === undefined) return;
+      remember(
+        key,
+        entry.loaded.then((target) => toTarget(connection, target.integration)),
+      );
+    },
+  };
+}

@@ -1,0 +1,89 @@
+// GET /logs and /logs/:id: log operations, newest first, filtered, with an opaque cursor.
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { PatchbayError } from '../errors.js';
+import type { LogOperation, Store } from '../store/index.js';
+import { parseInput } from '../validate.js';
+
+const cursorSchema = z
+  .string()
+  .max(200)
+  .transform((text, context) => {
+    const [at, id] = Buffer.from(text, 'base64url').toString('utf8').split('|');
+    const startedAt = new Date(at ?? '');
+    if (Number.isNaN(startedAt.getTime()) || !id || !/^[0-9a-f-]{36}$/.test(id)) {
+      context.addIssue({ code: 'custom', message: 'is not a cursor returned by this API' });
+      return z.NEVER;
+    }
+    return { startedAt, id };
+  });
+
+const listQuery = z.strictObject({
+  provider_config_key: z.string().max(255).optional(),
+  connection_id: z.string().max(255).optional(),
+  type: z.enum(['proxy', 'action', 'sync', 'auth']).optional(),
+  state: z.enum(['success', 'failed']).optional(),
+  status: z.coerce.number().int().min(100).max(599).optional(),
+  from: z.iso.datetime({ offset: true }).transform((v) => new Date(v)).optional(),
+  to: z.iso.datetime({ offset: true }).transform((v) => new Date(v)).optional(),
+  parent_id: z.uuid().optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  cursor: cursorSchema.optional(),
+});
+
+const toCursor = (op: LogOperation) => Buffer.from(`${op.startedAt.toISOString()}|${op.id}`).toString('base64url');
+
+export function toWireOperation(op: LogOperation) {
+  return {
+    id: op.id,
+    parent_id: op.parentId,
+    type: op.type,
+    action: op.action,
+    state: op.state,
+    level: op.level,
+    provider_config_key: op.integrationKey,
+    connection_id: op.connectionId,
+    method: op.method,
+    url: op.url,
+    status: op.status,
+    error: op.error,
+    attempts: op.attempts,
+    request: op.request,
+    response: op.response,
+    messages: op.messages,
+    started_at: op.startedAt.toISOString(),
+    ended_at: op.endedAt?.toISOString() ?? null,
+    duration_ms: op.durationMs,
+  };
+}
+
+export function logRoutes(app: FastifyInstance, deps: { store: Store }): void {
+  app.get('/logs', async (request) => {
+    const query = parseInput(listQuery, request.query, 'invalid_query_params');
+    const operations = await deps.store.logs.list({
+      integrationKey: query.provider_config_key,
+      connectionId: query.connection_id,
+      type: query.type,
+      state: query.state,
+      status: query.status,
+      from: query.from,
+      to: query.to,
+      parentId: query.parent_id,
+      before: query.cursor,
+      limit: query.limit + 1,
+    });
+    const page = operations.slice(0, query.limit);
+    const last = page.at(-1);
+    return {
+      data: page.map(toWireOperation),
+      next_cursor: operations.length > query.limit && last ? toCursor(last) : null,
+    };
+  });
+
+  app.get('/logs/:id', async (request) => {
+    const { id } = parseInput(z.strictObject({ id: z.uuid() }), request.params, 'invalid_uri_params');
+    const operation = await deps.store.logs.get(id);
+    if (operation === undefined) throw new PatchbayError('not_found', { message: `No log operation '${id}'` });
+    return { data: toWireOperation(operation) };
+  });
+}
