@@ -17,6 +17,9 @@ import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded-postgre
 
 export type Role = 'server' | 'runner';
 
+/** How long `stop` lets in-flight HTTP requests finish before closing their sockets. */
+const SHUTDOWN_GRACE_MS = 5000;
+
 export interface System {
   /** The HTTP API's base URL, when the server role runs. */
   url: string | undefined;
@@ -118,7 +121,13 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
         events: { changed: (key, id) => engine.targets.invalidate(key, id) },
         refresher: credentials,
       });
-      stack.push(() => app.close());
+      stack.push(async () => {
+        // Finish in-flight requests for a while, then cut whatever is left (a stalled upload
+        // would otherwise hold shutdown forever).
+        const grace = setTimeout(() => app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+        await app.close();
+        clearTimeout(grace);
+      });
       const address = await app.listen({ port: config.port, host: config.host });
       url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');
     }

@@ -1,0 +1,93 @@
+// One autocannon run, in this process, with latencies recorded at full precision.
+//
+// autocannon's own latency histogram stores whole milliseconds (0.4 ms is recorded as 0), which
+// cannot tell whether a proxy adds 0.3 ms or 0.9 ms; so every response time it measures
+// (process.hrtime, fractional ms) is also kept here and the percentiles are computed from those.
+import autocannon from 'autocannon';
+
+export interface LoadOptions {
+  url: string;
+  connections: number;
+  durationS: number;
+  headers?: Record<string, string>;
+  requests?: autocannon.Request[];
+  setupClient?: (client: autocannon.Client) => void;
+}
+
+export interface LoadResult {
+  /** Mean of the per-second request counts (autocannon's `requests.average`). */
+  rps: number;
+  /** Latency percentiles in ms, from the exact response times. */
+  p50: number;
+  p90: number;
+  p99: number;
+  meanMs: number;
+  /** autocannon's own (whole-millisecond) percentiles, for comparison with its CLI output. */
+  autocannonP50: number;
+  autocannonP99: number;
+  requests: number;
+  durationS: number;
+}
+
+export class LoadError extends Error {}
+
+export async function runLoad(options: LoadOptions): Promise<LoadResult> {
+  let times = new Float64Array(1 << 16);
+  let count = 0;
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: options.url,
+        connections: options.connections,
+        duration: options.durationS,
+        headers: options.headers,
+        requests: options.requests,
+        setupClient: options.setupClient,
+      },
+      (error, res) => (error ? reject(error) : resolve(res)),
+    );
+    instance.on('response', (_client, statusCode, _bytes, responseTime) => {
+      if (statusCode < 200 || statusCode >= 300) return; // counted in non2xx, which fails the run
+      if (count === times.length) {
+        const grown = new Float64Array(times.length * 2);
+        grown.set(times);
+        times = grown;
+      }
+      times[count++] = responseTime;
+    });
+  });
+
+  const failures = result.non2xx + result.errors + result.timeouts + result.mismatches;
+  if (failures > 0 || count === 0) {
+    throw new LoadError(
+      `${options.url} (${options.connections} connections): ${result.non2xx} non-2xx, ${result.errors} errors, ` +
+        `${result.timeouts} timeouts, ${result.mismatches} mismatches, ${count} successes; status codes ${JSON.stringify(result.statusCodeStats)}`,
+    );
+  }
+
+  const sorted = times.subarray(0, count).sort();
+  let sum = 0;
+  for (const t of sorted) sum += t;
+  return {
+    rps: round(result.requests.average, 1),
+    p50: round(percentile(sorted, 50), 3),
+    p90: round(percentile(sorted, 90), 3),
+    p99: round(percentile(sorted, 99), 3),
+    meanMs: round(sum / count, 3),
+    autocannonP50: result.latency.p50,
+    autocannonP99: result.latency.p99,
+    requests: count,
+    durationS: result.duration,
+  };
+}
+
+/** Nearest-rank percentile of an ascending array. */
+function percentile(sorted: Float64Array, p: number): number {
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank] ?? Number.NaN;
+}
+
+export function round(value: number, digits: number): number {
+  const factor = 10 ** digits;
+  return Math.round(value * factor) / factor;
+}

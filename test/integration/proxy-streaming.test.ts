@@ -1,0 +1,198 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { Readable } from 'node:stream';
+import { request } from 'undici';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startPatchbay, type TestPatchbay } from '../harness/patchbay.js';
+import { hugeBody, slowBody, startUpstream, type Step, type Upstream } from '../harness/upstream.js';
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+const MB = 1024 * 1024;
+
+describe('proxy: streaming both ways', () => {
+  let upstream: Upstream;
+  let patchbay: TestPatchbay;
+  let headers: Record<string, string>;
+
+  beforeAll(async () => {
+    upstream = await startUpstream();
+    patchbay = await startPatchbay({
+      label: 'proxy-streaming',
+      env: { PATCHBAY_MAX_BODY_BYTES: String(40 * MB) },
+      providers: { dropbox: { proxy: { base_url: upstream.url } } },
+    });
+    await patchbay.request('POST', '/integrations', { body: { provider: 'dropbox', unique_key: 'dropbox' } });
+    await patchbay.request('POST', '/connections', {
+      body: { provider_config_key: 'dropbox', connection_id: 'd1', credentials: { type: 'OAUTH2', access_token: 'dbx-token' } },
+    });
+    headers = { authorization: `Bearer ${patchbay.secretKey}`, 'provider-config-key': 'dropbox', 'connection-id': 'd1' };
+  });
+  beforeEach(() => upstream.clear());
+  afterAll(async () => {
+    await patchbay?.stop();
+    await upstream?.close();
+  });
+
+  it('streams a 100 MB download with the process memory staying flat', async () => {
+    const size = 100 * MB;
+    upstream.script(hugeBody(size));
+    // Live memory (heap + buffers) after a full GC: what the process holds on to, not the
+    // garbage it has yet to collect. Buffering the body would show up as ~100 MB here.
+    const live = () => {
+      // Twice: buffers' backing stores are released by the collection after the one that found them dead.
+      (global as { gc?: () => void }).gc?.();
+      (global as { gc?: () => void }).gc?.();
+      const usage = process.memoryUsage();
+      return usage.heapUsed + usage.arrayBuffers;
+    };
+    const before = live();
+    let peak = before;
+    const res = await request(`${patchbay.url}/proxy/files/big`, { headers });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-length']).toBe(String(size));
+    let received = 0;
+    let nextSample = 0;
+    const hash = createHash('sha256');
+    for await (const chunk of res.body) {
+      received += (chunk as Buffer).length;
+      hash.update(chunk as Buffer);
+      if (received >= nextSample) {
+        peak = Math.max(peak, live());
+        nextSample += 10 * MB;
+      }
+    }
+    expect(received).toBe(size);
+    // the same deterministic bytes the fake provider generated
+    const expected = createHash('sha256');
+    const chunk = Buffer.alloc(64 * 1024);
+    for (let i = 0; i < chunk.length; i++) chunk[i] = i % 251;
+    for (let sent = 0; sent < size; sent += chunk.length) expected.update(chunk.subarray(0, Math.min(chunk.length, size - sent)));
+    expect(hash.digest('hex')).toBe(expected.digest('hex'));
+    expect(typeof (global as { gc?: unknown }).gc).toBe('function');
+    expect(peak - before).toBeLessThan(20 * MB);
+  }, 60_000);
+
+  it('passes binary bytes through identical, with a matching content-length', async () => {
+    const bytes = randomBytes(3 * MB + 17);
+    upstream.script((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': bytes.length });
+      res.end(bytes);
+    });
+    const res = await patchbay.request('GET', '/proxy/files/bin', { headers, auth: headers.authorization?.slice(7) });
+    expect(res.status).toBe(200);
+    expect(res.bytes.length).toBe(bytes.length);
+    expect(sha256(res.bytes)).toBe(sha256(bytes));
+    expect(res.headers['content-length']).toBe(String(bytes.length));
+  });
+
+  const gzipped: Step = (_req, res) => {
+    const body = gzipSync(Buffer.from(JSON.stringify({ hello: 'world', n: [1, 2, 3] })));
+    res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': body.length });
+    res.end(body);
+  };
+
+  it('passes a gzip body through untouched, content-encoding and content-length describing it', async () => {
+    upstream.script(gzipped);
+    const res = await request(`${patchbay.url}/proxy/data`, { headers });
+    const body = Buffer.from(await res.body.arrayBuffer());
+    expect(res.headers['content-encoding']).toBe('gzip');
+    expect(res.headers['content-length']).toBe(String(body.length));
+    expect(JSON.parse(gunzipSync(body).toString())).toEqual({ hello: 'world', n: [1, 2, 3] });
+  });
+
+  it('decompresses with Decompress: true and drops the headers that no longer match', async () => {
+    upstream.script(gzipped);
+    const res = await request(`${patchbay.url}/proxy/data`, { headers: { ...headers, decompress: 'true' } });
+    const text = await res.body.text();
+    expect(res.headers['content-encoding']).toBeUndefined();
+    if (res.headers['content-length'] !== undefined) expect(res.headers['content-length']).toBe(String(Buffer.byteLength(text)));
+    expect(JSON.parse(text)).toEqual({ hello: 'world', n: [1, 2, 3] });
+  });
+
+  it('delivers the first bytes of a slow body before the provider has finished', async () => {
+    upstream.script(slowBody(60_000, 60_000));
+    const started = Date.now();
+    const res = await request(`${patchbay.url}/proxy/slow`, { headers });
+    let firstAt = 0;
+    let total = 0;
+    for await (const chunk of res.body) {
+      if (firstAt === 0) firstAt = Date.now() - started;
+      total += (chunk as Buffer).length;
+    }
+    const doneAt = Date.now() - started;
+    expect(total).toBe(60_000);
+    expect(doneAt).toBeGreaterThan(800);
+    expect(firstAt).toBeLessThan(doneAt - 500);
+  });
+
+  it('streams a 30 MB upload to the provider byte for byte', async () => {
+    const bytes = randomBytes(30 * MB);
+    const res = await request(`${patchbay.url}/proxy/upload`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) },
+      body: bytes,
+    });
+    const echoed = (await res.body.json()) as { headers: Record<string, string> };
+    expect(res.statusCode).toBe(200);
+    const seen = upstream.requests.at(-1);
+    expect(seen?.body.length).toBe(bytes.length);
+    expect(sha256(seen?.body ?? Buffer.alloc(0))).toBe(sha256(bytes));
+    expect(echoed.headers['content-type']).toBe('application/octet-stream');
+    expect(echoed.headers['content-length']).toBe(String(bytes.length));
+  }, 30_000);
+
+  it('forwards multipart and form bodies with their content types intact', async () => {
+    const boundary = '----patchbay-boundary';
+    const multipart = Buffer.concat([
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`),
+      randomBytes(2048),
+      Buffer.from(`\r\n--${boundary}--\r\n`),
+    ]);
+    const type = `multipart/form-data; boundary=${boundary}`;
+    await request(`${patchbay.url}/proxy/upload`, { method: 'POST', headers: { ...headers, 'content-type': type }, body: multipart });
+    expect(upstream.requests.at(-1)?.headers['content-type']).toBe(type);
+    expect(sha256(upstream.requests.at(-1)?.body ?? Buffer.alloc(0))).toBe(sha256(multipart));
+    await request(`${patchbay.url}/proxy/form`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'a=1&b=two+words',
+    });
+    expect(upstream.requests.at(-1)?.body.toString()).toBe('a=1&b=two+words');
+  });
+
+  it('refuses a body over the limit with 413 request_too_large, declared or streamed', async () => {
+    const declared = await request(`${patchbay.url}/proxy/upload`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/octet-stream', 'content-length': String(41 * MB) },
+      body: Buffer.alloc(1),
+    }).catch((error: unknown) => error as Error);
+    if (!(declared instanceof Error)) {
+      expect(declared.statusCode).toBe(413);
+      expect(((await declared.body.json()) as { error: { code: string } }).error.code).toBe('request_too_large');
+    }
+    async function* chunks() {
+      for (let i = 0; i < 45; i++) yield Buffer.alloc(MB, 1);
+    }
+    const streamed = await request(`${patchbay.url}/proxy/upload`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/octet-stream' },
+      body: Readable.from(chunks()),
+    });
+    expect(streamed.statusCode).toBe(413);
+    expect(((await streamed.body.json()) as { error: { code: string } }).error.code).toBe('request_too_large');
+  }, 30_000);
+
+  it('aborts the upstream call when the client disconnects', async () => {
+    let upstreamClosed = false;
+    upstream.script((req) => {
+      req.socket.on('close', () => (upstreamClosed = true));
+    });
+    const controller = new AbortController();
+    const pending = request(`${patchbay.url}/proxy/hang`, { headers, signal: controller.signal }).catch((e: unknown) => e);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    controller.abort();
+    await pending;
+    for (let i = 0; i < 40 && !upstreamClosed; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(upstreamClosed).toBe(true);
+  });
+});
