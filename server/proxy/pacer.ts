@@ -29,8 +29,11 @@ export interface Slot {
 interface State {
   inFlight: number;
   waiters: (() => void)[];
+  /** Calls the provider still allows in this window, minus the ones we sent since it said so. */
   remaining: number | undefined;
   resetAtMs: number | undefined;
+  /** The window's full quota (x-ratelimit-limit), to pace the first burst of the next window. */
+  limit: number | undefined;
 }
 
 export interface Pacer {
@@ -42,6 +45,20 @@ export interface Pacer {
 // Header names most APIs use when the catalog names none (IETF draft "RateLimit" fields too).
 const STANDARD_REMAINING = ['x-ratelimit-remaining', 'ratelimit-remaining'];
 const STANDARD_RESET = ['x-ratelimit-reset', 'ratelimit-reset'];
+const STANDARD_LIMIT = ['x-ratelimit-limit', 'ratelimit-limit'];
+/** How often a call held on an exhausted quota with an unknown reset looks again. */
+const UNKNOWN_RESET_POLL_MS = 25;
+
+function firstInteger(headers: Record<string, string | string[] | undefined>, names: (string | undefined)[]): number | undefined {
+  for (const name of names) {
+    if (name === undefined) continue;
+    const value = headerValue(headers, name);
+    if (value === undefined) continue;
+    const number = Number(value.trim());
+    return Number.isInteger(number) && number >= 0 ? number : undefined;
+  }
+  return undefined;
+}
 
 export function createPacer(options: PacerOptions): Pacer {
   const now = options.now ?? Date.now;
@@ -50,7 +67,7 @@ export function createPacer(options: PacerOptions): Pacer {
   const stateOf = (key: string): State => {
     let state = states.get(key);
     if (state === undefined) {
-      state = { inFlight: 0, waiters: [], remaining: undefined, resetAtMs: undefined };
+      state = { inFlight: 0, waiters: [], remaining: undefined, resetAtMs: undefined, limit: undefined };
       if (states.size >= options.maxEntries) evictIdle();
     } else {
       states.delete(key); // re-insert: Map order is our LRU order
@@ -67,17 +84,20 @@ export function createPacer(options: PacerOptions): Pacer {
     }
   };
 
-  /** ms until the quota resets when it is spent, else 0. Consumes one unit of known quota. */
+  /** ms to hold the next call: until the reset when the quota is spent, else 0. */
   const quotaWait = (state: State): number => {
-    if (state.remaining === undefined) return 0;
-    if (state.remaining > 0) return 0;
-    const wait = (state.resetAtMs ?? 0) - now();
-    if (wait <= 0) {
-      state.remaining = undefined; // the window has reset; the next response tells us more
-      state.resetAtMs = undefined;
-      return 0;
+    if (state.remaining === undefined || state.remaining > 0) return 0;
+    if (state.resetAtMs === undefined) {
+      // The estimated quota of a new window is spent before any response told us its reset:
+      // wait for the calls in flight to report, or go ahead when none can.
+      return state.inFlight > 0 ? UNKNOWN_RESET_POLL_MS : 0;
     }
-    return wait;
+    const wait = state.resetAtMs - now();
+    if (wait > 0) return wait;
+    // The window has reset. Pace its first burst by the known limit until a response says more.
+    state.remaining = state.limit;
+    state.resetAtMs = undefined;
+    return 0;
   };
 
   const takeSlot = (state: State, limits: PaceLimits, signal: AbortSignal | undefined): Promise<void> | undefined => {
@@ -160,11 +180,10 @@ export function createPacer(options: PacerOptions): Pacer {
         }
         return;
       }
-      const remainingText = [retry.remaining, ...STANDARD_REMAINING]
-        .map((name) => (name === undefined ? undefined : headerValue(headers, name)))
-        .find((value) => value !== undefined);
-      const remaining = remainingText === undefined ? Number.NaN : Number(remainingText.trim());
-      if (!Number.isInteger(remaining) || remaining < 0) return;
+      const remaining = firstInteger(headers, [retry.remaining, ...STANDARD_REMAINING]);
+      if (remaining === undefined) return;
+      const limit = firstInteger(headers, STANDARD_LIMIT);
+      if (limit !== undefined && limit > 0) state.limit = limit;
       let resetWait: number | undefined;
       for (const name of [...retry.at, ...STANDARD_RESET]) {
         const value = headerValue(headers, name);
@@ -177,10 +196,13 @@ export function createPacer(options: PacerOptions): Pacer {
         state.resetAtMs = undefined;
         return;
       }
-      // Responses arrive out of order: keep the lower count within the same window.
+      // The provider counted this call, maybe not the others still in flight: assume it did not,
+      // so that our own concurrency never pushes the window into a 429.
+      const effective = Math.max(0, remaining - Math.max(0, state.inFlight - 1));
+      // Responses arrive out of order: within one window keep the lower count.
       const resetAtMs = nowMs + resetWait;
       const sameWindow = state.resetAtMs !== undefined && Math.abs(state.resetAtMs - resetAtMs) < 1000;
-      state.remaining = sameWindow && state.remaining !== undefined ? Math.min(state.remaining, remaining) : remaining;
+      state.remaining = sameWindow && state.remaining !== undefined ? Math.min(state.remaining, effective) : effective;
       state.resetAtMs = resetAtMs;
     },
 

@@ -4,7 +4,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { request as undiciRequest } from 'undici';
+import { getGlobalDispatcher } from 'undici';
 import YAML from 'yaml';
 import { startSystem, type Role, type System } from '../../bin/system.js';
 import { loadConfig } from '../../server/config.js';
@@ -93,7 +93,8 @@ export async function startPatchbay(options: StartOptions): Promise<TestPatchbay
         body = typeof requestOptions.body === 'string' ? requestOptions.body : JSON.stringify(requestOptions.body);
         headers['content-type'] ??= 'application/json';
       }
-      const response = await undiciRequest(`${url}${route}`, { method: method as 'GET', headers, body });
+      // The path goes out exactly as written (no URL normalisation of '..' or '\\'), as a raw client would send it.
+      const response = await getGlobalDispatcher().request({ origin: url, path: route, method: method as 'GET', headers, body });
       const bytes = Buffer.from(await response.body.arrayBuffer());
       const text = bytes.toString('utf8');
       let json: unknown;

@@ -1,0 +1,233 @@
+import { describe, expect, it } from 'vitest';
+import type { ProviderRetry } from '../../../../server/providers/catalog.js';
+import { createPacer, type Slot } from '../../../../server/proxy/pacer.js';
+
+const NO_RULES: ProviderRetry = { at: [], after: [], remaining: undefined, errorCodes: undefined };
+const NOW = 1_704_067_200_000;
+const NOW_S = NOW / 1000;
+
+/** Lets pending promise callbacks and zero-delay timers run. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 10));
+
+/** Watches an acquire without awaiting it, so a test can say whether it is still waiting. */
+function watch(promise: Promise<Slot>) {
+  const watched: { state: 'pending' | 'granted' | 'rejected'; slot: Slot | undefined; error: unknown } = {
+    state: 'pending',
+    slot: undefined,
+    error: undefined,
+  };
+  promise.then(
+    (slot) => {
+      watched.state = 'granted';
+      watched.slot = slot;
+    },
+    (error: unknown) => {
+      watched.state = 'rejected';
+      watched.error = error;
+    },
+  );
+  return watched;
+}
+
+describe('createPacer: concurrency', () => {
+  it('holds the call beyond the concurrency cap until a slot is released', async () => {
+    const pacer = createPacer({ maxEntries: 100, maxQueuePerConnection: 10 });
+    const limits = { concurrency: 2, maxWaitMs: 1000 };
+    const first = await pacer.acquire('conn', limits);
+    await pacer.acquire('conn', limits);
+    const third = watch(pacer.acquire('conn', limits));
+    await settle();
+    expect(third.state).toBe('pending');
+    first.release();
+    await settle();
+    expect(third.state).toBe('granted');
+  });
+
+  it('caps each connection separately', async () => {
+    const pacer = createPacer({ maxEntries: 100, maxQueuePerConnection: 10 });
+    const limits = { concurrency: 1, maxWaitMs: 1000 };
+    await pacer.acquire('busy', limits);
+    const other = watch(pacer.acquire('other', limits));
+    await settle();
+    expect(other.state).toBe('granted');
+  });
+
+  it('hands freed slots over in arrival order', async () => {
+    const pacer = createPacer({ maxEntries: 100, maxQueuePerConnection: 10 });
+    const limits = { concurrency: 1, maxWaitMs: 1000 };
+    const holder = await pacer.acquire('conn', limits);
+    const second = watch(pacer.acquire('conn', limits));
+    const third = watch(pacer.acquire('conn', limits));
+    await settle();
+    holder.release();
+    await settle();
+    expect([second.state, third.state]).toEqual(['granted', 'pending']);
+    second.slot?.release();
+    await settle();
+    expect(third.state).toBe('granted');
+  });
+
+  it('frees a slot once when it is released twice', async () => {
+    const pacer = createPacer({ maxEntries: 100, maxQueuePerConnection: 10 });
+    const limits = { concurrency: 1, maxWaitMs: 1000 };
+    const holder = await pacer.acquire('conn', limits);
+    const second = watch(pacer.acquire('conn', limits));
+    const third = watch(pacer.acquire('conn', limits));
+    holder.release();
+    holder.release();
+    await settle();
+    expect([second.state, third.state]).toEqual(['granted', 'pending']);
+  });
+
+  it('refuses a call with rate_limited when the queue of its connection is full', async () => {
+    const pacer = createPacer({ maxEntries: 100, maxQueuePerConnection: 2 });
+    const limits = { concurrency: 1, maxWaitMs: 1000 };
+    await pacer.acquire('conn', limits);
+    const queued = [watch(pacer.acquire('conn', limits)), watch(pacer.acquire('conn', limits))];
+    await expect(pacer.acquire('conn', limits)).rejects.toMatchObject({ code: 'rate_limited', fields: { retry_after_ms: expect.any(Number) } });
+    expect(queued.map((q) => q.state)).toEqual(['pending', 'pending']);
+  });
+});
+
+describe('createPacer: aborts', () => {
+  it('rejects a waiting acquire with the abort reason and gives the slot to the next call', async () => {
+    const pacer = createPacer({ maxEntries: 100, maxQueuePerConnection: 10 });
+    const limits = { concurrency: 1, maxWaitMs: 1000 };
+    const holder = await pacer.acquire('conn', limits);
+    const controller = new AbortController();
+    const aborted = watch(pacer.acquire('conn', limits, controller.signal));
+    const next = watch(pacer.acquire('conn', limits));
+    controller.abort(new Error('client disconnected'));
+    await settle();
+    expect(aborted.state).toBe('rejected');
+    expect((aborted.error as Error).message).toBe('client disconnected');
+    holder.release();
+    await settle();
+    expect(next.state).toBe('granted');
+  });
+
+  it('does not queue a call whose signal is already aborted', async () => {
+    const pacer = createPacer({ maxEntries: 100, maxQueuePerConnection: 10 });
+    const limits = { concurrency: 1, maxWaitMs: 1000 };
+    const holder = await pacer.acquire('conn', limits);
+    const late = watch(pacer.acquire('conn', limits, AbortSignal.abort(new Error('client already gone'))));
+    await settle();
+    try {
+      expect(late.state).toBe('rejected');
+    } finally {
+      holder.release();
+      await settle();
+      late.slot?.release();
+    }
+  });
+
+  it('rejects an acquire waiting for a quota reset when its signal aborts', async () => {
+    const pacer = createPacer({ maxEntries: 100, maxQueuePerConnection: 10, now: Date.now });
+    const limits = { concurrency: 5, maxWaitMs: 60_000 };
+    (await pacer.acquire('conn', limits)).release();
+    pacer.observe('conn', 200, { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(Date.now() / 1000 + 30) }, NO_RULES);
+    const controller = new AbortController();
+    const started = performance.now();
+    const waiting = pacer.acquire('conn', limits, controller.signal);
+    setTimeout(() => controller.abort(new Error('client disconnected')), 20);
+    await expect(waiting).rejects.toThrow('client disconnected');
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+});
+
+describe('createPacer: quota', () => {
+  it('holds a call until the quota resets when the last response had 0 remaining', async () => {
+    const pacer = createPacer({ maxEntries: 100, maxQueuePerConnection: 10, now: Date.now });
+    const limits = { concurrency: 5, maxWaitMs: 5000 };
+    (await pacer.acquire('conn', limits)).release();
+    pacer.observe('conn', 200, { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String((Date.now() + 200) / 1000) }, NO_RULES);
+    const started = performance.now();
+    const slot = await pacer.acquire('conn', limits);
+    const elapsed = performance.now() - started;
+    expect(elapsed).toBeGreaterThanOrEqual(150);
+    expect(elapsed).toBeLessThan(1000);
+    expect(slot.waitedMs).toBeGreaterThanOrEqual(150);
+  });
+
+  it('refuses with rate_limited and retry_after_ms when the reset is beyond maxWaitMs', async () => {
+    const clock = NOW;
+    const pacer = createPacer({ maxEntries: 100, maxQueuePerConnection: 10, now: () => clock });
+    const limits = { concurrency: 5, maxWaitMs: 5000 };
+    (await pacer.acquire('conn', limits)).release();
+    pacer.observe('conn', 200, { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(NOW_S + 10) }, NO_RULES);
+    await expect(pacer.acquire('conn', limits)).rejects.toMatchObject({ code: 'rate_limited', fields: { retry_after_ms: 10_000 } });
+  });
+
+  it('counts the known quota down and holds the call that would exceed it', async () => {
+    const clock = NOW;
+    const pacer = createPacer({ maxEntries: 100, maxQueuePerConnection: 10, now: () => clock });
+    const limits = { concurrency: 5, maxWaitMs: 5000 };
+    (await pacer.acquire('conn', limits)).release();
+    pacer.observe('conn', 200, { 'x-ratelimit-remaining': '2', 'x-ratelimit-reset': String(NOW_S + 10) }, NO_RULES);
+    const first = await pacer.acquire('conn', limits);
+    const second = await pacer.acquire('conn', limits);
+    expect([first.waitedMs, second.waitedMs]).toEqual([0, 0]);
+    await expect(pacer.acquire('conn', limits)).rejects.toMatchObject({ code: 'rate_limited', fields: { retry_after_ms: 10_000 } });
+  });
+
+  it('holds calls after a 429 for as long as its Retry-After says', async () => {
+    const clock = NOW;
+    const pacer = createPacer({ maxEntries: 100, maxQueuePerConnection: 10, now: () => clock });
+    const limits = { concurrency: 5, maxWaitMs: 5000 };
+    (await pacer.acquire('conn', limits)).release();
+    pacer.observe('conn', 429, { 'retry-after': '10' }, NO_RULES);
+    await expect(pacer.acquire('conn', limits)).rejects.toMatchObject({ code: 'rate_limited', fields: { retry_after_ms: 10_000 } });
+  });
+
+  it('reads the remaining header the provider names (GitHub 403)', async () => {
+    const clock = NOW;
+    const pacer = createPacer({ maxEntries: 100, maxQueuePerConnection: 10, now: () => clock });
+    const github: ProviderRetry = { at: ['x-ratelimit-reset'], after: ['retry-after'], remaining: 'x-ratelimit-remaining', errorCodes: undefined };
+    const limits = { concurrency: 5, maxWaitMs: 5000 };
+    (await pacer.acquire('conn', limits)).release();
+    pacer.observe('conn', 403, { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(NOW_S + 60) }, github);
+    await expect(pacer.acquire('conn', limits)).rejects.toMatchObject({ code: 'rate_limited', fields: { retry_after_ms: 60_000 } });
+  });
+
+  it('lets calls through again once the reset time has passed', async () => {
+    let clock = NOW;
+    const pacer = createPacer({ maxEntries: 100, maxQueuePerConnection: 10, now: () => clock });
+    const limits = { concurrency: 5, maxWaitMs: 5000 };
+    (await pacer.acquire('conn', limits)).release();
+    pacer.observe('conn', 200, { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(NOW_S + 10) }, NO_RULES);
+    clock = NOW + 10_001;
+    const slot = await pacer.acquire('conn', limits);
+    expect(slot.waitedMs).toBe(0);
+  });
+
+  it('does not hold calls when the response gives no reset time', async () => {
+    const clock = NOW;
+    const pacer = createPacer({ maxEntries: 100, maxQueuePerConnection: 10, now: () => clock });
+    const limits = { concurrency: 5, maxWaitMs: 5000 };
+    (await pacer.acquire('conn', limits)).release();
+    pacer.observe('conn', 200, { 'x-ratelimit-remaining': '0' }, NO_RULES);
+    expect((await pacer.acquire('conn', limits)).waitedMs).toBe(0);
+  });
+});
+
+describe('createPacer: memory', () => {
+  it('remembers at most maxEntries connections', async () => {
+    const pacer = createPacer({ maxEntries: 10, maxQueuePerConnection: 10 });
+    const limits = { concurrency: 1, maxWaitMs: 1000 };
+    for (let i = 0; i < 50; i++) (await pacer.acquire(`conn-${i}`, limits)).release();
+    expect(pacer.size()).toBeLessThanOrEqual(10);
+  });
+
+  it('keeps the cap of a connection with a call in flight while other connections come and go', async () => {
+    const pacer = createPacer({ maxEntries: 10, maxQueuePerConnection: 10 });
+    const limits = { concurrency: 1, maxWaitMs: 1000 };
+    const holder = await pacer.acquire('busy', limits);
+    for (let i = 0; i < 50; i++) (await pacer.acquire(`conn-${i}`, limits)).release();
+    const second = watch(pacer.acquire('busy', limits));
+    await settle();
+    expect(second.state).toBe('pending');
+    holder.release();
+    await settle();
+    expect(second.state).toBe('granted');
+  });
+});
