@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { PatchbayError } from '../errors.js';
+import type { AttemptRecord } from '../proxy/index.js';
 import type { LogOperation, Store } from '../store/index.js';
 import { parseInput } from '../validate.js';
 
@@ -47,7 +48,13 @@ export function toWireOperation(op: LogOperation) {
     url: op.url,
     status: op.status,
     error: op.error,
-    attempts: op.attempts,
+    attempts: (op.attempts as AttemptRecord[]).map((a) => ({
+      attempt: a.attempt,
+      status: a.status,
+      error: a.error,
+      duration_ms: a.durationMs,
+      waited_ms: a.waitedMs,
+    })),
     request: op.request,
     response: op.response,
     messages: op.messages,

@@ -261,6 +261,8 @@ describe('buildRequest', () => {
     expect(built.url.href).not.toContain('connectionConfig');
   });
 
+  // Bug found by this test: url.searchParams.set re-serialises the whole query as form encoding
+  // ('%20' → '+', a bare 'partial' → 'partial=', ',' → '%2C') whenever the provider has query templates.
   it("keeps the caller's query string as written when provider query parameters are added", () => {
     const conn = connection({ type: 'API_KEY', apiKey: 'trello-user-token' }, { key: 'trello-app-key' });
     const built = buildRequest(partsFor('trello', conn, { endpoint: '/1/search?query=a%20b&partial&modelTypes=cards,boards' }));
