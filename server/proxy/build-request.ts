@@ -19,7 +19,8 @@ export interface RequestParts {
 }
 
 const CONTROL = /[\u0000-\u001f\u007f]/;
-const SCHEME = /^[a-zA-Z][a-zA-Z0-9+.-]*:/;
+/** `scheme://`: an absolute URL. A bare colon is a path (`/people:batchGet`, `urn:li:person:1`). */
+const ABSOLUTE_URL = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//;
 
 function decodeFully(text: string): string {
   let current = text;
@@ -83,7 +84,7 @@ export function joinUrl(base: URL, endpoint: string): URL {
   }
   path = path.replace(/^\/+/, '');
   const decoded = decodeFully(path);
-  if (SCHEME.test(decoded) || SCHEME.test(path)) throw invalidEndpoint('absolute URLs are not allowed');
+  if (ABSOLUTE_URL.test(decoded) || ABSOLUTE_URL.test(path)) throw invalidEndpoint('absolute URLs are not allowed');
   if (decoded.split(/[/\\]/).some((segment) => segment === '..' || segment === '.')) {
     throw invalidEndpoint("'.' and '..' segments are not allowed");
   }
@@ -101,10 +102,16 @@ export function buildRequest(parts: RequestParts): BuiltRequest {
   const base = resolveBaseUrl(parts.provider, parts.values, parts.baseUrlOverride);
   const url = joinUrl(base, parts.endpoint);
 
+  // Appended as text: going through url.searchParams would re-encode the caller's query
+  // (%20 → +, `flag` → `flag=`, `,` → %2C), and some APIs read those literally.
+  let added = '';
   for (const [name, template] of Object.entries(parts.provider.proxy.query)) {
     const rendered = renderTemplate(template, parts.values);
-    if (rendered.complete) url.searchParams.set(name, rendered.text);
+    if (!rendered.complete) continue;
+    if (url.searchParams.has(name)) url.searchParams.delete(name); // the provider's credential wins
+    added += `${added === '' ? '' : '&'}${encodeURIComponent(name)}=${encodeURIComponent(rendered.text)}`;
   }
+  if (added !== '') url.search = url.search === '' ? `?${added}` : `${url.search}&${added}`;
 
   const headers: Record<string, string> = {};
   if (parts.authorization !== undefined) headers.authorization = parts.authorization;

@@ -37,27 +37,44 @@ export function buildTemplateValues(connection: Connection, integration: Integra
   return values;
 }
 
+/**
+ * Fields that hold secrets, wherever they appear in credentials (the token response in `raw`
+ * included). Named, not guessed: `token_type: "Bearer"` or a scope list must not turn every
+ * "Bearer" in the logs into REDACTED.
+ */
+const SECRET_FIELDS = new Set([
+  'access_token',
+  'refresh_token',
+  'id_token',
+  'token',
+  'apiKey',
+  'api_key',
+  'password',
+  'client_secret',
+  'private_key',
+  'webhook_secret',
+  'oauth_token',
+  'oauth_token_secret',
+  'token_secret',
+]);
+
 /** Every secret string of a connection and its integration, for redaction in logs. */
 export function secretValuesOf(connection: Connection, integration: Integration | undefined): string[] {
   const secrets = new Set<string>();
-  const collect = (value: unknown) => {
+  const collect = (value: unknown, key: string | undefined) => {
     if (typeof value === 'string') {
-      // Very short strings ("", "0", "US") would redact unrelated text and protect nothing.
-      if (value.length >= 6) secrets.add(value);
+      // Very short strings would redact unrelated text and protect nothing.
+      if (key !== undefined && SECRET_FIELDS.has(key) && value.length >= 6) secrets.add(value);
     } else if (typeof value === 'object' && value !== null) {
-      for (const inner of Object.values(value)) collect(inner);
+      for (const [innerKey, inner] of Object.entries(value)) collect(inner, innerKey);
     }
   };
-  const { type: _type, ...credentials } = connection.credentials as Record<string, unknown>;
-  collect(credentials);
+  collect(connection.credentials, undefined);
   if (connection.credentials.type === 'BASIC') {
     const { username, password } = connection.credentials;
+    if (password.length >= 6) secrets.add(password);
     secrets.add(Buffer.from(`${username}:${password}`).toString('base64'));
   }
-  const app = integration?.credentials;
-  if (app) {
-    const { type: _appType, scopes: _scopes, ...appSecrets } = app as Record<string, unknown>;
-    collect(appSecrets);
-  }
+  if (integration?.credentials) collect(integration.credentials, undefined);
   return [...secrets];
 }

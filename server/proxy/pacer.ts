@@ -101,6 +101,8 @@ export function createPacer(options: PacerOptions): Pacer {
   };
 
   const takeSlot = (state: State, limits: PaceLimits, signal: AbortSignal | undefined): Promise<void> | undefined => {
+    // A call whose client is already gone must not take a place in the queue.
+    if (signal?.aborted) throw signal.reason;
     if (state.inFlight < limits.concurrency) {
       state.inFlight++;
       return undefined;

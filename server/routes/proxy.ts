@@ -123,6 +123,13 @@ export function proxyRoutes(app: FastifyInstance, deps: ProxyRouteDeps): void {
       });
     } catch (error) {
       if (tooLarge !== undefined) throw tooLarge;
+      // The caller went away: nobody to answer, and nothing went wrong on our side.
+      if (abort.signal.aborted) {
+        request.log.debug({ endpoint }, 'proxy call abandoned by the client');
+        reply.hijack();
+        reply.raw.destroy();
+        return;
+      }
       // The contract's network-error body: {message, code, status, method} (contract §1.6).
       if (isPatchbayError(error) && error.code === 'upstream_network_error') {
         return reply.status(error.status).send({

@@ -124,7 +124,6 @@ describe('joinUrl', () => {
     'http://evil.com',
     'https://evil.com/x',
     'HTTPS://evil.com/x',
-    'https:evil.com',
     'https://api.github.com.evil.com/x',
     'https://api.github.com@evil.com/x',
     '/../admin',
@@ -261,12 +260,17 @@ describe('buildRequest', () => {
     expect(built.url.href).not.toContain('connectionConfig');
   });
 
-  // Bug found by this test: url.searchParams.set re-serialises the whole query as form encoding
-  // ('%20' → '+', a bare 'partial' → 'partial=', ',' → '%2C') whenever the provider has query templates.
+  // Regression: url.searchParams.set re-serialised the whole query as form encoding
+  // ('%20' → '+', a bare 'partial' → 'partial=', ',' → '%2C') whenever the provider had query templates.
   it("keeps the caller's query string as written when provider query parameters are added", () => {
     const conn = connection({ type: 'API_KEY', apiKey: 'trello-user-token' }, { key: 'trello-app-key' });
     const built = buildRequest(partsFor('trello', conn, { endpoint: '/1/search?query=a%20b&partial&modelTypes=cards,boards' }));
     expect(built.url.search).toBe('?query=a%20b&partial&modelTypes=cards,boards&key=trello-app-key&token=trello-user-token');
+  });
+
+  it('accepts a colon in the first path segment (Google: /people:batchGet) and keeps it on the base host', () => {
+    expect(joinUrl(new URL('https://people.googleapis.com/v1'), '/people:batchGet').href).toBe('https://people.googleapis.com/v1/people:batchGet');
+    expect(joinUrl(new URL('https://api.github.com'), 'https:evil.com').host).toBe('api.github.com');
   });
 
   it('refuses a traversal endpoint', () => {

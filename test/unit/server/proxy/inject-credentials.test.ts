@@ -105,6 +105,16 @@ describe('secretValuesOf', () => {
     expect(secrets).toContain(key);
   });
 
+  it('leaves out non-secret fields of the token response such as token_type "Bearer" and scopes', () => {
+    const secrets = secretValuesOf(
+      connection({ type: 'OAUTH2', access_token: 'gho_access_token_1', raw: { token_type: 'Bearer', scope: 'repo,user,admin', access_token: 'gho_access_token_1', id_token: 'eyJ-id-token' } }),
+      undefined,
+    );
+    expect(secrets).toEqual(expect.arrayContaining(['gho_access_token_1', 'eyJ-id-token']));
+    expect(secrets).not.toContain('Bearer');
+    expect(secrets).not.toContain('repo,user,admin');
+  });
+
   it('leaves out strings shorter than 6 characters', () => {
     const secrets = secretValuesOf(connection({ type: 'OAUTH2', access_token: 'abcde', raw: { token_type: 'bot', scope: 'repo' } }), undefined);
     expect(secrets).not.toContain('abcde');

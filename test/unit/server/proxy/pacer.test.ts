@@ -106,8 +106,8 @@ describe('createPacer: aborts', () => {
     expect(next.state).toBe('granted');
   });
 
-  // Bug found by this test: takeSlot adds an 'abort' listener to a signal that has already fired,
-  // so the call waits in the queue (taking a place) until a slot frees instead of failing at once.
+  // Regression: takeSlot added an 'abort' listener to a signal that had already fired, so the
+  // call waited in the queue (taking a place) until a slot freed instead of failing at once.
   it('does not queue a call whose signal is already aborted', async () => {
     const pacer = createPacer({ maxEntries: 100, maxQueuePerConnection: 10 });
     const limits = { concurrency: 1, maxWaitMs: 1000 };
