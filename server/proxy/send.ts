@@ -6,6 +6,8 @@ import zlib from 'node:zlib';
 import type { Dispatcher } from 'undici';
 import { isPatchbayError, PatchbayError } from '../errors.js';
 import { createRedactor } from '../logs/redact.js';
+
+const NO_SECRETS = createRedactor([]);
 import type { LogWriter } from '../logs/writer.js';
 import { buildRequest } from './build-request.js';
 import { assertBaseUrlOverrideAllowed, assertHostAllowed } from './egress.js';
@@ -57,14 +59,15 @@ export async function sendCall(deps: SendDeps, call: ProxyCall): Promise<ProxyRe
   let requestHeaders: Record<string, string> = {};
 
   const writeLog = (status: number | null, error: { code: string; message: string } | null, responseHeaders: Record<string, string | string[] | undefined> | null) => {
-    const redactor = createRedactor(target?.secrets ?? []);
+    const redactor = target?.redactor ?? NO_SECRETS;
     const endedAt = deps.now();
+    const failed = error !== null || status === null || status >= 400;
     deps.logs.write({
       id: logId,
       parentId: call.logParentId ?? null,
       type: 'proxy',
       action: 'call',
-      state: error === null && status !== null && status < 400 ? 'success' : 'failed',
+      state: failed ? 'failed' : 'success',
       level: error !== null || (status !== null && status >= 500) ? 'error' : status !== null && status >= 400 ? 'warn' : 'info',
       integrationKey: call.providerConfigKey,
       connectionId: call.connectionId,
@@ -73,8 +76,10 @@ export async function sendCall(deps: SendDeps, call: ProxyCall): Promise<ProxyRe
       status,
       error: error === null ? null : { code: error.code, message: redactor.text(error.message) },
       attempts,
-      request: { headers: redactor.headers(requestHeaders) },
-      response: responseHeaders === null ? null : { headers: redactor.headers(responseHeaders) },
+      // Headers are kept for failed calls, where they explain what happened; a success row stays
+      // small, because a busy proxy writes thousands of them a second.
+      request: failed ? { headers: redactor.headers(requestHeaders) } : null,
+      response: failed && responseHeaders !== null ? { headers: redactor.headers(responseHeaders) } : null,
       messages: [],
       startedAt: new Date(startedAt),
       endedAt: new Date(endedAt),

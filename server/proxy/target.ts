@@ -2,6 +2,7 @@
 // Cached per (provider config key, connection id) for a short TTL, invalidated on writes, and
 // bounded; concurrent lookups of one key share one database read.
 import type { CredentialsManager } from '../credentials/refresh.js';
+import { createRedactor, type Redactor } from '../logs/redact.js';
 import { PatchbayError } from '../errors.js';
 import type { Catalog, Provider } from '../providers/catalog.js';
 import type { TemplateValues } from '../providers/template.js';
@@ -16,6 +17,8 @@ export interface Target {
   values: TemplateValues;
   authorization: string | undefined;
   secrets: string[];
+  /** Built once per target: log redaction runs on every call. */
+  redactor: Redactor;
 }
 
 export interface TargetResolverOptions {
@@ -55,6 +58,7 @@ export function createTargetResolver(options: TargetResolverOptions): TargetReso
     if (provider === undefined) {
       throw new PatchbayError('unknown_provider', { message: `Provider ${integration.provider} is not in the catalog.` });
     }
+    const secrets = secretValuesOf(connection, integration);
     return {
       key: targetKey(connection.providerConfigKey, connection.connectionId),
       connection,
@@ -62,7 +66,8 @@ export function createTargetResolver(options: TargetResolverOptions): TargetReso
       provider,
       values: buildTemplateValues(connection, integration),
       authorization: defaultAuthorization(connection),
-      secrets: secretValuesOf(connection, integration),
+      secrets,
+      redactor: createRedactor(secrets),
     };
   };
 
