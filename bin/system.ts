@@ -132,6 +132,12 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
       url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');
     }
 
+    if (options.roles.includes('runner')) {
+      // The function runner (actions and syncs) arrives with its own issue; until then the role
+      // keeps its database connection and waits, so deployments can already run it.
+      logger.info('runner started: no function queues yet');
+    }
+
     return {
       url,
       secretKey,

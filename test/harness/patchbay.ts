@@ -33,6 +33,8 @@ export interface TestPatchbay {
   encryptionKey: string;
   database: TestDatabase;
   system: System;
+  /** The environment this instance was started with (to start a twin process on the same data). */
+  env: Record<string, string>;
   request(method: string, route: string, options?: RequestOptions): Promise<TestResponse>;
   stop(): Promise<void>;
 }
@@ -85,6 +87,7 @@ export async function startPatchbay(options: StartOptions): Promise<TestPatchbay
     encryptionKey,
     database,
     system,
+    env,
     async request(method, route, requestOptions = {}) {
       const headers: Record<string, string> = { ...requestOptions.headers };
       if (requestOptions.auth !== false) headers.authorization ??= `Bearer ${requestOptions.auth ?? secretKey}`;

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'undici';
 import { startTokenServer, type TokenServer } from '../harness/oauth.js';
+import { spawnPatchbay, waitForStart, type PatchbayProcess } from '../harness/process.js';
 import { startPatchbay, type TestPatchbay } from '../harness/patchbay.js';
 import { reply, startUpstream, type Upstream } from '../harness/upstream.js';
 
@@ -7,7 +9,7 @@ describe('proxy: OAuth2 refresh', () => {
   let upstream: Upstream;
   let tokens: TokenServer;
   let patchbay: TestPatchbay;
-  let second: TestPatchbay;
+  let second: PatchbayProcess;
   const headers = (connection: string, key = 'github') => ({ 'provider-config-key': key, 'connection-id': connection });
   const expired = () => new Date(Date.now() - 60_000).toISOString();
 
@@ -24,15 +26,9 @@ describe('proxy: OAuth2 refresh', () => {
       'cc-api': { auth_mode: 'OAUTH2_CC', token_url: tokens.tokenUrl, proxy: { base_url: upstream.url } },
     };
     patchbay = await startPatchbay({ label: 'proxy-refresh', providers });
-    // A second server process on the same database: the row lock must hold across processes.
-    second = await startPatchbay({
-      label: 'proxy-refresh-2',
-      providers,
-      database: patchbay.database,
-      secretKey: patchbay.secretKey,
-      encryptionKey: patchbay.encryptionKey,
-      roles: ['server'],
-    });
+    // A second server, a separate OS process on the same database: the row lock must hold
+    // where the in-process single flight cannot reach.
+    second = await waitForStart(spawnPatchbay('server', { ...patchbay.env, LOG_LEVEL: 'warn' }));
     await patchbay.request('POST', '/integrations', {
       body: { provider: 'github', unique_key: 'github', credentials: { type: 'OAUTH2', client_id: 'app-id', client_secret: 'app-secret' } },
     });
@@ -70,9 +66,16 @@ describe('proxy: OAuth2 refresh', () => {
     tokens.behaviour.latencyMs = 300;
     const before = tokens.refreshCount();
     const results = await Promise.all(
-      Array.from({ length: 100 }, (_, i) => (i % 2 === 0 ? patchbay : second).request('GET', '/proxy/user', { headers: headers('race-2') })),
+      Array.from({ length: 100 }, async (_, i) => {
+        if (i % 2 === 0) return (await patchbay.request('GET', '/proxy/user', { headers: headers('race-2') })).status;
+        const res = await request(`${second.url}/proxy/user`, {
+          headers: { authorization: `Bearer ${patchbay.secretKey}`, ...headers('race-2') },
+        });
+        await res.body.dump();
+        return res.statusCode;
+      }),
     );
-    expect(results.map((r) => r.status)).toEqual(Array(100).fill(200));
+    expect(results).toEqual(Array(100).fill(200));
     expect(tokens.refreshCount() - before).toBe(1);
   });
 

@@ -1,61 +1,13 @@
 // `patchbay start` as a user runs it: a real process, its own embedded PostgreSQL, a data dir.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnPatchbay, waitForExit, waitForStart, type PatchbayProcess } from '../harness/process.js';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-
-interface Started {
-  child: ChildProcess;
-  url: string;
-  secretKey: string;
-  stdout: string;
-}
-
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', ...extra };
-  return env;
-}
-
-function run(env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, ['--no-node-snapshot', '--import', 'tsx', 'bin/patchbay.ts', 'start'], {
-    cwd: ROOT,
-    env: cleanEnv(env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-}
-
-function waitForStart(child: ChildProcess): Promise<Started> {
-  return new Promise((resolve, reject) => {
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const url = /running at (http:\/\/\S+)/.exec(stdout)?.[1];
-      const secretKey = /Secret key: (\S+)/.exec(stdout)?.[1];
-      if (url && secretKey) resolve({ child, url, secretKey, stdout });
-    });
-    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('exit', (code) => reject(new Error(`exited with ${code} before starting: ${stderr}`)));
-  });
-}
-
-function waitForExit(child: ChildProcess): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    let stderr = '';
-    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('exit', (code) => resolve({ code, stderr }));
-  });
-}
-
-async function stop(started: Started): Promise<number | null> {
-  const exited = waitForExit(started.child);
-  started.child.kill('SIGTERM');
-  return (await exited).code;
-}
+const run = (env: Record<string, string>) => spawnPatchbay('start', env);
+const stop = (started: PatchbayProcess) => started.stop();
 
 describe('patchbay start', () => {
   let dataDir: string;

@@ -1,0 +1,60 @@
+// Patchbay as a separate OS process (bin/patchbay.ts), as users and deployments run it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+export interface PatchbayProcess {
+  child: ChildProcess;
+  url: string;
+  secretKey: string;
+  stdout: string;
+  /** SIGTERM, then the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** Starts `patchbay <command>` with only PATH, HOME and `env` in its environment. */
+export function spawnPatchbay(command: string, env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, ['--no-node-snapshot', '--import', 'tsx', 'bin/patchbay.ts', command], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+export function waitForExit(child: ChildProcess): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    if (child.exitCode !== null) return resolve({ code: child.exitCode, stderr });
+    child.on('exit', (code) => resolve({ code, stderr }));
+  });
+}
+
+/** Resolves once the process printed its URL and key; rejects if it exits first. */
+export function waitForStart(child: ChildProcess): Promise<PatchbayProcess> {
+  return new Promise((resolve, reject) => {
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const url = /running at (http:\/\/\S+)/.exec(stdout)?.[1];
+      const secretKey = /Secret key: (\S+)/.exec(stdout)?.[1];
+      if (url && secretKey) {
+        resolve({
+          child,
+          url,
+          secretKey,
+          stdout,
+          async stop() {
+            const exited = waitForExit(child);
+            child.kill('SIGTERM');
+            return (await exited).code;
+          },
+        });
+      }
+    });
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('exit', (code) => reject(new Error(`patchbay exited with ${code} before starting: ${stderr}`)));
+  });
+}
