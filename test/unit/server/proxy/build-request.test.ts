@@ -3,7 +3,8 @@ import { isPatchbayError } from '../../../../server/errors.js';
 import { buildRequest, joinUrl, resolveBaseUrl, type RequestParts } from '../../../../server/proxy/build-request.js';
 import { buildTemplateValues, defaultAuthorization } from '../../../../server/proxy/inject-credentials.js';
 import { loadCatalog, type Provider } from '../../../../server/providers/catalog.js';
-import type { Connection, ConnectionCredentials } from '../../../../server/store/index.js';
+import type { Connection } from '../../../../server/store/index.js';
+import { connectionFixture } from '../../../harness/fixtures.js';
 
 const catalog = loadCatalog();
 
@@ -43,28 +44,7 @@ function handMadeProvider(proxy: Partial<Provider['proxy']>): Provider {
   };
 }
 
-function connection(credentials: ConnectionCredentials, connectionConfig: Record<string, unknown> = {}): Connection {
-  return {
-    id: 1,
-    connectionId: 'conn-1',
-    integrationId: 1,
-    providerConfigKey: 'key',
-    provider: 'provider',
-    credentials,
-    connectionConfig,
-    metadata: {},
-    tags: {},
-    endUser: null,
-    webhookUrlOverride: null,
-    lastFetchedAt: null,
-    createdAt: new Date(0),
-    updatedAt: new Date(0),
-    lastRefreshSuccess: null,
-    lastRefreshFailure: null,
-    refreshAttempts: 0,
-    refreshExhausted: false,
-  };
-}
+const connection = connectionFixture;
 
 /** The parts of a call as the engine assembles them from a connection. */
 function partsFor(providerKey: string, conn: Connection, overrides: Partial<RequestParts> = {}): RequestParts {

@@ -1,44 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { defaultAuthorization, secretValuesOf } from '../../../../server/proxy/inject-credentials.js';
-import type { Connection, ConnectionCredentials, Integration, IntegrationCredentials } from '../../../../server/store/index.js';
+import type { ConnectionCredentials } from '../../../../server/store/index.js';
+import { connectionFixture, integrationFixture } from '../../../harness/fixtures.js';
 
-function connection(credentials: ConnectionCredentials): Connection {
-  return {
-    id: 1,
-    connectionId: 'conn-1',
-    integrationId: 1,
-    providerConfigKey: 'key',
-    provider: 'provider',
-    credentials,
-    connectionConfig: { subdomain: 'acme-corp' },
-    metadata: {},
-    tags: {},
-    endUser: null,
-    webhookUrlOverride: null,
-    lastFetchedAt: null,
-    createdAt: new Date(0),
-    updatedAt: new Date(0),
-    lastRefreshSuccess: null,
-    lastRefreshFailure: null,
-    refreshAttempts: 0,
-    refreshExhausted: false,
-  };
-}
-
-function integration(credentials: IntegrationCredentials | null): Integration {
-  return {
-    id: 1,
-    uniqueKey: 'key',
-    provider: 'provider',
-    displayName: null,
-    credentials,
-    custom: null,
-    integrationConfig: null,
-    forwardWebhooks: false,
-    createdAt: new Date(0),
-    updatedAt: new Date(0),
-  };
-}
+const connection = (credentials: ConnectionCredentials) => connectionFixture(credentials, { subdomain: 'acme-corp' });
+const integration = integrationFixture;
 
 const base64 = (text: string) => Buffer.from(text).toString('base64');
 
