@@ -11,6 +11,7 @@ import { startLogRetention } from '../server/logs/retention.js';
 import { createLogWriter, type LogWriter } from '../server/logs/writer.js';
 import { loadCatalog } from '../server/providers/catalog.js';
 import { createProxyEngine, createUpstreamAgent, type ProxyEngine } from '../server/proxy/index.js';
+import { createChangeFeed } from '../server/store/change-feed.js';
 import { createPool, createStore, migrate } from '../server/store/index.js';
 import { loadDataDirSecrets } from './data-dir.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded-postgres.js';
@@ -83,6 +84,9 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
     await checkEncryptionKey(pool, cipher);
     const store = createStore(pool, cipher);
 
+    const feed = createChangeFeed(pool, databaseUrl, logger);
+    await feed.start();
+    stack.push(() => feed.stop());
     const logs = createLogWriter({ store: store.logs, logger });
     logs.start();
     stack.push(() => logs.stop());
@@ -93,7 +97,10 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
       store,
       catalog,
       dispatcher,
-      onRefreshed: (connection) => proxy?.targets.update(connection),
+      onRefreshed: (connection) => {
+        proxy?.targets.update(connection);
+        feed.publish({ kind: 'connection', providerConfigKey: connection.providerConfigKey, connectionId: connection.connectionId }, { local: false });
+      },
     });
     proxy = createProxyEngine({
       store,
@@ -106,6 +113,10 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
       ...options.proxyTuning,
     });
     const engine = proxy;
+    feed.subscribe((change) => {
+      if (change.kind === 'connection') engine.targets.invalidate(change.providerConfigKey, change.connectionId);
+      else engine.targets.invalidateIntegration(change.providerConfigKey);
+    });
 
     let url: string | undefined;
     if (options.roles.includes('server')) {
@@ -118,7 +129,10 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
         catalog,
         logger,
         proxy: engine,
-        events: { changed: (key, id) => engine.targets.invalidate(key, id) },
+        events: {
+          changed: (providerConfigKey, connectionId) => feed.publish({ kind: 'connection', providerConfigKey, connectionId }),
+          integrationChanged: (providerConfigKey) => feed.publish({ kind: 'integration', providerConfigKey }),
+        },
         refresher: credentials,
       });
       stack.push(async () => {

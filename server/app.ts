@@ -23,7 +23,7 @@ export interface AppDeps {
   refresher?: CredentialsRefresher;
 }
 
-const NO_EVENTS: ConnectionEvents = { changed: () => undefined };
+const NO_EVENTS: ConnectionEvents = { changed: () => undefined, integrationChanged: () => undefined };
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -47,8 +47,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(async (api) => {
     addSecretKeyAuth(api, deps.secretKey);
-    integrationRoutes(api, deps);
-    connectionRoutes(api, { ...deps, events: deps.events ?? NO_EVENTS, refresher: deps.refresher });
+    const events = deps.events ?? NO_EVENTS;
+    integrationRoutes(api, { ...deps, events });
+    connectionRoutes(api, { ...deps, events, refresher: deps.refresher });
     logRoutes(api, deps);
     // Its own scope: the proxy replaces the body parsers with a raw pass-through.
     await api.register(async (scope) => proxyRoutes(scope, { proxy: deps.proxy, maxBodyBytes: deps.config.maxBodyBytes }));

@@ -25,7 +25,7 @@ export interface TargetResolverOptions {
   store: Store;
   catalog: Catalog;
   credentials: CredentialsManager;
-  /** 5 s: writes in this process invalidate at once; other processes' writes show within it. */
+  /** 30 s: writes invalidate at once through the change feed; the TTL covers a lost notification. */
   ttlMs?: number;
   maxEntries?: number;
   now?: () => number;
@@ -36,6 +36,8 @@ export interface TargetResolver {
   /** Refreshes the credentials regardless of expiry (after a 401) and returns the new target. */
   forceRefresh(target: Target): Promise<Target>;
   invalidate(providerConfigKey: string, connectionId: string): void;
+  /** Drops every cached connection of an integration (credentials rotated, renamed, deleted). */
+  invalidateIntegration(providerConfigKey: string): void;
   /** Replaces a cached connection by a newer copy (after a refresh elsewhere in the process). */
   update(connection: Connection): void;
 }
@@ -48,7 +50,7 @@ interface Entry {
 export const targetKey = (providerConfigKey: string, connectionId: string) => `${providerConfigKey}\u0000${connectionId}`;
 
 export function createTargetResolver(options: TargetResolverOptions): TargetResolver {
-  const ttlMs = options.ttlMs ?? 5000;
+  const ttlMs = options.ttlMs ?? 30_000;
   const maxEntries = options.maxEntries ?? 10_000;
   const now = options.now ?? Date.now;
   const cache = new Map<string, Entry>();
@@ -119,6 +121,10 @@ export function createTargetResolver(options: TargetResolverOptions): TargetReso
     forceRefresh: (target) => withFreshCredentials(target, true),
     invalidate(providerConfigKey, connectionId) {
       cache.delete(targetKey(providerConfigKey, connectionId));
+    },
+    invalidateIntegration(providerConfigKey) {
+      const prefix = targetKey(providerConfigKey, '');
+      for (const key of cache.keys()) if (key.startsWith(prefix)) cache.delete(key);
     },
     update(connection) {
       const key = targetKey(connection.providerConfigKey, connection.connectionId);

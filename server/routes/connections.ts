@@ -11,6 +11,7 @@ import { UNIQUE_KEY } from './integrations.js';
 /** Hooks the routes call so other parts (the proxy's caches) hear about writes. */
 export interface ConnectionEvents {
   changed(providerConfigKey: string, connectionId: string): void;
+  integrationChanged(providerConfigKey: string): void;
 }
 
 /** Credentials used by `GET /connections/:id` to produce fresh tokens (refresh on read). */

@@ -5,6 +5,7 @@ import { PatchbayError, validationError } from '../errors.js';
 import type { Catalog } from '../providers/catalog.js';
 import { isUniqueViolation, type Integration, type IntegrationCredentials, type Store } from '../store/index.js';
 import { parseInput } from '../validate.js';
+import type { ConnectionEvents } from './connections.js';
 
 export const UNIQUE_KEY = z
   .string()
@@ -83,8 +84,8 @@ function duplicateKey(): PatchbayError {
   return validationError('invalid_body', [{ code: 'invalid_string', message: 'uniqueKey is already used', path: ['unique_key'] }]);
 }
 
-export function integrationRoutes(app: FastifyInstance, deps: { store: Store; catalog: Catalog }): void {
-  const { store, catalog } = deps;
+export function integrationRoutes(app: FastifyInstance, deps: { store: Store; catalog: Catalog; events: ConnectionEvents }): void {
+  const { store, catalog, events } = deps;
 
   const checkCredentialsFit = (providerKey: string, credentials: IntegrationCredentials | undefined) => {
     const provider = catalog.get(providerKey);
@@ -151,6 +152,7 @@ export function integrationRoutes(app: FastifyInstance, deps: { store: Store; ca
         custom: body.custom,
       });
       if (integration === undefined) throw new PatchbayError('not_found', { message: 'Integration does not exist' });
+      events.integrationChanged(uniqueKey);
       return { data: toPublicIntegration(integration, catalog) };
     } catch (error) {
       if (isUniqueViolation(error)) throw duplicateKey();
@@ -163,6 +165,7 @@ export function integrationRoutes(app: FastifyInstance, deps: { store: Store; ca
     if (!(await store.integrations.remove(uniqueKey))) {
       throw new PatchbayError('not_found', { message: 'Integration does not exist' });
     }
+    events.integrationChanged(uniqueKey);
     return { success: true };
   });
 }
