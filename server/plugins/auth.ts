@@ -1,18 +1,18 @@
 // Secret-key authentication for every API route in the scope it is registered in.
-// Keys are compared in constant time (over SHA-256 digests, so lengths leak nothing either).
-import { createHash, timingSafeEqual } from 'node:crypto';
+// Keys are compared in constant time; only a length mismatch answers early, and the key's
+// length is no secret (a generated key is always a 36-character UUID).
+import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { PatchbayError } from '../errors.js';
 
-const digest = (value: string) => createHash('sha256').update(value).digest();
-
-export function isSameSecret(expectedDigest: Buffer, candidate: string): boolean {
-  return timingSafeEqual(expectedDigest, digest(candidate));
+export function isSameSecret(expected: Buffer, candidate: string): boolean {
+  const given = Buffer.from(candidate, 'utf8');
+  return given.length === expected.length && timingSafeEqual(expected, given);
 }
 
 /** Adds the onRequest hook to `scope` (not its parent): only routes registered in it need a key. */
 export function addSecretKeyAuth(scope: FastifyInstance, secretKey: string): void {
-  const expected = digest(secretKey);
+  const expected = Buffer.from(secretKey, 'utf8');
   scope.addHook('onRequest', async (request) => {
     const header = request.headers.authorization;
     if (header === undefined || header === '') throw new PatchbayError('missing_auth_header');

@@ -16,6 +16,8 @@ export interface RequestParts {
   endpoint: string;
   baseUrlOverride: string | undefined;
   callerHeaders: Record<string, string>;
+  /** The provider base URL already resolved for this connection (skips templating and parsing). */
+  resolvedBase?: URL | undefined;
 }
 
 const CONTROL = /[\u0000-\u001f\u007f]/;
@@ -99,7 +101,8 @@ export function joinUrl(base: URL, endpoint: string): URL {
 }
 
 export function buildRequest(parts: RequestParts): BuiltRequest {
-  const base = resolveBaseUrl(parts.provider, parts.values, parts.baseUrlOverride);
+  const override = parts.baseUrlOverride !== undefined && parts.baseUrlOverride !== '';
+  const base = !override && parts.resolvedBase ? parts.resolvedBase : resolveBaseUrl(parts.provider, parts.values, parts.baseUrlOverride);
   const url = joinUrl(base, parts.endpoint);
 
   // Appended as text: going through url.searchParams would re-encode the caller's query

@@ -20,8 +20,11 @@ const HOP_BY_HOP = new Set([
 const PREFIX = 'nango-proxy-';
 
 /** Names listed in a `Connection` header are hop-by-hop too (RFC 9110 §7.6.1). */
-function connectionTokens(value: string | string[] | undefined): Set<string> {
-  if (value === undefined) return new Set();
+const NO_TOKENS: ReadonlySet<string> = new Set();
+
+function connectionTokens(value: string | string[] | undefined): ReadonlySet<string> {
+  // `Connection: keep-alive` (nearly every request) names nothing beyond the fixed list.
+  if (value === undefined || value === 'keep-alive' || value === 'close') return NO_TOKENS;
   const text = Array.isArray(value) ? value.join(',') : value;
   return new Set(
     text
@@ -31,7 +34,7 @@ function connectionTokens(value: string | string[] | undefined): Set<string> {
   );
 }
 
-export function isHopByHop(name: string, listed: Set<string>): boolean {
+export function isHopByHop(name: string, listed: ReadonlySet<string>): boolean {
   return HOP_BY_HOP.has(name) || listed.has(name);
 }
 

@@ -9,7 +9,7 @@ import { createRedactor } from '../logs/redact.js';
 
 const NO_SECRETS = createRedactor([]);
 import type { LogWriter } from '../logs/writer.js';
-import { buildRequest } from './build-request.js';
+import { buildRequest, resolveBaseUrl } from './build-request.js';
 import { assertBaseUrlOverrideAllowed, assertHostAllowed } from './egress.js';
 import { cleanResponseHeaders, headerValue } from './headers.js';
 import type { Pacer } from './pacer.js';
@@ -89,8 +89,8 @@ export async function sendCall(deps: SendDeps, call: ProxyCall): Promise<ProxyRe
 
   try {
     target = await deps.targets.resolve(call.providerConfigKey, call.connectionId);
-    const override = call.options.baseUrlOverride;
-    if (override !== undefined && override !== '') assertBaseUrlOverrideAllowed(new URL(override), deps.allowPrivateEgress);
+    const override = call.options.baseUrlOverride !== undefined && call.options.baseUrlOverride !== '' ? call.options.baseUrlOverride : undefined;
+    if (override !== undefined) assertBaseUrlOverrideAllowed(new URL(override), deps.allowPrivateEgress);
     const settings: RetrySettings = {
       retries: call.options.retries,
       retryOn: call.options.retryOn,
@@ -106,7 +106,9 @@ export async function sendCall(deps: SendDeps, call: ProxyCall): Promise<ProxyRe
     let waitedMs = 0;
 
     for (let attempt = 0; ; attempt++) {
+      if (!override && target.baseUrl === undefined) target.baseUrl = resolveBaseUrl(target.provider, target.values, undefined);
       const built = buildRequest({
+        resolvedBase: override ? undefined : target.baseUrl,
         provider: target.provider,
         values: target.values,
         authorization: target.authorization,

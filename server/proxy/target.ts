@@ -19,6 +19,8 @@ export interface Target {
   secrets: string[];
   /** Built once per target: log redaction runs on every call. */
   redactor: Redactor;
+  /** The provider base URL for this connection, filled in by the first call. */
+  baseUrl?: URL;
 }
 
 export interface TargetResolverOptions {
