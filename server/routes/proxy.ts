@@ -2,43 +2,77 @@
 // to the reply. Bodies stream both ways; small bodies are buffered so a retry can replay them.
 import { Transform, type Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { z } from 'zod';
-import { isPatchbayError, PatchbayError } from '../errors.js';
+import { isPatchbayError, PatchbayError, validationError, type ValidationIssue } from '../errors.js';
 import { pickForwardedHeaders } from '../proxy/headers.js';
 import type { ProxyEngine } from '../proxy/index.js';
-import { parseInput } from '../validate.js';
 
 /** Bodies up to 1 MiB are read into memory so that retries can send them again. */
 const REPLAYABLE_BODY_BYTES = 1024 * 1024;
 /** Retries are capped: each can wait up to the max wait, and a caller's typo must not pin a socket for hours. */
 const MAX_RETRIES = 10;
 
-const booleanHeader = z.enum(['true', 'false', '']).transform((value) => value === 'true');
-const headersSchema = z.object({
-  'provider-config-key': z
-    .string({ error: 'Provider-Config-Key header is required' })
-    .min(1)
-    .max(255)
-    .regex(/^[a-zA-Z0-9~:.@ _-]+$/, 'may only contain letters, digits and ~:.@ _-'),
-  'connection-id': z
-    .string({ error: 'Connection-Id header is required' })
-    .min(1)
-    .max(255)
-    .regex(/^[^\u0000-\u001f\u007f]+$/, 'must not contain control characters'),
-  retries: z
-    .string()
-    .regex(/^\d+$/, 'must be a whole number')
-    .transform(Number)
-    .pipe(z.number().max(MAX_RETRIES))
-    .optional(),
-  'retry-on': z
-    .string()
-    .regex(/^\s*\d{3}(\s*,\s*\d{3})*\s*$/, 'must be a comma-separated list of HTTP statuses')
-    .optional()
-    .or(z.literal('')),
-  'base-url-override': z.union([z.literal(''), z.url({ protocol: /^https?$/ })]).optional(),
-  decompress: booleanHeader.optional(),
-});
+const PROVIDER_CONFIG_KEY = /^[a-zA-Z0-9~:.@ _-]{1,255}$/;
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+const STATUS_LIST = /^\s*\d{3}(\s*,\s*\d{3})*\s*$/;
+
+interface ProxyHeaders {
+  providerConfigKey: string;
+  connectionId: string;
+  retries: number;
+  retryOn: number[];
+  baseUrlOverride: string | undefined;
+  decompress: boolean;
+}
+
+/**
+ * The proxy's own request headers (contract §1.2). Hand-written rather than a schema: it runs on
+ * every proxied call, and every wrong header is still named in `errors[]`.
+ */
+export function parseProxyHeaders(headers: Record<string, string | string[] | undefined>): ProxyHeaders {
+  const issues: ValidationIssue[] = [];
+  const text = (name: string) => {
+    const value = headers[name];
+    return Array.isArray(value) ? value[0] : value;
+  };
+  const issue = (name: string, message: string) => issues.push({ code: 'invalid_string', message, path: [name] });
+
+  const providerConfigKey = text('provider-config-key') ?? '';
+  if (providerConfigKey === '') issue('provider-config-key', 'Provider-Config-Key header is required');
+  else if (!PROVIDER_CONFIG_KEY.test(providerConfigKey)) issue('provider-config-key', 'may only contain letters, digits and ~:.@ _- (at most 255)');
+  const connectionId = text('connection-id') ?? '';
+  if (connectionId === '') issue('connection-id', 'Connection-Id header is required');
+  else if (connectionId.length > 255 || CONTROL_CHARS.test(connectionId)) issue('connection-id', 'must be at most 255 characters without control characters');
+
+  let retries = 0;
+  const retriesText = text('retries');
+  if (retriesText !== undefined && retriesText !== '') {
+    retries = /^\d+$/.test(retriesText) ? Number(retriesText) : Number.NaN;
+    if (!(retries <= MAX_RETRIES)) issue('retries', `must be a whole number from 0 to ${MAX_RETRIES}`);
+  }
+  let retryOn: number[] = [];
+  const retryOnText = text('retry-on');
+  if (retryOnText !== undefined && retryOnText !== '') {
+    if (STATUS_LIST.test(retryOnText)) retryOn = retryOnText.split(',').map((status) => Number(status.trim()));
+    else issue('retry-on', 'must be a comma-separated list of HTTP statuses');
+  }
+  let baseUrlOverride = text('base-url-override');
+  if (baseUrlOverride === '') baseUrlOverride = undefined;
+  if (baseUrlOverride !== undefined) {
+    let protocol: string | undefined;
+    try {
+      protocol = new URL(baseUrlOverride).protocol;
+    } catch {
+      protocol = undefined;
+    }
+    if (protocol !== 'http:' && protocol !== 'https:') issue('base-url-override', 'must be an http or https URL');
+  }
+  const decompressText = text('decompress');
+  if (decompressText !== undefined && decompressText !== '' && decompressText !== 'true' && decompressText !== 'false') {
+    issue('decompress', "must be 'true' or 'false'");
+  }
+  if (issues.length > 0) throw validationError('invalid_headers', issues);
+  return { providerConfigKey, connectionId, retries, retryOn, baseUrlOverride, decompress: decompressText === 'true' };
+}
 
 function countingLimit(maxBytes: number): Transform {
   let seen = 0;
@@ -73,7 +107,7 @@ export function proxyRoutes(app: FastifyInstance, deps: ProxyRouteDeps): void {
   app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
 
   const handler = async (request: FastifyRequest, reply: FastifyReply) => {
-    const headers = parseInput(headersSchema, request.headers, 'invalid_headers');
+    const headers = parseProxyHeaders(request.headers);
     const endpoint = request.url.slice('/proxy'.length) || '/';
 
     let body: Buffer | Readable | undefined;
@@ -111,13 +145,13 @@ export function proxyRoutes(app: FastifyInstance, deps: ProxyRouteDeps): void {
         endpoint,
         headers: forwarded,
         body,
-        providerConfigKey: headers['provider-config-key'],
-        connectionId: headers['connection-id'],
+        providerConfigKey: headers.providerConfigKey,
+        connectionId: headers.connectionId,
         options: {
-          retries: headers.retries ?? 0,
-          retryOn: headers['retry-on'] ? headers['retry-on'].split(',').map((s) => Number(s.trim())) : [],
-          baseUrlOverride: headers['base-url-override'] || undefined,
-          decompress: headers.decompress ?? false,
+          retries: headers.retries,
+          retryOn: headers.retryOn,
+          baseUrlOverride: headers.baseUrlOverride,
+          decompress: headers.decompress,
         },
         signal: abort.signal,
       });
