@@ -8,6 +8,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import readline from 'node:readline';
+import type { Readable } from 'node:stream';
 
 export interface ChildOptions {
   name: string;
@@ -85,7 +86,7 @@ export function spawnChild(options: ChildOptions): Promise<Child> {
   const forward = (line: string) => {
     if (line.trim() !== '') process.stderr.write(`${prefix}${line}\n`);
   };
-  readline.createInterface({ input: child.stderr }).on('line', forward);
+  readline.createInterface({ input: child.stderr as Readable }).on('line', forward);
 
   const stop = async (timeoutMs: number): Promise<ChildExit> => {
     if (exitInfo !== undefined) return exitInfo;
@@ -115,7 +116,7 @@ export function spawnChild(options: ChildOptions): Promise<Child> {
     const timer = setTimeout(() => fail(new Error(`${name} did not announce its URL within ${options.readyTimeoutMs} ms`)), options.readyTimeoutMs);
     child.once('error', (error) => fail(new Error(`${name} could not be started: ${error.message}`)));
     void exited.then(({ code, signal }) => fail(new Error(`${name} exited (code ${code}, signal ${signal}) before announcing its URL`)));
-    readline.createInterface({ input: child.stdout }).on('line', (line) => {
+    readline.createInterface({ input: child.stdout as Readable }).on('line', (line) => {
       if (!settled) {
         const url = options.ready(line);
         if (url !== undefined) {
@@ -149,6 +150,8 @@ interface ProcStat {
   ppid: number;
   /** utime + stime of every thread, in clock ticks. */
   ticks: number;
+  /** cutime + cstime: the children it has reaped (for PostgreSQL: backends that have exited). */
+  reapedTicks: number;
 }
 
 function readStat(pid: number): ProcStat | undefined {
@@ -156,7 +159,7 @@ function readStat(pid: number): ProcStat | undefined {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) is parenthesised and may hold spaces: split after its ')'.
     const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) };
+    return { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]), reapedTicks: Number(fields[13]) + Number(fields[14]) };
   } catch {
     return undefined;
   }
@@ -165,7 +168,10 @@ function readStat(pid: number): ProcStat | undefined {
 export interface ProcessCpu {
   /** CPU time of the process itself (all its threads), in µs. */
   selfUs: number;
-  /** CPU time of its live descendants (for Patchbay: the embedded PostgreSQL), in µs. */
+  /**
+   * CPU time of its descendants (for Patchbay: the embedded PostgreSQL), in µs: the live ones
+   * and those their parents have reaped, so it only grows while the process tree stays put.
+   */
   descendantsUs: number;
 }
 
@@ -185,10 +191,11 @@ export function processCpu(pid: number): ProcessCpu | undefined {
     if (siblings === undefined) children.set(stat.ppid, [other]);
     else siblings.push(other);
   }
-  let descendants = 0;
+  let descendants = self.reapedTicks;
   const queue = [...(children.get(pid) ?? [])];
   for (let next = queue.pop(); next !== undefined; next = queue.pop()) {
-    descendants += stats.get(next)?.ticks ?? 0;
+    const stat = stats.get(next);
+    descendants += (stat?.ticks ?? 0) + (stat?.reapedTicks ?? 0);
     queue.push(...(children.get(next) ?? []));
   }
   const us = 1e6 / clockTicks();
