@@ -18,9 +18,9 @@
 // BENCH_PROFILE=1 starts Patchbay with --cpu-prof: a V8 profile of the Patchbay process alone is
 // written to bench/results/profiles/ when it stops.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
+import { stopOrphanPostgres as stopOrphan } from '../bin/embedded-postgres.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type autocannon from 'autocannon';
@@ -135,22 +135,8 @@ interface Patchbay {
 
 /** PostgreSQL left behind by a Patchbay that had to be killed holds the data dir: stop it. */
 async function stopOrphanPostgres(dataDir: string): Promise<void> {
-  const pidFile = path.join(dataDir, 'postgres', 'postmaster.pid');
-  if (!existsSync(pidFile)) return;
-  const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0) return;
-  const alive = () => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (!alive()) return;
-  log(`stopping PostgreSQL (pid ${pid}) left behind by Patchbay`);
-  process.kill(pid, 'SIGINT');
-  for (let waited = 0; waited < 15_000 && alive(); waited += 100) await new Promise((r) => setTimeout(r, 100));
+  log('making sure no PostgreSQL of this run is left behind');
+  await stopOrphan(path.join(dataDir, 'postgres'));
 }
 
 async function startPatchbay(upstreamUrl: string): Promise<Patchbay> {

@@ -33,7 +33,7 @@ export async function freePort(): Promise<number> {
 }
 
 /** A postgres left running by a process that was killed holds the data directory: stop it. */
-async function stopOrphan(dir: string): Promise<void> {
+export async function stopOrphanPostgres(dir: string): Promise<void> {
   const pidFile = path.join(dir, 'postmaster.pid');
   if (!existsSync(pidFile)) return;
   const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
@@ -97,7 +97,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     onError: (error) => options.onLog?.(String(error)),
   });
   if (!existsSync(path.join(options.dir, 'PG_VERSION'))) await pg.initialise();
-  await stopOrphan(options.dir);
+  await stopOrphanPostgres(options.dir);
   await pg.start();
   const url = `postgres://postgres:${encodeURIComponent(options.password)}@127.0.0.1:${port}/postgres`;
   return { url, port, stop: () => pg.stop() };
