@@ -1,6 +1,7 @@
 // Per-connection pacing: remembers each connection's remaining quota and reset time from the
 // provider's rate-limit headers and holds calls until the reset instead of sending them into a
 // 429; also caps in-flight calls per connection. State is per process and bounded (LRU).
+import type { CancelSignal } from './cancel.js';
 import { PatchbayError } from '../errors.js';
 import type { ProviderRetry } from '../providers/catalog.js';
 import { headerValue } from './headers.js';
@@ -37,7 +38,7 @@ interface State {
 }
 
 export interface Pacer {
-  acquire(key: string, limits: PaceLimits, signal?: AbortSignal): Promise<Slot>;
+  acquire(key: string, limits: PaceLimits, signal?: CancelSignal): Promise<Slot>;
   observe(key: string, status: number, headers: Record<string, string | string[] | undefined>, retry: ProviderRetry): void;
   size(): number;
 }
@@ -100,7 +101,7 @@ export function createPacer(options: PacerOptions): Pacer {
     return 0;
   };
 
-  const takeSlot = (state: State, limits: PaceLimits, signal: AbortSignal | undefined): Promise<void> | undefined => {
+  const takeSlot = (state: State, limits: PaceLimits, signal: CancelSignal | undefined): Promise<void> | undefined => {
     // A call whose client is already gone must not take a place in the queue.
     if (signal?.aborted) throw signal.reason;
     if (state.inFlight < limits.concurrency) {

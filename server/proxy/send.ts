@@ -136,7 +136,7 @@ export async function sendCall(deps: SendDeps, call: ProxyCall): Promise<ProxyRe
           method: method as Dispatcher.HttpMethod,
           headers: built.headers,
           body: method === 'GET' || method === 'HEAD' ? undefined : call.body,
-          signal: call.signal,
+          signal: call.signal as Dispatcher.RequestOptions['signal'],
           headersTimeout: deps.headersTimeoutMs,
           bodyTimeout: deps.bodyTimeoutMs,
         });

@@ -1,5 +1,7 @@
 // An abortable wait: a client that disconnects cancels the backoff with it (undici's #onAbort).
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+import type { CancelSignal } from './cancel.js';
+
+export function sleep(ms: number, signal?: CancelSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const timer = setTimeout(() => {

@@ -1,6 +1,7 @@
 // The engine's input and output. Both adapters (the /proxy route and the sandbox bridge) speak
 // only these shapes; the engine knows neither fastify nor isolated-vm.
 import type { Readable } from 'node:stream';
+import type { CancelSignal } from './cancel.js';
 
 export interface ProxyOptions {
   /** Extra attempts for 5xx, network errors and `retryOn` statuses (429 is retried regardless). */
@@ -23,7 +24,7 @@ export interface ProxyCall {
   providerConfigKey: string;
   connectionId: string;
   options: ProxyOptions;
-  signal?: AbortSignal | undefined;
+  signal?: CancelSignal | undefined;
   /** Attaches the call's log operation to a parent (a function run). */
   logParentId?: string | undefined;
 }

@@ -4,6 +4,7 @@ import { Transform, type Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isPatchbayError, PatchbayError, validationError, type ValidationIssue } from '../errors.js';
 import { pickForwardedHeaders } from '../proxy/headers.js';
+import { Cancellation } from '../proxy/cancel.js';
 import type { ProxyEngine } from '../proxy/index.js';
 
 /** Bodies up to 1 MiB are read into memory so that retries can send them again. */
@@ -133,7 +134,7 @@ export function proxyRoutes(app: FastifyInstance, deps: ProxyRouteDeps): void {
       forwarded['content-length'] = String(request.headers['content-length']);
     }
 
-    const abort = new AbortController();
+    const abort = new Cancellation();
     reply.raw.on('close', () => {
       if (!reply.raw.writableFinished) abort.abort(new Error('client disconnected'));
     });
@@ -153,12 +154,12 @@ export function proxyRoutes(app: FastifyInstance, deps: ProxyRouteDeps): void {
           baseUrlOverride: headers.baseUrlOverride,
           decompress: headers.decompress,
         },
-        signal: abort.signal,
+        signal: abort,
       });
     } catch (error) {
       if (tooLarge !== undefined) throw tooLarge;
       // The caller went away: nobody to answer, and nothing went wrong on our side.
-      if (abort.signal.aborted) {
+      if (abort.aborted) {
         request.log.debug({ endpoint }, 'proxy call abandoned by the client');
         reply.hijack();
         reply.raw.destroy();
