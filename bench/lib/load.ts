@@ -12,6 +12,8 @@ export interface LoadOptions {
   headers?: Record<string, string>;
   requests?: autocannon.Request[];
   setupClient?: (client: autocannon.Client) => void;
+  /** Called once every client is set up (its requests built), as the measured run begins. */
+  onStart?: () => void;
 }
 
 export interface LoadResult {
@@ -46,6 +48,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       },
       (error, res) => (error ? reject(error) : resolve(res)),
     );
+    if (options.onStart) instance.once('start', options.onStart);
     instance.on('response', (_client, statusCode, _bytes, responseTime) => {
       if (statusCode < 200 || statusCode >= 300) return; // counted in non2xx, which fails the run
       if (count === times.length) {
