@@ -1,7 +1,7 @@
 // Buffered log writer: operations are queued in memory and inserted in batches off the
 // request path. Bounded: past MAX_QUEUE the oldest are dropped (and counted), never the process.
 import type { FastifyBaseLogger } from 'fastify';
-import { serializeLogOperation, type LogOperation, type LogStore } from '../store/logs.js';
+import { toLogTuple, type LogOperation, type LogStore, type LogTuple } from '../store/logs.js';
 
 export interface LogWriterOptions {
   store: LogStore;
@@ -24,9 +24,9 @@ export function createLogWriter(options: LogWriterOptions): LogWriter {
   const flushIntervalMs = options.flushIntervalMs ?? 200;
   const maxBatch = options.maxBatch ?? 1000;
   const maxQueue = options.maxQueue ?? 100_000;
-  // Rows are serialised as they arrive: a short-lived object per call instead of thousands kept
-  // alive until the next flush (which showed up as GC time under load).
-  let queue: string[] = [];
+  // Rows are flattened as they arrive: a compact tuple per call instead of thousands of object
+  // graphs kept alive until the next flush (which showed up as GC time under load).
+  let queue: LogTuple[] = [];
   let timer: NodeJS.Timeout | undefined;
   let flushing: Promise<void> | undefined;
   let dropped = 0;
@@ -36,7 +36,7 @@ export function createLogWriter(options: LogWriterOptions): LogWriter {
       const batch = queue.slice(0, maxBatch);
       queue = queue.slice(batch.length);
       try {
-        await options.store.insertSerialized(batch);
+        await options.store.insertTuples(batch);
       } catch (error) {
         // The database is away: keep the batch for the next tick, within the bound.
         options.logger.warn({ err: error, count: batch.length }, 'log batch not written; will retry');
@@ -55,7 +55,7 @@ export function createLogWriter(options: LogWriterOptions): LogWriter {
 
   return {
     write(operation) {
-      queue.push(serializeLogOperation(operation));
+      queue.push(toLogTuple(operation));
       if (queue.length > maxQueue) {
         queue.shift();
         dropped++;
