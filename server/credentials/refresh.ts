@@ -104,8 +104,7 @@ export function createCredentialsManager(deps: CredentialsManagerDeps): Credenti
     if (credentials.type === 'OAUTH2_CC') {
       clientId = credentials.client_id;
       clientSecret = credentials.client_secret;
-      params = { grant_type: 'client_credentials', ...provider.tokenParams };
-      params.grant_type = 'client_credentials';
+      params = { ...provider.tokenParams, grant_type: 'client_credentials' };
     } else if (credentials.type === 'OAUTH2') {
       const integration = await deps.store.integrations.getById(connection.integrationId);
       const app = integration?.credentials;

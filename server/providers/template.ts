@@ -40,10 +40,6 @@ export function renderTemplate(source: string, values: TemplateValues): Rendered
   return compileTemplate(source).render(values);
 }
 
-export function hasPlaceholders(source: string): boolean {
-  return source.includes('${');
-}
-
 function buildTemplate(source: string): Template {
   // `A || B` (Nango's base-URL fallback): A when all its placeholders resolve, otherwise B.
   if (source.includes('${') && source.includes('||')) {

@@ -6,8 +6,6 @@ import zlib from 'node:zlib';
 import type { Dispatcher } from 'undici';
 import { isPatchbayError, PatchbayError } from '../errors.js';
 import { createRedactor } from '../logs/redact.js';
-
-const NO_SECRETS = createRedactor([]);
 import type { LogWriter } from '../logs/writer.js';
 import { buildRequest, resolveBaseUrl } from './build-request.js';
 import { assertBaseUrlOverrideAllowed, assertHostAllowed } from './egress.js';
@@ -17,6 +15,8 @@ import { decideRetry, type RetrySettings } from './retry-policy.js';
 import { sleep } from './sleep.js';
 import type { Target, TargetResolver } from './target.js';
 import type { AttemptRecord, ProxyCall, ProxyResult } from './types.js';
+
+const NO_SECRETS = createRedactor([]);
 
 export interface SendDeps {
   dispatcher: Dispatcher;
@@ -164,7 +164,7 @@ export async function sendCall(deps: SendDeps, call: ProxyCall): Promise<ProxyRe
       deps.pacer.observe(target.key, response.statusCode, response.headers, target.provider.proxy.retry);
 
       // A 401 on a token we believed valid: one forced refresh and one more try (contract §2).
-      if (response.statusCode === 401 && !refreshedAfter401 && replayable && canForceRefresh(target)) {
+      if (response.statusCode === 401 && !refreshedAfter401 && replayable && deps.targets.canRefresh(target)) {
         refreshedAfter401 = true;
         await response.body.dump();
         slot.release();
@@ -220,10 +220,5 @@ export async function sendCall(deps: SendDeps, call: ProxyCall): Promise<ProxyRe
     writeLog(null, wire, null);
     throw error;
   }
-}
-
-function canForceRefresh(target: Target): boolean {
-  const credentials = target.connection.credentials;
-  return (credentials.type === 'OAUTH2' && !!credentials.refresh_token) || credentials.type === 'OAUTH2_CC';
 }
 

@@ -35,6 +35,8 @@ export interface TargetResolverOptions {
 
 export interface TargetResolver {
   resolve(providerConfigKey: string, connectionId: string): Promise<Target>;
+  /** True when a forced refresh can produce other credentials (a 401 is worth one retry). */
+  canRefresh(target: Target): boolean;
   /** Refreshes the credentials regardless of expiry (after a 401) and returns the new target. */
   forceRefresh(target: Target): Promise<Target>;
   invalidate(providerConfigKey: string, connectionId: string): void;
@@ -120,6 +122,7 @@ export function createTargetResolver(options: TargetResolverOptions): TargetReso
       }
       return withFreshCredentials(await entry.loaded, false);
     },
+    canRefresh: (target) => options.credentials.canRefresh(target.connection),
     forceRefresh: (target) => withFreshCredentials(target, true),
     invalidate(providerConfigKey, connectionId) {
       cache.delete(targetKey(providerConfigKey, connectionId));

@@ -60,7 +60,6 @@ interface LogRow {
 }
 
 export interface LogStore {
-  insertMany(operations: LogOperation[]): Promise<void>;
   /** Inserts rows already flattened by `toLogTuple` (the writer's hot path). */
   insertTuples(rows: LogTuple[]): Promise<void>;
   list(filter: LogFilter): Promise<LogOperation[]>;
@@ -127,9 +126,6 @@ const fromRow = (row: LogRow): LogOperation => ({
 
 export function createLogStore(db: Queryable): LogStore {
   return {
-    async insertMany(operations) {
-      await this.insertTuples(operations.map(toLogTuple));
-    },
     async insertTuples(rows) {
       if (rows.length === 0) return;
       const columns = COLUMN_TYPES.map((_, i) => rows.map((row) => row[i]));
