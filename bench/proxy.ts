@@ -17,83 +17,22 @@
 //
 // BENCH_PROFILE=1 starts Patchbay with --cpu-prof: a V8 profile of the Patchbay process alone is
 // written to bench/results/profiles/ when it stops.
-import { randomBytes, randomUUID } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import { stopOrphanPostgres } from '../bin/postgres-orphan.js';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type autocannon from 'autocannon';
 import { request } from 'undici';
-import YAML from 'yaml';
-import { jsonUrl, processCpu, spawnChild, type Child } from './lib/children.js';
+import { processCpu, type Child } from './lib/children.js';
 import { runLoad, round, type LoadResult } from './lib/load.js';
+import { api, BenchSession, machineInfo, positiveNumber, PROFILE, PROFILE_DIR, ROOT, type Patchbay } from './lib/session.js';
 
-const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.dirname(BENCH_DIR);
 const DURATION_S = positiveNumber('BENCH_DURATION_S', 10);
 const WARMUP_S = positiveNumber('BENCH_WARMUP_S', 1.5);
-const PROFILE = ['1', 'true', 'yes'].includes((process.env.BENCH_PROFILE ?? '').trim().toLowerCase());
-const PROFILE_DIR = path.join(BENCH_DIR, 'results', 'profiles');
 const CONNECTION_COUNTS = [1, 64] as const;
 const PATCHBAY_CONNECTIONS = 1000;
 const PROXY_PATH = '/proxy/items?x=1';
 const UPSTREAM_PATH = '/items?x=1';
-/** How long a child may take to start (Patchbay: initdb and PostgreSQL on a fresh data dir). */
-const SERVER_READY_MS = 30_000;
-const PATCHBAY_READY_MS = 180_000;
 
-function positiveNumber(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got ${JSON.stringify(raw)}`);
-  return value;
-}
-
-function log(message: string): void {
-  process.stderr.write(`[bench:proxy] ${message}\n`);
-}
-
-// ---------------------------------------------------------------- cleanup
-
-/** Undo steps, run in reverse on the way out (normal end, failure, or SIGINT/SIGTERM). */
-const cleanup: (() => Promise<void>)[] = [];
-let cleaning: Promise<void> | undefined;
-
-function runCleanup(): Promise<void> {
-  cleaning ??= (async () => {
-    for (const undo of cleanup.splice(0).reverse()) {
-      await undo().catch((error: unknown) => log(`stop failed: ${String(error)}`));
-    }
-  })();
-  return cleaning;
-}
-
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    log(`${signal}: stopping the servers`);
-    void runCleanup().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
-  });
-}
-
-/** Spawn a bench server and stop it on the way out. */
-async function startServer(name: string, file: string, env: NodeJS.ProcessEnv): Promise<Child> {
-  const child = await spawnChild({
-    name,
-    args: ['--import', 'tsx', path.join(BENCH_DIR, 'servers', file)],
-    env,
-    cwd: ROOT,
-    ready: jsonUrl,
-    readyTimeoutMs: SERVER_READY_MS,
-    stdin: true,
-  });
-  cleanup.push(async () => {
-    const exit = await child.stop(5000);
-    if (exit.code !== 0) log(`${name} exited with code ${exit.code}, signal ${exit.signal}`);
-  });
-  return child;
-}
+const session = new BenchSession('proxy');
+const log = (message: string) => session.log(message);
 
 // ---------------------------------------------------------------- upstream
 
@@ -114,7 +53,7 @@ async function control(url: string, method: 'GET' | 'POST'): Promise<Buffer> {
 }
 
 async function startUpstream(): Promise<Upstream> {
-  const child = await startServer('upstream', 'upstream.ts', process.env);
+  const child = await session.startServer('upstream', 'upstream.ts', process.env);
   const body = await control(`${child.url}/__body`, 'GET');
   return {
     child,
@@ -127,89 +66,12 @@ async function startUpstream(): Promise<Upstream> {
 
 // ---------------------------------------------------------------- Patchbay
 
-interface Patchbay {
-  child: Child;
-  url: string;
-  secretKey: string;
-}
-
-/** A PostgreSQL left behind by a Patchbay that had to be killed holds the data dir: stop it. */
-async function stopLeftoverPostgres(dataDir: string): Promise<void> {
-  const pid = await stopOrphanPostgres(path.join(dataDir, 'postgres'));
-  if (pid !== undefined) log(`stopped PostgreSQL (pid ${pid}) left behind by Patchbay`);
-}
-
-async function startPatchbay(upstreamUrl: string): Promise<Patchbay> {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'patchbay-bench-'));
-  cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
-  // As root, the embedded PostgreSQL runs as `postgres` and must traverse this folder.
-  await chmod(dataDir, 0o755);
-  const providersFile = path.join(dataDir, 'providers.yaml');
-  await writeFile(
-    providersFile,
-    YAML.stringify({
+function startPatchbay(upstreamUrl: string): Promise<Patchbay> {
+  return session.startPatchbay({
+    providers: {
       'bench-api': { auth_mode: 'API_KEY', proxy: { base_url: upstreamUrl, headers: { authorization: 'Bearer ${apiKey}' } } },
-    }),
-  );
-  const secretKey = randomUUID();
-  // The caller's environment minus anything Patchbay would read: no DATABASE_URL (embedded
-  // PostgreSQL, as before) and no stray PATCHBAY_* setting.
-  const env: NodeJS.ProcessEnv = Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !name.startsWith('PATCHBAY_') && name !== 'DATABASE_URL'),
-  );
-  Object.assign(env, {
-    PATCHBAY_DATA_DIR: dataDir,
-    PATCHBAY_SECRET_KEY: secretKey,
-    PATCHBAY_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
-    PORT: '0',
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'warn',
-    PATCHBAY_ALLOW_PRIVATE_EGRESS: 'true',
-    PATCHBAY_PROVIDERS_FILE: providersFile,
+    },
   });
-
-  const profileArgs: string[] = [];
-  let profilesBefore = new Set<string>();
-  if (PROFILE) {
-    await mkdir(PROFILE_DIR, { recursive: true });
-    profilesBefore = new Set(await readdir(PROFILE_DIR));
-    profileArgs.push('--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`);
-  }
-  const child = await spawnChild({
-    name: 'patchbay',
-    args: [...profileArgs, '--no-node-snapshot', '--import', 'tsx', path.join(ROOT, 'bin', 'patchbay.ts'), 'start'],
-    env,
-    cwd: ROOT,
-    ready: (line) => /Patchbay is running at (\S+)/.exec(line)?.[1],
-    readyTimeoutMs: PATCHBAY_READY_MS,
-  });
-  cleanup.push(async () => {
-    // SIGTERM: Patchbay finishes in-flight requests, flushes its logs and stops PostgreSQL.
-    const exit = await child.stop(30_000);
-    if (exit.code !== 0) log(`patchbay exited with code ${exit.code}, signal ${exit.signal}`);
-    await stopLeftoverPostgres(dataDir);
-    if (PROFILE) {
-      const written = (await readdir(PROFILE_DIR)).filter((name) => !profilesBefore.has(name));
-      // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is Patchbay's main thread;
-      // the other is the thread tsx's module-loader hooks run on, idle once everything is loaded.
-      for (const name of written.sort()) {
-        const main = name.split('.')[4] === '0';
-        log(`Patchbay CPU profile (${main ? 'main thread' : 'module-loader thread'}): ${path.relative(process.cwd(), path.join(PROFILE_DIR, name))}`);
-      }
-      if (written.length === 0) log('BENCH_PROFILE: Patchbay wrote no CPU profile');
-    }
-  });
-  return { child, url: child.url, secretKey };
-}
-
-async function api(patchbay: Patchbay, method: 'POST', route: string, body: unknown): Promise<void> {
-  const response = await request(`${patchbay.url}${route}`, {
-    method,
-    headers: { authorization: `Bearer ${patchbay.secretKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  const text = await response.body.text();
-  if (response.statusCode >= 300) throw new Error(`${method} ${route} answered ${response.statusCode}: ${text}`);
 }
 
 async function seedPatchbay(patchbay: Patchbay): Promise<void> {
@@ -373,132 +235,105 @@ async function checkPath(scenario: Scenario, upstream: Upstream): Promise<void> 
 
 // ---------------------------------------------------------------- main
 
-async function main(): Promise<number> {
-  try {
-    const upstream = await startUpstream();
-    log(`upstream ${upstream.url} (pid ${upstream.child.pid}, ${upstream.body.length} byte body)`);
+async function main() {
+  const upstream = await startUpstream();
+  log(`upstream ${upstream.url} (pid ${upstream.child.pid}, ${upstream.body.length} byte body)`);
 
-    const forwarder = await startServer('forwarder', 'forwarder.ts', {
-      ...process.env,
-      BENCH_UPSTREAM_URL: upstream.url,
-      BENCH_UPSTREAM_PATH: UPSTREAM_PATH,
-    });
-    log(`reply-from forwarder ${forwarder.url} (pid ${forwarder.pid})`);
+  const forwarder = await session.startServer('forwarder', 'forwarder.ts', {
+    ...process.env,
+    BENCH_UPSTREAM_URL: upstream.url,
+    BENCH_UPSTREAM_PATH: UPSTREAM_PATH,
+  });
+  log(`reply-from forwarder ${forwarder.url} (pid ${forwarder.pid})`);
 
-    log(`starting Patchbay (embedded PostgreSQL)${PROFILE ? ' with --cpu-prof' : ''}`);
-    const patchbay = await startPatchbay(upstream.url);
-    log(`Patchbay ${patchbay.url} (pid ${patchbay.child.pid}); creating ${PATCHBAY_CONNECTIONS} connections`);
-    await seedPatchbay(patchbay);
-    const processes: Processes = { upstream: upstream.child, forwarder, patchbay: patchbay.child };
+  log(`starting Patchbay (embedded PostgreSQL)${PROFILE ? ' with --cpu-prof' : ''}`);
+  const patchbay = await startPatchbay(upstream.url);
+  log(`Patchbay ${patchbay.url} (pid ${patchbay.child.pid}); creating ${PATCHBAY_CONNECTIONS} connections`);
+  await seedPatchbay(patchbay);
+  const processes: Processes = { upstream: upstream.child, forwarder, patchbay: patchbay.child };
 
-    const callerHeaders = {
-      authorization: `Bearer ${patchbay.secretKey}`,
-      'provider-config-key': 'bench',
-      'connection-id': 'c-0',
-    };
-    const scenarios: Scenario[] = [
-      // The upstream insists on an API key; direct callers send the one Patchbay would inject.
-      { name: 'direct', url: `${upstream.url}${UPSTREAM_PATH}`, headers: { authorization: 'Bearer k-0' } },
-      { name: 'replyFrom', url: `${forwarder.url}${PROXY_PATH}`, headers: callerHeaders },
-      { name: 'proxy', url: `${patchbay.url}${PROXY_PATH}`, headers: callerHeaders },
-      { name: 'proxyRotating', url: `${patchbay.url}${PROXY_PATH}`, headers: callerHeaders, rotate: true },
-    ];
-    for (const scenario of scenarios) {
-      await checkPath(scenario, upstream);
-    }
-
-    const results: Partial<Record<Scenario['name'], ScenarioResult>> = {};
-    const cpu: Partial<Record<Scenario['name'], ScenarioCpu>> = {};
-    for (const scenario of scenarios) {
-      const measured = await runScenario(scenario, upstream, processes);
-      results[scenario.name] = measured.result;
-      cpu[scenario.name] = measured.cpu;
-    }
-    const { direct, replyFrom: forwarded, proxy, proxyRotating } = results as Record<Scenario['name'], ScenarioResult>;
-    const cpuOf = cpu as Record<Scenario['name'], ScenarioCpu>;
-
-    const ratio = (a: LoadResult, b: LoadResult) => round(a.rps / b.rps, 3);
-    const ratios = {
-      proxyVsReplyFrom_c64: ratio(proxy.c64, forwarded.c64),
-      proxyRotatingVsReplyFrom_c64: ratio(proxyRotating.c64, forwarded.c64),
-      proxyVsReplyFrom_c1: ratio(proxy.c1, forwarded.c1),
-      proxyRotatingVsReplyFrom_c1: ratio(proxyRotating.c1, forwarded.c1),
-      addedP50Ms_c1: round(proxy.c1.p50 - direct.c1.p50, 3),
-      addedP50MsRotating_c1: round(proxyRotating.c1.p50 - direct.c1.p50, 3),
-      replyFromAddedP50Ms_c1: round(forwarded.c1.p50 - direct.c1.p50, 3),
-    };
-    // Each forwarder runs in its own process, so its cost per request is its own CPU time divided
-    // by the responses served: independent of how the machine's cores were shared out, which the
-    // throughput ratio is not (on a small machine the load generator, the upstream and PostgreSQL
-    // compete with the forwarder for the same cores).
-    const costRatio = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? null : round(a / b, 2));
-    const replyFromCost = cpuOf.replyFrom.c64.forwarder;
-    const proxyCost = cpuOf.proxy.c64.patchbay;
-    const proxyRotatingCost = cpuOf.proxyRotating.c64.patchbay;
-    const derived = {
-      note:
-        'CPU time per 2xx response, in µs, of the forwarder process alone (Patchbay: its Node process, without PostgreSQL), ' +
-        'at 64 connections, from /proc; cpuUsPerRequest breaks every measurement down by process',
-      replyFromCostUs_c64: replyFromCost,
-      proxyCostUs_c64: proxyCost,
-      proxyRotatingCostUs_c64: proxyRotatingCost,
-      proxyCostVsReplyFrom_c64: costRatio(proxyCost, replyFromCost),
-      proxyRotatingCostVsReplyFrom_c64: costRatio(proxyRotatingCost, replyFromCost),
-      cpuUsPerRequest: cpuOf,
-    };
-    const report = {
-      name: 'proxy',
-      date: new Date().toISOString(),
-      machine: {
-        cpus: os.cpus().length,
-        cpuModel: os.cpus()[0]?.model ?? 'unknown',
-        memoryGb: round(os.totalmem() / 2 ** 30, 1),
-        node: process.version,
-        platform: `${os.platform()} ${os.release()}`,
-      },
-      settings: {
-        durationS: DURATION_S,
-        warmupS: WARMUP_S,
-        connections: CONNECTION_COUNTS,
-        patchbayConnections: PATCHBAY_CONNECTIONS,
-        upstreamBodyBytes: upstream.body.length,
-        loadGenerator: 'autocannon 8, alone in the orchestrating process',
-        processes: 'upstream (node:http), forwarder (fastify + @fastify/reply-from) and Patchbay (`patchbay start`, embedded PostgreSQL) each in its own child process',
-        patchbayCpuProfile: PROFILE ? path.relative(ROOT, PROFILE_DIR) : null,
-        latency: 'ms, percentiles of every 2xx response time (autocannon* fields: its whole-ms histogram)',
-      },
-      scenarios: { direct, replyFrom: forwarded, proxy, proxyRotating },
-      ratios,
-      derived,
-      targets: { throughputRatio: '>= 0.85', addedP50Ms: '< 1' },
-      pass: {
-        throughput_c64: ratios.proxyVsReplyFrom_c64 >= 0.85,
-        throughputRotating_c64: ratios.proxyRotatingVsReplyFrom_c64 >= 0.85,
-        addedP50_c1: ratios.addedP50Ms_c1 < 1,
-        addedP50Rotating_c1: ratios.addedP50MsRotating_c1 < 1,
-      },
-    };
-
-    const json = JSON.stringify(report, null, 2);
-    const resultsDir = path.join(BENCH_DIR, 'results');
-    await mkdir(resultsDir, { recursive: true });
-    const file = path.join(resultsDir, `proxy-${report.date.replace(/[:.]/g, '-')}.json`);
-    await writeFile(file, `${json}\n`);
-    process.stdout.write(`${json}\n`);
-    log(`written to ${path.relative(process.cwd(), file)}`);
-    return 0;
-  } catch (error) {
-    log(`FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    return 1;
-  } finally {
-    await runCleanup();
+  const callerHeaders = {
+    authorization: `Bearer ${patchbay.secretKey}`,
+    'provider-config-key': 'bench',
+    'connection-id': 'c-0',
+  };
+  const scenarios: Scenario[] = [
+    // The upstream insists on an API key; direct callers send the one Patchbay would inject.
+    { name: 'direct', url: `${upstream.url}${UPSTREAM_PATH}`, headers: { authorization: 'Bearer k-0' } },
+    { name: 'replyFrom', url: `${forwarder.url}${PROXY_PATH}`, headers: callerHeaders },
+    { name: 'proxy', url: `${patchbay.url}${PROXY_PATH}`, headers: callerHeaders },
+    { name: 'proxyRotating', url: `${patchbay.url}${PROXY_PATH}`, headers: callerHeaders, rotate: true },
+  ];
+  for (const scenario of scenarios) {
+    await checkPath(scenario, upstream);
   }
+
+  const results: Partial<Record<Scenario['name'], ScenarioResult>> = {};
+  const cpu: Partial<Record<Scenario['name'], ScenarioCpu>> = {};
+  for (const scenario of scenarios) {
+    const measured = await runScenario(scenario, upstream, processes);
+    results[scenario.name] = measured.result;
+    cpu[scenario.name] = measured.cpu;
+  }
+  const { direct, replyFrom: forwarded, proxy, proxyRotating } = results as Record<Scenario['name'], ScenarioResult>;
+  const cpuOf = cpu as Record<Scenario['name'], ScenarioCpu>;
+
+  const ratio = (a: LoadResult, b: LoadResult) => round(a.rps / b.rps, 3);
+  const ratios = {
+    proxyVsReplyFrom_c64: ratio(proxy.c64, forwarded.c64),
+    proxyRotatingVsReplyFrom_c64: ratio(proxyRotating.c64, forwarded.c64),
+    proxyVsReplyFrom_c1: ratio(proxy.c1, forwarded.c1),
+    proxyRotatingVsReplyFrom_c1: ratio(proxyRotating.c1, forwarded.c1),
+    addedP50Ms_c1: round(proxy.c1.p50 - direct.c1.p50, 3),
+    addedP50MsRotating_c1: round(proxyRotating.c1.p50 - direct.c1.p50, 3),
+    replyFromAddedP50Ms_c1: round(forwarded.c1.p50 - direct.c1.p50, 3),
+  };
+  // Each forwarder runs in its own process, so its cost per request is its own CPU time divided
+  // by the responses served: independent of how the machine's cores were shared out, which the
+  // throughput ratio is not (on a small machine the load generator, the upstream and PostgreSQL
+  // compete with the forwarder for the same cores).
+  const costRatio = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? null : round(a / b, 2));
+  const replyFromCost = cpuOf.replyFrom.c64.forwarder;
+  const proxyCost = cpuOf.proxy.c64.patchbay;
+  const proxyRotatingCost = cpuOf.proxyRotating.c64.patchbay;
+  const derived = {
+    note:
+      'CPU time per 2xx response, in µs, of the forwarder process alone (Patchbay: its Node process, without PostgreSQL), ' +
+      'at 64 connections, from /proc; cpuUsPerRequest breaks every measurement down by process',
+    replyFromCostUs_c64: replyFromCost,
+    proxyCostUs_c64: proxyCost,
+    proxyRotatingCostUs_c64: proxyRotatingCost,
+    proxyCostVsReplyFrom_c64: costRatio(proxyCost, replyFromCost),
+    proxyRotatingCostVsReplyFrom_c64: costRatio(proxyRotatingCost, replyFromCost),
+    cpuUsPerRequest: cpuOf,
+  };
+  const report = {
+    name: 'proxy',
+    date: new Date().toISOString(),
+    machine: machineInfo(),
+    settings: {
+      durationS: DURATION_S,
+      warmupS: WARMUP_S,
+      connections: CONNECTION_COUNTS,
+      patchbayConnections: PATCHBAY_CONNECTIONS,
+      upstreamBodyBytes: upstream.body.length,
+      loadGenerator: 'autocannon 8, alone in the orchestrating process',
+      processes: 'upstream (node:http), forwarder (fastify + @fastify/reply-from) and Patchbay (`patchbay start`, embedded PostgreSQL) each in its own child process',
+      patchbayCpuProfile: PROFILE ? path.relative(ROOT, PROFILE_DIR) : null,
+      latency: 'ms, percentiles of every 2xx response time (autocannon* fields: its whole-ms histogram)',
+    },
+    scenarios: { direct, replyFrom: forwarded, proxy, proxyRotating },
+    ratios,
+    derived,
+    targets: { throughputRatio: '>= 0.85', addedP50Ms: '< 1' },
+    pass: {
+      throughput_c64: ratios.proxyVsReplyFrom_c64 >= 0.85,
+      throughputRotating_c64: ratios.proxyRotatingVsReplyFrom_c64 >= 0.85,
+      addedP50_c1: ratios.addedP50Ms_c1 < 1,
+      addedP50Rotating_c1: ratios.addedP50MsRotating_c1 < 1,
+    },
+  };
+  return report;
 }
 
-const code = await main();
-process.exitCode = code;
-// Everything has been stopped; if a handle still keeps the process alive, say so rather than hang.
-setTimeout(() => {
-  log('a handle kept the process alive after shutdown; exiting');
-  process.exit(code);
-}, 10_000).unref();
+await session.run(main);

@@ -2,6 +2,8 @@
 // patchbay start | server | runner | deploy — construct, wire, start.
 import { ConfigError, loadConfig } from '../server/config.js';
 import { CatalogError } from '../server/providers/catalog.js';
+import { BundleError } from '../runner/bundle.js';
+import { deployToServer } from './deploy.js';
 import { startSystem, type Role } from './system.js';
 
 const USAGE = `usage: patchbay <command>
@@ -9,6 +11,7 @@ const USAGE = `usage: patchbay <command>
   start    HTTP server and runner in one process (embedded PostgreSQL when DATABASE_URL is unset)
   server   HTTP API only
   runner   function worker only
+  deploy   bundle ./functions (PATCHBAY_FUNCTIONS_DIR) and upload it to a running server (PATCHBAY_URL)
 `;
 
 const ROLES: Record<string, Role[]> = { start: ['server', 'runner'], server: ['server'], runner: ['runner'] };
@@ -16,7 +19,7 @@ const ROLES: Record<string, Role[]> = { start: ['server', 'runner'], server: ['s
 async function main(argv: string[]): Promise<number> {
   const command = argv[0];
   const roles = command === undefined ? undefined : ROLES[command];
-  if (roles === undefined) {
+  if (roles === undefined && command !== 'deploy') {
     process.stderr.write(USAGE);
     return command === undefined || command === 'help' || command === '--help' ? 0 : 2;
   }
@@ -31,10 +34,24 @@ async function main(argv: string[]): Promise<number> {
     throw error;
   }
 
+  if (roles === undefined) {
+    try {
+      await deployToServer(config, process.stdout);
+      return 0;
+    } catch (error) {
+      process.stderr.write(`patchbay: deploy failed: ${error instanceof Error ? error.message : String(error)}\n`);
+      return 1;
+    }
+  }
+
   let system;
   try {
-    system = await startSystem(config, { roles });
+    system = await startSystem(config, { roles, deployFunctions: command === 'start' });
   } catch (error) {
+    if (error instanceof BundleError) {
+      process.stderr.write(`patchbay: the functions in ${config.functionsDir} do not build; nothing was deployed:\n${error.message}\n`);
+      return 1;
+    }
     if (error instanceof ConfigError || error instanceof CatalogError) {
       process.stderr.write(`patchbay: ${error instanceof ConfigError ? 'invalid configuration: ' : ''}${error.message}\n`);
       return 1;
@@ -53,6 +70,8 @@ async function main(argv: string[]): Promise<number> {
       '',
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
+  } else if (system.worker !== undefined) {
+    process.stdout.write(`Patchbay runner ${system.worker.id} is running\n`);
   }
 
   await new Promise<void>((resolve) => {

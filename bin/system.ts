@@ -1,5 +1,6 @@
 // The composition root: builds every part from a Config and starts the roles asked for.
 // bin/patchbay.ts and the test harness both start Patchbay through here.
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
 import { buildApp } from '../server/app.js';
@@ -11,8 +12,14 @@ import { startLogRetention } from '../server/logs/retention.js';
 import { createLogWriter, type LogWriter } from '../server/logs/writer.js';
 import { loadCatalog } from '../server/providers/catalog.js';
 import { createProxyEngine, createUpstreamAgent, type ProxyEngine } from '../server/proxy/index.js';
+import { createFunctionRegistry } from '../server/functions/registry.js';
+import { createJobQueue, createWake } from '../server/queue/index.js';
+import { deployFunctions } from '../server/routes/functions.js';
 import { createChangeFeed } from '../server/store/change-feed.js';
-import { createPool, createStore, migrate } from '../server/store/index.js';
+import { createNotifications, createPool, createStore, migrate } from '../server/store/index.js';
+import { buildDeployment } from '../runner/deploy.js';
+import { createSandbox, type Sandbox } from '../runner/sandbox/index.js';
+import { createWorker, type Worker } from '../runner/worker.js';
 import { loadDataDirSecrets } from './data-dir.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded-postgres.js';
 
@@ -27,6 +34,7 @@ export interface System {
   secretKey: string;
   proxy: ProxyEngine;
   logs: LogWriter;
+  worker: Worker | undefined;
   databaseUrl: string;
   embedded: boolean;
   generatedSecretKey: boolean;
@@ -40,6 +48,10 @@ export interface SystemOptions {
   fastEmbeddedDatabase?: boolean;
   /** Smaller backoffs and timeouts for tests. */
   proxyTuning?: { baseBackoffMs?: number; maxBackoffMs?: number; headersTimeoutMs?: number; bodyTimeoutMs?: number };
+  /** Bundle and deploy `config.functionsDir` before serving (`patchbay start`). */
+  deployFunctions?: boolean;
+  /** Shorter runner timers and deadlines for tests. */
+  runnerTuning?: { pollMs?: number; heartbeatMs?: number; staleMs?: number; reapMs?: number; stopGraceMs?: number; actionStartTimeoutMs?: number };
 }
 
 export async function startSystem(config: Config, options: SystemOptions): Promise<System> {
@@ -84,9 +96,16 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
     await checkEncryptionKey(pool, cipher);
     const store = createStore(pool, cipher);
 
-    const feed = createChangeFeed(pool, databaseUrl, logger);
-    await feed.start();
-    stack.push(() => feed.stop());
+    const notifications = createNotifications(pool, databaseUrl, logger);
+    const feed = createChangeFeed(notifications);
+    const functions = createFunctionRegistry(store);
+    const wake = createWake(notifications, store.runs);
+    await notifications.start();
+    stack.push(() => notifications.stop());
+    stack.push(async () => wake.stop());
+    const queue = createJobQueue(pool, logger);
+    await queue.start();
+    stack.push(() => queue.stop());
     const logs = createLogWriter({ store: store.logs, logger });
     logs.start();
     stack.push(() => logs.stop());
@@ -115,12 +134,56 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
     const engine = proxy;
     feed.subscribe((change) => {
       if (change.kind === 'connection') engine.targets.invalidate(change.providerConfigKey, change.connectionId);
-      else engine.targets.invalidateIntegration(change.providerConfigKey);
+      else if (change.kind === 'integration') engine.targets.invalidateIntegration(change.providerConfigKey);
+      else functions.invalidate();
     });
+    const deployed = () => feed.publish({ kind: 'functions' });
+
+    let sandbox: Sandbox | undefined;
+    if (options.roles.includes('runner') || options.deployFunctions === true) {
+      const created = createSandbox({ size: config.runnerConcurrency });
+      sandbox = created;
+      stack.push(() => created.close());
+    }
+    if (options.deployFunctions === true && existsSync(config.functionsDir)) {
+      const inputs = await buildDeployment(config.functionsDir, sandbox as Sandbox, {
+        typecheck: config.typecheckFunctions,
+        onWarning: (message) => logger.warn(message),
+      });
+      const changes = await deployFunctions({ store, deployed }, inputs);
+      logger.info({ dir: config.functionsDir, ...changes }, `deployed ${inputs.length} functions`);
+    }
+
+    // The runner starts before the HTTP server, so it stops after it: requests in flight at
+    // shutdown still get their runs finished.
+    let worker: Worker | undefined;
+    if (options.roles.includes('runner')) {
+      const started = createWorker({
+        store,
+        queue,
+        wake,
+        sandbox: sandbox as Sandbox,
+        functions,
+        catalog,
+        logs,
+        logger,
+        concurrency: config.runnerConcurrency,
+        operations: {
+          proxy: engine,
+          store,
+          connectionChanged: (providerConfigKey, connectionId) => feed.publish({ kind: 'connection', providerConfigKey, connectionId }),
+        },
+        ...options.runnerTuning,
+      });
+      started.start();
+      worker = started;
+      stack.push(() => started.stop());
+      logger.info({ runner: started.id, concurrency: config.runnerConcurrency }, 'runner started');
+    }
 
     let url: string | undefined;
     if (options.roles.includes('server')) {
-      const stopRetention = startLogRetention(store.logs, config.logRetentionDays, logger);
+      const stopRetention = startLogRetention(store, config.logRetentionDays, logger);
       stack.push(async () => stopRetention());
       const app = await buildApp({
         config,
@@ -134,6 +197,11 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
           integrationChanged: (providerConfigKey) => feed.publish({ kind: 'integration', providerConfigKey }),
         },
         refresher: credentials,
+        functions,
+        queue,
+        wake,
+        deployed,
+        actionStartTimeoutMs: options.runnerTuning?.actionStartTimeoutMs,
       });
       stack.push(async () => {
         // Finish in-flight requests for a while, then cut whatever is left (a stalled upload
@@ -146,17 +214,13 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
       url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');
     }
 
-    if (options.roles.includes('runner')) {
-      // The function runner (actions and syncs) arrives with its own issue; until then the role
-      // keeps its database connection and waits, so deployments can already run it.
-      logger.info('runner started: no function queues yet');
-    }
 
     return {
       url,
       secretKey,
       proxy: engine,
       logs,
+      worker,
       databaseUrl,
       embedded: embedded !== undefined,
       generatedSecretKey: config.secretKey === undefined && (stored?.created ?? false),

@@ -5,6 +5,10 @@ import type { Config } from './config.js';
 import { addSecretKeyAuth } from './plugins/auth.js';
 import { registerErrorHandling } from './plugins/errors.js';
 import type { Catalog } from './providers/catalog.js';
+import type { FunctionRegistry } from './functions/registry.js';
+import type { JobQueue, Wake } from './queue/index.js';
+import { actionRoutes } from './routes/actions.js';
+import { functionRoutes } from './routes/functions.js';
 import { connectionRoutes, type ConnectionEvents, type CredentialsRefresher } from './routes/connections.js';
 import { integrationRoutes } from './routes/integrations.js';
 import { logRoutes } from './routes/logs.js';
@@ -21,6 +25,12 @@ export interface AppDeps {
   proxy: ProxyEngine;
   events?: ConnectionEvents;
   refresher?: CredentialsRefresher;
+  functions: FunctionRegistry;
+  queue: JobQueue;
+  wake: Wake;
+  /** Announces a deploy to every process. */
+  deployed: () => void;
+  actionStartTimeoutMs?: number | undefined;
 }
 
 const NO_EVENTS: ConnectionEvents = { changed: () => undefined, integrationChanged: () => undefined };
@@ -51,6 +61,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     integrationRoutes(api, { ...deps, events });
     connectionRoutes(api, { ...deps, events, refresher: deps.refresher });
     logRoutes(api, deps);
+    actionRoutes(api, deps);
+    functionRoutes(api, deps);
     // Its own scope: the proxy replaces the body parsers with a raw pass-through.
     await api.register(async (scope) => proxyRoutes(scope, { proxy: deps.proxy, maxBodyBytes: deps.config.maxBodyBytes }));
   });

@@ -23,6 +23,12 @@ export interface Config {
   maxBodyBytes: number;
   /** Days a log operation is kept before the retention sweep deletes it. */
   logRetentionDays: number;
+  /** Functions one runner process runs at once (one isolate each). */
+  runnerConcurrency: number;
+  /** Where `patchbay deploy` sends the functions (PATCHBAY_URL; default: this machine's port). */
+  serverUrl: string;
+  /** Type-check functions when deploying (`start`, `deploy`); off trades safety for speed. */
+  typecheckFunctions: boolean;
 }
 
 export class ConfigError extends Error {
@@ -43,11 +49,15 @@ const DEFAULT_PROXY_MAX_WAIT_MS = 60_000;
 // 75 MB matches Nango's public body limit, so uploads that work there work here.
 const DEFAULT_MAX_BODY_BYTES = 75 * 1024 * 1024;
 const DEFAULT_LOG_RETENTION_DAYS = 15;
+// 16 isolates: most runs wait on provider APIs, not on the CPU, so a runner on 2 cores keeps
+// 16 busy; each isolate's heap is capped (128 MB by default) and small when idle.
+const DEFAULT_RUNNER_CONCURRENCY = 16;
 
 type Env = Record<string, string | undefined>;
 
 /** Reads and validates the configuration; throws ConfigError on the first bad value. */
 export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
+  const port = parseInteger(env, 'PORT', 3003, 0, 65_535);
   const dataDir = path.resolve(cwd, nonEmpty(env, 'PATCHBAY_DATA_DIR') ?? '.data');
   const providersFile = nonEmpty(env, 'PATCHBAY_PROVIDERS_FILE');
   return {
@@ -55,7 +65,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     dataDir,
     secretKey: parseSecretKey(env),
     encryptionKey: parseEncryptionKey(env),
-    port: parseInteger(env, 'PORT', 3003, 0, 65_535),
+    port,
     host: nonEmpty(env, 'HOST') ?? '0.0.0.0',
     logLevel: parseLogLevel(env),
     providersFile: providersFile === undefined ? undefined : path.resolve(cwd, providersFile),
@@ -64,7 +74,23 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     proxyMaxWaitMs: parseInteger(env, 'PATCHBAY_PROXY_MAX_WAIT_MS', DEFAULT_PROXY_MAX_WAIT_MS, 0, 3_600_000),
     maxBodyBytes: parseInteger(env, 'PATCHBAY_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 1024, 2 ** 31 - 1),
     logRetentionDays: parseInteger(env, 'PATCHBAY_LOG_RETENTION_DAYS', DEFAULT_LOG_RETENTION_DAYS, 1, 3650),
+    runnerConcurrency: parseInteger(env, 'PATCHBAY_RUNNER_CONCURRENCY', DEFAULT_RUNNER_CONCURRENCY, 1, 256),
+    typecheckFunctions: parseBoolean(env, 'PATCHBAY_TYPECHECK_FUNCTIONS', true),
+    serverUrl: parseServerUrl(env, port),
   };
+}
+
+function parseServerUrl(env: Env, port: number): string {
+  const value = nonEmpty(env, 'PATCHBAY_URL');
+  if (value === undefined) return `http://127.0.0.1:${port}`;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError('PATCHBAY_URL', 'must be an http(s) URL like http://patchbay.internal:3003');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError('PATCHBAY_URL', 'must be an http(s) URL like http://patchbay.internal:3003');
+  return url.href.replace(/\/$/, '');
 }
 
 function nonEmpty(env: Env, name: string): string | undefined {

@@ -37,6 +37,24 @@ export const ERRORS = {
   rate_limited: { status: 429, message: 'The provider asked to wait longer than the configured maximum.' },
   upstream_network_error: { status: 502, message: 'The provider could not be reached.' },
 
+  // Functions and actions (contract §6, §7.3, §11)
+  disabled_resource: { status: 404, message: 'The function is disabled.' },
+  action_pending: { status: 404, message: 'The action has not finished yet.' },
+  invalid_action_input: { status: 400, message: "The input does not match the action's input schema." },
+  invalid_action_output: { status: 500, message: "The action returned a value that does not match its output schema." },
+  action_output_too_large: { status: 500, message: 'The action returned more data than the output limit allows.' },
+  action_script_runtime_error: { status: 500, message: 'The action threw an ActionError.' },
+  script_http_error: { status: 424, message: 'An upstream API call made by the function failed.' },
+  script_network_error: { status: 500, message: 'An upstream API called by the function could not be reached.' },
+  script_internal_error: { status: 500, message: 'The function threw an error.' },
+  script_aborted: { status: 410, message: 'The run was cancelled.' },
+  execution_timeout: { status: 500, message: 'The function ran longer than its time limit.' },
+  execution_cpu_limit: { status: 500, message: 'The function used more CPU time than its limit.' },
+  execution_out_of_memory: { status: 500, message: 'The function used more memory than its limit.' },
+  runner_lost: { status: 500, message: 'The runner executing the function stopped before it finished.' },
+  runner_unavailable: { status: 503, message: 'No runner started the action in time.' },
+  function_build_failed: { status: 400, message: 'The functions could not be built.' },
+
   // Catch-all: the raw message of an unexpected error never leaves the process.
   generic_error_support: { status: 500, message: 'An error occurred. Please contact support with this unique id.' },
 } as const satisfies Record<string, { status: number; message: string }>;

@@ -9,6 +9,8 @@ export interface LoadOptions {
   url: string;
   connections: number;
   durationS: number;
+  /** Stop after this many requests instead of after durationS. */
+  amount?: number;
   headers?: Record<string, string>;
   requests?: autocannon.Request[];
   setupClient?: (client: autocannon.Client) => void;
@@ -29,6 +31,11 @@ export interface LoadResult {
   autocannonP99: number;
   requests: number;
   durationS: number;
+  /**
+   * Seconds from the start to the last 2xx response: with `amount`, autocannon stops (and its
+   * durationS ends) only at its next one-second tick after the last response.
+   */
+  activeS: number;
 }
 
 export class LoadError extends Error {}
@@ -36,18 +43,22 @@ export class LoadError extends Error {}
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   let times = new Float64Array(1 << 16);
   let count = 0;
+  let startedAt = 0;
+  let lastAt = 0;
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon(
       {
         url: options.url,
         connections: options.connections,
         duration: options.durationS,
+        amount: options.amount,
         headers: options.headers,
         requests: options.requests,
         setupClient: options.setupClient,
       },
       (error, res) => (error ? reject(error) : resolve(res)),
     );
+    instance.once('start', () => (startedAt = performance.now()));
     if (options.onStart) instance.once('start', options.onStart);
     instance.on('response', (_client, statusCode, _bytes, responseTime) => {
       if (statusCode < 200 || statusCode >= 300) return; // counted in non2xx, which fails the run
@@ -57,6 +68,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         times = grown;
       }
       times[count++] = responseTime;
+      lastAt = performance.now();
     });
   });
 
@@ -81,6 +93,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     autocannonP99: result.latency.p99,
     requests: count,
     durationS: result.duration,
+    activeS: round((lastAt - startedAt) / 1000, 3),
   };
 }
 

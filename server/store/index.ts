@@ -2,13 +2,17 @@
 import type { Cipher } from '../credentials/cipher.js';
 import { createConnectionStore, type ConnectionStore } from './connections.js';
 import { withTransaction, type Pool, type Queryable } from './db.js';
+import { createFunctionStore, type FunctionStore } from './functions.js';
 import { createLogStore, type LogStore } from './logs.js';
 import { createIntegrationStore, type IntegrationStore } from './integrations.js';
+import { createRunStore, type RunStore } from './runs.js';
 
 export interface Repositories {
   integrations: IntegrationStore;
   connections: ConnectionStore;
   logs: LogStore;
+  functions: FunctionStore;
+  runs: RunStore;
 }
 
 export interface Store extends Repositories {
@@ -22,6 +26,8 @@ function repositories(db: Queryable, cipher: Cipher): Repositories {
     integrations: createIntegrationStore(db, cipher),
     connections: createConnectionStore(db, cipher),
     logs: createLogStore(db),
+    functions: createFunctionStore(db),
+    runs: createRunStore(db),
   };
 }
 
@@ -39,3 +45,6 @@ export { readSetting, writeSettingOnce } from './settings.js';
 export type { Connection, ConnectionCredentials, ConnectionInput, EndUser } from './connections.js';
 export type { Integration, IntegrationCredentials, IntegrationInput } from './integrations.js';
 export type { LogOperation, LogFilter } from './logs.js';
+export type { DeployChanges, DeployedFunction, FunctionInput, FunctionKind } from './functions.js';
+export type { ClaimedRun, NewRun, RunError, RunState, RunStatus, RunStore } from './runs.js';
+export { createNotifications, type Notifications } from './notifications.js';

@@ -15,7 +15,8 @@ export interface LogOperation {
   status: number | null;
   error: { code: string; message: string } | null;
   attempts: unknown[];
-  request: { headers: Record<string, string> } | null;
+  /** Proxy calls: `{headers}`; function runs: `{function, attempt, runId}`. */
+  request: Record<string, unknown> | null;
   response: { headers: Record<string, string> } | null;
   messages: unknown[];
   startedAt: Date;

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { getGlobalDispatcher } from 'undici';
 import YAML from 'yaml';
-import { startSystem, type Role, type System } from '../../bin/system.js';
+import { startSystem, type Role, type System, type SystemOptions } from '../../bin/system.js';
 import { loadConfig } from '../../server/config.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
@@ -52,6 +52,10 @@ export interface StartOptions {
   encryptionKey?: string;
   /** Backoffs and timeouts of the proxy engine (defaults: small, so retry tests stay fast). */
   proxyTuning?: { baseBackoffMs?: number; maxBackoffMs?: number; headersTimeoutMs?: number; bodyTimeoutMs?: number };
+  /** Functions to bundle and deploy at start (as `patchbay start` does). */
+  functionsDir?: string;
+  /** Runner timers and deadlines (defaults: short, so recovery tests stay fast). */
+  runnerTuning?: SystemOptions['runnerTuning'];
 }
 
 export async function startPatchbay(options: StartOptions): Promise<TestPatchbay> {
@@ -68,6 +72,8 @@ export async function startPatchbay(options: StartOptions): Promise<TestPatchbay
     HOST: '127.0.0.1',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     PATCHBAY_ALLOW_PRIVATE_EGRESS: 'true',
+    PATCHBAY_RUNNER_CONCURRENCY: '4',
+    ...(options.functionsDir === undefined ? {} : { PATCHBAY_FUNCTIONS_DIR: options.functionsDir }),
     ...options.env,
   };
   if (options.providers !== undefined) {
@@ -78,8 +84,10 @@ export async function startPatchbay(options: StartOptions): Promise<TestPatchbay
   const system = await startSystem(loadConfig(env), {
     roles: options.roles ?? ['server', 'runner'],
     proxyTuning: { baseBackoffMs: 40, maxBackoffMs: 400, ...options.proxyTuning },
+    deployFunctions: options.functionsDir !== undefined,
+    runnerTuning: { pollMs: 500, heartbeatMs: 200, staleMs: 1500, reapMs: 300, stopGraceMs: 2000, ...options.runnerTuning },
   });
-  const url = system.url as string;
+  const url = system.url ?? '';
 
   return {
     url,

@@ -58,3 +58,17 @@ export function waitForStart(child: ChildProcess): Promise<PatchbayProcess> {
     child.on('exit', (code) => reject(new Error(`patchbay exited with ${code} before starting: ${stderr}`)));
   });
 }
+
+/** Resolves with everything printed so far once stdout matches `pattern`; rejects if the process exits first. */
+export function waitForOutput(child: ChildProcess, pattern: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (pattern.test(stdout)) resolve(stdout);
+    });
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('exit', (code) => reject(new Error(`process exited with ${code}: ${stderr}`)));
+  });
+}

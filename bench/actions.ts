@@ -1,0 +1,373 @@
+// npm run bench:actions — what an action costs end to end: POST /action/trigger on a `patchbay
+// start` (server and runner in one process, embedded PostgreSQL) until the run's result comes
+// back, for a no-op action and for an action making one `nango.get` to a loopback upstream.
+//
+// Phases, in one run:
+//   firstRun   the first trigger of `noop` after start (deployed at start), then after a redeploy
+//              of a changed `noop` (`patchbay deploy`'s code, run here, POST /functions/deploy)
+//   warm-up    BENCH_WARMUP_RUNS runs of each action at 32 connections
+//   noop       1 connection for BENCH_DURATION_S seconds, then 32 connections
+//   fetchOne   the same for `fetch-one`
+//   memory     Patchbay's RSS after the warm-up and again once at least BENCH_MEMORY_RUNS
+//              (10,000) runs have passed since (topped up with `noop` at 32 connections)
+// Each phase reports latency percentiles of every response (autocannon, full precision), actions
+// per second, and the CPU time per action of the Patchbay process and of its PostgreSQL (/proc).
+// It prints one JSON object (also written to bench/results/actions-<timestamp>.json), with the
+// issue's targets under `targets`, and exits 1 if any response was not a 2xx.
+//
+// The upstream (bench/servers/upstream.ts) and Patchbay run in child processes; autocannon and
+// this orchestration run here. BENCH_PROFILE=1 profiles the Patchbay process (see lib/session.ts).
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { request } from 'undici';
+import { deployToServer } from '../bin/deploy.js';
+import { loadConfig } from '../server/config.js';
+import { processCpu } from './lib/children.js';
+import { runLoad, round, type LoadResult } from './lib/load.js';
+import { api, BenchSession, machineInfo, positiveNumber, PROFILE, PROFILE_DIR, ROOT, type Patchbay } from './lib/session.js';
+
+const DURATION_S = positiveNumber('BENCH_DURATION_S', 10);
+const WARMUP_RUNS = Math.max(32, Math.round(positiveNumber('BENCH_WARMUP_RUNS', 300)));
+/** The issue's memory target: RSS flat over 10,000 runs. */
+const TARGET_MEMORY_RUNS = 10_000;
+const MEMORY_RUNS = Math.round(positiveNumber('BENCH_MEMORY_RUNS', TARGET_MEMORY_RUNS));
+const CONCURRENCY = [1, 32] as const;
+const INTEGRATION = 'bench';
+const CONNECTION_ID = 'c1';
+/** The upstream answers 200 to any path for `Authorization: Bearer k-<anything>`. */
+const API_KEY = 'k-1';
+const UPSTREAM_ENDPOINT = '/items';
+
+const TARGETS = {
+  noopP50Ms_c1: { target: '< 10', ok: (v: number) => v < 10 },
+  noopP99Ms_c1: { target: '< 40', ok: (v: number) => v < 40 },
+  noopActionsPerS_c32: { target: '>= 300', ok: (v: number) => v >= 300 },
+  firstRunAfterStartMs: { target: '< 100', ok: (v: number) => v < 100 },
+  firstRunAfterRedeployMs: { target: '< 100', ok: (v: number) => v < 100 },
+  rssDeltaMb: { target: '|Δ| <= 50 over >= 10,000 runs', ok: (v: number) => Math.abs(v) <= 50 },
+} as const;
+
+const session = new BenchSession('actions');
+const log = (message: string) => session.log(message);
+
+// ---------------------------------------------------------------- functions
+
+// Without input/output schemas (the runtime then skips validation): sdk/functions.ts's types
+// require both, so the deploys here skip the type check (PATCHBAY_TYPECHECK_FUNCTIONS=false).
+function noopSource(tag: string): string {
+  return `import { createAction } from 'patchbay';
+
+export default createAction({
+  description: 'Does nothing (deploy ${tag})',
+  exec: async () => ({ ok: true, deploy: '${tag}' }),
+});
+`;
+}
+
+const FETCH_ONE_SOURCE = `import { createAction } from 'patchbay';
+
+export default createAction({
+  description: 'One GET to the upstream',
+  exec: async (nango) => {
+    const response = await nango.get({ endpoint: '${UPSTREAM_ENDPOINT}' });
+    return { status: response.status };
+  },
+});
+`;
+
+async function writeFunctions(dir: string, noopTag: string): Promise<void> {
+  const actions = path.join(dir, INTEGRATION, 'actions');
+  await mkdir(actions, { recursive: true });
+  await writeFile(path.join(actions, 'noop.ts'), noopSource(noopTag));
+  await writeFile(path.join(actions, 'fetch-one.ts'), FETCH_ONE_SOURCE);
+}
+
+/** `patchbay deploy` against the running Patchbay: bundle and inspect here, upload, return ms. */
+async function redeploy(patchbay: Patchbay, functionsDir: string): Promise<number> {
+  const config = loadConfig(
+    {
+      PATCHBAY_URL: patchbay.url,
+      PATCHBAY_SECRET_KEY: patchbay.secretKey,
+      PATCHBAY_FUNCTIONS_DIR: functionsDir,
+      PATCHBAY_TYPECHECK_FUNCTIONS: 'false',
+    },
+    ROOT,
+  );
+  let output = '';
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      output += chunk.toString('utf8');
+      done();
+    },
+  });
+  const started = performance.now();
+  await deployToServer(config, sink);
+  const ms = performance.now() - started;
+  log(`redeploy: ${output.trim().replace(/\n\s*/g, '; ')}`);
+  return ms;
+}
+
+// ---------------------------------------------------------------- triggers
+
+function triggerHeaders(patchbay: Patchbay): Record<string, string> {
+  return {
+    authorization: `Bearer ${patchbay.secretKey}`,
+    'provider-config-key': INTEGRATION,
+    'connection-id': CONNECTION_ID,
+    'content-type': 'application/json',
+  };
+}
+
+function triggerBody(action: string): string {
+  return JSON.stringify({ action_name: action, input: {} });
+}
+
+interface Triggered {
+  ms: number;
+  output: Record<string, unknown>;
+}
+
+/** One trigger, timed from sending the request to the last byte of the answer; throws on non-2xx. */
+async function trigger(patchbay: Patchbay, action: string): Promise<Triggered> {
+  const started = performance.now();
+  const response = await request(`${patchbay.url}/action/trigger`, { method: 'POST', headers: triggerHeaders(patchbay), body: triggerBody(action) });
+  const text = await response.body.text();
+  const ms = performance.now() - started;
+  if (response.statusCode < 200 || response.statusCode >= 300) {
+    throw new Error(`POST /action/trigger ${triggerBody(action)} answered ${response.statusCode} after ${round(ms, 1)} ms: ${text}`);
+  }
+  return { ms: round(ms, 3), output: JSON.parse(text) as Record<string, unknown> };
+}
+
+function expectOutput(action: string, got: Record<string, unknown>, expected: Record<string, unknown>): void {
+  if (JSON.stringify(got) !== JSON.stringify(expected)) {
+    throw new Error(`${action} returned ${JSON.stringify(got)}, expected ${JSON.stringify(expected)}`);
+  }
+}
+
+// ---------------------------------------------------------------- measurement
+
+interface CpuSnapshot {
+  loadGenerator: number;
+  patchbay: number | undefined;
+  postgres: number | undefined;
+}
+
+function cpuSnapshot(pid: number): CpuSnapshot {
+  const usage = process.cpuUsage();
+  const patchbay = processCpu(pid);
+  return { loadGenerator: usage.user + usage.system, patchbay: patchbay?.selfUs, postgres: patchbay?.descendantsUs };
+}
+
+/** CPU µs per action of each process (null without /proc). */
+function cpuPerAction(before: CpuSnapshot, after: CpuSnapshot, actions: number) {
+  const per = (key: keyof CpuSnapshot) => {
+    const [a, b] = [before[key], after[key]];
+    return a === undefined || b === undefined ? null : round((b - a) / actions, 1);
+  };
+  return { patchbay: per('patchbay'), postgres: per('postgres'), loadGenerator: per('loadGenerator') };
+}
+
+/** Resident set size of a process, in MB (VmRSS, and its peak VmHWM), or null without /proc. */
+function rssMb(pid: number): { rss: number; peak: number } | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+    return { rss: round(kb('VmRSS') / 1024, 1), peak: round(kb('VmHWM') / 1024, 1) };
+  } catch {
+    return null;
+  }
+}
+
+interface PhaseResult extends LoadResult {
+  /** 2xx responses per second, from autocannon's start to the last response. */
+  actionsPerS: number;
+  cpuUsPerAction: ReturnType<typeof cpuPerAction>;
+  patchbayRssMbAfter: number | null;
+}
+
+/** Runs counted since the memory baseline (2xx responses only). */
+let runsSinceBaseline = 0;
+
+async function phase(
+  patchbay: Patchbay,
+  label: string,
+  action: string,
+  connections: number,
+  limit: { durationS: number } | { amount: number },
+): Promise<PhaseResult> {
+  log(`${label}: ${action} at ${connections} connection(s), ${'amount' in limit ? `${limit.amount} runs` : `${limit.durationS} s`}`);
+  let before: CpuSnapshot | undefined;
+  const result = await runLoad({
+    url: patchbay.url,
+    connections,
+    durationS: 'durationS' in limit ? limit.durationS : DURATION_S,
+    amount: 'amount' in limit ? limit.amount : undefined,
+    headers: triggerHeaders(patchbay),
+    requests: [{ method: 'POST', path: '/action/trigger', body: triggerBody(action) }],
+    onStart: () => (before = cpuSnapshot(patchbay.child.pid)),
+  });
+  const after = cpuSnapshot(patchbay.child.pid);
+  if (before === undefined) throw new Error(`${label}: autocannon never signalled its start`);
+  runsSinceBaseline += result.requests;
+  const measured: PhaseResult = {
+    ...result,
+    actionsPerS: round(result.requests / result.activeS, 1),
+    cpuUsPerAction: cpuPerAction(before, after, result.requests),
+    patchbayRssMbAfter: rssMb(patchbay.child.pid)?.rss ?? null,
+  };
+  log(
+    `${label}: ${measured.actionsPerS} actions/s, p50 ${result.p50} ms, p90 ${result.p90} ms, p99 ${result.p99} ms, ` +
+      `${result.requests} runs; CPU µs/action ${JSON.stringify(measured.cpuUsPerAction)}; Patchbay RSS ${measured.patchbayRssMbAfter} MB`,
+  );
+  return measured;
+}
+
+function target(name: keyof typeof TARGETS, measured: number | null) {
+  const ok = measured !== null && TARGETS[name].ok(measured);
+  return { target: TARGETS[name].target, measured, ok, flag: ok ? '✔' : '✘' };
+}
+
+// ---------------------------------------------------------------- main
+
+async function main() {
+  const upstream = await session.startServer('upstream', 'upstream.ts', process.env);
+  log(`upstream ${upstream.url} (pid ${upstream.pid})`);
+
+  const functionsDir = await session.tempDir('patchbay-bench-functions-');
+  const startTag = randomBytes(6).toString('hex');
+  await writeFunctions(functionsDir, startTag);
+
+  log(`starting Patchbay (embedded PostgreSQL)${PROFILE ? ' with --cpu-prof' : ''}`);
+  const patchbay = await session.startPatchbay({
+    providers: {
+      [INTEGRATION]: { auth_mode: 'API_KEY', proxy: { base_url: upstream.url, headers: { authorization: 'Bearer ${apiKey}' } } },
+    },
+    env: { PATCHBAY_FUNCTIONS_DIR: functionsDir, PATCHBAY_TYPECHECK_FUNCTIONS: 'false' },
+  });
+  const pid = patchbay.child.pid;
+  log(`Patchbay ${patchbay.url} (pid ${pid}, RSS ${rssMb(pid)?.rss ?? '?'} MB)`);
+  await api(patchbay, 'POST', '/integrations', { provider: INTEGRATION, unique_key: INTEGRATION });
+  await api(patchbay, 'POST', '/connections', {
+    provider_config_key: INTEGRATION,
+    connection_id: CONNECTION_ID,
+    credentials: { type: 'API_KEY', apiKey: API_KEY },
+  });
+
+  // ---- first run after deploy
+  const afterStart = await trigger(patchbay, 'noop');
+  expectOutput('noop', afterStart.output, { ok: true, deploy: startTag });
+  const secondAfterStart = await trigger(patchbay, 'noop');
+  const fetchAfterStart = await trigger(patchbay, 'fetch-one');
+  expectOutput('fetch-one', fetchAfterStart.output, { status: 200 });
+  log(`first noop after start ${afterStart.ms} ms (second ${secondAfterStart.ms} ms); first fetch-one ${fetchAfterStart.ms} ms`);
+
+  const redeployTag = randomBytes(6).toString('hex');
+  await writeFunctions(functionsDir, redeployTag);
+  const deployMs = await redeploy(patchbay, functionsDir);
+  const afterRedeploy = await trigger(patchbay, 'noop');
+  // A registry that has not seen the deploy yet would serve the old bundle: say so, and how long
+  // the new one took to appear.
+  const servedNew = afterRedeploy.output.deploy === redeployTag;
+  let staleRuns = 0;
+  const staleSince = performance.now();
+  let firstNew = servedNew ? afterRedeploy : undefined;
+  while (firstNew === undefined && performance.now() - staleSince < 10_000) {
+    staleRuns++;
+    const next = await trigger(patchbay, 'noop');
+    if (next.output.deploy === redeployTag) firstNew = next;
+  }
+  if (firstNew === undefined) throw new Error(`noop still ran the bundle deployed at start 10 s after the redeploy`);
+  if (!servedNew) log(`WARNING: the first trigger after the redeploy ran the previous bundle; ${staleRuns} more trigger(s) until the new one ran`);
+  const secondAfterRedeploy = await trigger(patchbay, 'noop');
+  log(`redeploy ${round(deployMs, 1)} ms (bundle, inspect, upload); first noop after it ${afterRedeploy.ms} ms (second ${secondAfterRedeploy.ms} ms)`);
+  const firstRun = {
+    afterStart: { noopMs: afterStart.ms, secondNoopMs: secondAfterStart.ms, firstFetchOneMs: fetchAfterStart.ms },
+    afterRedeploy: {
+      deployMs: round(deployMs, 1),
+      noopMs: afterRedeploy.ms,
+      ranNewBundle: servedNew,
+      staleRunsBeforeNewBundle: staleRuns,
+      firstNewBundleRunMs: firstNew.ms,
+      secondNoopMs: secondAfterRedeploy.ms,
+    },
+  };
+
+  // ---- warm-up, then the memory baseline
+  const warmup = {
+    noop: await phase(patchbay, 'warm-up', 'noop', 32, { amount: WARMUP_RUNS }),
+    fetchOne: await phase(patchbay, 'warm-up', 'fetch-one', 32, { amount: WARMUP_RUNS }),
+  };
+  const rssBefore = rssMb(pid);
+  runsSinceBaseline = 0;
+
+  // ---- measured phases
+  const noop = {
+    c1: await phase(patchbay, 'noop c1', 'noop', CONCURRENCY[0], { durationS: DURATION_S }),
+    c32: await phase(patchbay, 'noop c32', 'noop', CONCURRENCY[1], { durationS: DURATION_S }),
+  };
+  const fetchOne = {
+    c1: await phase(patchbay, 'fetch-one c1', 'fetch-one', CONCURRENCY[0], { durationS: DURATION_S }),
+    c32: await phase(patchbay, 'fetch-one c32', 'fetch-one', CONCURRENCY[1], { durationS: DURATION_S }),
+  };
+
+  // ---- memory: top up to MEMORY_RUNS runs since the baseline
+  const missing = MEMORY_RUNS - runsSinceBaseline;
+  const topUp = missing > 0 ? await phase(patchbay, 'memory top-up', 'noop', 32, { amount: Math.max(32, missing) }) : null;
+  const rssAfter = rssMb(pid);
+  const rssDelta = rssBefore === null || rssAfter === null ? null : round(rssAfter.rss - rssBefore.rss, 1);
+  const memory = {
+    runs: runsSinceBaseline,
+    patchbayRssMbBefore: rssBefore?.rss ?? null,
+    patchbayRssMbAfter: rssAfter?.rss ?? null,
+    patchbayRssMbDelta: rssDelta,
+    patchbayRssMbPeak: rssAfter?.peak ?? null,
+    topUp,
+  };
+  log(`memory: RSS ${memory.patchbayRssMbBefore} -> ${memory.patchbayRssMbAfter} MB (${rssDelta} MB) over ${memory.runs} runs; peak ${memory.patchbayRssMbPeak} MB`);
+
+  const targets = {
+    noopP50Ms_c1: target('noopP50Ms_c1', noop.c1.p50),
+    noopP99Ms_c1: target('noopP99Ms_c1', noop.c1.p99),
+    noopActionsPerS_c32: target('noopActionsPerS_c32', noop.c32.actionsPerS),
+    firstRunAfterStartMs: target('firstRunAfterStartMs', firstRun.afterStart.noopMs),
+    firstRunAfterRedeployMs: target('firstRunAfterRedeployMs', servedNew ? firstRun.afterRedeploy.noopMs : null),
+    rssDeltaMb: target('rssDeltaMb', memory.runs >= TARGET_MEMORY_RUNS ? rssDelta : null),
+  };
+  for (const [name, t] of Object.entries(targets)) log(`${t.flag} ${name}: ${t.measured} (target ${t.target})`);
+
+  return {
+    name: 'actions',
+    date: new Date().toISOString(),
+    machine: machineInfo(),
+    settings: {
+      durationS: DURATION_S,
+      warmupRuns: WARMUP_RUNS,
+      memoryRuns: MEMORY_RUNS,
+      connections: CONCURRENCY,
+      actions: {
+        noop: 'createAction({ exec: async () => ({ ok: true, deploy: <tag> }) })',
+        fetchOne: `createAction({ exec: async (nango) => ({ status: (await nango.get({ endpoint: '${UPSTREAM_ENDPOINT}' })).status }) })`,
+      },
+      typecheck: 'off (PATCHBAY_TYPECHECK_FUNCTIONS=false): the actions have no input/output schemas',
+      trigger: 'POST /action/trigger {"action_name": …, "input": {}}, synchronous (no X-Async), one Patchbay connection',
+      loadGenerator: 'autocannon 8, alone in the orchestrating process',
+      processes: 'upstream (node:http) and Patchbay (`patchbay start`: server and runner in one process, embedded PostgreSQL) each in its own child process',
+      patchbayCpuProfile: PROFILE ? path.relative(ROOT, PROFILE_DIR) : null,
+      latency: 'ms, percentiles of every 2xx response time (autocannon* fields: its whole-ms histogram)',
+      cpuUsPerAction: 'CPU µs per 2xx response of the Patchbay process, of its PostgreSQL (descendant processes) and of this load generator, from /proc',
+    },
+    firstRun,
+    warmup,
+    noop,
+    fetchOne,
+    memory,
+    targets,
+    pass: Object.values(targets).every((t) => t.ok),
+  };
+}
+
+await session.run(main);

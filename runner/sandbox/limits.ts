@@ -1,0 +1,73 @@
+// The sandbox's bounds: per-run limits (memory, CPU, wall time, output) with their defaults, and
+// the pool's own constants (recycling, cache sizes, watchdog period). Numbers only; no behaviour.
+
+export interface SandboxLimits {
+  /** Heap limit of the isolate the run gets (isolated-vm `memoryLimit`, minimum 8). */
+  memoryMb: number;
+  /** CPU time the run may use, measured on the isolate (`isolate.cpuTime`). */
+  cpuMs: number;
+  /** Time from the start of the run to its end, waiting included. */
+  wallMs: number;
+  /** UTF-8 size of the JSON output. */
+  maxOutputBytes: number;
+}
+
+export const DEFAULT_LIMITS: SandboxLimits = {
+  // isolated-vm's default; a function buffers provider responses of up to 10 MB and parses them,
+  // and runs share the runner's memory with `size` other isolates (8 × 128 MB fits a 2 GB box).
+  memoryMb: 128,
+  // Integration code waits on I/O; 10 s of pure CPU is a bug (a loop), not work.
+  cpuMs: 10_000,
+  // An action is awaited by an HTTP request; one minute is the longest a caller sensibly holds
+  // it open. Syncs pass their own, longer limit.
+  wallMs: 60_000,
+  // Contract §6: outputs over 2 MB are rejected.
+  maxOutputBytes: 2 * 1024 * 1024,
+};
+
+// isolated-vm refuses less than 8 MB.
+export const MIN_MEMORY_MB = 8;
+
+/** `partial` over `base`, each value checked: a bad number falls back to the base rather than disabling a limit. */
+export function resolveLimits(base: SandboxLimits, partial: Partial<SandboxLimits> | undefined): SandboxLimits {
+  const pick = (key: keyof SandboxLimits, minimum: number) => {
+    const value = partial?.[key];
+    return typeof value === 'number' && Number.isFinite(value) && value >= minimum ? Math.floor(value) : base[key];
+  };
+  return {
+    memoryMb: pick('memoryMb', MIN_MEMORY_MB),
+    cpuMs: pick('cpuMs', 1),
+    wallMs: pick('wallMs', 1),
+    maxOutputBytes: pick('maxOutputBytes', 0),
+  };
+}
+
+// A fresh context per run frees everything a run made, but V8 and isolated-vm keep a little per
+// context (compiled feedback, handles); replacing an isolate costs ~3 ms, so every 500 runs is
+// < 0.01 ms per run and bounds any slow growth.
+export const MAX_RUNS_PER_ISOLATE = 500;
+
+// The heap is measured after every run, uncollected garbage included: V8 collects lazily, so a
+// reading swings between the live size and about half the limit (measured: 2–63 MB in a 128 MB
+// isolate whose runs keep < 10 MB). Past three quarters, garbage alone does not explain it: the
+// isolate is leaking and is replaced before a run hits the limit.
+export const RECYCLE_HEAP_FRACTION = 0.75;
+
+// How often the CPU watchdog reads `isolate.cpuTime` of the running isolates: a loop is stopped
+// at most ~25 ms past its limit, at a cost of 40 cheap reads per second.
+export const CPU_CHECK_INTERVAL_MS = 25;
+
+// Compiled scripts kept per isolate, by bundle hash: a deployment's hot functions fit, and each
+// costs its code size in the isolate's heap. A miss costs ~0.4 ms with V8's cached data.
+export const DEFAULT_MAX_CACHED_SCRIPTS = 32;
+
+// V8 code caches kept for the process, by bundle hash (tens of KB each): several times the
+// per-isolate cache so that a new or recycled isolate compiles from cache.
+export const CACHED_DATA_PER_SCRIPT_SLOT = 4;
+
+// `inspect` only evaluates a bundle's top level and reads its definition.
+export const INSPECT_WALL_MS = 10_000;
+
+// Failures a run may refer to after they happened (the error escaping exec names one by number):
+// a sync that swallows thousands of 404s keeps only the latest.
+export const MAX_REMEMBERED_FAILURES = 1000;

@@ -1,0 +1,312 @@
+// The isolate pool: `size` warm isolates, each running one run at a time in a fresh context that
+// was prepared (context created, guest runtime evaluated, host links bootstrapped) while the
+// isolate was idle. Killed, worn or resized isolates are replaced; runs beyond `size` queue.
+// Owns the CPU watchdog timer. Knows nothing of what a run does (run.ts).
+import ivm from 'isolated-vm';
+import { ContextBridge } from './bridge.js';
+import { loadGuestRuntime } from './guest-script.js';
+import { GUEST_BOOTSTRAP_GLOBAL, RUNTIME_FILENAME, type GuestRequest } from './guest/protocol.js';
+import { CPU_CHECK_INTERVAL_MS, MAX_RUNS_PER_ISOLATE, RECYCLE_HEAP_FRACTION } from './limits.js';
+import { CodeCache, ScriptCache } from './script-cache.js';
+
+// The guest runtime's code cache key: no bundle hash can collide with it (hashes are hex).
+const RUNTIME_CACHE_KEY = 'patchbay:guest-runtime';
+
+/** A context ready for one run: the guest runtime evaluated, its host links connected. */
+export interface PreparedContext {
+  context: ivm.Context;
+  /** The guest's `enter(request)`. */
+  enter: ivm.Reference<(request: GuestRequest) => Promise<unknown>>;
+  bridge: ContextBridge;
+}
+
+export interface PoolOptions {
+  size: number;
+  maxCachedScripts: number;
+  codeCache: CodeCache;
+}
+
+function releaseQuietly(handle: { release(): void }): void {
+  try {
+    handle.release();
+  } catch {
+    // Its isolate is gone, and the handle with it.
+  }
+}
+
+function releasePrepared(prepared: PreparedContext): void {
+  prepared.bridge.release();
+  releaseQuietly(prepared.enter);
+  releaseQuietly(prepared.context);
+}
+
+export class IsolateSlot {
+  isolate!: ivm.Isolate;
+  memoryMb!: number;
+  /** Runs (and inspections) started on the current isolate. */
+  runs = 0;
+  busy = false;
+  /** Heap (V8 + external, garbage included) measured after the last run; 0 before the first. */
+  heapUsedBytes = 0;
+  #runtime: Promise<ivm.Script> | undefined;
+  readonly #scripts: ScriptCache;
+  #next: Promise<PreparedContext> | undefined;
+
+  constructor(
+    private readonly pool: IsolatePool,
+    memoryMb: number,
+    maxCachedScripts: number,
+  ) {
+    this.#scripts = new ScriptCache(maxCachedScripts);
+    this.#create(memoryMb);
+  }
+
+  get compiledScripts(): number {
+    return this.#scripts.size;
+  }
+
+  /** The prepared context, waiting for it if it is still being made. */
+  takePrepared(): Promise<PreparedContext> {
+    const next = this.#next ?? this.#prepare(false);
+    this.#next = undefined;
+    return next;
+  }
+
+  /** Starts preparing the next run's context now, while the isolate is idle. */
+  prepareNext(checkHeap: boolean): void {
+    if (this.#next !== undefined || this.isolate.isDisposed) return;
+    const next = this.#prepare(checkHeap);
+    // Observed here so that an idle failure is not an unhandled rejection; takePrepared rethrows it.
+    next.catch(() => undefined);
+    this.#next = next;
+  }
+
+  /** The bundle compiled in this isolate (cached by hash). */
+  async script(hash: string, code: string, filename: string): Promise<ivm.Script> {
+    const cached = this.#scripts.get(hash);
+    if (cached !== undefined) return cached;
+    const script = await this.pool.codeCache.compile(this.isolate, hash, code, filename);
+    this.#scripts.set(hash, script);
+    return script;
+  }
+
+  /** Replaces the isolate: after a kill, after MAX_RUNS_PER_ISOLATE runs, or for another memory limit. */
+  renew(memoryMb: number): void {
+    this.#dropNext();
+    this.#replaceIsolate(memoryMb);
+  }
+
+  dispose(): void {
+    this.#dropNext();
+    this.#disposeIsolate();
+  }
+
+  #create(memoryMb: number): void {
+    this.isolate = new ivm.Isolate({ memoryLimit: memoryMb });
+    this.memoryMb = memoryMb;
+    this.runs = 0;
+    this.heapUsedBytes = 0;
+    this.#runtime = undefined;
+  }
+
+  #replaceIsolate(memoryMb: number): void {
+    this.#disposeIsolate();
+    this.#create(memoryMb);
+    this.pool.recycled++;
+  }
+
+  #dropNext(): void {
+    const next = this.#next;
+    this.#next = undefined;
+    next?.then(releasePrepared, () => undefined);
+  }
+
+  #disposeIsolate(): void {
+    this.#scripts.clear();
+    this.#runtime?.then(releaseQuietly, () => undefined);
+    this.#runtime = undefined;
+    if (!this.isolate.isDisposed) this.isolate.dispose();
+  }
+
+  async #prepare(checkHeap: boolean): Promise<PreparedContext> {
+    if (checkHeap) {
+      const heap = await this.isolate.getHeapStatistics();
+      this.heapUsedBytes = heap.used_heap_size + heap.externally_allocated_size;
+      // Not renew(): this preparation is the slot's next context and must survive.
+      if (this.heapUsedBytes > this.memoryMb * 1024 * 1024 * RECYCLE_HEAP_FRACTION) this.#replaceIsolate(this.memoryMb);
+    }
+    const isolate = this.isolate;
+    this.#runtime ??= loadGuestRuntime().then((source) => this.pool.codeCache.compile(isolate, RUNTIME_CACHE_KEY, source, RUNTIME_FILENAME));
+    const runtime = await this.#runtime;
+    const context = await isolate.createContext();
+    const bridge = new ContextBridge();
+    try {
+      await runtime.run(context);
+      const bootstrap = await context.global.get(GUEST_BOOTSTRAP_GLOBAL, { reference: true });
+      try {
+        const enter = (await bootstrap.apply(undefined, [bridge.call, bridge.timer, bridge.service], { result: { reference: true } })) as PreparedContext['enter'];
+        return { context, enter, bridge };
+      } finally {
+        bootstrap.release();
+      }
+    } catch (error) {
+      bridge.release();
+      releaseQuietly(context);
+      throw error;
+    }
+  }
+}
+
+interface Waiter {
+  memoryMb: number;
+  resolve: (slot: IsolateSlot) => void;
+  reject: (error: Error) => void;
+}
+
+interface CpuWatch {
+  isolate: ivm.Isolate;
+  startNs: bigint;
+  limitNs: bigint;
+  onExceeded: () => void;
+}
+
+export class SandboxClosedError extends Error {
+  constructor() {
+    super('The sandbox is closed.');
+    this.name = 'SandboxClosedError';
+  }
+}
+
+export class IsolatePool {
+  readonly codeCache: CodeCache;
+  recycled = 0;
+  runs = 0;
+  readonly #slots: IsolateSlot[] = [];
+  readonly #waiters: Waiter[] = [];
+  readonly #watches = new Set<CpuWatch>();
+  readonly #active = new Set<() => void>();
+  #cpuTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+  #drained: (() => void) | undefined;
+
+  constructor(options: PoolOptions & { memoryMb: number }) {
+    this.codeCache = options.codeCache;
+    for (let index = 0; index < options.size; index++) {
+      const slot = new IsolateSlot(this, options.memoryMb, options.maxCachedScripts);
+      this.#slots.push(slot);
+      slot.prepareNext(false);
+    }
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get slots(): readonly IsolateSlot[] {
+    return this.#slots;
+  }
+
+  get queued(): number {
+    return this.#waiters.length;
+  }
+
+  /** An idle isolate with `memoryMb` of heap, waiting (FIFO) when all are busy. */
+  acquire(memoryMb: number, signal?: AbortSignal): Promise<IsolateSlot> {
+    if (this.#closed) return Promise.reject(new SandboxClosedError());
+    const idle = this.#slots.find((slot) => !slot.busy && slot.memoryMb === memoryMb) ?? this.#slots.find((slot) => !slot.busy);
+    if (idle !== undefined) return Promise.resolve(this.#assign(idle, memoryMb));
+    return new Promise<IsolateSlot>((resolve, reject) => {
+      const waiter: Waiter = { memoryMb, resolve, reject };
+      this.#waiters.push(waiter);
+      signal?.addEventListener(
+        'abort',
+        () => {
+          const at = this.#waiters.indexOf(waiter);
+          if (at >= 0) {
+            this.#waiters.splice(at, 1);
+            reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+          }
+        },
+        { once: true },
+      );
+    });
+  }
+
+  /** Gives the slot back; `dirty` (killed, or calls still in flight) replaces its isolate. */
+  release(slot: IsolateSlot, dirty: boolean): void {
+    this.runs++;
+    slot.busy = false;
+    if (this.#closed) {
+      slot.dispose();
+      if (this.#slots.every((other) => !other.busy)) this.#drained?.();
+      return;
+    }
+    const worn = slot.runs >= MAX_RUNS_PER_ISOLATE;
+    if (dirty || worn || slot.isolate.isDisposed) slot.renew(slot.memoryMb);
+    const waiter = this.#waiters.shift();
+    if (waiter !== undefined) {
+      waiter.resolve(this.#assign(slot, waiter.memoryMb));
+      return;
+    }
+    slot.prepareNext(!dirty && !worn);
+  }
+
+  /** Calls `onExceeded` once the isolate has used `limitMs` of CPU since `startNs`. */
+  watchCpu(isolate: ivm.Isolate, startNs: bigint, limitMs: number, onExceeded: () => void): () => void {
+    const watch: CpuWatch = { isolate, startNs, limitNs: BigInt(limitMs) * 1_000_000n, onExceeded };
+    this.#watches.add(watch);
+    this.#cpuTimer ??= setInterval(() => this.#checkCpu(), CPU_CHECK_INTERVAL_MS);
+    return () => {
+      this.#watches.delete(watch);
+      if (this.#watches.size === 0 && this.#cpuTimer !== undefined) {
+        clearInterval(this.#cpuTimer);
+        this.#cpuTimer = undefined;
+      }
+    };
+  }
+
+  /** Registers a running run's kill switch, which close() pulls. Returns the unregister function. */
+  track(kill: () => void): () => void {
+    this.#active.add(kill);
+    return () => this.#active.delete(kill);
+  }
+
+  /** Refuses new and queued runs, stops running ones (they end `aborted`), disposes every isolate. */
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      for (const waiter of this.#waiters.splice(0)) waiter.reject(new SandboxClosedError());
+      for (const kill of [...this.#active]) kill();
+      for (const slot of this.#slots) if (!slot.busy) slot.dispose();
+    }
+    if (this.#slots.every((slot) => !slot.busy)) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const previous = this.#drained;
+      this.#drained = () => {
+        previous?.();
+        resolve();
+      };
+    });
+  }
+
+  #assign(slot: IsolateSlot, memoryMb: number): IsolateSlot {
+    slot.busy = true;
+    if (slot.memoryMb !== memoryMb) slot.renew(memoryMb);
+    return slot;
+  }
+
+  #checkCpu(): void {
+    for (const watch of this.#watches) {
+      let used: bigint;
+      try {
+        used = watch.isolate.cpuTime - watch.startNs;
+      } catch {
+        continue;
+      }
+      if (used > watch.limitNs) {
+        this.#watches.delete(watch);
+        watch.onExceeded();
+      }
+    }
+  }
+}

@@ -1,0 +1,285 @@
+// Type-checks function files with the TypeScript compiler API as the bundler sees them:
+// `patchbay` is Patchbay's sdk/functions, bare packages come from the functions folder and then
+// from Patchbay's node_modules, and only the sandbox's globals exist. Reports problems in the
+// user's own files only. Never fails for want of TypeScript: it warns and checks nothing.
+import { statSync } from 'node:fs';
+import path from 'node:path';
+import type TS from 'typescript';
+import type { BuildProblem, FunctionSource } from './bundle.js';
+
+export interface TypecheckLocations {
+  /** sdk/functions.ts, or the compiled sdk/functions.d.ts. */
+  sdkTypes: string;
+  /** Bare packages the functions folder lacks are resolved as if imported from here. */
+  resolveFromDir: string;
+}
+
+export interface TypecheckResult {
+  problems: BuildProblem[];
+  warnings: string[];
+  durationMs: number;
+}
+
+// The isolate has the language (lib es2023) plus the few web globals
+// runner/sandbox/guest/globals.ts installs, declared here as that file implements them: no DOM,
+// no Node (`types: []`). test/integration/bundle.test.ts checks both lists name the same globals.
+const SANDBOX_GLOBALS_FILE = '/__patchbay__/sandbox-globals.d.ts';
+const SANDBOX_GLOBALS = `export {};
+declare global {
+  interface Console {
+    log(...data: unknown[]): void;
+    info(...data: unknown[]): void;
+    debug(...data: unknown[]): void;
+    trace(...data: unknown[]): void;
+    warn(...data: unknown[]): void;
+    error(...data: unknown[]): void;
+    dir(...data: unknown[]): void;
+  }
+  var console: Console;
+  class URLSearchParams implements Iterable<[string, string]> {
+    constructor(init?: string | Record<string, string> | Iterable<readonly [string, string]> | URLSearchParams);
+    readonly size: number;
+    append(name: string, value: string): void;
+    delete(name: string, value?: string): void;
+    get(name: string): string | null;
+    getAll(name: string): string[];
+    has(name: string, value?: string): boolean;
+    set(name: string, value: string): void;
+    sort(): void;
+    forEach(callback: (value: string, name: string, params: URLSearchParams) => void, thisArg?: unknown): void;
+    entries(): IterableIterator<[string, string]>;
+    keys(): IterableIterator<string>;
+    values(): IterableIterator<string>;
+    [Symbol.iterator](): IterableIterator<[string, string]>;
+    toString(): string;
+  }
+  class URL {
+    constructor(url: string | URL, base?: string | URL);
+    static canParse(url: string | URL, base?: string | URL): boolean;
+    href: string;
+    readonly origin: string;
+    protocol: string;
+    username: string;
+    password: string;
+    host: string;
+    hostname: string;
+    port: string;
+    pathname: string;
+    search: string;
+    hash: string;
+    readonly searchParams: URLSearchParams;
+    toString(): string;
+    toJSON(): string;
+  }
+  class TextEncoder {
+    readonly encoding: string;
+    encode(input?: string): Uint8Array;
+    encodeInto(source: string, destination: Uint8Array): { read: number; written: number };
+  }
+  class TextDecoder {
+    constructor(label?: string, options?: { fatal?: boolean; ignoreBOM?: boolean });
+    readonly encoding: string;
+    readonly fatal: boolean;
+    readonly ignoreBOM: boolean;
+    decode(input?: ArrayBuffer | ArrayBufferView, options?: { stream?: boolean }): string;
+  }
+  function atob(data: string): string;
+  function btoa(data: string): string;
+  function structuredClone<T>(value: T): T;
+  var crypto: {
+    randomUUID(): string;
+    getRandomValues<T extends ArrayBufferView>(array: T): T;
+  };
+  // Loose on purpose, like lib.dom's: \`new Promise((resolve) => setTimeout(resolve, ms))\` must type-check.
+  function setTimeout(callback: (...args: any[]) => void, delayMs?: number, ...args: any[]): number;
+  function setInterval(callback: (...args: any[]) => void, delayMs?: number, ...args: any[]): number;
+  function clearTimeout(id: number | undefined): void;
+  function clearInterval(id: number | undefined): void;
+}
+`;
+
+// A chain of "Type A is not assignable to type B" can run to dozens of lines on zod types.
+const MAX_MESSAGE_CHAIN_LINES = 3;
+
+let loading: Promise<typeof TS | undefined> | undefined;
+
+// typescript is imported lazily: loading it takes 0.5–0.8 s on our machines, a process that
+// deploys nothing never needs it, and an install without it still deploys.
+function loadTypeScript(): Promise<typeof TS | undefined> {
+  loading ??= import('typescript').then(
+    // Node gives a CommonJS module as `default`; the fallback covers loaders that flatten it.
+    (module) => module.default ?? (module as unknown as typeof TS),
+    () => undefined,
+  );
+  return loading;
+}
+
+export async function typecheckFunctions(sources: FunctionSource[], functionsDir: string, locations: TypecheckLocations): Promise<TypecheckResult> {
+  const started = performance.now();
+  const ts = await loadTypeScript();
+  if (ts === undefined) {
+    return { problems: [], warnings: ['type check skipped: the typescript package is not installed'], durationMs: 0 };
+  }
+
+  const options = compilerOptions(ts);
+  const host = createHost(ts, options, locations);
+  const program = ts.createProgram({ rootNames: [SANDBOX_GLOBALS_FILE, ...sources.map((source) => source.file)], options, host });
+  const isUserFile = (fileName: string) => {
+    const relative = path.relative(functionsDir, fileName);
+    return relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative) && !relative.split(path.sep).includes('node_modules');
+  };
+
+  const problems: BuildProblem[] = [];
+  for (const sourceFile of program.getSourceFiles()) {
+    if (sourceFile.isDeclarationFile || !isUserFile(sourceFile.fileName)) continue;
+    const syntactic = program.getSyntacticDiagnostics(sourceFile);
+    // Semantic errors in a file that does not parse are noise.
+    const diagnostics = syntactic.length > 0 ? syntactic : program.getSemanticDiagnostics(sourceFile);
+    for (const diagnostic of diagnostics) {
+      if (diagnostic.category === ts.DiagnosticCategory.Error) problems.push(toProblem(ts, diagnostic, functionsDir));
+    }
+  }
+  problems.push(...checkDefaultExports(ts, program, sources));
+
+  // Options or global errors mean this module is misconfigured, not the user's code.
+  const warnings = [...program.getOptionsDiagnostics(), ...program.getGlobalDiagnostics()].map(
+    (diagnostic) => `type check: ${ts.flattenDiagnosticMessageText(diagnostic.messageText, ' ')}`,
+  );
+  return { problems, warnings, durationMs: performance.now() - started };
+}
+
+function compilerOptions(ts: typeof TS): TS.CompilerOptions {
+  return {
+    noEmit: true,
+    strict: true,
+    skipLibCheck: true,
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.ESNext,
+    moduleResolution: ts.ModuleResolutionKind.Bundler,
+    // Node 20's V8 has ES2023's library (findLast, toSorted…); syntax is lowered to ES2022.
+    lib: ['lib.es2023.d.ts'],
+    types: [],
+    // esbuild compiles file by file: flag what only a whole-program compiler could emit.
+    isolatedModules: true,
+    esModuleInterop: true,
+    allowJs: true,
+    checkJs: false,
+    resolveJsonModule: true,
+    allowImportingTsExtensions: true,
+  };
+}
+
+interface CachedSourceFile {
+  sourceFile: TS.SourceFile;
+  mtimeMs: number;
+}
+
+// Declaration files under node_modules (TypeScript's lib, zod) are most of a check's parsing:
+// kept across checks in this process, re-read when their mtime changes. The options never
+// change, so a parsed file is valid for every program.
+const parsedDependencies = new Map<string, CachedSourceFile>();
+
+function createHost(ts: typeof TS, options: TS.CompilerOptions, locations: TypecheckLocations): TS.CompilerHost {
+  const host = ts.createCompilerHost(options, true);
+  const getSourceFile = host.getSourceFile.bind(host);
+  const fileExists = host.fileExists.bind(host);
+  const readFile = host.readFile.bind(host);
+  const cache = ts.createModuleResolutionCache(host.getCurrentDirectory(), (name) => host.getCanonicalFileName(name), options);
+  const fallbackImporter = path.join(locations.resolveFromDir, '__patchbay_resolve__.ts');
+
+  host.fileExists = (fileName) => fileName === SANDBOX_GLOBALS_FILE || fileExists(fileName);
+  host.readFile = (fileName) => (fileName === SANDBOX_GLOBALS_FILE ? SANDBOX_GLOBALS : readFile(fileName));
+  host.getSourceFile = (fileName, languageVersion, onError, shouldCreate) => {
+    if (fileName === SANDBOX_GLOBALS_FILE) return ts.createSourceFile(fileName, SANDBOX_GLOBALS, languageVersion);
+    if (!fileName.includes('/node_modules/')) return getSourceFile(fileName, languageVersion, onError, shouldCreate);
+    const mtimeMs = statSync(fileName, { throwIfNoEntry: false })?.mtimeMs;
+    const cached = parsedDependencies.get(fileName);
+    if (cached !== undefined && cached.mtimeMs === mtimeMs) return cached.sourceFile;
+    const sourceFile = getSourceFile(fileName, languageVersion, onError, shouldCreate);
+    if (sourceFile !== undefined && mtimeMs !== undefined) parsedDependencies.set(fileName, { sourceFile, mtimeMs });
+    return sourceFile;
+  };
+
+  // The same resolution as runner/bundle.ts gives esbuild: `patchbay` aliased, then the
+  // importer's node_modules, then Patchbay's.
+  host.resolveModuleNameLiterals = (literals, containingFile) =>
+    literals.map((literal) => {
+      const specifier = literal.text;
+      if (specifier === 'patchbay') {
+        const resolvedFileName = locations.sdkTypes;
+        return { resolvedModule: { resolvedFileName, extension: extensionOf(ts, resolvedFileName), isExternalLibraryImport: false } };
+      }
+      const resolved = ts.resolveModuleName(specifier, containingFile, options, host, cache);
+      if (resolved.resolvedModule !== undefined || specifier.startsWith('.') || path.isAbsolute(specifier)) return resolved;
+      return ts.resolveModuleName(specifier, fallbackImporter, options, host, cache);
+    });
+  return host;
+}
+
+function extensionOf(ts: typeof TS, fileName: string): TS.Extension {
+  if (fileName.endsWith('.d.ts')) return ts.Extension.Dts;
+  return fileName.endsWith('.ts') ? ts.Extension.Ts : ts.Extension.Js;
+}
+
+function toProblem(ts: typeof TS, diagnostic: TS.Diagnostic, functionsDir: string): BuildProblem {
+  const file = diagnostic.file as TS.SourceFile;
+  const { line, character } = file.getLineAndCharacterOfPosition(diagnostic.start ?? 0);
+  return {
+    file: path.relative(functionsDir, file.fileName).split(path.sep).join('/'),
+    line: line + 1,
+    column: character + 1,
+    message: `${flatten(ts, diagnostic.messageText)} (TS${diagnostic.code})`,
+  };
+}
+
+// One line per problem: the head of the chain says where, its tail says why.
+function flatten(ts: typeof TS, messageText: string | TS.DiagnosticMessageChain): string {
+  const lines = ts
+    .flattenDiagnosticMessageText(messageText, '\n')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.length > 0);
+  if (lines.length <= MAX_MESSAGE_CHAIN_LINES) return lines.join(' ');
+  return [lines[0], '…', ...lines.slice(-(MAX_MESSAGE_CHAIN_LINES - 1))].join(' ');
+}
+
+/**
+ * Each entry file must default-export what its folder promises: a file in actions/ a
+ * `createAction(...)`, one in syncs/ a `createSync(...)`. Otherwise the deploy would accept a
+ * function that cannot run.
+ */
+function checkDefaultExports(ts: typeof TS, program: TS.Program, sources: FunctionSource[]): BuildProblem[] {
+  const checker = program.getTypeChecker();
+  const problems: BuildProblem[] = [];
+  for (const source of sources) {
+    const sourceFile = program.getSourceFile(source.file);
+    if (sourceFile === undefined || program.getSyntacticDiagnostics(sourceFile).length > 0) continue;
+    const expected = source.kind === 'action' ? 'createAction' : 'createSync';
+    const moduleSymbol = checker.getSymbolAtLocation(sourceFile);
+    const defaultExport = moduleSymbol === undefined ? undefined : checker.getExportsOfModule(moduleSymbol).find((symbol) => symbol.escapedName === 'default');
+    if (defaultExport === undefined) {
+      problems.push({ file: source.relativePath, line: 0, column: 0, message: `no default export: write \`export default ${expected}({...})\`` });
+      continue;
+    }
+    const target = defaultExport.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(defaultExport) : defaultExport;
+    const exportType = checker.getTypeOfSymbolAtLocation(target, sourceFile);
+    // `any` comes from an import that did not resolve, which is reported already.
+    if (exportType.flags & ts.TypeFlags.Any) continue;
+    const typeProperty = exportType.getProperty('type');
+    const typeOfType = typeProperty === undefined ? undefined : checker.getTypeOfSymbolAtLocation(typeProperty, sourceFile);
+    const actual = typeOfType?.isStringLiteral() === true ? typeOfType.value : undefined;
+    if (actual !== source.kind) {
+      const statement = sourceFile.statements.find(
+        (node) => ts.isExportAssignment(node) || (ts.canHaveModifiers(node) && ts.getModifiers(node)?.some((modifier) => modifier.kind === ts.SyntaxKind.DefaultKeyword)),
+      );
+      const at = statement === undefined ? undefined : sourceFile.getLineAndCharacterOfPosition(statement.getStart(sourceFile));
+      problems.push({
+        file: source.relativePath,
+        line: at === undefined ? 0 : at.line + 1,
+        column: at === undefined ? 0 : at.character + 1,
+        message: `a file in ${source.kind === 'action' ? 'actions' : 'syncs'}/ must default-export ${expected}({...})${actual === undefined ? '' : `, not one of type '${actual}'`}`,
+      });
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,278 @@
+// The runner's loop: wake on NOTIFY (or the fallback poll), fetch tickets, claim their runs, run
+// each in the sandbox, store the outcome, tell the waiting request. Also beats for the runs it
+// holds and reaps runs whose runner stopped beating, so a `kill -9` leaves nothing stuck.
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import type { FastifyBaseLogger } from 'fastify';
+import type { FunctionRegistry } from '../server/functions/registry.js';
+import type { LogWriter } from '../server/logs/writer.js';
+import type { Catalog } from '../server/providers/catalog.js';
+import { ACTION_QUEUE, type JobQueue, type Wake } from '../server/queue/index.js';
+import type { ClaimedRun, RunError, Store } from '../server/store/index.js';
+import { buildRunHost, type RunLog } from './context.js';
+import { decideOutcome, RUNNER_LOST } from './outcome.js';
+import type { OperationDeps } from './operations.js';
+import type { Sandbox, SandboxLimits } from './sandbox/index.js';
+
+// NOTIFY wakes runners at once; this poll only covers lost notifications and tickets whose
+// start time (a retry's backoff) has come.
+const POLL_MS = 2000;
+// Beat well inside the stale window so one slow UPDATE never makes a live run look dead.
+const HEARTBEAT_MS = 5000;
+// 30 s without a beat: the runner is gone (killed, frozen, cut off). Its runs go back to the queue.
+const STALE_MS = 30_000;
+const REAP_MS = 5000;
+// Retries of a failed attempt wait 2 s, 4 s, 8 s…: an upstream hiccup gets time to pass.
+const RETRY_BASE_SECONDS = 2;
+// On stop, running functions get this long to finish before they are cut off and handed back.
+const STOP_GRACE_MS = 10_000;
+// Compiled bundles kept in memory by hash; far more than a deployment usually has.
+const MAX_CACHED_BUNDLES = 500;
+
+export interface WorkerOptions {
+  store: Store;
+  queue: JobQueue;
+  wake: Wake;
+  sandbox: Sandbox;
+  functions: FunctionRegistry;
+  catalog: Catalog;
+  logs: LogWriter;
+  operations: OperationDeps;
+  logger: FastifyBaseLogger;
+  concurrency: number;
+  /** Tests shorten these; the defaults are production values. */
+  pollMs?: number;
+  heartbeatMs?: number;
+  staleMs?: number;
+  reapMs?: number;
+  stopGraceMs?: number;
+}
+
+export interface Worker {
+  readonly id: string;
+  readonly active: number;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+interface Active {
+  run: ClaimedRun;
+  abort: AbortController;
+  done: Promise<void>;
+}
+
+export function createWorker(options: WorkerOptions): Worker {
+  const id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const { store, queue, wake, logger } = options;
+  const staleMs = options.staleMs ?? STALE_MS;
+  const bundles = new Map<string, string>();
+  const active = new Map<string, Active>();
+  const timers: NodeJS.Timeout[] = [];
+  let running = false;
+  let pumping = false;
+  let pumpAgain = false;
+
+  const bundleCode = async (hash: string) => {
+    const cached = bundles.get(hash);
+    if (cached !== undefined) return cached;
+    const code = (await store.functions.bundles([hash])).get(hash);
+    if (code === undefined) return undefined;
+    if (bundles.size >= MAX_CACHED_BUNDLES) bundles.delete(bundles.keys().next().value as string);
+    bundles.set(hash, code);
+    return code;
+  };
+
+  const retryLater = async (run: ClaimedRun, error: RunError) => {
+    if (!(await store.runs.requeue(run.id, id, error))) return;
+    await queue.enqueue(ACTION_QUEUE, run.id, { startAfterSeconds: RETRY_BASE_SECONDS * 2 ** (run.attempt - 1) });
+  };
+
+  const finish = async (run: ClaimedRun, result: { outputJson: string } | { error: RunError }) => {
+    if (await store.runs.finish(run.id, id, result)) wake.runFinished(run.id);
+  };
+
+  const execute = async (run: ClaimedRun, abort: AbortController) => {
+    const startedAt = new Date();
+    const log: RunLog = { lines: [], dropped: 0 };
+    let state: 'success' | 'failed' = 'failed';
+    let failure: RunError | undefined;
+    try {
+      const code = await bundleCode(run.bundleHash);
+      if (code === undefined) {
+        failure = { code: 'script_internal_error', message: 'The function bundle is missing.', status: 500 };
+        await finish(run, { error: failure });
+        return;
+      }
+      const deployed = await options.functions.find(run.integrationKey, run.kind, run.functionName);
+      const connection = await store.connections.get(run.integrationKey, run.connectionId);
+      const provider = connection === undefined ? undefined : options.catalog.get(connection.provider);
+      const host = buildRunHost(options.operations, { providerConfigKey: run.integrationKey, connectionId: run.connectionId, logId: run.logId, signal: abort.signal }, log);
+      const outcome = await options.sandbox.run({
+        bundle: { hash: run.bundleHash, code },
+        kind: run.kind,
+        input: run.input,
+        context: {
+          connectionId: run.connectionId,
+          providerConfigKey: run.integrationKey,
+          provider: connection?.provider ?? '',
+          activityLogId: run.logId,
+          ...(provider?.proxy.paginate === undefined ? {} : { paginate: provider.proxy.paginate }),
+        },
+        host: host.call,
+        log: host.log,
+        limits: limitsOf(deployed?.config),
+        signal: abort.signal,
+      });
+      if (outcome.ok) {
+        state = 'success';
+        await finish(run, { outputJson: outcome.outputJson });
+        return;
+      }
+      const decision = decideOutcome(outcome.failure);
+      failure = decision.error;
+      if (outcome.failure.type === 'aborted' && !running) {
+        // Cut off by our own shutdown, not by the function: hand the run to another runner.
+        await handBack(run, RUNNER_LOST);
+        return;
+      }
+      if (decision.retryable && run.attempt <= run.maxRetries) await retryLater(run, decision.error);
+      else await finish(run, { error: decision.error });
+    } catch (error) {
+      logger.error({ err: error, runId: run.id }, 'run failed inside the runner');
+      failure = { code: 'script_internal_error', message: 'The run failed inside Patchbay.', status: 500 };
+      await finish(run, { error: failure }).catch(() => undefined);
+    } finally {
+      const endedAt = new Date();
+      options.logs.write({
+        id: run.logId,
+        parentId: null,
+        type: run.kind,
+        action: 'run',
+        state,
+        level: state === 'success' ? 'info' : 'error',
+        integrationKey: run.integrationKey,
+        connectionId: run.connectionId,
+        method: null,
+        url: null,
+        status: failure?.status ?? 200,
+        error: failure === undefined ? null : { code: failure.code, message: failure.message },
+        attempts: [],
+        request: { function: run.functionName, attempt: run.attempt, runId: run.id },
+        response: null,
+        messages: log.dropped > 0 ? [...log.lines, { level: 'warn', message: `${log.dropped} more log lines dropped`, at: endedAt.toISOString() }] : log.lines,
+        startedAt,
+        endedAt,
+        durationMs: endedAt.getTime() - startedAt.getTime(),
+      });
+    }
+  };
+
+  const handBack = async (run: ClaimedRun, error: RunError) => {
+    if (run.attempt <= run.maxRetries) {
+      if (await store.runs.requeue(run.id, id, error)) await queue.enqueue(ACTION_QUEUE, run.id);
+    } else {
+      await finish(run, { error });
+    }
+  };
+
+  const launch = (run: ClaimedRun) => {
+    const abort = new AbortController();
+    const entry: Active = { run, abort, done: Promise.resolve() };
+    active.set(run.id, entry);
+    entry.done = execute(run, abort)
+      .catch((error: unknown) => logger.error({ err: error, runId: run.id }, 'run bookkeeping failed'))
+      .finally(() => {
+        active.delete(run.id);
+        if (running) pump();
+      });
+  };
+
+  const pumpOnce = async () => {
+    while (running) {
+      const free = options.concurrency - active.size;
+      if (free <= 0) return;
+      const tickets = await queue.fetch(ACTION_QUEUE, free);
+      if (tickets.length === 0) return;
+      const claimed = await store.runs.claim([...new Set(tickets.map((t) => t.runId))], id);
+      // Tickets are done once their runs are ours (or someone else's): the run row is the truth.
+      queue.complete(ACTION_QUEUE, tickets.map((t) => t.jobId)).catch((error: unknown) => logger.warn({ err: error }, 'tickets not completed'));
+      for (const run of claimed) launch(run);
+      if (tickets.length < free) return;
+    }
+  };
+
+  const pump = () => {
+    if (pumping) {
+      pumpAgain = true;
+      return;
+    }
+    pumping = true;
+    pumpOnce()
+      .catch((error: unknown) => logger.warn({ err: error }, 'fetching jobs failed'))
+      .finally(() => {
+        pumping = false;
+        if (pumpAgain && running) {
+          pumpAgain = false;
+          pump();
+        }
+      });
+  };
+
+  const reap = async () => {
+    for (const stale of await store.runs.reapStale(staleMs, RUNNER_LOST)) {
+      logger.warn({ runId: stale.id, state: stale.state }, 'run taken back from a runner that stopped beating');
+      if (stale.state === 'queued') {
+        await queue.enqueue(ACTION_QUEUE, stale.id);
+        wake.jobQueued(ACTION_QUEUE);
+      } else {
+        wake.runFinished(stale.id);
+      }
+    }
+  };
+
+  const every = (ms: number, work: () => Promise<unknown>, what: string) => {
+    const timer = setInterval(() => {
+      work().catch((error: unknown) => logger.warn({ err: error }, `${what} failed`));
+    }, ms);
+    timer.unref();
+    timers.push(timer);
+  };
+
+  return {
+    id,
+    get active() {
+      return active.size;
+    },
+    start() {
+      if (running) return;
+      running = true;
+      wake.onJobQueued(ACTION_QUEUE, () => {
+        if (running) pump();
+      });
+      every(options.pollMs ?? POLL_MS, async () => pump(), 'poll');
+      every(options.heartbeatMs ?? HEARTBEAT_MS, async () => (active.size > 0 ? store.runs.heartbeat(id) : 0), 'heartbeat');
+      every(options.reapMs ?? REAP_MS, reap, 'reaping stale runs');
+      pump();
+    },
+    async stop() {
+      if (!running) return;
+      running = false;
+      for (const timer of timers.splice(0)) clearInterval(timer);
+      const all = () => Promise.all([...active.values()].map((a) => a.done));
+      const grace = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), options.stopGraceMs ?? STOP_GRACE_MS).unref());
+      if ((await Promise.race([all().then(() => 'done' as const), grace])) === 'timeout') {
+        for (const entry of active.values()) entry.abort.abort(new Error('runner stopping'));
+        await all();
+      }
+    },
+  };
+}
+
+function limitsOf(config: Record<string, unknown> | undefined): Partial<SandboxLimits> {
+  const limits = (config?.limits ?? {}) as Record<string, unknown>;
+  const out: Partial<SandboxLimits> = {};
+  if (typeof limits.timeoutMs === 'number') out.wallMs = limits.timeoutMs;
+  if (typeof limits.cpuMs === 'number') out.cpuMs = limits.cpuMs;
+  if (typeof limits.memoryMb === 'number') out.memoryMb = limits.memoryMb;
+  return out;
+}

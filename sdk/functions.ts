@@ -1,0 +1,391 @@
+// What function authors import (`patchbay`): createAction / createSync / createOnEvent, the
+// ActionError class and the types of the `nango` object their functions receive. Imports nothing
+// of the platform; its runtime code is bundled into every function, so it stays a few lines.
+import type { z } from 'zod';
+
+// ───────────────────────────── proxy ─────────────────────────────
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'get' | 'post' | 'put' | 'patch' | 'delete';
+
+/** How `nango.paginate` walks a list endpoint (contract §7.2). Merged over the provider's defaults. */
+export type Pagination = CursorPagination | LinkPagination | OffsetPagination;
+
+export interface PaginationBase {
+  /** Page size sent as `limit_name_in_request`; a page shorter than this ends offset pagination. */
+  limit?: number | string;
+  limit_name_in_request?: string;
+  /** Dot path of the array of items in the response body (`data.items`); the body itself when absent. */
+  response_path?: string;
+  /** Send the pagination parameters in the body even for GET (the default is the body for POST/PUT/PATCH only). */
+  in_body?: boolean;
+  /** Called after each page with the value the next request will use (undefined on the last page). */
+  on_page?: (page: { nextPageParam: string | number | undefined; response: ProxyResponse }) => void | Promise<void>;
+}
+
+export interface CursorPagination extends PaginationBase {
+  type: 'cursor';
+  /** Where the next cursor goes in the request (dot keys nest in a body: `pagination.after`). */
+  cursor_name_in_request: string;
+  /** Dot path of the next cursor in the response body; a missing or empty cursor ends the walk. */
+  cursor_path_in_response: string;
+}
+
+export interface LinkPagination extends PaginationBase {
+  type: 'link';
+  /** `rel` of the `Link` response header to follow (`next`). */
+  link_rel_in_response_header?: string;
+  /** Dot path of the next page's URL in the response body. */
+  link_path_in_response_body?: string;
+}
+
+export interface OffsetPagination extends PaginationBase {
+  type: 'offset';
+  offset_name_in_request: string;
+  /** First offset; default 0. */
+  offset_start_value?: number;
+  /** `by-response-size` (default) adds the page's length; `per-page` adds one (page numbers). */
+  offset_calculation_method?: 'by-response-size' | 'per-page';
+}
+
+type DistributivePartial<T> = T extends unknown ? Partial<T> : never;
+
+/** What `nango.proxy` and its shortcuts take. The connection and provider config key default to the run's. */
+export interface ProxyConfiguration {
+  /** Path on the provider's API, joined to its base URL: `/repos/octo/hello/issues`. */
+  endpoint: string;
+  method?: HttpMethod;
+  headers?: Record<string, string>;
+  /** Query parameters, as an object or a query string (`a=1&b=2`). */
+  params?: string | Record<string, string | number | boolean | undefined>;
+  /** Body: a JSON value, a string, or bytes. */
+  data?: unknown;
+  /** Retries for failed attempts (429, 5xx, network); default 0. */
+  retries?: number;
+  /** Extra statuses to retry. */
+  retryOn?: number[];
+  /** Another base URL than the provider's (checked against the egress policy). */
+  baseUrlOverride?: string;
+  decompress?: boolean;
+  /** How to decode the response body: JSON (default; text when it is not JSON), text, or bytes (Uint8Array). */
+  responseType?: 'json' | 'text' | 'arraybuffer';
+  providerConfigKey?: string;
+  connectionId?: string;
+  /** Pagination settings for `nango.paginate`; merged over the provider's defaults. */
+  paginate?: DistributivePartial<Pagination>;
+}
+
+/** An axios-shaped response: what `nango.get/post/…` resolve with for a 2xx or 3xx status. */
+export interface ProxyResponse<T = any> {
+  status: number;
+  statusText: string;
+  /** Lower-case header names. */
+  headers: Record<string, string>;
+  data: T;
+  config: ProxyConfiguration;
+}
+
+/** @deprecated Name kept for code ported from Nango; use ProxyResponse. */
+export type AxiosLikeResponse<T = any> = ProxyResponse<T>;
+
+/**
+ * What `nango.get/post/…` throw for a status ≥ 400: shaped like an AxiosError, so code written
+ * for Nango keeps working. An uncaught one fails the run as `script_http_error`.
+ *
+ * @example
+ * try {
+ *   await nango.get({ endpoint: '/users/missing' });
+ * } catch (error) {
+ *   if (isProxyError(error) && error.response?.status === 404) return null;
+ *   throw error;
+ * }
+ */
+export interface ProxyError<T = any> extends Error {
+  name: 'AxiosError';
+  isAxiosError: true;
+  /** `ERR_BAD_REQUEST` (4xx), `ERR_BAD_RESPONSE` (5xx) or `ERR_NETWORK` (no response). */
+  code: 'ERR_BAD_REQUEST' | 'ERR_BAD_RESPONSE' | 'ERR_NETWORK';
+  status?: number;
+  response?: { status: number; statusText: string; headers: Record<string, string>; data: T };
+  config: ProxyConfiguration;
+}
+
+/** True for the errors `nango.get/post/…` throw. */
+export function isProxyError(error: unknown): error is ProxyError {
+  return typeof error === 'object' && error !== null && (error as { isAxiosError?: unknown }).isAxiosError === true;
+}
+
+// ───────────────────────────── errors ─────────────────────────────
+
+/**
+ * Throw it to fail an action with a payload the caller receives as
+ * `{error: {code: 'action_script_runtime_error', payload}}` (HTTP 500).
+ * `nango.ActionError` is the same class; either one is recognised.
+ *
+ * @example
+ * if (!input.title) throw new ActionError({ message: 'title is required' });
+ */
+export class ActionError<T = unknown> extends Error {
+  /** Recognised across bundles (the sandbox's copy and this one) without `instanceof`. */
+  readonly __patchbay = 'ActionError' as const;
+  readonly type = 'action_script_runtime_error' as const;
+  readonly payload: T;
+
+  constructor(payload?: T) {
+    super(typeof payload === 'string' ? payload : typeof (payload as { message?: unknown })?.message === 'string' ? (payload as { message: string }).message : 'Action failed');
+    this.name = 'ActionError';
+    this.payload = payload as T;
+  }
+}
+
+// ───────────────────────────── the nango object ─────────────────────────────
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** A connection as the run may see it; credentials are never handed to functions. */
+export interface ConnectionInfo {
+  connection_id: string;
+  provider_config_key: string;
+  provider: string;
+  metadata: Record<string, unknown> | null;
+  connection_config: Record<string, unknown>;
+  created_at?: string;
+  updated_at?: string;
+  [key: string]: unknown;
+}
+
+/**
+ * The `nango` object an action receives (and the base of a sync's). Every call goes through
+ * Patchbay: `get/post/…` use the connection's credentials without the function seeing them.
+ *
+ * @example
+ * const response = await nango.get<{ login: string }>({ endpoint: '/user' });
+ * await nango.log('fetched', { login: response.data.login });
+ */
+export interface NangoAction<TMetadata = Record<string, unknown>> {
+  readonly connectionId: string;
+  readonly providerConfigKey: string;
+  /** The provider's catalog name (`github`). */
+  readonly provider: string;
+  readonly activityLogId: string | undefined;
+
+  /** Calls the provider's API through Patchbay's proxy. Rejects with a ProxyError for a status ≥ 400. */
+  proxy<T = any>(config: ProxyConfiguration): Promise<ProxyResponse<T>>;
+  get<T = any>(config: Omit<ProxyConfiguration, 'method'>): Promise<ProxyResponse<T>>;
+  post<T = any>(config: Omit<ProxyConfiguration, 'method'>): Promise<ProxyResponse<T>>;
+  put<T = any>(config: Omit<ProxyConfiguration, 'method'>): Promise<ProxyResponse<T>>;
+  patch<T = any>(config: Omit<ProxyConfiguration, 'method'>): Promise<ProxyResponse<T>>;
+  delete<T = any>(config: Omit<ProxyConfiguration, 'method'>): Promise<ProxyResponse<T>>;
+
+  /**
+   * Walks a paginated list endpoint, one array of items per iteration.
+   *
+   * @example
+   * for await (const issues of nango.paginate<Issue>({ endpoint: '/issues', paginate: { type: 'link', link_rel_in_response_header: 'next', limit: 100, limit_name_in_request: 'per_page' } })) {
+   *   await nango.batchSave(issues.map(toRecord), 'Issue');
+   * }
+   */
+  paginate<T = any>(config: ProxyConfiguration): AsyncGenerator<T[], undefined, void>;
+
+  /** Adds a line to the run's log. `nango.log('x', { level: 'warn' })` also works. */
+  log(message: unknown, meta?: unknown, options?: { level?: LogLevel }): Promise<void>;
+
+  getConnection(providerConfigKey?: string, connectionId?: string): Promise<ConnectionInfo>;
+  getMetadata<T = TMetadata>(): Promise<T>;
+  /** Replaces the connection's metadata. */
+  setMetadata(metadata: TMetadata): Promise<void>;
+  /** Merges keys into the connection's metadata. */
+  updateMetadata(metadata: Partial<TMetadata>): Promise<void>;
+
+  /** The ActionError class, for code written as `throw new nango.ActionError(payload)`. */
+  readonly ActionError: typeof ActionError;
+}
+
+/** A record of model `M`: the zod schema's output type. */
+export type ModelRecord<TModels extends ModelSchemas, M extends keyof TModels> = z.infer<TModels[M]>;
+
+export type ModelSchemas = Record<string, z.ZodObject>;
+
+/**
+ * The `nango` object a sync receives: NangoAction plus record storage and checkpoints. Record
+ * types come from the sync's `models`, so `batchSave(records, 'Issue')` is checked against the
+ * `Issue` schema.
+ *
+ * @example
+ * const checkpoint = await nango.getCheckpoint();
+ * for await (const page of nango.paginate<ApiIssue>({ endpoint: '/issues', params: { since: checkpoint?.since ?? '' } })) {
+ *   await nango.batchSave(page.map((issue) => ({ id: String(issue.id), title: issue.title })), 'Issue');
+ * }
+ * await nango.saveCheckpoint({ since: new Date().toISOString() });
+ */
+export interface NangoSync<TModels extends ModelSchemas = ModelSchemas, TMetadata = Record<string, unknown>, TCheckpoint = Record<string, string | number | boolean>>
+  extends NangoAction<TMetadata> {
+  /** When the last successful run started; undefined on the first run and after a reset. */
+  readonly lastSyncDate: Date | undefined;
+  /** The sync's variant; `base` by default. */
+  readonly variant: string;
+
+  /** Adds or replaces records (matched by `id`). */
+  batchSave<M extends keyof TModels & string>(records: ModelRecord<TModels, M>[], model: M): Promise<boolean>;
+  /** Changes some fields of existing records. */
+  batchUpdate<M extends keyof TModels & string>(records: (Partial<ModelRecord<TModels, M>> & { id: string | number })[], model: M): Promise<boolean>;
+  /** Marks records deleted. */
+  batchDelete<M extends keyof TModels & string>(records: (Partial<ModelRecord<TModels, M>> & { id: string | number })[], model: M): Promise<boolean>;
+  getRecordsByIds<M extends keyof TModels & string>(ids: (string | number)[], model: M): Promise<Map<string, ModelRecord<TModels, M>>>;
+
+  getCheckpoint(): Promise<TCheckpoint | null>;
+  saveCheckpoint(checkpoint: TCheckpoint): Promise<void>;
+  clearCheckpoint(): Promise<void>;
+
+  setMergingStrategy(merging: { strategy: 'override' | 'ignore_if_modified_after' }, model: keyof TModels & string): Promise<void>;
+  /** Starts tracking which records this run saves; trackDeletesEnd deletes the others. */
+  trackDeletesStart(model: keyof TModels & string): Promise<void>;
+  trackDeletesEnd(model: keyof TModels & string): Promise<{ deletedKeys: string[] }>;
+}
+
+// ───────────────────────────── definitions ─────────────────────────────
+
+type Infer<T> = T extends z.ZodType ? z.infer<T> : Record<string, unknown>;
+
+/** Limits a function asks for; the runner may cap them. */
+export interface FunctionLimits {
+  timeoutMs?: number;
+  cpuMs?: number;
+  memoryMb?: number;
+}
+
+export interface CreateActionProps<TInput extends z.ZodType, TOutput extends z.ZodType, TMetadata extends z.ZodType | undefined = undefined> {
+  description: string;
+  /** Validates the input before `exec` runs; `exec` receives the parsed value. */
+  input: TInput;
+  /** Validates what `exec` returns. */
+  output: TOutput;
+  /** Default `0.0.1`. */
+  version?: string;
+  /** @deprecated Documentation only. */
+  endpoint?: { method: HttpMethod; path: string; group?: string };
+  metadata?: TMetadata;
+  checkpoint?: z.ZodObject;
+  /** Documentation only: the OAuth scopes the action needs. */
+  scopes?: string[];
+  limits?: FunctionLimits;
+  exec(nango: NangoAction<Infer<TMetadata>>, input: z.infer<TInput>): Promise<z.infer<TOutput>>;
+}
+
+export interface ActionDefinition<TInput extends z.ZodType = z.ZodType, TOutput extends z.ZodType = z.ZodType, TMetadata extends z.ZodType | undefined = undefined>
+  extends CreateActionProps<TInput, TOutput, TMetadata> {
+  type: 'action';
+}
+
+/**
+ * Defines an action: called on demand (`POST /action/trigger`) with an input, returns an output.
+ *
+ * @example
+ * import { createAction } from 'patchbay';
+ * import { z } from 'zod';
+ *
+ * export default createAction({
+ *   description: 'Create an issue',
+ *   input: z.object({ title: z.string() }),
+ *   output: z.object({ id: z.number() }),
+ *   async exec(nango, input) {
+ *     const response = await nango.post<{ id: number }>({ endpoint: '/repos/octo/hello/issues', data: { title: input.title } });
+ *     return { id: response.data.id };
+ *   },
+ * });
+ */
+export function createAction<TInput extends z.ZodType, TOutput extends z.ZodType, TMetadata extends z.ZodType | undefined = undefined>(
+  definition: CreateActionProps<TInput, TOutput, TMetadata>,
+): ActionDefinition<TInput, TOutput, TMetadata> {
+  return { type: 'action', ...definition };
+}
+
+export interface CreateSyncProps<TModels extends ModelSchemas, TMetadata extends z.ZodType | undefined = undefined, TCheckpoint extends z.ZodObject | undefined = undefined> {
+  description: string;
+  /** `every hour`, `every 30 minutes`, `every day`…: at least 30 seconds, at most 31 days. */
+  frequency: string;
+  /** The records the sync stores, by model name; each schema must have an `id`. */
+  models: TModels;
+  /** Default `0.0.1`. */
+  version?: string;
+  /** Start the schedule when a connection is created; default true. */
+  autoStart?: boolean;
+  /** @deprecated Use checkpoints. */
+  syncType?: 'full' | 'incremental';
+  /** @deprecated Use trackDeletesStart/End. */
+  trackDeletes?: boolean;
+  metadata?: TMetadata;
+  /** The checkpoint's shape: an object of string, number and boolean values. */
+  checkpoint?: TCheckpoint;
+  /** Documentation only: the OAuth scopes the sync needs. */
+  scopes?: string[];
+  /** @deprecated Documentation only. */
+  endpoints?: { method: HttpMethod; path: string; group?: string }[];
+  /** Provider webhook types `onWebhook` handles. */
+  webhookSubscriptions?: string[];
+  limits?: FunctionLimits;
+  exec(nango: NangoSync<TModels, Infer<TMetadata>, Infer<TCheckpoint>>): Promise<void>;
+  /** Handles a provider webhook for this connection. */
+  onWebhook?(nango: NangoSync<TModels, Infer<TMetadata>, Infer<TCheckpoint>>, payload: any): Promise<void>;
+}
+
+export interface SyncDefinition<TModels extends ModelSchemas = ModelSchemas, TMetadata extends z.ZodType | undefined = undefined, TCheckpoint extends z.ZodObject | undefined = undefined>
+  extends CreateSyncProps<TModels, TMetadata, TCheckpoint> {
+  type: 'sync';
+}
+
+/**
+ * Defines a sync: runs on a schedule and stores records.
+ *
+ * @example
+ * import { createSync } from 'patchbay';
+ * import { z } from 'zod';
+ *
+ * export default createSync({
+ *   description: 'Issues of every repository',
+ *   frequency: 'every hour',
+ *   models: { Issue: z.object({ id: z.string(), title: z.string() }) },
+ *   async exec(nango) {
+ *     for await (const page of nango.paginate<{ id: number; title: string }>({ endpoint: '/issues' })) {
+ *       await nango.batchSave(page.map((issue) => ({ id: String(issue.id), title: issue.title })), 'Issue');
+ *     }
+ *   },
+ * });
+ */
+export function createSync<TModels extends ModelSchemas, TMetadata extends z.ZodType | undefined = undefined, TCheckpoint extends z.ZodObject | undefined = undefined>(
+  definition: CreateSyncProps<TModels, TMetadata, TCheckpoint>,
+): SyncDefinition<TModels, TMetadata, TCheckpoint> {
+  return { type: 'sync', ...definition };
+}
+
+export type ConnectionEvent = 'post-connection-creation' | 'pre-connection-deletion' | 'validate-connection';
+
+export interface CreateOnEventProps<TMetadata extends z.ZodType | undefined = undefined> {
+  description: string;
+  event: ConnectionEvent;
+  version?: string;
+  metadata?: TMetadata;
+  checkpoint?: z.ZodObject;
+  limits?: FunctionLimits;
+  exec(nango: NangoAction<Infer<TMetadata>>): Promise<void>;
+}
+
+export interface OnEventDefinition<TMetadata extends z.ZodType | undefined = undefined> extends CreateOnEventProps<TMetadata> {
+  type: 'on-event';
+}
+
+/**
+ * Defines a function that runs when something happens to a connection.
+ *
+ * @example
+ * export default createOnEvent({
+ *   description: 'Remember the account id',
+ *   event: 'post-connection-creation',
+ *   async exec(nango) {
+ *     const me = await nango.get<{ id: string }>({ endpoint: '/me' });
+ *     await nango.updateMetadata({ accountId: me.data.id });
+ *   },
+ * });
+ */
+export function createOnEvent<TMetadata extends z.ZodType | undefined = undefined>(definition: CreateOnEventProps<TMetadata>): OnEventDefinition<TMetadata> {
+  return { type: 'on-event', ...definition };
+}

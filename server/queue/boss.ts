@@ -1,0 +1,82 @@
+// pg-boss, wrapped to what Patchbay needs: enqueue a ticket, fetch tickets, complete them. Every
+// pg-boss return value is checked (DESIGN.md: send() to a missing queue returns null, fetch()
+// swallows SQL errors), and pg-boss shares Patchbay's pool instead of opening its own.
+import PgBoss from 'pg-boss';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Pool } from '../store/index.js';
+import { ACTION_QUEUE, SYNC_QUEUE, type QueueName, type RunJob } from './names.js';
+
+// A ticket is held for milliseconds (fetched, its run claimed, completed), so 30 s without
+// completion means the runner died in between: pg-boss expires it and hands it out again.
+const TICKET_EXPIRE_SECONDS = 30;
+// Re-issued tickets for one run are harmless (the claim is guarded), so retry them freely.
+const TICKET_RETRY_LIMIT = 5;
+// Expiry is checked during maintenance: every 10 s bounds how long a lost ticket stays lost.
+const MAINTENANCE_INTERVAL_SECONDS = 10;
+
+export interface FetchedTicket {
+  jobId: string;
+  runId: string;
+}
+
+export interface JobQueue {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  enqueue(queue: QueueName, runId: string, options?: { startAfterSeconds?: number }): Promise<void>;
+  fetch(queue: QueueName, max: number): Promise<FetchedTicket[]>;
+  complete(queue: QueueName, jobIds: string[]): Promise<void>;
+}
+
+export function createJobQueue(pool: Pool, logger: FastifyBaseLogger): JobQueue {
+  const boss = new PgBoss({
+    db: { executeSql: (text: string, values?: unknown[]) => pool.query(text, values) },
+    schema: 'pgboss',
+    maintenanceIntervalSeconds: MAINTENANCE_INTERVAL_SECONDS,
+    // Patchbay keeps its own history in function_runs; finished tickets can go after a day.
+    archiveCompletedAfterSeconds: 3600,
+    deleteAfterDays: 1,
+    // Cron schedules arrive with syncs; until then the scheduler's timers are not started.
+    schedule: false,
+  });
+  boss.on('error', (error: Error) => logger.warn({ err: error }, 'pg-boss error'));
+  let started: Promise<void> | undefined;
+
+  const ensureQueue = async (name: QueueName) => {
+    if ((await boss.getQueue(name)) !== null) return;
+    try {
+      await boss.createQueue(name, { name, retryLimit: TICKET_RETRY_LIMIT, retryDelay: 1, expireInSeconds: TICKET_EXPIRE_SECONDS });
+    } catch (error) {
+      // Another process created it between our check and our insert.
+      if ((await boss.getQueue(name)) === null) throw error;
+    }
+  };
+
+  return {
+    start() {
+      started ??= (async () => {
+        await boss.start();
+        await ensureQueue(ACTION_QUEUE);
+        await ensureQueue(SYNC_QUEUE);
+      })();
+      return started;
+    },
+    async stop() {
+      if (started === undefined) return;
+      await started.catch(() => undefined);
+      // Not graceful: Patchbay uses no pg-boss workers, and the pool is ours to close.
+      await boss.stop({ graceful: false, close: false, wait: true });
+    },
+    async enqueue(queue, runId, options = {}) {
+      const job: RunJob = { runId };
+      const id = await boss.send(queue, job, options.startAfterSeconds === undefined ? {} : { startAfter: options.startAfterSeconds });
+      if (id === null) throw new Error(`pg-boss refused a job for queue ${queue}`);
+    },
+    async fetch(queue, max) {
+      const jobs = await boss.fetch<RunJob>(queue, { batchSize: max });
+      return (jobs ?? []).map((job) => ({ jobId: job.id, runId: job.data.runId }));
+    },
+    async complete(queue, jobIds) {
+      if (jobIds.length > 0) await boss.complete(queue, jobIds);
+    },
+  };
+}

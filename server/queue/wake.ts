@@ -1,0 +1,119 @@
+// Wake-ups over LISTEN/NOTIFY: runners hear "a job was queued" the moment it happens, and a
+// request waiting for a run hears "run X finished". Hints only: runners also poll, and waiting
+// requests re-check the database on a slow timer and after the listener reconnects.
+import type { Notifications, RunStatus, RunStore } from '../store/index.js';
+import { JOBS_CHANNEL, RUNS_CHANNEL, type QueueName } from './names.js';
+
+// The fallback check for waiting requests: a lost notification costs at most this much delay.
+const WAITER_POLL_MS = 1000;
+
+export interface Wake {
+  jobQueued(queue: QueueName): void;
+  onJobQueued(queue: QueueName, listener: () => void): void;
+  runFinished(runId: string): void;
+  /**
+   * Resolves with the finished run, or `undefined` once `timeoutMs` passed without it finishing.
+   * Start waiting before the run can finish (before it is queued): a run that finished earlier
+   * is only noticed by the fallback poll.
+   */
+  waitForRun(runId: string, timeoutMs: number): Promise<RunStatus | undefined>;
+  stop(): void;
+}
+
+interface Waiter {
+  resolve(status: RunStatus | undefined): void;
+  timer: NodeJS.Timeout;
+}
+
+export function createWake(notifications: Notifications, runs: RunStore, options: { pollMs?: number } = {}): Wake {
+  const pollMs = options.pollMs ?? WAITER_POLL_MS;
+  const jobListeners = new Map<string, (() => void)[]>();
+  const waiters = new Map<string, Set<Waiter>>();
+  let poll: NodeJS.Timeout | undefined;
+  let checking = false;
+
+  const settle = (status: RunStatus) => {
+    const set = waiters.get(status.id);
+    if (set === undefined) return;
+    waiters.delete(status.id);
+    for (const waiter of set) {
+      clearTimeout(waiter.timer);
+      waiter.resolve(status);
+    }
+    if (waiters.size === 0 && poll !== undefined) {
+      clearInterval(poll);
+      poll = undefined;
+    }
+  };
+
+  const check = async (ids: string[]) => {
+    if (ids.length === 0) return;
+    for (const status of await runs.finishedAmong(ids)) settle(status);
+  };
+
+  const checkAll = () => {
+    if (checking || waiters.size === 0) return;
+    checking = true;
+    check([...waiters.keys()])
+      .catch(() => undefined)
+      .finally(() => {
+        checking = false;
+      });
+  };
+
+  notifications.listen(JOBS_CHANNEL, (queue) => {
+    for (const listener of jobListeners.get(queue) ?? []) listener();
+  });
+  notifications.listen(RUNS_CHANNEL, (runId) => {
+    if (waiters.has(runId)) check([runId]).catch(() => undefined);
+  });
+  notifications.onReconnect(() => {
+    checkAll();
+    for (const listeners of jobListeners.values()) for (const listener of listeners) listener();
+  });
+
+  return {
+    jobQueued(queue) {
+      notifications.notify(JOBS_CHANNEL, queue);
+    },
+    onJobQueued(queue, listener) {
+      const list = jobListeners.get(queue) ?? [];
+      list.push(listener);
+      jobListeners.set(queue, list);
+    },
+    runFinished(runId) {
+      notifications.notify(RUNS_CHANNEL, runId);
+    },
+    waitForRun(runId, timeoutMs) {
+      return new Promise((resolve) => {
+        const waiter: Waiter = {
+          resolve,
+          timer: setTimeout(() => {
+            const set = waiters.get(runId);
+            set?.delete(waiter);
+            if (set?.size === 0) waiters.delete(runId);
+            resolve(undefined);
+          }, timeoutMs),
+        };
+        const set = waiters.get(runId) ?? new Set();
+        set.add(waiter);
+        waiters.set(runId, set);
+        if (poll === undefined) {
+          poll = setInterval(checkAll, pollMs);
+          poll.unref();
+        }
+      });
+    },
+    stop() {
+      if (poll !== undefined) clearInterval(poll);
+      poll = undefined;
+      for (const [id, set] of waiters) {
+        waiters.delete(id);
+        for (const waiter of set) {
+          clearTimeout(waiter.timer);
+          waiter.resolve(undefined);
+        }
+      }
+    },
+  };
+}

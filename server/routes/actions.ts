@@ -1,0 +1,140 @@
+// POST /action/trigger and GET /action/:id (contract §6). The route queues a run and, unless
+// asked to answer at once (X-Async), waits for its result; runners do the work.
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { ERRORS, PatchbayError, type ErrorCode } from '../errors.js';
+import type { FunctionRegistry } from '../functions/registry.js';
+import { ACTION_QUEUE, type JobQueue, type Wake } from '../queue/index.js';
+import type { RunError, RunStatus, Store } from '../store/index.js';
+import { parseInput } from '../validate.js';
+
+// Contract §6: a synchronous action must start within 30 s (the orchestrator's createdToStarted);
+// after that the request fails instead of waiting on a runner that may never come.
+export const ACTION_START_TIMEOUT_MS = 30_000;
+// Contract §6: startedToCompleted is 15 min. Sandbox limits end runs much sooner; this bounds the
+// wait even if every runner vanished.
+const ACTION_FINISH_TIMEOUT_MS = 15 * 60_000;
+
+const booleanHeader = z
+  .enum(['true', 'false', 'True', 'False', 'TRUE', 'FALSE', '1', '0'])
+  .transform((value) => value.toLowerCase() === 'true' || value === '1');
+
+const triggerHeaders = z.object({
+  'provider-config-key': z.string().min(1).max(255),
+  'connection-id': z.string().min(1).max(255),
+  'x-async': booleanHeader.default(false),
+  'x-max-retries': z.coerce.number().int().min(0).max(5).default(0),
+});
+
+const triggerBody = z.strictObject({
+  action_name: z.string().min(1).max(255),
+  input: z.unknown().optional(),
+});
+
+const runIdParams = z.strictObject({ id: z.uuid() });
+
+export interface ActionRouteDeps {
+  store: Store;
+  functions: FunctionRegistry;
+  queue: JobQueue;
+  wake: Wake;
+  /** Tests shorten it; production keeps the contract's 30 s. */
+  actionStartTimeoutMs?: number;
+}
+
+export function actionRoutes(api: FastifyInstance, deps: ActionRouteDeps): void {
+  const startTimeoutMs = deps.actionStartTimeoutMs ?? ACTION_START_TIMEOUT_MS;
+
+  api.post('/action/trigger', async (request, reply) => {
+    if (request.url.includes('?')) {
+      throw new PatchbayError('invalid_query_params', {
+        message: 'Invalid query parameters. /action/trigger takes no query string.',
+        fields: { errors: [{ code: 'unrecognized_keys', message: 'No query parameters are allowed', path: [] }] },
+      });
+    }
+    const headers = parseInput(triggerHeaders, request.headers, 'invalid_headers');
+    const body = parseInput(triggerBody, request.body ?? {}, 'invalid_body');
+    const providerConfigKey = headers['provider-config-key'];
+    const connectionId = headers['connection-id'];
+
+    const [integration, connection, action] = await Promise.all([
+      deps.store.integrations.getByKey(providerConfigKey),
+      deps.store.connections.get(providerConfigKey, connectionId),
+      deps.functions.find(providerConfigKey, 'action', body.action_name),
+    ]);
+    if (integration === undefined) throw new PatchbayError('unknown_provider_config');
+    if (connection === undefined) throw new PatchbayError('unknown_connection');
+    if (action === undefined) {
+      throw new PatchbayError('not_found', { message: `Action '${body.action_name}' is not deployed for '${providerConfigKey}'.` });
+    }
+    if (!action.enabled) throw new PatchbayError('disabled_resource', { message: `Action '${body.action_name}' is disabled.` });
+
+    const isAsync = headers['x-async'];
+    const runId = randomUUID();
+    await deps.store.runs.create({
+      id: runId,
+      kind: 'action',
+      integrationKey: providerConfigKey,
+      connectionId,
+      functionName: action.name,
+      bundleHash: action.bundleHash,
+      isAsync,
+      inputJson: JSON.stringify(body.input ?? null),
+      // Contract §6: retries apply to async runs only; a caller waiting on the answer decides itself.
+      maxRetries: isAsync ? headers['x-max-retries'] : 0,
+      logId: randomUUID(),
+    });
+    // Listen before the run can finish, so the notification cannot slip past.
+    const started = isAsync ? undefined : deps.wake.waitForRun(runId, startTimeoutMs);
+    await deps.queue.enqueue(ACTION_QUEUE, runId);
+    deps.wake.jobQueued(ACTION_QUEUE);
+
+    if (isAsync) {
+      const statusUrl = `/action/${runId}`;
+      return reply.code(202).header('location', statusUrl).send({ id: runId, statusUrl });
+    }
+
+    let finished = await started;
+    if (finished === undefined) {
+      const notStarted = await deps.store.runs.failQueued(runId, toRunError('runner_unavailable'));
+      if (notStarted) throw new PatchbayError('runner_unavailable');
+      finished = (await deps.store.runs.finishedAmong([runId]))[0] ?? (await deps.wake.waitForRun(runId, ACTION_FINISH_TIMEOUT_MS));
+    }
+    if (finished === undefined) throw new PatchbayError('execution_timeout', { message: 'The action did not finish in time.' });
+    return sendResult(reply, finished);
+  });
+
+  api.get('/action/:id', async (request, reply) => {
+    const { id } = parseInput(runIdParams, request.params, 'invalid_uri_params');
+    const run = await deps.store.runs.get(id);
+    if (run === undefined) throw new PatchbayError('not_found', { message: `No action '${id}' found` });
+    if (run.state === 'queued' || run.state === 'running') {
+      throw new PatchbayError('action_pending', {
+        message: `Action '${id}' is ${run.state}.`,
+        fields: { state: run.state, attempt: run.attempt },
+      });
+    }
+    return sendResult(reply, run);
+  });
+}
+
+export function toRunError(code: ErrorCode, message?: string): RunError {
+  return { code, message: message ?? ERRORS[code].message, status: ERRORS[code].status };
+}
+
+function sendResult(reply: FastifyReply, run: RunStatus) {
+  if (run.state === 'succeeded') return reply.code(200).type('application/json').send(run.outputJson ?? 'null');
+  throw fromRunError(run.error ?? toRunError('script_internal_error'));
+}
+
+/** A stored run error back into a wire error; a code this version does not know stays visible. */
+function fromRunError(error: RunError): PatchbayError {
+  const known = error.code in ERRORS ? (error.code as ErrorCode) : 'script_internal_error';
+  const wire = new PatchbayError(known, {
+    message: error.message,
+    payload: error.payload,
+    fields: error.upstream === undefined ? undefined : { upstream: error.upstream },
+  });
+  return wire;
+}

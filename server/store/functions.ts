@@ -1,0 +1,124 @@
+// SQL for deployed functions and their content-addressed bundles.
+import { isDeepStrictEqual } from 'node:util';
+import type { Queryable } from './db.js';
+
+export type FunctionKind = 'action' | 'sync';
+
+export interface FunctionInput {
+  integrationKey: string;
+  kind: FunctionKind;
+  name: string;
+  sourcePath: string;
+  hash: string;
+  code: string;
+  config: Record<string, unknown>;
+}
+
+export interface DeployedFunction {
+  integrationKey: string;
+  kind: FunctionKind;
+  name: string;
+  bundleHash: string;
+  sourcePath: string;
+  config: Record<string, unknown>;
+  enabled: boolean;
+  deployedAt: Date;
+}
+
+export interface DeployChanges {
+  added: string[];
+  updated: string[];
+  removed: string[];
+  unchanged: string[];
+}
+
+interface FunctionRow {
+  integration_key: string;
+  kind: FunctionKind;
+  name: string;
+  bundle_hash: string;
+  source_path: string;
+  config: Record<string, unknown>;
+  enabled: boolean;
+  deployed_at: Date;
+}
+
+const toFunction = (row: FunctionRow): DeployedFunction => ({
+  integrationKey: row.integration_key,
+  kind: row.kind,
+  name: row.name,
+  bundleHash: row.bundle_hash,
+  sourcePath: row.source_path,
+  config: row.config,
+  enabled: row.enabled,
+  deployedAt: row.deployed_at,
+});
+
+const labelOf = (f: { integrationKey: string; kind: string; name: string }) => `${f.integrationKey}/${f.kind}s/${f.name}`;
+
+export interface FunctionStore {
+  /** Makes `functions` the whole deployed set. Run it inside a transaction. */
+  replaceAll(functions: FunctionInput[]): Promise<DeployChanges>;
+  find(integrationKey: string, kind: FunctionKind, name: string): Promise<DeployedFunction | undefined>;
+  list(): Promise<DeployedFunction[]>;
+  bundles(hashes: string[]): Promise<Map<string, string>>;
+}
+
+export function createFunctionStore(db: Queryable): FunctionStore {
+  return {
+    async replaceAll(functions) {
+      // Serialise deploys: two at once would each delete what the other added.
+      await db.query(`SELECT pg_advisory_xact_lock(hashtext('patchbay.deploy'))`);
+      const before = new Map((await db.query<FunctionRow>('SELECT * FROM functions')).rows.map((row) => [labelOf(toFunction(row)), row]));
+      const unique = new Map(functions.map((f) => [f.hash, f]));
+      if (unique.size > 0) {
+        await db.query(
+          `INSERT INTO function_bundles (hash, code, bytes)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::int[]) ON CONFLICT (hash) DO NOTHING`,
+          [[...unique.keys()], [...unique.values()].map((f) => f.code), [...unique.values()].map((f) => Buffer.byteLength(f.code))],
+        );
+      }
+      const changes: DeployChanges = { added: [], updated: [], removed: [], unchanged: [] };
+      const keep = new Set<string>();
+      for (const f of functions) {
+        const label = labelOf(f);
+        keep.add(label);
+        const old = before.get(label);
+        if (old === undefined) changes.added.push(label);
+        // jsonb keeps its own key order: compare values, not texts.
+        else if (old.bundle_hash === f.hash && isDeepStrictEqual(old.config, f.config)) changes.unchanged.push(label);
+        else changes.updated.push(label);
+        await db.query(
+          `INSERT INTO functions (integration_key, kind, name, bundle_hash, source_path, config)
+           VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (integration_key, kind, name) DO UPDATE
+             SET bundle_hash = EXCLUDED.bundle_hash, source_path = EXCLUDED.source_path, config = EXCLUDED.config,
+                 deployed_at = CASE WHEN functions.bundle_hash = EXCLUDED.bundle_hash THEN functions.deployed_at ELSE now() END`,
+          [f.integrationKey, f.kind, f.name, f.hash, f.sourcePath, JSON.stringify(f.config)],
+        );
+      }
+      for (const [label, row] of before) {
+        if (keep.has(label)) continue;
+        changes.removed.push(label);
+        await db.query('DELETE FROM functions WHERE integration_key = $1 AND kind = $2 AND name = $3', [row.integration_key, row.kind, row.name]);
+      }
+      return changes;
+    },
+    async find(integrationKey, kind, name) {
+      const { rows } = await db.query<FunctionRow>('SELECT * FROM functions WHERE integration_key = $1 AND kind = $2 AND name = $3', [
+        integrationKey,
+        kind,
+        name,
+      ]);
+      return rows[0] === undefined ? undefined : toFunction(rows[0]);
+    },
+    async list() {
+      const { rows } = await db.query<FunctionRow>('SELECT * FROM functions ORDER BY integration_key, kind, name');
+      return rows.map(toFunction);
+    },
+    async bundles(hashes) {
+      const { rows } = await db.query<{ hash: string; code: string }>('SELECT hash, code FROM function_bundles WHERE hash = ANY($1)', [hashes]);
+      return new Map(rows.map((row) => [row.hash, row.code]));
+    },
+  };
+}

@@ -1,0 +1,113 @@
+// One LISTEN connection per process, shared by every channel (change feed, job wake-ups, run
+// results). Notifications are hints: after a reconnect, `onReconnect` listeners re-check state,
+// because whatever was sent while the connection was down is gone.
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Pool } from './db.js';
+
+const RECONNECT_MS = 1000;
+
+export interface Notifications {
+  /** Delivers payloads sent on `channel` by other processes (and by this one unless skipped). */
+  listen(channel: string, handler: (payload: string) => void): void;
+  /** Runs after the LISTEN connection came back: missed notifications must be made up for. */
+  onReconnect(handler: () => void): void;
+  /**
+   * Sends to every process. Local handlers run first and synchronously (`local: true`, the
+   * default): a process must not wait for PostgreSQL's round trip to hear itself.
+   */
+  notify(channel: string, payload: string, options?: { local: boolean }): void;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function createNotifications(pool: Pool, connectionString: string, logger: FastifyBaseLogger): Notifications {
+  const handlers = new Map<string, ((payload: string) => void)[]>();
+  const reconnectHandlers: (() => void)[] = [];
+  // Our own notifications come back through LISTEN; the origin prefix lets us skip them.
+  const origin = randomUUID();
+  const prefix = `${origin}|`;
+  let client: pg.Client | undefined;
+  let started: Promise<void> | undefined;
+  let stopped = false;
+  let retry: NodeJS.Timeout | undefined;
+
+  const deliverLocal = (channel: string, payload: string) => {
+    for (const handler of handlers.get(channel) ?? []) {
+      try {
+        handler(payload);
+      } catch (error) {
+        logger.error({ err: error, channel }, 'notification handler failed');
+      }
+    }
+  };
+
+  const connect = async (): Promise<void> => {
+    const next = new pg.Client({ connectionString, application_name: 'patchbay-listen' });
+    next.on('notification', (message) => {
+      const raw = message.payload ?? '';
+      const bar = raw.indexOf('|');
+      if (bar < 0 || raw.startsWith(prefix)) return;
+      deliverLocal(message.channel, raw.slice(bar + 1));
+    });
+    next.on('error', (error) => {
+      logger.warn({ err: error }, 'notification connection lost; reconnecting');
+      void next.end().catch(() => undefined);
+      if (client === next) client = undefined;
+      scheduleReconnect();
+    });
+    await next.connect();
+    for (const channel of handlers.keys()) await next.query(`LISTEN "${channel}"`);
+    client = next;
+  };
+
+  const scheduleReconnect = () => {
+    if (stopped || retry !== undefined) return;
+    retry = setTimeout(() => {
+      retry = undefined;
+      connect()
+        .then(() => {
+          for (const handler of reconnectHandlers) handler();
+        })
+        .catch((error: unknown) => {
+          logger.warn({ err: error }, 'notification reconnect failed');
+          scheduleReconnect();
+        });
+    }, RECONNECT_MS);
+    retry.unref();
+  };
+
+  return {
+    listen(channel, handler) {
+      if (!/^[a-z_]+$/.test(channel)) throw new Error(`bad channel name ${channel}`);
+      const list = handlers.get(channel);
+      if (list !== undefined) {
+        list.push(handler);
+        return;
+      }
+      handlers.set(channel, [handler]);
+      // A channel added after start is listened to at once.
+      if (client !== undefined) void client.query(`LISTEN "${channel}"`).catch(() => undefined);
+    },
+    onReconnect(handler) {
+      reconnectHandlers.push(handler);
+    },
+    notify(channel, payload, options = { local: true }) {
+      if (options.local) deliverLocal(channel, payload);
+      pool.query('SELECT pg_notify($1, $2)', [channel, prefix + payload]).catch((error: unknown) => {
+        logger.warn({ err: error, channel }, 'notification not sent');
+      });
+    },
+    start() {
+      started ??= connect();
+      return started;
+    },
+    async stop() {
+      stopped = true;
+      if (retry !== undefined) clearTimeout(retry);
+      await client?.end().catch(() => undefined);
+      client = undefined;
+    },
+  };
+}

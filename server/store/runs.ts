@@ -1,0 +1,235 @@
+// SQL for function runs: the truth about a run's state. Every transition is guarded by the state
+// it leaves (and the runner holding it), so a late or duplicate writer changes nothing.
+import type { Queryable } from './db.js';
+import type { FunctionKind } from './functions.js';
+
+export type RunState = 'queued' | 'running' | 'succeeded' | 'failed';
+
+export interface RunError {
+  code: string;
+  message: string;
+  status: number;
+  payload?: unknown;
+  upstream?: unknown;
+}
+
+export interface NewRun {
+  id: string;
+  kind: FunctionKind;
+  integrationKey: string;
+  connectionId: string;
+  functionName: string;
+  bundleHash: string;
+  isAsync: boolean;
+  inputJson: string | null;
+  maxRetries: number;
+  logId: string;
+}
+
+export interface ClaimedRun {
+  id: string;
+  kind: FunctionKind;
+  integrationKey: string;
+  connectionId: string;
+  functionName: string;
+  bundleHash: string;
+  isAsync: boolean;
+  input: unknown;
+  attempt: number;
+  maxRetries: number;
+  logId: string;
+  createdAt: Date;
+}
+
+export interface RunStatus {
+  id: string;
+  state: RunState;
+  /** The output as stored JSON text: served as is, never parsed on the way out. */
+  outputJson: string | null;
+  error: RunError | null;
+  attempt: number;
+  integrationKey: string;
+  connectionId: string;
+  functionName: string;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+interface ClaimedRow {
+  id: string;
+  kind: FunctionKind;
+  integration_key: string;
+  connection_id: string;
+  function_name: string;
+  bundle_hash: string;
+  is_async: boolean;
+  input: unknown;
+  attempt: number;
+  max_retries: number;
+  log_id: string;
+  created_at: Date;
+}
+
+interface StatusRow {
+  id: string;
+  state: RunState;
+  output: string | null;
+  error: RunError | null;
+  attempt: number;
+  integration_key: string;
+  connection_id: string;
+  function_name: string;
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+const STATUS_COLUMNS = `id, state, output::text AS output, error, attempt, integration_key, connection_id, function_name,
+  created_at, started_at, finished_at`;
+
+const toStatus = (row: StatusRow): RunStatus => ({
+  id: row.id,
+  state: row.state,
+  outputJson: row.output,
+  error: row.error,
+  attempt: row.attempt,
+  integrationKey: row.integration_key,
+  connectionId: row.connection_id,
+  functionName: row.function_name,
+  createdAt: row.created_at,
+  startedAt: row.started_at,
+  finishedAt: row.finished_at,
+});
+
+export interface StaleRun {
+  id: string;
+  state: 'queued' | 'failed';
+  attempt: number;
+}
+
+export interface RunStore {
+  create(run: NewRun): Promise<void>;
+  /** queued → running for the given ids; returns only the runs this runner now holds. */
+  claim(ids: string[], runnerId: string): Promise<ClaimedRun[]>;
+  /** running → succeeded/failed, only while `runnerId` still holds the run. */
+  finish(id: string, runnerId: string, result: { outputJson: string } | { error: RunError }): Promise<boolean>;
+  /** running → queued for another attempt, keeping the last error. */
+  requeue(id: string, runnerId: string, error: RunError): Promise<boolean>;
+  heartbeat(runnerId: string): Promise<number>;
+  /** Runs whose runner stopped beating: back to queued while retries remain, else failed. */
+  reapStale(staleMs: number, error: RunError): Promise<StaleRun[]>;
+  /** queued → failed (a start deadline passed); false when it started meanwhile. */
+  failQueued(id: string, error: RunError): Promise<boolean>;
+  /** Queued runs created before `before` (their wake-up job may be lost). */
+  listQueuedBefore(before: Date, limit: number): Promise<{ id: string; kind: FunctionKind; isAsync: boolean; createdAt: Date }[]>;
+  get(id: string): Promise<RunStatus | undefined>;
+  /** The finished runs among `ids` (the fallback poll of waiting requests). */
+  finishedAmong(ids: string[]): Promise<RunStatus[]>;
+  /** Deletes up to `limit` runs that finished before `before`; returns how many went. */
+  deleteFinishedBefore(before: Date, limit: number): Promise<number>;
+}
+
+export function createRunStore(db: Queryable): RunStore {
+  return {
+    async create(run) {
+      await db.query(
+        `INSERT INTO function_runs (id, kind, integration_key, connection_id, function_name, bundle_hash, state, is_async,
+           input, max_retries, log_id)
+         VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8::jsonb, $9, $10)`,
+        [run.id, run.kind, run.integrationKey, run.connectionId, run.functionName, run.bundleHash, run.isAsync, run.inputJson, run.maxRetries, run.logId],
+      );
+    },
+    async claim(ids, runnerId) {
+      const { rows } = await db.query<ClaimedRow>(
+        `UPDATE function_runs SET state = 'running', attempt = attempt + 1, runner_id = $2, started_at = now(), heartbeat_at = now()
+         WHERE id = ANY($1::uuid[]) AND state = 'queued'
+         RETURNING id, kind, integration_key, connection_id, function_name, bundle_hash, is_async, input, attempt, max_retries,
+           log_id, created_at`,
+        [ids, runnerId],
+      );
+      return rows.map((row) => ({
+        id: row.id,
+        kind: row.kind,
+        integrationKey: row.integration_key,
+        connectionId: row.connection_id,
+        functionName: row.function_name,
+        bundleHash: row.bundle_hash,
+        isAsync: row.is_async,
+        input: row.input,
+        attempt: row.attempt,
+        maxRetries: row.max_retries,
+        logId: row.log_id,
+        createdAt: row.created_at,
+      }));
+    },
+    async finish(id, runnerId, result) {
+      const ok = 'outputJson' in result;
+      const { rowCount } = await db.query(
+        `UPDATE function_runs SET state = $3, output = $4::jsonb, error = $5::jsonb, finished_at = now(), heartbeat_at = NULL
+         WHERE id = $1 AND runner_id = $2 AND state = 'running'`,
+        [id, runnerId, ok ? 'succeeded' : 'failed', ok ? result.outputJson : null, ok ? null : JSON.stringify(result.error)],
+      );
+      return rowCount === 1;
+    },
+    async requeue(id, runnerId, error) {
+      const { rowCount } = await db.query(
+        `UPDATE function_runs SET state = 'queued', error = $3::jsonb, runner_id = NULL, heartbeat_at = NULL
+         WHERE id = $1 AND runner_id = $2 AND state = 'running'`,
+        [id, runnerId, JSON.stringify(error)],
+      );
+      return rowCount === 1;
+    },
+    async heartbeat(runnerId) {
+      const { rowCount } = await db.query(`UPDATE function_runs SET heartbeat_at = now() WHERE runner_id = $1 AND state = 'running'`, [runnerId]);
+      return rowCount ?? 0;
+    },
+    async reapStale(staleMs, error) {
+      const { rows } = await db.query<StaleRun>(
+        `UPDATE function_runs r
+           SET state = CASE WHEN r.attempt <= r.max_retries THEN 'queued' ELSE 'failed' END,
+               finished_at = CASE WHEN r.attempt <= r.max_retries THEN NULL ELSE now() END,
+               error = $2::jsonb, runner_id = NULL, heartbeat_at = NULL
+         WHERE r.id IN (
+           SELECT id FROM function_runs
+           WHERE state = 'running' AND heartbeat_at < now() - make_interval(secs => $1 / 1000.0)
+           FOR UPDATE SKIP LOCKED)
+         RETURNING r.id, r.state, r.attempt`,
+        [staleMs, JSON.stringify(error)],
+      );
+      return rows;
+    },
+    async failQueued(id, error) {
+      const { rowCount } = await db.query(
+        `UPDATE function_runs SET state = 'failed', error = $2::jsonb, finished_at = now() WHERE id = $1 AND state = 'queued'`,
+        [id, JSON.stringify(error)],
+      );
+      return rowCount === 1;
+    },
+    async listQueuedBefore(before, limit) {
+      const { rows } = await db.query<{ id: string; kind: FunctionKind; is_async: boolean; created_at: Date }>(
+        `SELECT id, kind, is_async, created_at FROM function_runs WHERE state = 'queued' AND created_at < $1 ORDER BY created_at LIMIT $2`,
+        [before, limit],
+      );
+      return rows.map((row) => ({ id: row.id, kind: row.kind, isAsync: row.is_async, createdAt: row.created_at }));
+    },
+    async get(id) {
+      const { rows } = await db.query<StatusRow>(`SELECT ${STATUS_COLUMNS} FROM function_runs WHERE id = $1`, [id]);
+      return rows[0] === undefined ? undefined : toStatus(rows[0]);
+    },
+    async finishedAmong(ids) {
+      const { rows } = await db.query<StatusRow>(
+        `SELECT ${STATUS_COLUMNS} FROM function_runs WHERE id = ANY($1::uuid[]) AND state IN ('succeeded', 'failed')`,
+        [ids],
+      );
+      return rows.map(toStatus);
+    },
+    async deleteFinishedBefore(before, limit) {
+      const { rowCount } = await db.query(
+        'DELETE FROM function_runs WHERE id IN (SELECT id FROM function_runs WHERE finished_at < $1 LIMIT $2)',
+        [before, limit],
+      );
+      return rowCount ?? 0;
+    },
+  };
+}

@@ -1,0 +1,22 @@
+// Writes function sources into a fresh temp folder laid out as users do
+// (`<integration>/actions/<name>.ts`), for tests that deploy them.
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface FunctionsFolder {
+  dir: string;
+  write(relativePath: string, source: string): Promise<void>;
+  remove(): Promise<void>;
+}
+
+export async function writeFunctions(files: Record<string, string>): Promise<FunctionsFolder> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'patchbay-functions-'));
+  const write = async (relativePath: string, source: string) => {
+    const file = path.join(dir, relativePath);
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, source);
+  };
+  for (const [relativePath, source] of Object.entries(files)) await write(relativePath, source);
+  return { dir, write, remove: () => rm(dir, { recursive: true, force: true }) };
+}

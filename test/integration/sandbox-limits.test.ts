@@ -1,0 +1,208 @@
+// The limits hold and a killed run takes nothing else down: CPU, memory, wall time, output size,
+// abort, close; and a long series of runs keeps the isolates' heaps flat.
+import { afterAll, describe, expect, it } from 'vitest';
+import { createSandbox, SandboxClosedError, type RunOutcome, type RunRequest, type Sandbox } from '../../runner/sandbox/index.js';
+import { actionSource, bundleOnce } from '../harness/bundle-source.js';
+
+const SIZE = 2;
+// 64 MB keeps memory bombs quick; the default (128) behaves the same, only slower to fill.
+const sandbox = createSandbox({ size: SIZE, limits: { memoryMb: 64 } });
+afterAll(() => sandbox.close());
+
+const CONTEXT = { connectionId: 'c', providerConfigKey: 'k', provider: 'p' };
+
+async function run(body: string, options: Partial<Pick<RunRequest, 'limits' | 'signal' | 'input'>> & { on?: Sandbox } = {}): Promise<RunOutcome> {
+  return (options.on ?? sandbox).run({
+    bundle: await bundleOnce(actionSource(body)),
+    kind: 'action',
+    context: CONTEXT,
+    host: async () => ({ status: 200, headers: {}, data: 'pong' }),
+    log: () => undefined,
+    ...(options.limits !== undefined ? { limits: options.limits } : {}),
+    ...(options.signal !== undefined ? { signal: options.signal } : {}),
+    ...(options.input !== undefined ? { input: options.input } : {}),
+  });
+}
+
+const HEALTHY = `await new Promise((r) => setTimeout(r, 200)); const pong = await nango.get({ endpoint: '/ping' }); return { pong: pong.data, sum: [1, 2, 3].reduce((a, b) => a + b) };`;
+
+/** The pool still has all its isolates and serves a normal run. */
+async function expectPoolServes() {
+  const outcome = await run(`return 'still serving';`);
+  expect(outcome).toMatchObject({ ok: true, output: 'still serving' });
+  expect(sandbox.stats()).toMatchObject({ isolates: SIZE, busy: 0 });
+}
+
+describe('sandbox limits', () => {
+  it('kills an endless loop at its CPU limit while a run in the other isolate finishes normally', async () => {
+    const started = performance.now();
+    const [looping, healthy] = await Promise.all([run(`await null; while (true) {}`, { limits: { cpuMs: 200 } }), run(HEALTHY)]);
+    expect(looping).toMatchObject({ ok: false, failure: { type: 'cpu_limit', limitMs: 200 } });
+    expect(looping.cpuMs).toBeGreaterThanOrEqual(200);
+    expect(performance.now() - started).toBeLessThan(3000);
+    expect(healthy).toMatchObject({ ok: true, output: { pong: 'pong', sum: 6 } });
+    await expectPoolServes();
+  });
+
+  it('kills an endless loop in the bundle top level too', async () => {
+    const outcome = await sandbox.run({
+      bundle: await bundleOnce(`while (true) {}\nexport default {};`),
+      kind: 'action',
+      context: CONTEXT,
+      host: async () => null,
+      log: () => undefined,
+      limits: { cpuMs: 150 },
+    });
+    expect(outcome).toMatchObject({ ok: false, failure: { type: 'cpu_limit', limitMs: 150 } });
+    await expectPoolServes();
+  });
+
+  it('stops a memory bomb with out_of_memory while the other isolate keeps working', async () => {
+    const [bomb, healthy] = await Promise.all([run(`const hoard = []; while (true) hoard.push(new Array(100000).fill(Math.random()));`), run(HEALTHY)]);
+    expect(bomb).toMatchObject({ ok: false, failure: { type: 'out_of_memory', limitMb: 64 } });
+    expect(healthy).toMatchObject({ ok: true, output: { pong: 'pong' } });
+    await expectPoolServes();
+  });
+
+  it('gives a run its own memory limit when it asks for one', async () => {
+    const outcome = await run(`const hoard = []; while (true) hoard.push('x'.repeat(1e5) + Math.random());`, { limits: { memoryMb: 24 } });
+    expect(outcome).toMatchObject({ ok: false, failure: { type: 'out_of_memory', limitMb: 24 } });
+    await expectPoolServes();
+  });
+
+  it('ends a never-resolving promise at the wall limit, without burning CPU', async () => {
+    const started = performance.now();
+    const outcome = await run(`await new Promise(() => {});`, { limits: { wallMs: 300 } });
+    const elapsed = performance.now() - started;
+    expect(outcome).toMatchObject({ ok: false, failure: { type: 'wall_timeout', limitMs: 300 } });
+    expect(elapsed).toBeGreaterThanOrEqual(295);
+    expect(elapsed).toBeLessThan(3000);
+    expect(outcome.cpuMs).toBeLessThan(100);
+    await expectPoolServes();
+  });
+
+  it('ends a thread blocked in Atomics.wait at the wall limit', async () => {
+    const outcome = await run(`Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0); return 'woke';`, { limits: { wallMs: 300 } });
+    expect(outcome).toMatchObject({ ok: false, failure: { type: 'wall_timeout', limitMs: 300 } });
+    await expectPoolServes();
+  });
+
+  it('counts timers against the wall limit', async () => {
+    const outcome = await run(`await new Promise((r) => setTimeout(r, 5000)); return 'late';`, { limits: { wallMs: 200 } });
+    expect(outcome).toMatchObject({ ok: false, failure: { type: 'wall_timeout', limitMs: 200 } });
+  });
+
+  it('refuses an output over 2 MB by default', async () => {
+    const outcome = await run(`return 'x'.repeat(3 * 1024 * 1024);`);
+    expect(outcome).toMatchObject({ ok: false, failure: { type: 'output_too_large', bytes: 3 * 1024 * 1024 + 2, limit: 2 * 1024 * 1024 } });
+    await expectPoolServes();
+  });
+
+  it('measures the output in UTF-8 bytes, not characters', async () => {
+    expect(await run(`return 'é'.repeat(49);`, { limits: { maxOutputBytes: 100 } })).toMatchObject({ ok: true, outputJson: `"${'é'.repeat(49)}"` });
+    // 62 characters, 122 bytes.
+    expect(await run(`return 'é'.repeat(60);`, { limits: { maxOutputBytes: 100 } })).toMatchObject({ ok: false, failure: { type: 'output_too_large', bytes: 122, limit: 100 } });
+  });
+
+  it('applies the output limit to an ActionError payload', async () => {
+    const outcome = await run(`throw new nango.ActionError({ dump: 'y'.repeat(5000) });`, { limits: { maxOutputBytes: 1000 } });
+    expect(outcome).toMatchObject({ ok: false, failure: { type: 'output_too_large', limit: 1000 } });
+  });
+
+  it('stops a run at once when its signal aborts', async () => {
+    const controller = new AbortController();
+    const started = performance.now();
+    const pending = run(`await new Promise((r) => setTimeout(r, 10000));`, { signal: controller.signal });
+    setTimeout(() => controller.abort(), 100);
+    const outcome = await pending;
+    expect(outcome).toMatchObject({ ok: false, failure: { type: 'aborted' } });
+    expect(performance.now() - started).toBeLessThan(2000);
+    await expectPoolServes();
+  });
+
+  it('stops a busy loop when its signal aborts', async () => {
+    const controller = new AbortController();
+    const pending = run(`while (true) {}`, { signal: controller.signal });
+    setTimeout(() => controller.abort(), 100);
+    expect(await pending).toMatchObject({ ok: false, failure: { type: 'aborted' } });
+    await expectPoolServes();
+  });
+
+  it('does not start a run whose signal is already aborted', async () => {
+    const outcome = await run(`throw new Error('must not run');`, { signal: AbortSignal.abort() });
+    expect(outcome).toEqual({ ok: false, failure: { type: 'aborted' }, cpuMs: 0, wallMs: 0 });
+  });
+
+  it('queues runs beyond the pool size and lets a queued run be aborted', async () => {
+    const small = createSandbox({ size: 1 });
+    try {
+      // Bundled first, so that the runs reach the pool in this order.
+      for (const body of [`await new Promise((r) => setTimeout(r, 300)); return 'first';`, `return 'second';`, `return 'third';`]) await bundleOnce(actionSource(body));
+      const first = run(`await new Promise((r) => setTimeout(r, 300)); return 'first';`, { on: small });
+      const second = run(`return 'second';`, { on: small });
+      const controller = new AbortController();
+      const third = run(`return 'third';`, { on: small, signal: controller.signal });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(small.stats()).toMatchObject({ busy: 1, queued: 2 });
+      controller.abort();
+      expect(await third).toMatchObject({ ok: false, failure: { type: 'aborted' } });
+      expect(await first).toMatchObject({ ok: true, output: 'first' });
+      expect(await second).toMatchObject({ ok: true, output: 'second' });
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('ends running runs as aborted on close and refuses new ones', async () => {
+    const closing = createSandbox({ size: 1 });
+    const running = run(`await new Promise((r) => setTimeout(r, 10000));`, { on: closing });
+    const queued = run(`return 1;`, { on: closing });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await closing.close();
+    expect(await running).toMatchObject({ ok: false, failure: { type: 'aborted' } });
+    await expect(queued).rejects.toBeInstanceOf(SandboxClosedError);
+    await expect(run(`return 1;`, { on: closing })).rejects.toBeInstanceOf(SandboxClosedError);
+    await closing.close();
+  });
+});
+
+describe('sandbox over many runs', () => {
+  it('keeps heaps bounded over 1,200 runs and answers a no-op run in a few milliseconds', async () => {
+    const pool = createSandbox({ size: 2 });
+    try {
+      // Each run builds ~0.5 MB and keeps it reachable from its context (a global closure): a
+      // context that outlived its run would keep it too.
+      const busy = await bundleOnce(actionSource(`const rows = Array.from({ length: 5000 }, (_, i) => ({ i, text: 'row ' + i })); globalThis.keep = () => rows; return rows.length;`));
+      const noop = await bundleOnce(actionSource(`return null;`));
+      const request = { kind: 'action' as const, context: CONTEXT, host: async () => null, log: () => undefined };
+      let peakHeapBytes = 0;
+      for (let round = 0; round < 600; round++) {
+        const outcomes = await Promise.all([pool.run({ ...request, bundle: busy }), pool.run({ ...request, bundle: busy })]);
+        for (const outcome of outcomes) expect(outcome).toMatchObject({ ok: true, output: 5000 });
+        peakHeapBytes = Math.max(peakHeapBytes, pool.stats().heapUsedBytes);
+      }
+      const durations: number[] = [];
+      for (let index = 0; index < 200; index++) {
+        const started = performance.now();
+        const outcome = await pool.run({ ...request, bundle: noop });
+        durations.push(performance.now() - started);
+        expect(outcome.ok).toBe(true);
+      }
+      durations.sort((a, b) => a - b);
+      const stats = pool.stats();
+      const median = durations[100] as number;
+      console.log(
+        `sandbox: 1,200 runs on 2 isolates → heap peak ${(peakHeapBytes / 1048576).toFixed(1)} MB (garbage included), recycled ${stats.recycled}; no-op median ${median.toFixed(2)} ms, p99 ${(durations[198] as number).toFixed(2)} ms`,
+      );
+      // 1,400 runs over 2 isolates: 2 replacements for the run count (every 500). A leaking
+      // context (0.5 MB a run) would add heap-driven replacements or out-of-memory failures.
+      expect(stats.runs).toBe(1400);
+      expect(stats.recycled).toBeLessThanOrEqual(3);
+      expect(peakHeapBytes).toBeGreaterThan(0);
+      expect(peakHeapBytes).toBeLessThan(0.75 * 128 * 1048576);
+      expect(median).toBeLessThan(20);
+    } finally {
+      await pool.close();
+    }
+  });
+});
