@@ -88,7 +88,12 @@ export function createWorker(options: WorkerOptions): Worker {
   };
 
   const finish = async (run: ClaimedRun, result: { outputJson: string } | { error: RunError }) => {
-    if (await store.runs.finish(run.id, id, result)) wake.runFinished(run.id);
+    if (!(await store.runs.finish(run.id, id, result))) return;
+    wake.runFinished(
+      'outputJson' in result
+        ? { id: run.id, state: 'succeeded', outputJson: result.outputJson, error: null }
+        : { id: run.id, state: 'failed', outputJson: null, error: result.error },
+    );
   };
 
   const execute = async (run: ClaimedRun, abort: AbortController) => {
@@ -104,8 +109,7 @@ export function createWorker(options: WorkerOptions): Worker {
         return;
       }
       const deployed = await options.functions.find(run.integrationKey, run.kind, run.functionName);
-      const connection = await store.connections.get(run.integrationKey, run.connectionId);
-      const provider = connection === undefined ? undefined : options.catalog.get(connection.provider);
+      const provider = options.catalog.get(run.provider);
       const host = buildRunHost(options.operations, { providerConfigKey: run.integrationKey, connectionId: run.connectionId, logId: run.logId, signal: abort.signal }, log);
       const outcome = await options.sandbox.run({
         bundle: { hash: run.bundleHash, code },
@@ -114,7 +118,7 @@ export function createWorker(options: WorkerOptions): Worker {
         context: {
           connectionId: run.connectionId,
           providerConfigKey: run.integrationKey,
-          provider: connection?.provider ?? '',
+          provider: run.provider,
           activityLogId: run.logId,
           ...(provider?.proxy.paginate === undefined ? {} : { paginate: provider.proxy.paginate }),
         },
@@ -225,7 +229,7 @@ export function createWorker(options: WorkerOptions): Worker {
         await queue.enqueue(ACTION_QUEUE, stale.id);
         wake.jobQueued(ACTION_QUEUE);
       } else {
-        wake.runFinished(stale.id);
+        wake.runFinished({ id: stale.id, state: 'failed', outputJson: null, error: RUNNER_LOST });
       }
     }
   };
@@ -268,11 +272,22 @@ export function createWorker(options: WorkerOptions): Worker {
   };
 }
 
-function limitsOf(config: Record<string, unknown> | undefined): Partial<SandboxLimits> {
+// What a function may ask for in `limits`: the contract's 15 min for an action run (§6), and a
+// heap that still leaves a runner with 16 isolates on a small machine alive.
+const MAX_FUNCTION_WALL_MS = 15 * 60_000;
+const MAX_FUNCTION_MEMORY_MB = 1024;
+
+/** The limits a function declared, capped by what a runner grants. */
+export function limitsOf(config: Record<string, unknown> | undefined): Partial<SandboxLimits> {
   const limits = (config?.limits ?? {}) as Record<string, unknown>;
-  const out: Partial<SandboxLimits> = {};
-  if (typeof limits.timeoutMs === 'number') out.wallMs = limits.timeoutMs;
-  if (typeof limits.cpuMs === 'number') out.cpuMs = limits.cpuMs;
-  if (typeof limits.memoryMb === 'number') out.memoryMb = limits.memoryMb;
-  return out;
+  const bounded = (value: unknown, min: number, max: number) =>
+    typeof value === 'number' && Number.isFinite(value) ? Math.min(Math.max(Math.floor(value), min), max) : undefined;
+  const wallMs = bounded(limits.timeoutMs, 10, MAX_FUNCTION_WALL_MS);
+  const cpuMs = bounded(limits.cpuMs, 10, MAX_FUNCTION_WALL_MS);
+  const memoryMb = bounded(limits.memoryMb, 8, MAX_FUNCTION_MEMORY_MB);
+  return {
+    ...(wallMs === undefined ? {} : { wallMs }),
+    ...(cpuMs === undefined ? {} : { cpuMs }),
+    ...(memoryMb === undefined ? {} : { memoryMb }),
+  };
 }

@@ -6,22 +6,28 @@ import { JOBS_CHANNEL, RUNS_CHANNEL, type QueueName } from './names.js';
 
 // The fallback check for waiting requests: a lost notification costs at most this much delay.
 const WAITER_POLL_MS = 1000;
+// PostgreSQL caps a NOTIFY payload at 8000 bytes; a result that fits travels with the
+// notification (no read of the run afterwards), a bigger one is read from the table.
+const MAX_INLINE_RESULT_CHARS = 7000;
+
+/** What a waiting request needs of a finished run. */
+export type FinishedRun = Pick<RunStatus, 'id' | 'state' | 'outputJson' | 'error'>;
 
 export interface Wake {
   jobQueued(queue: QueueName): void;
   onJobQueued(queue: QueueName, listener: () => void): void;
-  runFinished(runId: string): void;
+  runFinished(run: FinishedRun): void;
   /**
    * Resolves with the finished run, or `undefined` once `timeoutMs` passed without it finishing.
    * Start waiting before the run can finish (before it is queued): a run that finished earlier
    * is only noticed by the fallback poll.
    */
-  waitForRun(runId: string, timeoutMs: number): Promise<RunStatus | undefined>;
+  waitForRun(runId: string, timeoutMs: number): Promise<FinishedRun | undefined>;
   stop(): void;
 }
 
 interface Waiter {
-  resolve(status: RunStatus | undefined): void;
+  resolve(status: FinishedRun | undefined): void;
   timer: NodeJS.Timeout;
 }
 
@@ -32,7 +38,7 @@ export function createWake(notifications: Notifications, runs: RunStore, options
   let poll: NodeJS.Timeout | undefined;
   let checking = false;
 
-  const settle = (status: RunStatus) => {
+  const settle = (status: FinishedRun) => {
     const set = waiters.get(status.id);
     if (set === undefined) return;
     waiters.delete(status.id);
@@ -64,8 +70,16 @@ export function createWake(notifications: Notifications, runs: RunStore, options
   notifications.listen(JOBS_CHANNEL, (queue) => {
     for (const listener of jobListeners.get(queue) ?? []) listener();
   });
-  notifications.listen(RUNS_CHANNEL, (runId) => {
-    if (waiters.has(runId)) check([runId]).catch(() => undefined);
+  notifications.listen(RUNS_CHANNEL, (payload) => {
+    let run: Partial<FinishedRun> & { id: string };
+    try {
+      run = JSON.parse(payload) as FinishedRun;
+    } catch {
+      return;
+    }
+    if (!waiters.has(run.id)) return;
+    if (run.state === 'succeeded' || run.state === 'failed') settle({ id: run.id, state: run.state, outputJson: run.outputJson ?? null, error: run.error ?? null });
+    else check([run.id]).catch(() => undefined);
   });
   notifications.onReconnect(() => {
     checkAll();
@@ -81,8 +95,9 @@ export function createWake(notifications: Notifications, runs: RunStore, options
       list.push(listener);
       jobListeners.set(queue, list);
     },
-    runFinished(runId) {
-      notifications.notify(RUNS_CHANNEL, runId);
+    runFinished(run) {
+      const full = JSON.stringify(run);
+      notifications.notify(RUNS_CHANNEL, full.length <= MAX_INLINE_RESULT_CHARS ? full : JSON.stringify({ id: run.id }));
     },
     waitForRun(runId, timeoutMs) {
       return new Promise((resolve) => {

@@ -5,8 +5,8 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { ERRORS, PatchbayError, type ErrorCode } from '../errors.js';
 import type { FunctionRegistry } from '../functions/registry.js';
-import { ACTION_QUEUE, type JobQueue, type Wake } from '../queue/index.js';
-import type { RunError, RunStatus, Store } from '../store/index.js';
+import { ACTION_QUEUE, type FinishedRun, type JobQueue, type Wake } from '../queue/index.js';
+import type { RunError, Store } from '../store/index.js';
 import { parseInput } from '../validate.js';
 
 // Contract §6: a synchronous action must start within 30 s (the orchestrator's createdToStarted);
@@ -58,13 +58,14 @@ export function actionRoutes(api: FastifyInstance, deps: ActionRouteDeps): void 
     const providerConfigKey = headers['provider-config-key'];
     const connectionId = headers['connection-id'];
 
-    const [integration, connection, action] = await Promise.all([
-      deps.store.integrations.getByKey(providerConfigKey),
-      deps.store.connections.get(providerConfigKey, connectionId),
+    const [provider, action] = await Promise.all([
+      deps.store.connections.providerOf(providerConfigKey, connectionId),
       deps.functions.find(providerConfigKey, 'action', body.action_name),
     ]);
-    if (integration === undefined) throw new PatchbayError('unknown_provider_config');
-    if (connection === undefined) throw new PatchbayError('unknown_connection');
+    if (provider === undefined) {
+      if ((await deps.store.integrations.getByKey(providerConfigKey)) === undefined) throw new PatchbayError('unknown_provider_config');
+      throw new PatchbayError('unknown_connection');
+    }
     if (action === undefined) {
       throw new PatchbayError('not_found', { message: `Action '${body.action_name}' is not deployed for '${providerConfigKey}'.` });
     }
@@ -77,6 +78,7 @@ export function actionRoutes(api: FastifyInstance, deps: ActionRouteDeps): void 
       kind: 'action',
       integrationKey: providerConfigKey,
       connectionId,
+      provider,
       functionName: action.name,
       bundleHash: action.bundleHash,
       isAsync,
@@ -123,7 +125,7 @@ export function toRunError(code: ErrorCode, message?: string): RunError {
   return { code, message: message ?? ERRORS[code].message, status: ERRORS[code].status };
 }
 
-function sendResult(reply: FastifyReply, run: RunStatus) {
+function sendResult(reply: FastifyReply, run: FinishedRun) {
   if (run.state === 'succeeded') return reply.code(200).type('application/json').send(run.outputJson ?? 'null');
   throw fromRunError(run.error ?? toRunError('script_internal_error'));
 }

@@ -122,6 +122,8 @@ export interface ConnectionStore {
   /** Creates the connection, or replaces credentials and settings of an existing one (Nango's upsert). */
   upsert(input: ConnectionInput): Promise<{ connection: Connection; created: boolean }>;
   get(providerConfigKey: string, connectionId: string): Promise<Connection | undefined>;
+  /** The connection's provider, or undefined when there is no such connection (no decryption). */
+  providerOf(providerConfigKey: string, connectionId: string): Promise<string | undefined>;
   /** Reads the row under `FOR UPDATE`: only inside a transaction, to serialise refreshes. */
   getForUpdate(id: number): Promise<Connection | undefined>;
   list(filter: ConnectionFilter): Promise<Connection[]>;
@@ -208,6 +210,13 @@ export function createConnectionStore(db: Queryable, cipher: Cipher): Connection
         connectionId,
       ]);
       return rows[0] ? toConnection(rows[0]) : undefined;
+    },
+    async providerOf(providerConfigKey, connectionId) {
+      const { rows } = await db.query<{ provider: string }>(
+        'SELECT i.provider FROM connections c JOIN integrations i ON i.id = c.integration_id WHERE i.unique_key = $1 AND c.connection_id = $2',
+        [providerConfigKey, connectionId],
+      );
+      return rows[0]?.provider;
     },
     getForUpdate: (id) => getById(id, true),
     async list(filter) {

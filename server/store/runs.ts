@@ -18,6 +18,7 @@ export interface NewRun {
   kind: FunctionKind;
   integrationKey: string;
   connectionId: string;
+  provider: string;
   functionName: string;
   bundleHash: string;
   isAsync: boolean;
@@ -31,6 +32,7 @@ export interface ClaimedRun {
   kind: FunctionKind;
   integrationKey: string;
   connectionId: string;
+  provider: string;
   functionName: string;
   bundleHash: string;
   isAsync: boolean;
@@ -61,6 +63,7 @@ interface ClaimedRow {
   kind: FunctionKind;
   integration_key: string;
   connection_id: string;
+  provider: string;
   function_name: string;
   bundle_hash: string;
   is_async: boolean;
@@ -134,17 +137,29 @@ export function createRunStore(db: Queryable): RunStore {
   return {
     async create(run) {
       await db.query(
-        `INSERT INTO function_runs (id, kind, integration_key, connection_id, function_name, bundle_hash, state, is_async,
+        `INSERT INTO function_runs (id, kind, integration_key, connection_id, provider, function_name, bundle_hash, state, is_async,
            input, max_retries, log_id)
-         VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8::jsonb, $9, $10)`,
-        [run.id, run.kind, run.integrationKey, run.connectionId, run.functionName, run.bundleHash, run.isAsync, run.inputJson, run.maxRetries, run.logId],
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9::jsonb, $10, $11)`,
+        [
+          run.id,
+          run.kind,
+          run.integrationKey,
+          run.connectionId,
+          run.provider,
+          run.functionName,
+          run.bundleHash,
+          run.isAsync,
+          run.inputJson,
+          run.maxRetries,
+          run.logId,
+        ],
       );
     },
     async claim(ids, runnerId) {
       const { rows } = await db.query<ClaimedRow>(
         `UPDATE function_runs SET state = 'running', attempt = attempt + 1, runner_id = $2, started_at = now(), heartbeat_at = now()
          WHERE id = ANY($1::uuid[]) AND state = 'queued'
-         RETURNING id, kind, integration_key, connection_id, function_name, bundle_hash, is_async, input, attempt, max_retries,
+         RETURNING id, kind, integration_key, connection_id, provider, function_name, bundle_hash, is_async, input, attempt, max_retries,
            log_id, created_at`,
         [ids, runnerId],
       );
@@ -153,6 +168,7 @@ export function createRunStore(db: Queryable): RunStore {
         kind: row.kind,
         integrationKey: row.integration_key,
         connectionId: row.connection_id,
+        provider: row.provider,
         functionName: row.function_name,
         bundleHash: row.bundle_hash,
         isAsync: row.is_async,

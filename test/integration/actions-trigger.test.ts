@@ -73,6 +73,33 @@ const FUNCTIONS = {
         return { metadata, connection };
       },
     });`,
+  'github/actions/spin.ts': `
+    import { createAction } from 'patchbay';
+    export default createAction({
+      description: 'Never stops computing',
+      limits: { cpuMs: 300 },
+      exec: async () => { let n = 0; while (true) n++; },
+    });`,
+  'github/actions/hog.ts': `
+    import { createAction } from 'patchbay';
+    export default createAction({
+      description: 'Allocates until something gives',
+      limits: { memoryMb: 32 },
+      exec: async () => { const keep: number[][] = []; while (true) keep.push(new Array(100_000).fill(7)); },
+    });`,
+  'github/actions/stuck.ts': `
+    import { createAction } from 'patchbay';
+    export default createAction({
+      description: 'Waits for a promise that never settles',
+      limits: { timeoutMs: 400 },
+      exec: () => new Promise(() => undefined),
+    });`,
+  'github/actions/huge.ts': `
+    import { createAction } from 'patchbay';
+    export default createAction({
+      description: 'Returns more than the output limit',
+      exec: async () => ({ blob: 'x'.repeat(3 * 1024 * 1024) }),
+    });`,
 };
 
 describe('actions: POST /action/trigger and GET /action/:id', () => {
@@ -165,6 +192,21 @@ describe('actions: POST /action/trigger and GET /action/:id', () => {
     expect(res.json.error.payload.name).toBe('TypeError');
     expect(res.text).not.toContain(process.cwd());
     expect(res.text).not.toContain('node_modules');
+  });
+
+  it('kills runaway functions with their own codes while the runner keeps serving', async () => {
+    upstream.setFallback((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ auth: req.headers.authorization }));
+    });
+    const [spin, hog, stuck, huge, fine] = await Promise.all([trigger('spin'), trigger('hog'), trigger('stuck'), trigger('huge'), trigger('whoami', null)]);
+    expect([spin.status, spin.json.error.code]).toEqual([500, 'execution_cpu_limit']);
+    expect([hog.status, hog.json.error.code]).toEqual([500, 'execution_out_of_memory']);
+    expect([stuck.status, stuck.json.error.code]).toEqual([500, 'execution_timeout']);
+    expect([huge.status, huge.json.error.code]).toEqual([500, 'action_output_too_large']);
+    expect(fine.status).toBe(200);
+    const after = await trigger('whoami', null);
+    expect(after.json.auth).toBe('Bearer token-one');
   });
 
   it('answers lookup failures with clear codes before queuing anything', async () => {

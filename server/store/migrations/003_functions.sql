@@ -27,6 +27,7 @@ CREATE TABLE function_runs (
   kind            text NOT NULL,
   integration_key text NOT NULL,
   connection_id   text NOT NULL,
+  provider        text NOT NULL,         -- the connection's provider when the run was queued
   function_name   text NOT NULL,
   bundle_hash     text NOT NULL,
   state           text NOT NULL,         -- 'queued' | 'running' | 'succeeded' | 'failed'
