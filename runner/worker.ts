@@ -26,6 +26,8 @@ const REAP_MS = 5000;
 const RETRY_BASE_SECONDS = 2;
 // On stop, running functions get this long to finish before they are cut off and handed back.
 const STOP_GRACE_MS = 10_000;
+// Claimed tickets are completed together this often: one statement for many runs.
+const TICKET_FLUSH_MS = 200;
 // Compiled bundles kept in memory by hash; far more than a deployment usually has.
 const MAX_CACHED_BUNDLES = 500;
 
@@ -88,12 +90,12 @@ export function createWorker(options: WorkerOptions): Worker {
   };
 
   const finish = async (run: ClaimedRun, result: { outputJson: string } | { error: RunError }) => {
-    if (!(await store.runs.finish(run.id, id, result))) return;
-    wake.runFinished(
+    const finished = wake.runFinishedNotify(
       'outputJson' in result
         ? { id: run.id, state: 'succeeded', outputJson: result.outputJson, error: null }
         : { id: run.id, state: 'failed', outputJson: null, error: result.error },
     );
+    if (await store.runs.finish(run.id, id, result, finished)) finished.deliverLocally();
   };
 
   const execute = async (run: ClaimedRun, abort: AbortController) => {
@@ -191,16 +193,26 @@ export function createWorker(options: WorkerOptions): Worker {
       });
   };
 
+  // Tickets are done once their runs are claimed (by us or anyone): the run row is the truth.
+  // They are completed in batches off the run's path; a ticket left open by a crash expires and
+  // comes back, and its claim then changes nothing.
+  let toComplete: string[] = [];
+  const completeTickets = async () => {
+    const batch = toComplete;
+    toComplete = [];
+    await queue.complete(ACTION_QUEUE, batch);
+  };
+
   const pumpOnce = async () => {
     while (running) {
       const free = options.concurrency - active.size;
       if (free <= 0) return;
       const tickets = await queue.fetch(ACTION_QUEUE, free);
       if (tickets.length === 0) return;
-      const claimed = await store.runs.claim([...new Set(tickets.map((t) => t.runId))], id);
-      // Tickets are done once their runs are ours (or someone else's): the run row is the truth.
-      queue.complete(ACTION_QUEUE, tickets.map((t) => t.jobId)).catch((error: unknown) => logger.warn({ err: error }, 'tickets not completed'));
-      for (const run of claimed) launch(run);
+      // Runs are written before their tickets, so a ticket whose run is not queued any more is a
+      // duplicate (a retried or re-issued ticket): done either way.
+      for (const run of await store.runs.claim([...new Set(tickets.map((t) => t.runId))], id)) launch(run);
+      toComplete.push(...tickets.map((t) => t.jobId));
       if (tickets.length < free) return;
     }
   };
@@ -256,6 +268,7 @@ export function createWorker(options: WorkerOptions): Worker {
       every(options.pollMs ?? POLL_MS, async () => pump(), 'poll');
       every(options.heartbeatMs ?? HEARTBEAT_MS, async () => (active.size > 0 ? store.runs.heartbeat(id) : 0), 'heartbeat');
       every(options.reapMs ?? REAP_MS, reap, 'reaping stale runs');
+      every(TICKET_FLUSH_MS, completeTickets, 'completing tickets');
       pump();
     },
     async stop() {
@@ -268,6 +281,7 @@ export function createWorker(options: WorkerOptions): Worker {
         for (const entry of active.values()) entry.abort.abort(new Error('runner stopping'));
         await all();
       }
+      await completeTickets().catch((error: unknown) => logger.warn({ err: error }, 'tickets not completed'));
     },
   };
 }

@@ -108,6 +108,7 @@ export class ContextBridge {
   readonly service: ivm.Callback<(...args: unknown[]) => SyncReply>;
 
   #binding: RunBinding | undefined;
+  readonly #runEnded = new AbortController();
   #closed = false;
   #inFlight = 0;
   #nextFailureRef = 1;
@@ -128,6 +129,7 @@ export class ContextBridge {
   detach(): { inFlight: number } {
     this.#closed = true;
     this.#binding = undefined;
+    this.#runEnded.abort(new Error('The run has ended.'));
     for (const timer of this.#timers.values()) {
       clearTimeout(timer.handle);
       timer.resolve(false);
@@ -162,7 +164,7 @@ export class ContextBridge {
     this.#inFlight++;
     let reply: HostReply;
     try {
-      const value = await binding.host(String(op), args);
+      const value = await binding.host(String(op), args, this.#runEnded.signal);
       if (op === 'proxy' && isErrorResponse(value)) {
         const failureRef = this.#remember({ kind: 'http', status: value.status, headers: { ...(value.headers ?? {}) }, data: value.data });
         reply = { ok: true, value, failureRef };

@@ -27,17 +27,19 @@ export const DEFAULT_LIMITS: SandboxLimits = {
 
 // isolated-vm refuses less than 8 MB.
 export const MIN_MEMORY_MB = 8;
+// Node fires a longer setTimeout after 1 ms (TIMEOUT_MAX, ~24.8 days): a longer wall limit is this one.
+const MAX_TIMER_MS = 2_147_483_647;
 
 /** `partial` over `base`, each value checked: a bad number falls back to the base rather than disabling a limit. */
 export function resolveLimits(base: SandboxLimits, partial: Partial<SandboxLimits> | undefined): SandboxLimits {
-  const pick = (key: keyof SandboxLimits, minimum: number) => {
+  const pick = (key: keyof SandboxLimits, minimum: number, maximum = Number.MAX_SAFE_INTEGER) => {
     const value = partial?.[key];
-    return typeof value === 'number' && Number.isFinite(value) && value >= minimum ? Math.floor(value) : base[key];
+    return typeof value === 'number' && Number.isFinite(value) && value >= minimum ? Math.min(Math.floor(value), maximum) : base[key];
   };
   return {
     memoryMb: pick('memoryMb', MIN_MEMORY_MB),
     cpuMs: pick('cpuMs', 1),
-    wallMs: pick('wallMs', 1),
+    wallMs: pick('wallMs', 1, MAX_TIMER_MS),
     maxOutputBytes: pick('maxOutputBytes', 0),
   };
 }
@@ -48,10 +50,11 @@ export function resolveLimits(base: SandboxLimits, partial: Partial<SandboxLimit
 export const MAX_RUNS_PER_ISOLATE = 500;
 
 // The heap is measured after every run, uncollected garbage included: V8 collects lazily, so a
-// reading swings between the live size and about half the limit (measured: 2–63 MB in a 128 MB
-// isolate whose runs keep < 10 MB). Past three quarters, garbage alone does not explain it: the
-// isolate is leaking and is replaced before a run hits the limit.
-export const RECYCLE_HEAP_FRACTION = 0.75;
+// reading swings between the live size and most of the limit (measured: 2–96 MB in a 128 MB
+// isolate whose runs keep < 10 MB), and only a full GC, which the host cannot request, tells
+// them apart. A reading past 90% means the next run may start next to the limit: the isolate is
+// replaced (~3 ms; a leak shows up as many of these, garbage as a rare one).
+export const RECYCLE_HEAP_FRACTION = 0.9;
 
 // How often the CPU watchdog reads `isolate.cpuTime` of the running isolates: a loop is stopped
 // at most ~25 ms past its limit, at a cost of 40 cheap reads per second.

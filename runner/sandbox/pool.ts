@@ -136,7 +136,14 @@ export class IsolateSlot {
       if (this.heapUsedBytes > this.memoryMb * 1024 * 1024 * RECYCLE_HEAP_FRACTION) this.#replaceIsolate(this.memoryMb);
     }
     const isolate = this.isolate;
-    this.#runtime ??= loadGuestRuntime().then((source) => this.pool.codeCache.compile(isolate, RUNTIME_CACHE_KEY, source, RUNTIME_FILENAME));
+    if (this.#runtime === undefined) {
+      const compiling = loadGuestRuntime().then((source) => this.pool.codeCache.compile(isolate, RUNTIME_CACHE_KEY, source, RUNTIME_FILENAME));
+      this.#runtime = compiling;
+      // A failed build or compile is retried by the next preparation, not cached.
+      compiling.catch(() => {
+        if (this.#runtime === compiling) this.#runtime = undefined;
+      });
+    }
     const runtime = await this.#runtime;
     const context = await isolate.createContext();
     const bridge = new ContextBridge();
@@ -242,13 +249,11 @@ export class IsolatePool {
       return;
     }
     const worn = slot.runs >= MAX_RUNS_PER_ISOLATE;
-    if (dirty || worn || slot.isolate.isDisposed) slot.renew(slot.memoryMb);
+    const renewed = dirty || worn || slot.isolate.isDisposed;
+    if (renewed) slot.renew(slot.memoryMb);
+    slot.prepareNext(!renewed);
     const waiter = this.#waiters.shift();
-    if (waiter !== undefined) {
-      waiter.resolve(this.#assign(slot, waiter.memoryMb));
-      return;
-    }
-    slot.prepareNext(!dirty && !worn);
+    if (waiter !== undefined) waiter.resolve(this.#assign(slot, waiter.memoryMb));
   }
 
   /** Calls `onExceeded` once the isolate has used `limitMs` of CPU since `startNs`. */

@@ -20,7 +20,7 @@ type Ending =
   | { how: 'failed'; failure: RunFailure }
   | { how: 'broken'; error: unknown };
 
-interface Session {
+export interface Session {
   ending: Ending;
   cpuMs: number;
   wallMs: number;
@@ -97,6 +97,8 @@ export async function runSession(pool: IsolatePool, slot: IsolateSlot, job: Sess
   const onAbort = () => kill('aborted');
   job.signal?.addEventListener('abort', onAbort, { once: true });
   const untrack = pool.track(onAbort);
+  // close() may have run while this run waited for its context.
+  if (pool.closed) onAbort();
   if (job.binding !== undefined) prepared.bridge.attach(job.binding);
 
   let ending: Ending;

@@ -9,8 +9,11 @@ export interface FunctionBundle {
   code: string;
 }
 
-/** A host operation: plain data in, plain data out. Throws a HostFailure (data) when it fails. */
-export type HostCall = (op: string, args: unknown) => Promise<unknown>;
+/**
+ * A host operation: plain data in, plain data out. Throws a HostFailure (data) when it fails.
+ * `signal` aborts when the run ends (returned, failed or killed): work for it is wasted after that.
+ */
+export type HostCall = (op: string, args: unknown, signal: AbortSignal) => Promise<unknown>;
 
 export interface HostFailure {
   hostFailure: true;

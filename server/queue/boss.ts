@@ -22,9 +22,25 @@ export interface FetchedTicket {
 export interface JobQueue {
   start(): Promise<void>;
   stop(): Promise<void>;
-  enqueue(queue: QueueName, runId: string, options?: { startAfterSeconds?: number }): Promise<void>;
+  /** Sends a ticket; `notify` goes out in the same statement (one round trip, after the insert). */
+  enqueue(queue: QueueName, runId: string, options?: { startAfterSeconds?: number; notify?: { channel: string; payload: string } }): Promise<void>;
   fetch(queue: QueueName, max: number): Promise<FetchedTicket[]>;
   complete(queue: QueueName, jobIds: string[]): Promise<void>;
+}
+
+/**
+ * Runs pg-boss's job INSERT with a NOTIFY in the same statement. pg-boss 10's insert is one
+ * `INSERT … RETURNING id`; should a later version send something else, it runs as it is and the
+ * NOTIFY follows on its own.
+ */
+async function insertAndNotify(pool: Pool, text: string, values: unknown[], notify: { channel: string; payload: string }) {
+  if (!/^\s*INSERT\s/i.test(text)) {
+    const result = await pool.query(text, values);
+    await pool.query('SELECT pg_notify($1, $2)', [notify.channel, notify.payload]);
+    return result;
+  }
+  const n = values.length;
+  return pool.query(`WITH sent AS (${text}) SELECT sent.id, pg_notify($${n + 1}, $${n + 2}) FROM sent`, [...values, notify.channel, notify.payload]);
 }
 
 export function createJobQueue(pool: Pool, logger: FastifyBaseLogger): JobQueue {
@@ -68,7 +84,10 @@ export function createJobQueue(pool: Pool, logger: FastifyBaseLogger): JobQueue 
     },
     async enqueue(queue, runId, options = {}) {
       const job: RunJob = { runId };
-      const id = await boss.send(queue, job, options.startAfterSeconds === undefined ? {} : { startAfter: options.startAfterSeconds });
+      const sendOptions: PgBoss.SendOptions = options.startAfterSeconds === undefined ? {} : { startAfter: options.startAfterSeconds };
+      const notify = options.notify;
+      if (notify !== undefined) sendOptions.db = { executeSql: (text: string, values: unknown[]) => insertAndNotify(pool, text, values, notify) };
+      const id = await boss.send(queue, job, sendOptions);
       if (id === null) throw new Error(`pg-boss refused a job for queue ${queue}`);
     },
     async fetch(queue, max) {

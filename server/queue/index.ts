@@ -1,4 +1,4 @@
 // The job flow: pg-boss tickets wake runners, LISTEN/NOTIFY makes it immediate. See README.md.
 export { createJobQueue, type FetchedTicket, type JobQueue } from './boss.js';
-export { createWake, type FinishedRun, type Wake } from './wake.js';
+export { createWake, type FinishedRun, type PendingNotify, type Wake } from './wake.js';
 export { ACTION_QUEUE, SYNC_QUEUE, JOBS_CHANNEL, RUNS_CHANNEL, type QueueName, type RunJob } from './names.js';

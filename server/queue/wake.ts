@@ -13,10 +13,21 @@ const MAX_INLINE_RESULT_CHARS = 7000;
 /** What a waiting request needs of a finished run. */
 export type FinishedRun = Pick<RunStatus, 'id' | 'state' | 'outputJson' | 'error'>;
 
+/** A notification to send inside the statement that makes it true, then deliver locally. */
+export interface PendingNotify {
+  channel: string;
+  payload: string;
+  deliverLocally(): void;
+}
+
 export interface Wake {
   jobQueued(queue: QueueName): void;
+  /** `jobQueued`, sent by the statement that queued the run. */
+  jobQueuedNotify(queue: QueueName): PendingNotify;
   onJobQueued(queue: QueueName, listener: () => void): void;
   runFinished(run: FinishedRun): void;
+  /** `runFinished`, sent by the statement that stored the result. */
+  runFinishedNotify(run: FinishedRun): PendingNotify;
   /**
    * Resolves with the finished run, or `undefined` once `timeoutMs` passed without it finishing.
    * Start waiting before the run can finish (before it is queued): a run that finished earlier
@@ -29,6 +40,11 @@ export interface Wake {
 interface Waiter {
   resolve(status: FinishedRun | undefined): void;
   timer: NodeJS.Timeout;
+}
+
+function finishedPayload(run: FinishedRun): string {
+  const full = JSON.stringify(run);
+  return full.length <= MAX_INLINE_RESULT_CHARS ? full : JSON.stringify({ id: run.id });
 }
 
 export function createWake(notifications: Notifications, runs: RunStore, options: { pollMs?: number } = {}): Wake {
@@ -96,8 +112,13 @@ export function createWake(notifications: Notifications, runs: RunStore, options
       jobListeners.set(queue, list);
     },
     runFinished(run) {
-      const full = JSON.stringify(run);
-      notifications.notify(RUNS_CHANNEL, full.length <= MAX_INLINE_RESULT_CHARS ? full : JSON.stringify({ id: run.id }));
+      notifications.notify(RUNS_CHANNEL, finishedPayload(run));
+    },
+    runFinishedNotify(run) {
+      return notifications.raw(RUNS_CHANNEL, finishedPayload(run));
+    },
+    jobQueuedNotify(queue) {
+      return notifications.raw(JOBS_CHANNEL, queue);
     },
     waitForRun(runId, timeoutMs) {
       return new Promise((resolve) => {

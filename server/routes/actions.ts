@@ -73,6 +73,10 @@ export function actionRoutes(api: FastifyInstance, deps: ActionRouteDeps): void 
 
     const isAsync = headers['x-async'];
     const runId = randomUUID();
+    // Listen before the run can finish, so the notification cannot slip past.
+    const started = isAsync ? undefined : deps.wake.waitForRun(runId, startTimeoutMs);
+    // Two round trips: the run, then its ticket with the NOTIFY that wakes runners in the same
+    // statement, so no runner hears of a ticket before it exists.
     await deps.store.runs.create({
       id: runId,
       kind: 'action',
@@ -87,10 +91,9 @@ export function actionRoutes(api: FastifyInstance, deps: ActionRouteDeps): void 
       maxRetries: isAsync ? headers['x-max-retries'] : 0,
       logId: randomUUID(),
     });
-    // Listen before the run can finish, so the notification cannot slip past.
-    const started = isAsync ? undefined : deps.wake.waitForRun(runId, startTimeoutMs);
-    await deps.queue.enqueue(ACTION_QUEUE, runId);
-    deps.wake.jobQueued(ACTION_QUEUE);
+    const queued = deps.wake.jobQueuedNotify(ACTION_QUEUE);
+    await deps.queue.enqueue(ACTION_QUEUE, runId, { notify: queued });
+    queued.deliverLocally();
 
     if (isAsync) {
       const statusUrl = `/action/${runId}`;

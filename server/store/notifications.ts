@@ -18,6 +18,11 @@ export interface Notifications {
    * default): a process must not wait for PostgreSQL's round trip to hear itself.
    */
   notify(channel: string, payload: string, options?: { local: boolean }): void;
+  /**
+   * For a NOTIFY sent inside another statement (one round trip instead of two): the raw
+   * payload to pass to `pg_notify`, and the local delivery to call once it committed.
+   */
+  raw(channel: string, payload: string): { channel: string; payload: string; deliverLocally(): void };
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -98,6 +103,9 @@ export function createNotifications(pool: Pool, connectionString: string, logger
       pool.query('SELECT pg_notify($1, $2)', [channel, prefix + payload]).catch((error: unknown) => {
         logger.warn({ err: error, channel }, 'notification not sent');
       });
+    },
+    raw(channel, payload) {
+      return { channel, payload: prefix + payload, deliverLocally: () => deliverLocal(channel, payload) };
     },
     start() {
       started ??= connect();

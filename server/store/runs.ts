@@ -105,6 +105,12 @@ const toStatus = (row: StatusRow): RunStatus => ({
   finishedAt: row.finished_at,
 });
 
+/** A NOTIFY sent by the same statement as the write it announces (see Notifications.raw). */
+export interface StatementNotify {
+  channel: string;
+  payload: string;
+}
+
 export interface StaleRun {
   id: string;
   state: 'queued' | 'failed';
@@ -116,7 +122,7 @@ export interface RunStore {
   /** queued → running for the given ids; returns only the runs this runner now holds. */
   claim(ids: string[], runnerId: string): Promise<ClaimedRun[]>;
   /** running → succeeded/failed, only while `runnerId` still holds the run. */
-  finish(id: string, runnerId: string, result: { outputJson: string } | { error: RunError }): Promise<boolean>;
+  finish(id: string, runnerId: string, result: { outputJson: string } | { error: RunError }, notify?: StatementNotify): Promise<boolean>;
   /** running → queued for another attempt, keeping the last error. */
   requeue(id: string, runnerId: string, error: RunError): Promise<boolean>;
   heartbeat(runnerId: string): Promise<number>;
@@ -159,8 +165,8 @@ export function createRunStore(db: Queryable): RunStore {
       const { rows } = await db.query<ClaimedRow>(
         `UPDATE function_runs SET state = 'running', attempt = attempt + 1, runner_id = $2, started_at = now(), heartbeat_at = now()
          WHERE id = ANY($1::uuid[]) AND state = 'queued'
-         RETURNING id, kind, integration_key, connection_id, provider, function_name, bundle_hash, is_async, input, attempt, max_retries,
-           log_id, created_at`,
+         RETURNING id, kind, integration_key, connection_id, provider, function_name, bundle_hash, is_async, input, attempt,
+           max_retries, log_id, created_at`,
         [ids, runnerId],
       );
       return rows.map((row) => ({
@@ -179,15 +185,18 @@ export function createRunStore(db: Queryable): RunStore {
         createdAt: row.created_at,
       }));
     },
-    async finish(id, runnerId, result) {
+    async finish(id, runnerId, result, notify) {
       const ok = 'outputJson' in result;
       const { rowCount } = await db.query(
-        `UPDATE function_runs SET state = $3, output = $4::jsonb, error = $5::jsonb, finished_at = now(), heartbeat_at = NULL
-         WHERE id = $1 AND runner_id = $2 AND state = 'running'`,
-        [id, runnerId, ok ? 'succeeded' : 'failed', ok ? result.outputJson : null, ok ? null : JSON.stringify(result.error)],
+        `WITH done AS (
+           UPDATE function_runs SET state = $3, output = $4::jsonb, error = $5::jsonb, finished_at = now(), heartbeat_at = NULL
+           WHERE id = $1 AND runner_id = $2 AND state = 'running' RETURNING id)
+         SELECT CASE WHEN $6::text IS NULL THEN NULL ELSE pg_notify($6, $7) END FROM done`,
+        [id, runnerId, ok ? 'succeeded' : 'failed', ok ? result.outputJson : null, ok ? null : JSON.stringify(result.error), notify?.channel ?? null, notify?.payload ?? null],
       );
       return rowCount === 1;
     },
+
     async requeue(id, runnerId, error) {
       const { rowCount } = await db.query(
         `UPDATE function_runs SET state = 'queued', error = $3::jsonb, runner_id = NULL, heartbeat_at = NULL

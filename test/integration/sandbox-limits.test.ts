@@ -92,6 +92,27 @@ describe('sandbox limits', () => {
     expect(outcome).toMatchObject({ ok: false, failure: { type: 'wall_timeout', limitMs: 200 } });
   });
 
+  it('aborts the signal of a host operation the killed run was waiting for', async () => {
+    let aborted = false;
+    const outcome = await sandbox.run({
+      bundle: await bundleOnce(actionSource(`await nango.get({ endpoint: '/slow' }); return 'answered';`)),
+      kind: 'action',
+      context: CONTEXT,
+      host: (_op, _args, signal) =>
+        new Promise((resolve) =>
+          signal.addEventListener('abort', () => {
+            aborted = true;
+            resolve(null);
+          }),
+        ),
+      log: () => undefined,
+      limits: { wallMs: 200 },
+    });
+    expect(outcome).toMatchObject({ ok: false, failure: { type: 'wall_timeout', limitMs: 200 } });
+    expect(aborted).toBe(true);
+    await expectPoolServes();
+  });
+
   it('refuses an output over 2 MB by default', async () => {
     const outcome = await run(`return 'x'.repeat(3 * 1024 * 1024);`);
     expect(outcome).toMatchObject({ ok: false, failure: { type: 'output_too_large', bytes: 3 * 1024 * 1024 + 2, limit: 2 * 1024 * 1024 } });
@@ -194,12 +215,12 @@ describe('sandbox over many runs', () => {
       console.log(
         `sandbox: 1,200 runs on 2 isolates → heap peak ${(peakHeapBytes / 1048576).toFixed(1)} MB (garbage included), recycled ${stats.recycled}; no-op median ${median.toFixed(2)} ms, p99 ${(durations[198] as number).toFixed(2)} ms`,
       );
-      // 1,400 runs over 2 isolates: 2 replacements for the run count (every 500). A leaking
-      // context (0.5 MB a run) would add heap-driven replacements or out-of-memory failures.
+      // 1,400 runs over 2 isolates: 2 replacements for the run count (every 500), and at most one
+      // more if garbage happens to be read near the limit. A context outliving its run (0.5 MB
+      // each here) fills an isolate every ~230 runs: out-of-memory failures above, or 5+ replacements.
       expect(stats.runs).toBe(1400);
       expect(stats.recycled).toBeLessThanOrEqual(3);
       expect(peakHeapBytes).toBeGreaterThan(0);
-      expect(peakHeapBytes).toBeLessThan(0.75 * 128 * 1048576);
       expect(median).toBeLessThan(20);
     } finally {
       await pool.close();
