@@ -1,7 +1,6 @@
-// The host end of the bridge for one context: the async operation call, the timer and the
-// synchronous services the guest runtime receives at bootstrap. Every value goes in and out as a
-// copy the host makes; every host exception is caught here and becomes data (a host Error, its
-// stack or its paths never reach the guest). A bridge serves one run, then refuses everything.
+// The host end of one context's bridge: the operation call, the timer and the synchronous services
+// handed to the guest at bootstrap. Values cross as copies the host makes; host exceptions become
+// data here (no host Error, stack or path reaches the guest). Serves one run, then refuses all.
 import { getRandomValues, randomUUID } from 'node:crypto';
 import ivm from 'isolated-vm';
 import type { HostFailureData, HostReply, SyncReply, UrlParts } from './guest/protocol.js';

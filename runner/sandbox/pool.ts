@@ -1,7 +1,6 @@
-// The isolate pool: `size` warm isolates, each running one run at a time in a fresh context that
-// was prepared (context created, guest runtime evaluated, host links bootstrapped) while the
-// isolate was idle. Killed, worn or resized isolates are replaced; runs beyond `size` queue.
-// Owns the CPU watchdog timer. Knows nothing of what a run does (run.ts).
+// The isolate pool: `size` warm isolates, each running one run at a time in a fresh context
+// prepared while it was idle; killed, worn or resized isolates are replaced, extra runs queue.
+// Owns the CPU watchdog timer; knows nothing of what a run does (run.ts).
 import ivm from 'isolated-vm';
 import { ContextBridge } from './bridge.js';
 import { loadGuestRuntime } from './guest-script.js';

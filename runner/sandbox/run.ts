@@ -1,7 +1,6 @@
-// One run (or inspection) on one isolate: evaluate the bundle in the prepared context, call the
-// guest's entry, enforce the limits (wall timer, CPU watchdog, abort, heap limit → the isolate is
-// disposed), release everything, and turn what came back into a RunOutcome after checking every
-// field: the guest's answer is untrusted data.
+// One run or inspection on one isolate: evaluate the bundle, call the guest's entry, enforce the
+// limits (wall timer, CPU watchdog, abort, heap limit → isolate disposed), release everything, and
+// check the guest's answer field by field: it is untrusted data.
 import { Buffer } from 'node:buffer';
 import type ivm from 'isolated-vm';
 import type { RecordedFailure, RunBinding } from './bridge.js';

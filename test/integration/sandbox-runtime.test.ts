@@ -214,15 +214,16 @@ describe('sandbox runtime: web globals', () => {
     const output = await evaluate(`
       const order = [];
       await new Promise((resolve) => {
-        setTimeout((tag) => order.push(tag), 40, 'forty');
-        setTimeout(() => order.push('ten'), 10);
-        setTimeout(() => order.push('zero-a'), 0);
-        setTimeout(() => order.push('zero-b'));
-        const cancelled = setTimeout(() => order.push('cancelled'), 20);
+        // Done once the four timers and three ticks have fired, however loaded the machine is.
+        const push = (entry) => { order.push(entry); if (order.length === 7) setTimeout(resolve, 30); };
+        setTimeout((tag) => push(tag), 40, 'forty');
+        setTimeout(() => push('ten'), 10);
+        setTimeout(() => push('zero-a'), 0);
+        setTimeout(() => push('zero-b'));
+        const cancelled = setTimeout(() => push('cancelled'), 20);
         clearTimeout(cancelled);
         let ticks = 0;
-        const interval = setInterval(() => { ticks++; order.push('tick' + ticks); if (ticks === 3) clearInterval(interval); }, 5);
-        setTimeout(resolve, 60);
+        const interval = setInterval(() => { ticks++; push('tick' + ticks); if (ticks === 3) clearInterval(interval); }, 5);
       });
       return order;
     `);

@@ -1,7 +1,6 @@
 // The web globals a function may use (URL, URLSearchParams, TextEncoder/Decoder, atob/btoa,
-// structuredClone, crypto, timers, console), as small classes whose hard parts (WHATWG parsing,
-// encodings, randomness) are done by the host's own implementations through synchronous services.
-// Runs INSIDE the isolate; installs nothing but these names.
+// structuredClone, crypto, timers, console): small classes whose hard parts (WHATWG parsing,
+// encodings, randomness) the host does through synchronous services. Runs INSIDE the isolate.
 import { callService, waitTimer } from './channel.js';
 import {
   arrayBufferIsView,

@@ -1,7 +1,6 @@
-// Builtins the guest runtime uses after user code has started, captured when the runtime is
-// evaluated (before any user code): a function that replaces JSON.stringify or WeakMap.prototype.get
-// can break its own run, but cannot change how the runtime reports that run to the host.
-// Runs INSIDE the isolate.
+// Builtins the guest runtime uses after user code has started, captured before any user code runs:
+// a function that replaces JSON.stringify or WeakMap.prototype.get can break its own run but not
+// change how the runtime reports it. Runs INSIDE the isolate.
 
 export const jsonStringify = JSON.stringify;
 export const jsonParse = JSON.parse;

@@ -1,7 +1,6 @@
-// The guest runtime's entry, evaluated once in every fresh context before the function's bundle.
-// It leaves one global, the bootstrap, which the host calls once with its references; bootstrap
-// deletes itself, installs the web globals and returns `enter`, which the host keeps (as a
-// Reference) and calls once: to run the function, or to read its definition. Runs INSIDE the isolate.
+// The guest runtime's entry, evaluated in every fresh context before the bundle. It leaves one
+// global, the bootstrap: called once with the host links, it deletes itself, installs the web
+// globals and returns `enter` (run the function, or read its definition). Runs INSIDE the isolate.
 import { connect, type HostLinks } from './channel.js';
 import { MAX_MESSAGE_CHARS, toGuestFailure } from './failure.js';
 import { installGlobals, onUncaughtTimerError } from './globals.js';
@@ -9,7 +8,7 @@ import { arrayIsArray, jsonStringify, objectKeys, PromiseCtor, slice, StringCtor
 import { GuestNango, GuestNangoSync } from './nango.js';
 import { GUEST_BOOTSTRAP_GLOBAL, GUEST_EXPORTS_GLOBAL, type GuestFailure, type GuestInspection, type GuestRequest, type GuestResult } from './protocol.js';
 
-// zod reports one issue per bad field; a thousand is plenty to fix a payload and bounds the copy.
+// zod reports one issue per bad field: a hundred is enough to fix a payload and bounds the copy.
 const MAX_ISSUES = 100;
 
 type Definition = Record<string, unknown> & { type?: unknown; exec?: unknown; onWebhook?: unknown };
