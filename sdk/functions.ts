@@ -255,10 +255,10 @@ export interface FunctionLimits {
 
 export interface CreateActionProps<TInput extends z.ZodType, TOutput extends z.ZodType, TMetadata extends z.ZodType | undefined = undefined> {
   description: string;
-  /** Validates the input before `exec` runs; `exec` receives the parsed value. */
-  input: TInput;
-  /** Validates what `exec` returns. */
-  output: TOutput;
+  /** Validates the input before `exec` runs; `exec` receives the parsed value. Without it the input arrives as sent. */
+  input?: TInput;
+  /** Validates what `exec` returns. Without it any JSON value goes back. */
+  output?: TOutput;
   /** Default `0.0.1`. */
   version?: string;
   /** @deprecated Documentation only. */

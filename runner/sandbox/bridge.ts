@@ -100,6 +100,11 @@ function serviceError(error: unknown): SyncReply {
   ];
 }
 
+// One shared reason: a per-run Error would capture a stack whose frames keep the run's request
+// (and its host operations) alive for as long as anything holds the aborted signal.
+const RUN_ENDED = new Error('The run has ended.');
+const refusedService = (): SyncReply => serviceError(RUN_ENDED);
+
 export class ContextBridge {
   /** Handed to the guest runtime's bootstrap, in this order. */
   readonly call: ivm.Reference<(op: unknown, args: unknown) => Promise<unknown>>;
@@ -114,10 +119,16 @@ export class ContextBridge {
   readonly #failures = new Map<number, RecordedFailure>();
   readonly #timers = new Map<number, { handle: NodeJS.Timeout; resolve: (fired: boolean) => void }>();
 
+  // isolated-vm keeps a global handle on each host function until the isolate collects the
+  // guest's side, which it does lazily (hundreds of runs later): the functions reach the bridge
+  // only through this slot, emptied on release, so a finished run's host state can be freed.
+  readonly #self: { bridge: ContextBridge | undefined } = { bridge: this };
+
   constructor() {
-    this.call = new ivm.Reference((op: unknown, args: unknown) => this.#call(op, args));
-    this.timer = new ivm.Reference((id: unknown, delayMs: unknown) => this.#startTimer(id, delayMs));
-    this.service = new ivm.Callback((...args: unknown[]) => this.#service(args));
+    const self = this.#self;
+    this.call = new ivm.Reference((op: unknown, args: unknown) => (self.bridge === undefined ? Promise.reject(RUN_ENDED) : self.bridge.#call(op, args)));
+    this.timer = new ivm.Reference((id: unknown, delayMs: unknown) => (self.bridge === undefined ? Promise.resolve(false) : self.bridge.#startTimer(id, delayMs)));
+    this.service = new ivm.Callback((...args: unknown[]) => (self.bridge === undefined ? refusedService() : self.bridge.#service(args)));
   }
 
   attach(binding: RunBinding): void {
@@ -128,7 +139,7 @@ export class ContextBridge {
   detach(): { inFlight: number } {
     this.#closed = true;
     this.#binding = undefined;
-    this.#runEnded.abort(new Error('The run has ended.'));
+    this.#runEnded.abort(RUN_ENDED);
     for (const timer of this.#timers.values()) {
       clearTimeout(timer.handle);
       timer.resolve(false);
@@ -139,6 +150,7 @@ export class ContextBridge {
 
   release(): void {
     this.detach();
+    this.#self.bridge = undefined;
     this.call.release();
     this.timer.release();
   }

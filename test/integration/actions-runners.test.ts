@@ -47,7 +47,7 @@ describe('actions: several runners on one database', () => {
     upstream = await startUpstream();
     functions = await writeFunctions(FUNCTIONS);
     const providers = { github: { proxy: { base_url: upstream.url } } };
-    server = await startPatchbay({ label: 'actions-runners', roles: ['server'], env: { PATCHBAY_TYPECHECK_FUNCTIONS: 'false' }, functionsDir: functions.dir, providers });
+    server = await startPatchbay({ label: 'actions-runners', roles: ['server'], functionsDir: functions.dir, providers });
     expect((await server.request('POST', '/integrations', { body: { provider: 'github', unique_key: 'github' } })).status).toBe(200);
     const res = await server.request('POST', '/connections', {
       body: { provider_config_key: 'github', connection_id: 'gh-1', credentials: { type: 'OAUTH2', access_token: 'token-one' } },

@@ -116,7 +116,7 @@ describe('actions: POST /action/trigger and GET /action/:id', () => {
   beforeAll(async () => {
     upstream = await startUpstream();
     functions = await writeFunctions(FUNCTIONS);
-    patchbay = await startPatchbay({ label: 'actions-trigger', env: { PATCHBAY_TYPECHECK_FUNCTIONS: 'false' }, functionsDir: functions.dir, providers: { github: { proxy: { base_url: upstream.url } } } });
+    patchbay = await startPatchbay({ label: 'actions-trigger', functionsDir: functions.dir, providers: { github: { proxy: { base_url: upstream.url } } } });
     expect((await patchbay.request('POST', '/integrations', { body: { provider: 'github', unique_key: 'github' } })).status).toBe(200);
     for (const [id, token] of [
       ['gh-1', 'token-one'],

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decideOutcome } from '../../../runner/outcome.js';
+import type { RunFailure } from '../../../runner/sandbox/index.js';
 
 describe('decideOutcome', () => {
   it('an ActionError is a 500 action_script_runtime_error carrying its payload, never retried', () => {
@@ -21,16 +22,16 @@ describe('decideOutcome', () => {
     expect(decision.error.upstream).toEqual({ status, headers: { 'content-type': 'application/json', 'x-ratelimit-remaining': '0' }, body: { message: 'x' } });
   });
 
-  it.each([
-    [{ type: 'wall_timeout', limitMs: 100 } as const, 'execution_timeout', 500, true],
-    [{ type: 'cpu_limit', limitMs: 100 } as const, 'execution_cpu_limit', 500, false],
-    [{ type: 'out_of_memory', limitMb: 16 } as const, 'execution_out_of_memory', 500, false],
-    [{ type: 'output_too_large', bytes: 3, limit: 2 } as const, 'action_output_too_large', 500, false],
-    [{ type: 'invalid_input', issues: [] } as const, 'invalid_action_input', 400, false],
-    [{ type: 'invalid_output', issues: [] } as const, 'invalid_action_output', 500, false],
-    [{ type: 'network_error', message: 'ECONNRESET' } as const, 'script_network_error', 500, true],
-    [{ type: 'aborted' } as const, 'script_aborted', 410, false],
-    [{ type: 'invalid_definition', message: 'no default export' } as const, 'script_internal_error', 500, false],
+  it.each<[RunFailure, string, number, boolean]>([
+    [{ type: 'wall_timeout', limitMs: 100 }, 'execution_timeout', 500, true],
+    [{ type: 'cpu_limit', limitMs: 100 }, 'execution_cpu_limit', 500, false],
+    [{ type: 'out_of_memory', limitMb: 16 }, 'execution_out_of_memory', 500, false],
+    [{ type: 'output_too_large', bytes: 3, limit: 2 }, 'action_output_too_large', 500, false],
+    [{ type: 'invalid_input', issues: [] }, 'invalid_action_input', 400, false],
+    [{ type: 'invalid_output', issues: [] }, 'invalid_action_output', 500, false],
+    [{ type: 'network_error', message: 'ECONNRESET' }, 'script_network_error', 500, true],
+    [{ type: 'aborted' }, 'script_aborted', 410, false],
+    [{ type: 'invalid_definition', message: 'no default export' }, 'script_internal_error', 500, false],
   ])('%o → %s (%i), retryable %s', (failure, code, status, retryable) => {
     const decision = decideOutcome(failure);
     expect([decision.error.code, decision.error.status, decision.retryable]).toEqual([code, status, retryable]);
