@@ -122,6 +122,7 @@ export async function typecheckFunctions(sources: FunctionSource[], functionsDir
   }
 
   const options = compilerOptions(ts);
+  forgetParsedDependenciesLater();
   const host = createHost(ts, options, locations);
   const program = ts.createProgram({ rootNames: [SANDBOX_GLOBALS_FILE, ...sources.map((source) => source.file)], options, host });
   const isUserFile = (fileName: string) => {
@@ -178,6 +179,16 @@ interface CachedSourceFile {
 // kept across checks in this process, re-read when their mtime changes. The options never
 // change, so a parsed file is valid for every program.
 const parsedDependencies = new Map<string, CachedSourceFile>();
+// …but not for the life of a server that checks once at start: ~150 MB of syntax trees are
+// dropped after a minute without checks.
+const FORGET_PARSED_AFTER_MS = 60_000;
+let forgetTimer: NodeJS.Timeout | undefined;
+
+function forgetParsedDependenciesLater(): void {
+  if (forgetTimer !== undefined) clearTimeout(forgetTimer);
+  forgetTimer = setTimeout(() => parsedDependencies.clear(), FORGET_PARSED_AFTER_MS);
+  forgetTimer.unref();
+}
 
 function createHost(ts: typeof TS, options: TS.CompilerOptions, locations: TypecheckLocations): TS.CompilerHost {
   const host = ts.createCompilerHost(options, true);
