@@ -2,10 +2,11 @@
 // `setMetadata` does, for one run. Values in and out are plain data; failures are thrown as
 // HostFailure data that the guest turns into its own errors. Nothing secret is ever returned.
 import { Buffer } from 'node:buffer';
+import { toConnectionDetails } from '../server/connection-json.js';
 import { isPatchbayError, PatchbayError } from '../server/errors.js';
 import type { ProxyEngine } from '../server/proxy/index.js';
 import type { CancelSignal } from '../server/proxy/cancel.js';
-import type { Connection, Store } from '../server/store/index.js';
+import type { Store } from '../server/store/index.js';
 import type { HostFailure } from './sandbox/index.js';
 
 // A function buffers each response to copy it into the isolate, whose heap is 128 MB by default:
@@ -80,7 +81,8 @@ export function buildOperations(deps: OperationDeps, scope: RunScope): Record<st
       return { status: result.status, headers, data: decodeBody(body, headers['content-type'], args.responseType) };
     },
     async getConnection(args) {
-      return toGuestConnection(await connectionOf(args));
+      // Everything but the credentials: secrets never enter the isolate.
+      return toConnectionDetails(await connectionOf(args));
     },
     async getMetadata(args) {
       return (await connectionOf(args)).metadata;
@@ -180,20 +182,4 @@ export function decodeBody(body: Buffer, contentType: string | undefined, respon
   } catch {
     return text;
   }
-}
-
-/** What a function may see of a connection: everything but its credentials. */
-export function toGuestConnection(connection: Connection) {
-  return {
-    id: connection.id,
-    connection_id: connection.connectionId,
-    provider_config_key: connection.providerConfigKey,
-    provider: connection.provider,
-    connection_config: connection.connectionConfig,
-    metadata: connection.metadata,
-    tags: connection.tags,
-    end_user: connection.endUser,
-    created_at: connection.createdAt.toISOString(),
-    updated_at: connection.updatedAt.toISOString(),
-  };
 }

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { randomUUID } from 'node:crypto';
 import { PatchbayError, validationError } from '../errors.js';
 import type { Catalog } from '../providers/catalog.js';
+import { toConnectionDetails, toPublicConnection } from '../connection-json.js';
 import type { Connection, ConnectionCredentials, Store } from '../store/index.js';
 import { parseInput } from '../validate.js';
 import { UNIQUE_KEY } from './integrations.js';
@@ -123,43 +124,8 @@ function publicCredentials(credentials: ConnectionCredentials, withRefreshToken:
   return credentials;
 }
 
-export function toPublicConnection(connection: Connection) {
-  return {
-    id: connection.id,
-    connection_id: connection.connectionId,
-    provider_config_key: connection.providerConfigKey,
-    provider: connection.provider,
-    errors: [] as { type: string; log_id: string }[],
-    end_user: toPublicEndUser(connection),
-    tags: connection.tags,
-    metadata: connection.metadata,
-    created: connection.createdAt.toISOString(),
-  };
-}
-
-function toPublicEndUser(connection: Connection) {
-  const user = connection.endUser;
-  if (user === null) return null;
-  return { id: user.id, email: user.email ?? null, display_name: user.display_name ?? null, tags: user.tags ?? null, organization: null };
-}
-
 export function toFullConnection(connection: Connection, withRefreshToken = false) {
-  return {
-    id: connection.id,
-    connection_id: connection.connectionId,
-    provider_config_key: connection.providerConfigKey,
-    provider: connection.provider,
-    errors: [] as { type: string; log_id: string }[],
-    end_user: toPublicEndUser(connection),
-    tags: connection.tags,
-    metadata: connection.metadata,
-    connection_config: connection.connectionConfig,
-    webhook_url_override: connection.webhookUrlOverride,
-    created_at: connection.createdAt.toISOString(),
-    updated_at: connection.updatedAt.toISOString(),
-    last_fetched_at: connection.lastFetchedAt?.toISOString() ?? null,
-    credentials: publicCredentials(connection.credentials, withRefreshToken),
-  };
+  return { ...toConnectionDetails(connection), credentials: publicCredentials(connection.credentials, withRefreshToken) };
 }
 
 /** Reads `tags[key]=value` pairs from the raw query object (fastify's parser keeps them flat). */

@@ -13,7 +13,8 @@ export interface RunError {
   upstream?: unknown;
 }
 
-export interface NewRun {
+/** What a run is, fixed when it is queued. */
+interface RunIdentity {
   id: string;
   kind: FunctionKind;
   integrationKey: string;
@@ -22,24 +23,17 @@ export interface NewRun {
   functionName: string;
   bundleHash: string;
   isAsync: boolean;
-  inputJson: string | null;
   maxRetries: number;
   logId: string;
 }
 
-export interface ClaimedRun {
-  id: string;
-  kind: FunctionKind;
-  integrationKey: string;
-  connectionId: string;
-  provider: string;
-  functionName: string;
-  bundleHash: string;
-  isAsync: boolean;
+export interface NewRun extends RunIdentity {
+  inputJson: string | null;
+}
+
+export interface ClaimedRun extends RunIdentity {
   input: unknown;
   attempt: number;
-  maxRetries: number;
-  logId: string;
   createdAt: Date;
 }
 
