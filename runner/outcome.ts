@@ -74,6 +74,3 @@ export function decideOutcome(failure: RunFailure): Decision {
       return { error: error('script_aborted'), retryable: false };
   }
 }
-
-/** A runner stopped beating while holding the run (killed, frozen, cut off). */
-export const RUNNER_LOST: RunError = error('runner_lost');

@@ -1,16 +1,16 @@
 // The runner's loop: wake on NOTIFY (or the fallback poll), fetch tickets, claim their runs, run
 // each in the sandbox, store the outcome, tell the waiting request. Also beats for the runs it
-// holds and reaps runs whose runner stopped beating, so a `kill -9` leaves nothing stuck.
+// holds, so that server/queue/reaper.ts can take back the runs of a runner that died.
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { FunctionRegistry } from '../server/functions/registry.js';
 import type { LogWriter } from '../server/logs/writer.js';
 import type { Catalog } from '../server/providers/catalog.js';
-import { ACTION_QUEUE, type JobQueue, type Wake } from '../server/queue/index.js';
+import { ACTION_QUEUE, RUNNER_LOST, type JobQueue, type Wake } from '../server/queue/index.js';
 import type { ClaimedRun, RunError, Store } from '../server/store/index.js';
 import { buildRunHost, type RunLog } from './context.js';
-import { decideOutcome, RUNNER_LOST } from './outcome.js';
+import { decideOutcome } from './outcome.js';
 import type { OperationDeps } from './operations.js';
 import type { Sandbox, SandboxLimits } from './sandbox/index.js';
 
@@ -19,9 +19,6 @@ import type { Sandbox, SandboxLimits } from './sandbox/index.js';
 const POLL_MS = 2000;
 // Beat well inside the stale window so one slow UPDATE never makes a live run look dead.
 const HEARTBEAT_MS = 5000;
-// 30 s without a beat: the runner is gone (killed, frozen, cut off). Its runs go back to the queue.
-const STALE_MS = 30_000;
-const REAP_MS = 5000;
 // Retries of a failed attempt wait 2 s, 4 s, 8 s…: an upstream hiccup gets time to pass.
 const RETRY_BASE_SECONDS = 2;
 // On stop, running functions get this long to finish before they are cut off and handed back.
@@ -45,8 +42,6 @@ export interface WorkerOptions {
   /** Tests shorten these; the defaults are production values. */
   pollMs?: number;
   heartbeatMs?: number;
-  staleMs?: number;
-  reapMs?: number;
   stopGraceMs?: number;
 }
 
@@ -66,7 +61,6 @@ interface Active {
 export function createWorker(options: WorkerOptions): Worker {
   const id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const { store, queue, wake, logger } = options;
-  const staleMs = options.staleMs ?? STALE_MS;
   const bundles = new Map<string, string>();
   const active = new Map<string, Active>();
   const timers: NodeJS.Timeout[] = [];
@@ -234,18 +228,6 @@ export function createWorker(options: WorkerOptions): Worker {
       });
   };
 
-  const reap = async () => {
-    for (const stale of await store.runs.reapStale(staleMs, RUNNER_LOST)) {
-      logger.warn({ runId: stale.id, state: stale.state }, 'run taken back from a runner that stopped beating');
-      if (stale.state === 'queued') {
-        await queue.enqueue(ACTION_QUEUE, stale.id);
-        wake.jobQueued(ACTION_QUEUE);
-      } else {
-        wake.runFinished({ id: stale.id, state: 'failed', outputJson: null, error: RUNNER_LOST });
-      }
-    }
-  };
-
   const every = (ms: number, work: () => Promise<unknown>, what: string) => {
     const timer = setInterval(() => {
       work().catch((error: unknown) => logger.warn({ err: error }, `${what} failed`));
@@ -267,7 +249,6 @@ export function createWorker(options: WorkerOptions): Worker {
       });
       every(options.pollMs ?? POLL_MS, async () => pump(), 'poll');
       every(options.heartbeatMs ?? HEARTBEAT_MS, async () => (active.size > 0 ? store.runs.heartbeat(id) : 0), 'heartbeat');
-      every(options.reapMs ?? REAP_MS, reap, 'reaping stale runs');
       every(TICKET_FLUSH_MS, completeTickets, 'completing tickets');
       pump();
     },

@@ -1,0 +1,47 @@
+// Takes back runs whose runner stopped beating (killed, frozen, cut off from the database):
+// queued again while retries remain, else failed with `runner_lost`, and the waiting request
+// told. Every process runs it (servers too, so a request is answered even when no runner is
+// left); the claim is `FOR UPDATE SKIP LOCKED`, so several reapers share the work.
+import type { FastifyBaseLogger } from 'fastify';
+import { ERRORS } from '../errors.js';
+import type { RunError, Store } from '../store/index.js';
+import type { JobQueue } from './boss.js';
+import { ACTION_QUEUE } from './names.js';
+import type { Wake } from './wake.js';
+
+// 30 s without a beat (runners beat every 5 s): the runner is gone, not slow.
+const STALE_MS = 30_000;
+const REAP_MS = 5000;
+
+export const RUNNER_LOST: RunError = { code: 'runner_lost', message: ERRORS.runner_lost.message, status: ERRORS.runner_lost.status };
+
+export interface ReaperOptions {
+  store: Store;
+  queue: JobQueue;
+  wake: Wake;
+  logger: FastifyBaseLogger;
+  staleMs?: number | undefined;
+  intervalMs?: number | undefined;
+}
+
+/** Starts reaping; returns the function that stops it. */
+export function startReaper(options: ReaperOptions): () => void {
+  const { store, queue, wake, logger } = options;
+  const staleMs = options.staleMs ?? STALE_MS;
+  const reap = async () => {
+    for (const stale of await store.runs.reapStale(staleMs, RUNNER_LOST)) {
+      logger.warn({ runId: stale.id, state: stale.state }, 'run taken back from a runner that stopped beating');
+      if (stale.state === 'queued') {
+        await queue.enqueue(ACTION_QUEUE, stale.id);
+        wake.jobQueued(ACTION_QUEUE);
+      } else {
+        wake.runFinished({ id: stale.id, state: 'failed', outputJson: null, error: RUNNER_LOST });
+      }
+    }
+  };
+  const timer = setInterval(() => {
+    reap().catch((error: unknown) => logger.warn({ err: error }, 'reaping stale runs failed'));
+  }, options.intervalMs ?? REAP_MS);
+  timer.unref();
+  return () => clearInterval(timer);
+}
