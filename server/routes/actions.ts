@@ -3,10 +3,10 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { ERRORS, PatchbayError, type ErrorCode } from '../errors.js';
+import { ERRORS, PatchbayError, validationError, type ErrorCode } from '../errors.js';
 import type { FunctionRegistry } from '../functions/registry.js';
 import { ACTION_QUEUE, type FinishedRun, type JobQueue, type Wake } from '../queue/index.js';
-import type { RunError, Store } from '../store/index.js';
+import { isUnstorableText, type RunError, type Store } from '../store/index.js';
 import { parseInput } from '../validate.js';
 
 // Contract §6: a synchronous action must start within 30 s (the orchestrator's createdToStarted);
@@ -73,13 +73,11 @@ export function actionRoutes(api: FastifyInstance, deps: ActionRouteDeps): void 
 
     const isAsync = headers['x-async'];
     const runId = randomUUID();
-    // Listen before the run can finish, so the notification cannot slip past.
-    const started = isAsync ? undefined : deps.wake.waitForRun(runId, startTimeoutMs);
     // Two round trips: the run, then its ticket with the NOTIFY that wakes runners in the same
     // statement, so no runner hears of a ticket before it exists.
-    await deps.store.runs.create({
+    const run = {
       id: runId,
-      kind: 'action',
+      kind: 'action' as const,
       integrationKey: providerConfigKey,
       connectionId,
       provider,
@@ -90,7 +88,14 @@ export function actionRoutes(api: FastifyInstance, deps: ActionRouteDeps): void 
       // Contract §6: retries apply to async runs only; a caller waiting on the answer decides itself.
       maxRetries: isAsync ? headers['x-max-retries'] : 0,
       logId: randomUUID(),
+    };
+    await deps.store.runs.create(run).catch((error: unknown) => {
+      // JSON may carry \u0000, which PostgreSQL cannot store in jsonb.
+      if (!isUnstorableText(error)) throw error;
+      throw validationError('invalid_body', [{ code: 'invalid_string', message: 'cannot contain the character \\u0000', path: ['input'] }]);
     });
+    // Listen before the run can finish (it cannot before its ticket exists).
+    const started = isAsync ? undefined : deps.wake.waitForRun(runId, startTimeoutMs);
     const queued = deps.wake.jobQueuedNotify(ACTION_QUEUE);
     await deps.queue.enqueue(ACTION_QUEUE, runId, { notify: queued });
     queued.deliverLocally();

@@ -45,3 +45,9 @@ export async function withTransaction<T>(pool: pg.Pool, work: (client: pg.PoolCl
 export function isUniqueViolation(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
 }
+
+/** PostgreSQL refused a text or JSON value it cannot store (a NUL character, SQLSTATE 22P05 / 22021). */
+export function isUnstorableText(error: unknown): boolean {
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  return code === '22P05' || code === '22021';
+}

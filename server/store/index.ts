@@ -39,7 +39,7 @@ export function createStore(pool: Pool, cipher: Cipher): Store {
   };
 }
 
-export { createPool, withTransaction, isUniqueViolation, type Pool, type Queryable } from './db.js';
+export { createPool, withTransaction, isUniqueViolation, isUnstorableText, type Pool, type Queryable } from './db.js';
 export { migrate } from './migrate.js';
 export { readSetting, writeSettingOnce } from './settings.js';
 export type { Connection, ConnectionCredentials, ConnectionInput, EndUser } from './connections.js';

@@ -222,6 +222,11 @@ describe('actions: POST /action/trigger and GET /action/:id', () => {
     expect([missingName.status, missingName.json.error.code]).toEqual([400, 'invalid_body']);
     const query = await patchbay.request('POST', '/action/trigger?x=1', { headers: { 'provider-config-key': 'github', 'connection-id': 'gh-1' }, body: { action_name: 'whoami' } });
     expect([query.status, query.json.error.code]).toEqual([400, 'invalid_query_params']);
+    const nul = await patchbay.request('POST', '/action/trigger', {
+      headers: { 'provider-config-key': 'github', 'connection-id': 'gh-1' },
+      body: '{"action_name":"whoami","input":{"text":"a\\u0000b"}}',
+    });
+    expect([nul.status, nul.json.error.code, nul.json.error.errors[0].path]).toEqual([400, 'invalid_body', ['input']]);
   });
 
   it('runs asynchronously with X-Async: 202 and Location, action_pending while it runs, then the output', async () => {
