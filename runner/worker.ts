@@ -7,8 +7,9 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { FunctionRegistry } from '../server/functions/registry.js';
 import type { LogWriter } from '../server/logs/writer.js';
 import type { Catalog } from '../server/providers/catalog.js';
-import { ACTION_QUEUE, RUNNER_LOST, type JobQueue, type Wake } from '../server/queue/index.js';
-import type { ClaimedRun, RunError, Store } from '../server/store/index.js';
+import { ACTION_QUEUE, RUNNER_LOST, SYNC_QUEUE, type JobQueue, type QueueName, type Wake } from '../server/queue/index.js';
+import type { ClaimedRun, FunctionKind, RunError, Store } from '../server/store/index.js';
+import { buildSyncOperations, type ModelChanges } from './sync-operations.js';
 import { buildRunHost, type RunLog } from './context.js';
 import { decideOutcome } from './outcome.js';
 import type { OperationDeps } from './operations.js';
@@ -23,6 +24,12 @@ const HEARTBEAT_MS = 5000;
 const RETRY_BASE_SECONDS = 2;
 // On stop, running functions get this long to finish before they are cut off and handed back.
 const STOP_GRACE_MS = 10_000;
+// A sync's next run waits while the previous one still runs; its ticket is looked at again
+// after this long (the poll would find it too, this only keeps the table small).
+const BUSY_SYNC_RETRY_SECONDS = 5;
+// Syncs page through whole accounts: an hour by default (contract: up to 24 h) before a run is
+// cut short and recorded as interrupted, its checkpoint kept for the next run.
+const SYNC_WALL_MS = 60 * 60_000;
 // Claimed tickets are completed together this often: one statement for many runs.
 const TICKET_FLUSH_MS = 200;
 // Compiled bundles kept in memory by hash; far more than a deployment usually has.
@@ -80,13 +87,15 @@ export function createWorker(options: WorkerOptions): Worker {
 
   const retryLater = async (run: ClaimedRun, error: RunError) => {
     if (!(await store.runs.requeue(run.id, id, error))) return;
-    await queue.enqueue(ACTION_QUEUE, run.id, { startAfterSeconds: RETRY_BASE_SECONDS * 2 ** (run.attempt - 1) });
+    await queue.enqueue(queueOf(run.kind), run.id, { startAfterSeconds: RETRY_BASE_SECONDS * 2 ** (run.attempt - 1) });
   };
 
-  const finish = async (run: ClaimedRun, result: { outputJson: string } | { error: RunError }) => {
+  const finish = async (run: ClaimedRun, result: { outputJson: string; interrupted?: RunError } | { error: RunError }) => {
     const finished = wake.runFinishedNotify(
       'outputJson' in result
-        ? { id: run.id, state: 'succeeded', outputJson: result.outputJson, error: null }
+        ? result.interrupted === undefined
+          ? { id: run.id, state: 'succeeded', outputJson: result.outputJson, error: null }
+          : { id: run.id, state: 'interrupted', outputJson: result.outputJson, error: result.interrupted }
         : { id: run.id, state: 'failed', outputJson: null, error: result.error },
     );
     if (await store.runs.finish(run.id, id, result, finished)) finished.deliverLocally();
@@ -94,6 +103,7 @@ export function createWorker(options: WorkerOptions): Worker {
 
   const execute = async (run: ClaimedRun, abort: AbortController) => {
     const startedAt = new Date();
+    const changes: ModelChanges = {};
     const log: RunLog = { lines: [], dropped: 0 };
     let state: 'success' | 'failed' = 'failed';
     let failure: RunError | undefined;
@@ -106,7 +116,11 @@ export function createWorker(options: WorkerOptions): Worker {
       }
       const deployed = await options.functions.find(run.integrationKey, run.kind, run.functionName);
       const provider = options.catalog.get(run.provider);
-      const host = buildRunHost(options.operations, { providerConfigKey: run.integrationKey, connectionId: run.connectionId, logId: run.logId, signal: abort.signal }, log);
+      const isSync = run.kind === 'sync';
+      const syncKey = { integrationKey: run.integrationKey, connectionId: run.connectionId, syncName: run.functionName, variant: run.variant };
+      const extra = isSync ? buildSyncOperations(store, { runId: run.id, ...syncKey }, changes) : {};
+      const host = buildRunHost(options.operations, { providerConfigKey: run.integrationKey, connectionId: run.connectionId, logId: run.logId, signal: abort.signal }, log, extra);
+      const lastSyncDate = isSync ? await store.runs.lastSuccessAt(syncKey) : null;
       const outcome = await options.sandbox.run({
         bundle: { hash: run.bundleHash, code },
         kind: run.kind,
@@ -117,19 +131,26 @@ export function createWorker(options: WorkerOptions): Worker {
           provider: run.provider,
           activityLogId: run.logId,
           ...(provider?.proxy.paginate === undefined ? {} : { paginate: provider.proxy.paginate }),
+          ...(isSync ? { lastSyncDate: lastSyncDate?.toISOString() ?? null, variant: run.variant } : {}),
         },
         host: host.call,
         log: host.log,
-        limits: limitsOf(deployed?.config),
+        limits: { ...(isSync ? { wallMs: SYNC_WALL_MS } : {}), ...limitsOf(deployed?.config) },
         signal: abort.signal,
       });
       if (outcome.ok) {
         state = 'success';
-        await finish(run, { outputJson: outcome.outputJson });
+        await finish(run, { outputJson: isSync ? JSON.stringify({ models: changes }) : outcome.outputJson });
         return;
       }
       const decision = decideOutcome(outcome.failure);
       failure = decision.error;
+      if (isSync && outcome.failure.type === 'wall_timeout') {
+        // Contract §11: a sync cut short by its limit is interrupted, not a success; what it
+        // saved stays, and its checkpoint lets the next run resume.
+        await finish(run, { outputJson: JSON.stringify({ models: changes }), interrupted: decision.error });
+        return;
+      }
       if (outcome.failure.type === 'aborted' && !running) {
         // Cut off by our own shutdown, not by the function: hand the run to another runner.
         await handBack(run, RUNNER_LOST);
@@ -157,7 +178,7 @@ export function createWorker(options: WorkerOptions): Worker {
         status: failure?.status ?? 200,
         error: failure === undefined ? null : { code: failure.code, message: failure.message },
         attempts: [],
-        request: { function: run.functionName, attempt: run.attempt, runId: run.id },
+        request: { function: run.functionName, attempt: run.attempt, runId: run.id, ...(run.kind === 'sync' ? { variant: run.variant, models: changes } : {}) },
         response: null,
         messages: log.dropped > 0 ? [...log.lines, { level: 'warn', message: `${log.dropped} more log lines dropped`, at: endedAt.toISOString() }] : log.lines,
         startedAt,
@@ -169,7 +190,7 @@ export function createWorker(options: WorkerOptions): Worker {
 
   const handBack = async (run: ClaimedRun, error: RunError) => {
     if (run.attempt <= run.maxRetries) {
-      if (await store.runs.requeue(run.id, id, error)) await queue.enqueue(ACTION_QUEUE, run.id);
+      if (await store.runs.requeue(run.id, id, error)) await queue.enqueue(queueOf(run.kind), run.id);
     } else {
       await finish(run, { error });
     }
@@ -190,24 +211,45 @@ export function createWorker(options: WorkerOptions): Worker {
   // Tickets are done once their runs are claimed (by us or anyone): the run row is the truth.
   // They are completed in batches off the run's path; a ticket left open by a crash expires and
   // comes back, and its claim then changes nothing.
-  let toComplete: string[] = [];
+  const toComplete = new Map<QueueName, string[]>([
+    [ACTION_QUEUE, []],
+    [SYNC_QUEUE, []],
+  ]);
   const completeTickets = async () => {
-    const batch = toComplete;
-    toComplete = [];
-    await queue.complete(ACTION_QUEUE, batch);
+    for (const [name, ids] of toComplete) {
+      if (ids.length === 0) continue;
+      toComplete.set(name, []);
+      await queue.complete(name, ids);
+    }
+  };
+
+  /** One queue: fetch what fits, claim, launch. Returns whether it may have more. */
+  const pumpQueue = async (name: QueueName) => {
+    const free = options.concurrency - active.size;
+    if (free <= 0) return false;
+    const tickets = await queue.fetch(name, free);
+    if (tickets.length === 0) return false;
+    const runIds = [...new Set(tickets.map((t) => t.runId))];
+    const claimed = await store.runs.claim(runIds, id);
+    for (const run of claimed) launch(run);
+    // Runs are written before their tickets, so a ticket whose run is not queued any more is a
+    // duplicate (a retried or re-issued ticket): done. A sync still queued waits for its
+    // previous run to end: its ticket comes back a little later.
+    if (name === SYNC_QUEUE && claimed.length < runIds.length) {
+      const claimedIds = new Set(claimed.map((run) => run.id));
+      for (const runId of await store.runs.stillQueued(runIds.filter((runId) => !claimedIds.has(runId)))) {
+        await queue.enqueue(SYNC_QUEUE, runId, { startAfterSeconds: BUSY_SYNC_RETRY_SECONDS });
+      }
+    }
+    toComplete.get(name)?.push(...tickets.map((t) => t.jobId));
+    return tickets.length === free;
   };
 
   const pumpOnce = async () => {
     while (running) {
-      const free = options.concurrency - active.size;
-      if (free <= 0) return;
-      const tickets = await queue.fetch(ACTION_QUEUE, free);
-      if (tickets.length === 0) return;
-      // Runs are written before their tickets, so a ticket whose run is not queued any more is a
-      // duplicate (a retried or re-issued ticket): done either way.
-      for (const run of await store.runs.claim([...new Set(tickets.map((t) => t.runId))], id)) launch(run);
-      toComplete.push(...tickets.map((t) => t.jobId));
-      if (tickets.length < free) return;
+      const actions = await pumpQueue(ACTION_QUEUE);
+      const syncs = await pumpQueue(SYNC_QUEUE);
+      if (!actions && !syncs) return;
     }
   };
 
@@ -244,9 +286,11 @@ export function createWorker(options: WorkerOptions): Worker {
     start() {
       if (running) return;
       running = true;
-      wake.onJobQueued(ACTION_QUEUE, () => {
-        if (running) pump();
-      });
+      for (const name of [ACTION_QUEUE, SYNC_QUEUE] as const) {
+        wake.onJobQueued(name, () => {
+          if (running) pump();
+        });
+      }
       every(options.pollMs ?? POLL_MS, async () => pump(), 'poll');
       every(options.heartbeatMs ?? HEARTBEAT_MS, async () => (active.size > 0 ? store.runs.heartbeat(id) : 0), 'heartbeat');
       every(TICKET_FLUSH_MS, completeTickets, 'completing tickets');
@@ -273,6 +317,8 @@ const MAX_FUNCTION_WALL_MS = 15 * 60_000;
 const MAX_FUNCTION_MEMORY_MB = 1024;
 
 /** The limits a function declared, capped by what a runner grants. */
+const queueOf = (kind: FunctionKind): QueueName => (kind === 'sync' ? SYNC_QUEUE : ACTION_QUEUE);
+
 export function limitsOf(config: Record<string, unknown> | undefined): Partial<SandboxLimits> {
   const limits = (config?.limits ?? {}) as Record<string, unknown>;
   const bounded = (value: unknown, min: number, max: number) =>

@@ -5,109 +5,28 @@ import type { z } from 'zod';
 
 // ───────────────────────────── proxy ─────────────────────────────
 
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'get' | 'post' | 'put' | 'patch' | 'delete';
+// The proxy types are the Node client's own (sdk/types.ts): a `nango.get(...)` moves between an
+// app and a function unchanged.
+import type { FunctionProxyConfiguration as ProxyConfiguration, HttpMethod, ProxyError, ProxyResponse } from './types.js';
 
-/** How `nango.paginate` walks a list endpoint (contract §7.2). Merged over the provider's defaults. */
-export type Pagination = CursorPagination | LinkPagination | OffsetPagination;
-
-export interface PaginationBase {
-  /** Page size sent as `limit_name_in_request`; a page shorter than this ends offset pagination. */
-  limit?: number | string;
-  limit_name_in_request?: string;
-  /** Dot path of the array of items in the response body (`data.items`); the body itself when absent. */
-  response_path?: string;
-  /** Send the pagination parameters in the body even for GET (the default is the body for POST/PUT/PATCH only). */
-  in_body?: boolean;
-  /** Called after each page with the value the next request will use (undefined on the last page). */
-  on_page?: (page: { nextPageParam: string | number | undefined; response: ProxyResponse }) => void | Promise<void>;
-}
-
-export interface CursorPagination extends PaginationBase {
-  type: 'cursor';
-  /** Where the next cursor goes in the request (dot keys nest in a body: `pagination.after`). */
-  cursor_name_in_request: string;
-  /** Dot path of the next cursor in the response body; a missing or empty cursor ends the walk. */
-  cursor_path_in_response: string;
-}
-
-export interface LinkPagination extends PaginationBase {
-  type: 'link';
-  /** `rel` of the `Link` response header to follow (`next`). */
-  link_rel_in_response_header?: string;
-  /** Dot path of the next page's URL in the response body. */
-  link_path_in_response_body?: string;
-}
-
-export interface OffsetPagination extends PaginationBase {
-  type: 'offset';
-  offset_name_in_request: string;
-  /** First offset; default 0. */
-  offset_start_value?: number;
-  /** `by-response-size` (default) adds the page's length; `per-page` adds one (page numbers). */
-  offset_calculation_method?: 'by-response-size' | 'per-page';
-}
-
-type DistributivePartial<T> = T extends unknown ? Partial<T> : never;
-
-/** What `nango.proxy` and its shortcuts take. The connection and provider config key default to the run's. */
-export interface ProxyConfiguration {
-  /** Path on the provider's API, joined to its base URL: `/repos/octo/hello/issues`. */
-  endpoint: string;
-  method?: HttpMethod;
-  headers?: Record<string, string>;
-  /** Query parameters, as an object or a query string (`a=1&b=2`). */
-  params?: string | Record<string, string | number | boolean | undefined>;
-  /** Body: a JSON value, a string, or bytes. */
-  data?: unknown;
-  /** Retries for failed attempts (429, 5xx, network); default 0. */
-  retries?: number;
-  /** Extra statuses to retry. */
-  retryOn?: number[];
-  /** Another base URL than the provider's (checked against the egress policy). */
-  baseUrlOverride?: string;
-  decompress?: boolean;
-  /** How to decode the response body: JSON (default; text when it is not JSON), text, or bytes (Uint8Array). */
-  responseType?: 'json' | 'text' | 'arraybuffer';
-  providerConfigKey?: string;
-  connectionId?: string;
-  /** Pagination settings for `nango.paginate`; merged over the provider's defaults. */
-  paginate?: DistributivePartial<Pagination>;
-}
-
-/** An axios-shaped response: what `nango.get/post/…` resolve with for a 2xx or 3xx status. */
-export interface ProxyResponse<T = any> {
-  status: number;
-  statusText: string;
-  /** Lower-case header names. */
-  headers: Record<string, string>;
-  data: T;
-  config: ProxyConfiguration;
-}
-
-/** @deprecated Name kept for code ported from Nango; use ProxyResponse. */
-export type AxiosLikeResponse<T = any> = ProxyResponse<T>;
-
-/**
- * What `nango.get/post/…` throw for a status ≥ 400: shaped like an AxiosError, so code written
- * for Nango keeps working. An uncaught one fails the run as `script_http_error`.
- *
- * @example
- * try {
- *   await nango.get({ endpoint: '/users/missing' });
- * } catch (error) {
- *   if (isProxyError(error) && error.response?.status === 404) return null;
- *   throw error;
- * }
- */
-export interface ProxyError<T = any> extends Error {
-  name: 'AxiosError';
-  isAxiosError: true;
-  /** `ERR_BAD_REQUEST` (4xx), `ERR_BAD_RESPONSE` (5xx) or `ERR_NETWORK` (no response). */
-  code: 'ERR_BAD_REQUEST' | 'ERR_BAD_RESPONSE' | 'ERR_NETWORK';
-  status?: number;
-  response?: { status: number; statusText: string; headers: Record<string, string>; data: T };
-  config: ProxyConfiguration;
-}
+export type {
+  AxiosLikeResponse,
+  CursorPagination,
+  HttpMethod,
+  LinkPagination,
+  OffsetPagination,
+  Pagination,
+  PaginationBase,
+  ParamsSerializerOptions,
+  ParamValue,
+  FunctionProxyConfiguration as ProxyConfiguration,
+  ProxyError,
+  ProxyErrorCode,
+  ProxyParams,
+  ProxyParamsObject,
+  ProxyResponse,
+  ResponseType,
+} from './types.js';
 
 /** True for the errors `nango.get/post/…` throw. */
 export function isProxyError(error: unknown): error is ProxyError {

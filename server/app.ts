@@ -9,9 +9,11 @@ import type { FunctionRegistry } from './functions/registry.js';
 import type { JobQueue, Wake } from './queue/index.js';
 import { actionRoutes } from './routes/actions.js';
 import { functionRoutes } from './routes/functions.js';
+import { syncRoutes } from './routes/syncs.js';
 import { connectionRoutes, type ConnectionEvents, type CredentialsRefresher } from './routes/connections.js';
 import { integrationRoutes } from './routes/integrations.js';
 import { logRoutes } from './routes/logs.js';
+import { recordRoutes } from './routes/records.js';
 import { proxyRoutes } from './routes/proxy.js';
 import type { ProxyEngine } from './proxy/index.js';
 import type { Store } from './store/index.js';
@@ -61,8 +63,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     integrationRoutes(api, { ...deps, events });
     connectionRoutes(api, { ...deps, events, refresher: deps.refresher });
     logRoutes(api, deps);
+    recordRoutes(api, deps);
     actionRoutes(api, deps);
     functionRoutes(api, deps);
+    syncRoutes(api, deps);
     // Its own scope: the proxy replaces the body parsers with a raw pass-through.
     await api.register(async (scope) => proxyRoutes(scope, { proxy: deps.proxy, maxBodyBytes: deps.config.maxBodyBytes }));
   });

@@ -54,6 +54,7 @@ export const ERRORS = {
   runner_lost: { status: 500, message: 'The runner executing the function stopped before it finished.' },
   runner_unavailable: { status: 503, message: 'No runner started the action in time.' },
   function_build_failed: { status: 400, message: 'The functions could not be built.' },
+  missing_provider_config_key: { status: 400, message: 'A provider config key is required (body or Provider-Config-Key header).' },
 
   // Catch-all: the raw message of an unexpected error never leaves the process.
   generic_error_support: { status: 500, message: 'An error occurred. Please contact support with this unique id.' },

@@ -6,7 +6,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { ERRORS } from '../errors.js';
 import type { RunError, Store } from '../store/index.js';
 import type { JobQueue } from './boss.js';
-import { ACTION_QUEUE } from './names.js';
+import { ACTION_QUEUE, SYNC_QUEUE } from './names.js';
 import type { Wake } from './wake.js';
 
 // 30 s without a beat (runners beat every 5 s): the runner is gone, not slow.
@@ -32,8 +32,9 @@ export function startReaper(options: ReaperOptions): () => void {
     for (const stale of await store.runs.reapStale(staleMs, RUNNER_LOST)) {
       logger.warn({ runId: stale.id, state: stale.state }, 'run taken back from a runner that stopped beating');
       if (stale.state === 'queued') {
-        await queue.enqueue(ACTION_QUEUE, stale.id);
-        wake.jobQueued(ACTION_QUEUE);
+        const name = stale.kind === 'sync' ? SYNC_QUEUE : ACTION_QUEUE;
+        await queue.enqueue(name, stale.id);
+        wake.jobQueued(name);
       } else {
         wake.runFinished({ id: stale.id, state: 'failed', outputJson: null, error: RUNNER_LOST });
       }

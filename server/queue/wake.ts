@@ -94,7 +94,7 @@ export function createWake(notifications: Notifications, runs: RunStore, options
       return;
     }
     if (!waiters.has(run.id)) return;
-    if (run.state === 'succeeded' || run.state === 'failed') settle({ id: run.id, state: run.state, outputJson: run.outputJson ?? null, error: run.error ?? null });
+    if (run.state === 'succeeded' || run.state === 'failed' || run.state === 'interrupted') settle({ id: run.id, state: run.state, outputJson: run.outputJson ?? null, error: run.error ?? null });
     else check([run.id]).catch(() => undefined);
   });
   notifications.onReconnect(() => {

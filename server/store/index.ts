@@ -6,6 +6,8 @@ import { createFunctionStore, type FunctionStore } from './functions.js';
 import { createLogStore, type LogStore } from './logs.js';
 import { createIntegrationStore, type IntegrationStore } from './integrations.js';
 import { createRunStore, type RunStore } from './runs.js';
+import { createRecordStore, type RecordStore } from './records.js';
+import { createCheckpointStore, type CheckpointStore } from './checkpoints.js';
 
 export interface Repositories {
   integrations: IntegrationStore;
@@ -13,6 +15,8 @@ export interface Repositories {
   logs: LogStore;
   functions: FunctionStore;
   runs: RunStore;
+  records: RecordStore;
+  checkpoints: CheckpointStore;
 }
 
 export interface Store extends Repositories {
@@ -28,6 +32,8 @@ function repositories(db: Queryable, cipher: Cipher): Repositories {
     logs: createLogStore(db),
     functions: createFunctionStore(db),
     runs: createRunStore(db),
+    records: createRecordStore(db),
+    checkpoints: createCheckpointStore(db),
   };
 }
 
@@ -47,4 +53,6 @@ export type { Integration, IntegrationCredentials, IntegrationInput } from './in
 export type { LogOperation, LogFilter } from './logs.js';
 export type { DeployChanges, DeployedFunction, FunctionInput, FunctionKind } from './functions.js';
 export type { ClaimedRun, NewRun, RunError, RunState, RunStatus, RunStore } from './runs.js';
+export type { RecordAction, RecordChanges, RecordInput, RecordPage, RecordQuery, RecordScope, RecordStore, StoredRecord } from './records.js';
+export type { CheckpointKey, CheckpointStore } from './checkpoints.js';
 export { createNotifications, type Notifications } from './notifications.js';

@@ -3,7 +3,8 @@
 import type { Queryable } from './db.js';
 import type { FunctionKind } from './functions.js';
 
-export type RunState = 'queued' | 'running' | 'succeeded' | 'failed';
+/** `interrupted`: a sync cut short by its time limit; it keeps its checkpoint (contract §11). */
+export type RunState = 'queued' | 'running' | 'succeeded' | 'failed' | 'interrupted';
 
 export interface RunError {
   code: string;
@@ -25,9 +26,12 @@ interface RunIdentity {
   isAsync: boolean;
   maxRetries: number;
   logId: string;
+  /** Syncs: the model variant (contract §6), 'base' by default. */
+  variant: string;
 }
 
-export interface NewRun extends RunIdentity {
+export interface NewRun extends Omit<RunIdentity, 'variant'> {
+  variant?: string;
   inputJson: string | null;
 }
 
@@ -53,6 +57,7 @@ export interface RunStatus {
 }
 
 interface ClaimedRow {
+  variant: string;
   id: string;
   kind: FunctionKind;
   integration_key: string;
@@ -107,16 +112,27 @@ export interface StatementNotify {
 
 export interface StaleRun {
   id: string;
+  kind: FunctionKind;
   state: 'queued' | 'failed';
   attempt: number;
 }
 
 export interface RunStore {
-  create(run: NewRun): Promise<void>;
+  /** False when the run was not added: a sync with a run already queued for its connection. */
+  create(run: NewRun): Promise<boolean>;
   /** queued → running for the given ids; returns only the runs this runner now holds. */
   claim(ids: string[], runnerId: string): Promise<ClaimedRun[]>;
-  /** running → succeeded/failed, only while `runnerId` still holds the run. */
-  finish(id: string, runnerId: string, result: { outputJson: string } | { error: RunError }, notify?: StatementNotify): Promise<boolean>;
+  /** running → succeeded/interrupted/failed, only while `runnerId` still holds the run. */
+  finish(
+    id: string,
+    runnerId: string,
+    result: { outputJson: string; interrupted?: RunError } | { error: RunError },
+    notify?: StatementNotify,
+  ): Promise<boolean>;
+  /** The ids among `ids` still queued (a sync ticket that found its sync busy must come back). */
+  stillQueued(ids: string[]): Promise<string[]>;
+  /** When the last successful run of a sync started: its `lastSyncDate`. */
+  lastSuccessAt(key: { integrationKey: string; connectionId: string; syncName: string; variant: string }): Promise<Date | null>;
   /** running → queued for another attempt, keeping the last error. */
   requeue(id: string, runnerId: string, error: RunError): Promise<boolean>;
   heartbeat(runnerId: string): Promise<number>;
@@ -136,10 +152,11 @@ export interface RunStore {
 export function createRunStore(db: Queryable): RunStore {
   return {
     async create(run) {
-      await db.query(
+      const { rowCount } = await db.query(
         `INSERT INTO function_runs (id, kind, integration_key, connection_id, provider, function_name, bundle_hash, state, is_async,
-           input, max_retries, log_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9::jsonb, $10, $11)`,
+           input, max_retries, log_id, variant)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9::jsonb, $10, $11, $12)
+         ON CONFLICT DO NOTHING`,
         [
           run.id,
           run.kind,
@@ -152,15 +169,21 @@ export function createRunStore(db: Queryable): RunStore {
           run.inputJson,
           run.maxRetries,
           run.logId,
+          run.variant ?? 'base',
         ],
       );
+      return rowCount === 1;
     },
     async claim(ids, runnerId) {
       const { rows } = await db.query<ClaimedRow>(
         `UPDATE function_runs SET state = 'running', attempt = attempt + 1, runner_id = $2, started_at = now(), heartbeat_at = now()
          WHERE id = ANY($1::uuid[]) AND state = 'queued'
+           -- One running sync per (connection, sync, variant): the next waits for this one.
+           AND NOT (kind = 'sync' AND EXISTS (
+             SELECT 1 FROM function_runs s WHERE s.kind = 'sync' AND s.state = 'running' AND s.integration_key = function_runs.integration_key
+               AND s.connection_id = function_runs.connection_id AND s.function_name = function_runs.function_name AND s.variant = function_runs.variant))
          RETURNING id, kind, integration_key, connection_id, provider, function_name, bundle_hash, is_async, input, attempt,
-           max_retries, log_id, created_at`,
+           max_retries, log_id, created_at, variant`,
         [ids, runnerId],
       );
       return rows.map((row) => ({
@@ -177,7 +200,20 @@ export function createRunStore(db: Queryable): RunStore {
         maxRetries: row.max_retries,
         logId: row.log_id,
         createdAt: row.created_at,
+        variant: row.variant,
       }));
+    },
+    async stillQueued(ids) {
+      const { rows } = await db.query<{ id: string }>(`SELECT id FROM function_runs WHERE id = ANY($1::uuid[]) AND state = 'queued'`, [ids]);
+      return rows.map((row) => row.id);
+    },
+    async lastSuccessAt(key) {
+      const { rows } = await db.query<{ at: Date }>(
+        `SELECT max(started_at) AS at FROM function_runs
+         WHERE kind = 'sync' AND state = 'succeeded' AND integration_key = $1 AND connection_id = $2 AND function_name = $3 AND variant = $4`,
+        [key.integrationKey, key.connectionId, key.syncName, key.variant],
+      );
+      return rows[0]?.at ?? null;
     },
     async finish(id, runnerId, result, notify) {
       const ok = 'outputJson' in result;
@@ -186,7 +222,15 @@ export function createRunStore(db: Queryable): RunStore {
            UPDATE function_runs SET state = $3, output = $4::jsonb, error = $5::jsonb, finished_at = now(), heartbeat_at = NULL
            WHERE id = $1 AND runner_id = $2 AND state = 'running' RETURNING id)
          SELECT CASE WHEN $6::text IS NULL THEN NULL ELSE pg_notify($6, $7) END FROM done`,
-        [id, runnerId, ok ? 'succeeded' : 'failed', ok ? result.outputJson : null, ok ? null : JSON.stringify(result.error), notify?.channel ?? null, notify?.payload ?? null],
+        [
+          id,
+          runnerId,
+          ok ? (result.interrupted === undefined ? 'succeeded' : 'interrupted') : 'failed',
+          ok ? result.outputJson : null,
+          ok ? (result.interrupted === undefined ? null : JSON.stringify(result.interrupted)) : JSON.stringify(result.error),
+          notify?.channel ?? null,
+          notify?.payload ?? null,
+        ],
       );
       return rowCount === 1;
     },
@@ -213,7 +257,7 @@ export function createRunStore(db: Queryable): RunStore {
            SELECT id FROM function_runs
            WHERE state = 'running' AND heartbeat_at < now() - make_interval(secs => $1 / 1000.0)
            FOR UPDATE SKIP LOCKED)
-         RETURNING r.id, r.state, r.attempt`,
+         RETURNING r.id, r.kind, r.state, r.attempt`,
         [staleMs, JSON.stringify(error)],
       );
       return rows;
@@ -238,7 +282,7 @@ export function createRunStore(db: Queryable): RunStore {
     },
     async finishedAmong(ids) {
       const { rows } = await db.query<StatusRow>(
-        `SELECT ${STATUS_COLUMNS} FROM function_runs WHERE id = ANY($1::uuid[]) AND state IN ('succeeded', 'failed')`,
+        `SELECT ${STATUS_COLUMNS} FROM function_runs WHERE id = ANY($1::uuid[]) AND state IN ('succeeded', 'failed', 'interrupted')`,
         [ids],
       );
       return rows.map(toStatus);

@@ -1,0 +1,87 @@
+// The host side of a sync's `nango` extras: records (batchSave/batchUpdate/batchDelete,
+// getRecordsByIds) and checkpoints, bound to the run's connection, sync and variant. Counts what
+// each call changed, per model, for the run's summary.
+import type { RecordChanges, Store } from '../server/store/index.js';
+import { hostFailure, type Operation } from './operations.js';
+
+// Contract §7.2: the SDK sends chunks of 1,000; a bigger call is a function bug or an attack on
+// the runner's memory, and is refused rather than buffered.
+const MAX_RECORDS_PER_CALL = 10_000;
+const MAX_RECORD_ID_CHARS = 255;
+const MAX_CHECKPOINT_BYTES = 64 * 1024;
+
+export interface SyncScope {
+  runId: string;
+  integrationKey: string;
+  connectionId: string;
+  syncName: string;
+  variant: string;
+}
+
+export type ModelChanges = Record<string, { added: number; updated: number; deleted: number }>;
+
+export function buildSyncOperations(store: Store, scope: SyncScope, changes: ModelChanges): Record<string, Operation> {
+  const recordScope = (args: Record<string, unknown>) => {
+    if (typeof args.model !== 'string' || args.model === '') throw hostFailure('invalid_model', 'A model name is required.');
+    return {
+      integrationKey: scope.integrationKey,
+      connectionId: scope.connectionId,
+      model: scope.variant === 'base' ? args.model : `${args.model}::${scope.variant}`,
+    };
+  };
+  const tally = (model: string, counted: RecordChanges) => {
+    const entry = (changes[model] ??= { added: 0, updated: 0, deleted: 0 });
+    entry.added += counted.added;
+    entry.updated += counted.updated;
+    entry.deleted += counted.deleted;
+    return null;
+  };
+  const recordsOf = (args: Record<string, unknown>) => {
+    if (!Array.isArray(args.records)) throw hostFailure('invalid_records', 'Records must be an array.');
+    if (args.records.length > MAX_RECORDS_PER_CALL) throw hostFailure('invalid_records', `At most ${MAX_RECORDS_PER_CALL} records per call.`);
+    return args.records.map((record: unknown, index) => {
+      if (typeof record !== 'object' || record === null || Array.isArray(record)) throw hostFailure('invalid_records', `Record ${index} is not an object.`);
+      const id = (record as { id?: unknown }).id;
+      if ((typeof id !== 'string' && typeof id !== 'number') || String(id) === '' || String(id).length > MAX_RECORD_ID_CHARS) {
+        throw hostFailure('invalid_records', `Record ${index} needs an id (a string or number of at most ${MAX_RECORD_ID_CHARS} characters).`);
+      }
+      return { id: String(id), data: record as Record<string, unknown> };
+    });
+  };
+  const checkpointKey = { integrationKey: scope.integrationKey, connectionId: scope.connectionId, syncName: scope.syncName, variant: scope.variant };
+
+  return {
+    async batchSave(args) {
+      const model = recordScope(args);
+      return tally(args.model as string, await store.records.save(model, recordsOf(args), scope.runId));
+    },
+    async batchUpdate(args) {
+      const model = recordScope(args);
+      return tally(args.model as string, await store.records.update(model, recordsOf(args), scope.runId));
+    },
+    async batchDelete(args) {
+      const model = recordScope(args);
+      return tally(args.model as string, await store.records.remove(model, recordsOf(args).map((record) => record.id), scope.runId));
+    },
+    async getRecordsByIds(args) {
+      const model = recordScope(args);
+      if (!Array.isArray(args.ids)) throw hostFailure('invalid_ids', 'ids must be an array.');
+      const found = await store.records.getByIds(model, args.ids.map(String));
+      return [...found.entries()];
+    },
+    async getCheckpoint() {
+      return store.checkpoints.get(checkpointKey);
+    },
+    async saveCheckpoint(args) {
+      const checkpoint = args.checkpoint;
+      if (typeof checkpoint !== 'object' || checkpoint === null || Array.isArray(checkpoint)) throw hostFailure('invalid_checkpoint', 'A checkpoint is an object.');
+      if (JSON.stringify(checkpoint).length > MAX_CHECKPOINT_BYTES) throw hostFailure('invalid_checkpoint', 'The checkpoint is larger than 64 KB.');
+      await store.checkpoints.save(checkpointKey, checkpoint as Record<string, unknown>);
+      return null;
+    },
+    async clearCheckpoint() {
+      await store.checkpoints.clear(checkpointKey);
+      return null;
+    },
+  };
+}

@@ -1,0 +1,315 @@
+// The wire under the Node client: a request description → one undici call on a keep-alive Agent
+// → an axios-shaped response, or a thrown NangoHttpError. Also the axios rules this layer owns
+// (query serialisation, body encoding, body decoding), as pure exported functions.
+// Knows nothing of Nango's routes or headers: sdk/client.ts does.
+import { STATUS_CODES } from 'node:http';
+import type { Readable, Transform } from 'node:stream';
+import zlib from 'node:zlib';
+import { Agent, type Dispatcher } from 'undici';
+import { NangoHttpError, toNetworkError, toStatusCode, type RequestConfig } from './errors.js';
+import type { ParamsSerializerOptions, ProxyParams, ResponseType } from './types.js';
+
+// ───────────────────────────── query strings ─────────────────────────────
+
+/** axios's default encoder: encodeURIComponent, then `:`, `$`, `,` kept and spaces as `+` (axios/lib/helpers/buildURL.js). */
+export function encodeParam(value: string): string {
+  return encodeURIComponent(value).replace(/%3A/gi, ':').replace(/%24/g, '$').replace(/%2C/gi, ',').replace(/%20/g, '+');
+}
+
+/** The encoder a custom `encode` receives as its second argument (axios's AxiosURLSearchParams one). */
+function encodeStrict(value: string): string {
+  return encodeURIComponent(value).replace(/[!'()~]|%20/g, (match) => (match === '%20' ? '+' : `%${match.charCodeAt(0).toString(16).toUpperCase()}`));
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  return prototype === Object.prototype || prototype === null;
+}
+
+function isVisitable(value: unknown): boolean {
+  return isPlainObject(value) || Array.isArray(value);
+}
+
+function toParamText(value: unknown): string {
+  if (value === null) return '';
+  if (value instanceof Date) return value.toISOString();
+  return String(value);
+}
+
+/**
+ * Flattens params into key/value pairs with axios's rules (axios/lib/helpers/toFormData.js):
+ * null/undefined skipped; a flat array as `a[]` (or `a`, `a[0]` per `indexes`); nested objects
+ * and arrays of objects as `a[b]`, `a[0][b]`; a key ending in `{}` holds JSON; Dates as ISO.
+ */
+export function toParamPairs(params: Record<string, unknown>, indexes: boolean | null = false): [string, string][] {
+  const pairs: [string, string][] = [];
+  const render = (path: string[]) => path.map((token, index) => (index === 0 ? token : `[${token.replace(/\[\]$/, '')}]`)).join('');
+  const visit = (value: unknown, path: string[]): void => {
+    if (Array.isArray(value)) {
+      value.forEach((item, index) => {
+        if (item !== undefined && item !== null) place(item, [...path, String(index)]);
+      });
+    } else {
+      for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
+        if (item !== undefined && item !== null) place(item, [...path, key.trim()]);
+      }
+    }
+  };
+  const place = (value: unknown, path: string[]): void => {
+    if (path.length === 1 && typeof value === 'object' && value !== null) {
+      const key = path[0] as string;
+      if (key.endsWith('{}')) {
+        pairs.push([key, JSON.stringify(value)]);
+        return;
+      }
+      const flatArray = Array.isArray(value) && !value.some(isVisitable);
+      if (flatArray || (key.endsWith('[]') && Array.isArray(value))) {
+        const name = key.replace(/\[\]$/, '');
+        (value as unknown[]).forEach((item, index) => {
+          if (item === undefined || item === null) return;
+          pairs.push([indexes === true ? `${name}[${index}]` : indexes === null ? name : `${name}[]`, toParamText(item)]);
+        });
+        return;
+      }
+    }
+    if (isVisitable(value)) return visit(value, path);
+    pairs.push([render(path), toParamText(value)]);
+  };
+  visit(params, []);
+  return pairs;
+}
+
+/**
+ * A query string (without `?`) from `params`, as axios builds it: a string is used as it is, a
+ * URLSearchParams by its own `toString()`, an object by `paramsSerializer` (or the default rules).
+ *
+ * @example
+ * serializeParams({ ids: [1, 2], q: 'a b' })                     // 'ids%5B%5D=1&ids%5B%5D=2&q=a+b'
+ * serializeParams({ ids: [1, 2] }, { indexes: null })            // 'ids=1&ids=2'
+ */
+export function serializeParams(params: ProxyParams | Record<string, unknown> | undefined, serializer?: ParamsSerializerOptions | ((params: Record<string, unknown>) => string)): string {
+  if (params === undefined || params === null || params === '') return '';
+  if (typeof params === 'string') return params.replace(/^\?/, '');
+  const options: ParamsSerializerOptions = typeof serializer === 'function' ? { serialize: serializer } : (serializer ?? {});
+  if (options.serialize !== undefined) return options.serialize(params as Record<string, unknown>, options);
+  if (params instanceof URLSearchParams) return params.toString();
+  const pairs = toParamPairs(params as Record<string, unknown>, options.indexes === undefined ? false : options.indexes);
+  const encode = options.encode === undefined ? encodeParam : (value: string) => (options.encode as NonNullable<ParamsSerializerOptions['encode']>)(value, encodeStrict);
+  return pairs.map(([key, value]) => `${encode(key)}=${encode(value)}`).join('&');
+}
+
+/** `url` with `query` appended (`?` or `&`), dropping any fragment, as axios's buildURL does. */
+export function appendQuery(url: string, query: string): string {
+  if (query === '') return url;
+  const hash = url.indexOf('#');
+  const base = hash === -1 ? url : url.slice(0, hash);
+  return `${base}${base.includes('?') ? '&' : '?'}${query}`;
+}
+
+// ───────────────────────────── bodies ─────────────────────────────
+
+export interface EncodedBody {
+  body: string | Buffer | Readable | undefined;
+  /** The content type to send when the caller set none. */
+  contentType: string | undefined;
+}
+
+function findHeader(headers: Record<string, string>, name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === wanted) return value;
+  return undefined;
+}
+
+function isReadable(data: unknown): data is Readable {
+  return typeof data === 'object' && data !== null && typeof (data as Readable).pipe === 'function' && typeof (data as Readable).on === 'function';
+}
+
+/**
+ * The bytes to send for `data`, with axios's transformRequest rules: bytes and streams as they
+ * are, URLSearchParams as a form, objects as JSON (or as a form when the content type says so),
+ * strings as they are (JSON-quoted only when the content type is JSON and they are not JSON).
+ */
+export function encodeBody(data: unknown, headers: Record<string, string>): EncodedBody {
+  if (data === undefined || data === null) return { body: undefined, contentType: undefined };
+  const contentType = findHeader(headers, 'content-type') ?? '';
+  if (Buffer.isBuffer(data)) return { body: data, contentType: undefined };
+  if (ArrayBuffer.isView(data)) return { body: Buffer.from(data.buffer, data.byteOffset, data.byteLength), contentType: undefined };
+  if (data instanceof ArrayBuffer) return { body: Buffer.from(data), contentType: undefined };
+  if (isReadable(data)) return { body: data, contentType: undefined };
+  if (data instanceof URLSearchParams) return { body: data.toString(), contentType: 'application/x-www-form-urlencoded;charset=utf-8' };
+  if (typeof data === 'string') {
+    if (!contentType.includes('application/json')) return { body: data, contentType: undefined };
+    try {
+      JSON.parse(data);
+      return { body: data.trim(), contentType: undefined };
+    } catch {
+      return { body: JSON.stringify(data), contentType: undefined };
+    }
+  }
+  if (typeof data === 'object' && contentType.includes('application/x-www-form-urlencoded')) {
+    const form = new URLSearchParams();
+    for (const [key, value] of toParamPairs(data as Record<string, unknown>)) form.append(key, value);
+    return { body: form.toString(), contentType: undefined };
+  }
+  return { body: JSON.stringify(data), contentType: 'application/json' };
+}
+
+// ───────────────────────────── responses ─────────────────────────────
+
+/** An axios-shaped response. */
+export interface HttpResponse<T = any> {
+  status: number;
+  statusText: string;
+  /** Lower-case names; a repeated header's values joined with `, `. */
+  headers: Record<string, string>;
+  data: T;
+  config: RequestConfig;
+}
+
+export function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const flat: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined) flat[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return flat;
+}
+
+/** JSON when it parses (axios's default "silent" JSON parsing), the text otherwise; a leading BOM dropped. */
+export function decodeText(bytes: Buffer, responseType: ResponseType | undefined): unknown {
+  let text = bytes.toString('utf8');
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  if (responseType === 'text' || text === '') return text;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+/** A decompressing stage for the body's content-encoding, as axios adds one (it decompresses by default). */
+function decompressor(encoding: string | undefined): Transform | undefined {
+  switch (encoding?.toLowerCase()) {
+    case 'gzip':
+    case 'x-gzip':
+    case 'compress':
+    case 'x-compress':
+    case 'deflate':
+      // createUnzip reads gzip and zlib-wrapped deflate alike.
+      return zlib.createUnzip({ flush: zlib.constants.Z_SYNC_FLUSH, finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    case 'br':
+      return zlib.createBrotliDecompress({ flush: zlib.constants.BROTLI_OPERATION_FLUSH, finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH });
+    default:
+      return undefined;
+  }
+}
+
+async function readAll(body: AsyncIterable<Buffer | string>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks);
+}
+
+// ───────────────────────────── the client ─────────────────────────────
+
+export interface HttpRequest {
+  method: string;
+  /** Absolute URL, query included. */
+  url: string;
+  headers: Record<string, string>;
+  data?: unknown;
+  responseType?: ResponseType;
+  /** What `response.config` / `error.config` will hold (no credentials). */
+  config: RequestConfig;
+}
+
+export interface HttpClientOptions {
+  /** Sent on every request. */
+  userAgent: string;
+  /** A custom undici dispatcher (proxy agent, mock agent…); default: a keep-alive Agent owned by this client. */
+  dispatcher?: Dispatcher;
+}
+
+/** One keep-alive connection pool per Nango client; `send` is the only way out. */
+export class HttpClient {
+  readonly #dispatcher: Dispatcher;
+  readonly #ownsDispatcher: boolean;
+  readonly #userAgent: string;
+
+  constructor(options: HttpClientOptions) {
+    this.#userAgent = options.userAgent;
+    this.#ownsDispatcher = options.dispatcher === undefined;
+    // No headers or body timeout, as axios has none by default: a synchronous triggerAction waits
+    // for the action, which may run for minutes (the contract's actions run up to 15 min).
+    this.#dispatcher = options.dispatcher ?? new Agent({ headersTimeout: 0, bodyTimeout: 0 });
+  }
+
+  /** Sends one request; resolves for a 2xx status, throws a NangoHttpError otherwise. */
+  async send<T = any>(request: HttpRequest): Promise<HttpResponse<T>> {
+    const headers: Record<string, string> = {
+      Accept: 'application/json, text/plain, */*',
+      'Accept-Encoding': 'gzip, compress, deflate, br',
+      'User-Agent': this.#userAgent,
+      ...request.headers,
+    };
+    const method = request.method.toUpperCase();
+    const { body, contentType } = encodeBody(request.data, headers);
+    if (findHeader(headers, 'content-type') === undefined) {
+      // axios's dispatchRequest labels every POST/PUT/PATCH without a content type as a form, bytes
+      // and empty bodies included. Patchbay forwards the body's Content-Type upstream (contract
+      // §11), so the provider sees what it saw through @nangohq/node; set Content-Type to change it.
+      const fallback = ['POST', 'PUT', 'PATCH'].includes(method) ? 'application/x-www-form-urlencoded' : undefined;
+      if ((contentType ?? fallback) !== undefined) headers['Content-Type'] = (contentType ?? fallback) as string;
+    }
+    // new URL() percent-encodes what may not travel raw (spaces…) and resolves dot segments, as axios does.
+    const url = new URL(request.url);
+
+    let raw: Dispatcher.ResponseData;
+    try {
+      raw = await this.#dispatcher.request({ origin: url.origin, path: `${url.pathname}${url.search}`, method: method as Dispatcher.HttpMethod, headers, body });
+    } catch (error) {
+      throw toNetworkError(error, request.config);
+    }
+
+    const responseHeaders = flattenHeaders(raw.headers);
+    let stream: Readable = raw.body;
+    const bodiless = method === 'HEAD' || raw.statusCode === 204 || raw.statusCode === 304;
+    const unzip = bodiless ? undefined : decompressor(responseHeaders['content-encoding']);
+    if (unzip !== undefined) {
+      // The body handed on is decoded, so its encoding header no longer describes it (as axios).
+      delete responseHeaders['content-encoding'];
+      raw.body.on('error', (error) => unzip.destroy(error));
+      stream = raw.body.pipe(unzip);
+    } else if (bodiless && responseHeaders['content-encoding'] !== undefined) {
+      delete responseHeaders['content-encoding'];
+    }
+
+    let data: unknown;
+    if (request.responseType === 'stream') {
+      data = stream;
+    } else {
+      let bytes: Buffer;
+      try {
+        bytes = await readAll(stream);
+      } catch (error) {
+        throw toNetworkError(error, request.config);
+      }
+      data = request.responseType === 'arraybuffer' ? bytes : decodeText(bytes, request.responseType);
+    }
+
+    const response: HttpResponse<T> = {
+      status: raw.statusCode,
+      statusText: STATUS_CODES[raw.statusCode] ?? '',
+      headers: responseHeaders,
+      data: data as T,
+      config: request.config,
+    };
+    if (raw.statusCode >= 200 && raw.statusCode < 300) return response;
+    throw new NangoHttpError(`Request failed with status code ${raw.statusCode}`, toStatusCode(raw.statusCode), request.config, response);
+  }
+
+  /** Closes the pool's idle connections; later calls fail. A dispatcher passed in is left open. */
+  async close(): Promise<void> {
+    if (this.#ownsDispatcher) await this.#dispatcher.close();
+  }
+}

@@ -1,0 +1,113 @@
+// GET /records (contract §6): a connection's synced records in change order, with an opaque
+// cursor per record. Adapter only: validation and wire shape here, the paging in store/records.ts.
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { PatchbayError } from '../errors.js';
+import type { RecordAction, Store, StoredRecord } from '../store/index.js';
+import { parseInput } from '../validate.js';
+
+// Contract §6: modified_after / delta must lie within the last 12 months.
+const MODIFIED_AFTER_MAX_AGE_MONTHS = 12;
+
+const headersSchema = z.object({
+  'connection-id': z.string().min(1).max(255),
+  'provider-config-key': z.string().min(1).max(255),
+});
+
+const sinceSchema = z.iso
+  .datetime({ offset: true })
+  .transform((value) => new Date(value))
+  .refine(
+    (date) => {
+      const oldest = new Date();
+      oldest.setUTCMonth(oldest.getUTCMonth() - MODIFIED_AFTER_MAX_AGE_MONTHS);
+      return date >= oldest;
+    },
+    { message: `must be within the last ${MODIFIED_AFTER_MAX_AGE_MONTHS} months` },
+  );
+
+/** A cursor is the base64url of a record's seq; anything we did not produce is refused. */
+const cursorSchema = z
+  .string()
+  .min(1)
+  .max(1000)
+  .transform((text, context) => {
+    const decoded = Buffer.from(text, 'base64url').toString('latin1');
+    if (!/^[1-9][0-9]{0,15}$/.test(decoded) || toCursor(Number(decoded)) !== text || !Number.isSafeInteger(Number(decoded))) {
+      context.addIssue({ code: 'custom', message: 'is not a cursor returned by this API' });
+      return z.NEVER;
+    }
+    return Number(decoded);
+  });
+
+const idSchema = z.string().min(1).max(256);
+
+const querySchema = z.strictObject({
+  model: z.string().min(1).max(255),
+  variant: z.string().min(1).max(255).optional(),
+  modified_after: sinceSchema.optional(),
+  /** Deprecated alias of modified_after. */
+  delta: sinceSchema.optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).default(100),
+  filter: z
+    .string()
+    .transform((csv) => csv.split(',').map((part) => part.trim().toUpperCase()))
+    .pipe(z.array(z.enum(['ADDED', 'UPDATED', 'DELETED'])))
+    .optional(),
+  cursor: cursorSchema.optional(),
+  // Fastify gives a repeated parameter as an array, a single one as a string.
+  ids: z.union([idSchema.transform((id) => [id]), z.array(idSchema).max(100)]).optional(),
+});
+
+function toCursor(seq: number): string {
+  return Buffer.from(String(seq), 'latin1').toString('base64url');
+}
+
+function toWireRecord(record: StoredRecord) {
+  return {
+    ...record.data,
+    id: record.id,
+    _nango_metadata: {
+      first_seen_at: record.firstSeenAt.toISOString(),
+      last_modified_at: record.lastModifiedAt.toISOString(),
+      last_action: record.lastAction,
+      deleted_at: record.deletedAt?.toISOString() ?? null,
+      pruned_at: record.prunedAt?.toISOString() ?? null,
+      cursor: toCursor(record.seq),
+    },
+  };
+}
+
+export function recordRoutes(api: FastifyInstance, deps: { store: Store }): void {
+  // `@nangohq/node` asks for `/records/?…` (with the slash); plain clients drop it.
+  for (const url of ['/records', '/records/']) api.get(url, async (request) => {
+    const headers = parseInput(headersSchema, request.headers, 'invalid_headers');
+    const query = parseInput(querySchema, request.query, 'invalid_query_params');
+    const integrationKey = headers['provider-config-key'];
+    const connectionId = headers['connection-id'];
+    const model = query.variant === undefined || query.variant === 'base' ? query.model : `${query.model}::${query.variant}`;
+
+    // The page is read alongside the lookup: an unknown connection has no records to leak.
+    const [provider, page] = await Promise.all([
+      deps.store.connections.providerOf(integrationKey, connectionId),
+      deps.store.records.list(
+        { integrationKey, connectionId, model },
+        {
+          limit: query.limit,
+          afterSeq: query.cursor,
+          modifiedAfter: query.modified_after ?? query.delta,
+          filter: query.filter as RecordAction[] | undefined,
+          ids: query.ids,
+        },
+      ),
+    ]);
+    if (provider === undefined) {
+      if ((await deps.store.integrations.getByKey(integrationKey)) === undefined) throw new PatchbayError('unknown_provider_config');
+      throw new PatchbayError('unknown_connection');
+    }
+    return {
+      records: page.records.map(toWireRecord),
+      next_cursor: page.hasMore && page.lastSeq !== null ? toCursor(page.lastSeq) : null,
+    };
+  });
+}
