@@ -20,3 +20,22 @@ export async function writeFunctions(files: Record<string, string>): Promise<Fun
   for (const [relativePath, source] of Object.entries(files)) await write(relativePath, source);
   return { dir, write, remove: () => rm(dir, { recursive: true, force: true }) };
 }
+
+/** Action sources several test files deploy: each file adds its own beside them. */
+export const SHARED_ACTIONS = {
+  refuse: `
+    import { createAction } from 'patchbay';
+    export default createAction({
+      description: 'Always refuses',
+      exec: async (nango) => { throw new nango.ActionError({ reason: 'not today' }); },
+    });`,
+  slow: `
+    import { createAction } from 'patchbay';
+    export default createAction({
+      description: 'Takes its time',
+      exec: async (nango, input: { ms: number }) => {
+        await new Promise((resolve) => setTimeout(resolve, input.ms));
+        return { waited: input.ms };
+      },
+    });`,
+};

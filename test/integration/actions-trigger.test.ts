@@ -1,6 +1,6 @@
 import { Nango } from '@nangohq/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeFunctions, type FunctionsFolder } from '../harness/functions.js';
+import { SHARED_ACTIONS, writeFunctions, type FunctionsFolder } from '../harness/functions.js';
 import { startPatchbay, type TestPatchbay } from '../harness/patchbay.js';
 import { reply, startUpstream, type Upstream } from '../harness/upstream.js';
 
@@ -44,15 +44,7 @@ const FUNCTIONS = {
       description: 'Throws a plain error',
       exec: async () => { const thing: any = undefined; return thing.field; },
     });`,
-  'github/actions/slow.ts': `
-    import { createAction } from 'patchbay';
-    export default createAction({
-      description: 'Takes its time',
-      exec: async (nango, input: { ms: number }) => {
-        await new Promise((resolve) => setTimeout(resolve, input.ms));
-        return { waited: input.ms };
-      },
-    });`,
+  'github/actions/slow.ts': SHARED_ACTIONS.slow,
   'github/actions/flaky.ts': `
     import { createAction } from 'patchbay';
     export default createAction({

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { isNangoHttpError, Nango, type NangoHttpError } from '../../sdk/index.js';
-import { writeFunctions, type FunctionsFolder } from '../harness/functions.js';
+import { SHARED_ACTIONS, writeFunctions, type FunctionsFolder } from '../harness/functions.js';
 import { startPatchbay, type TestPatchbay } from '../harness/patchbay.js';
 import { reply, reset, startUpstream, type Upstream } from '../harness/upstream.js';
 
@@ -19,21 +19,8 @@ const FUNCTIONS = {
         return { number: res.data.number, title: input.title };
       },
     });`,
-  'github/actions/refuse.ts': `
-    import { createAction } from 'patchbay';
-    export default createAction({
-      description: 'Always refuses',
-      exec: async (nango) => { throw new nango.ActionError({ reason: 'not today' }); },
-    });`,
-  'github/actions/slow.ts': `
-    import { createAction } from 'patchbay';
-    export default createAction({
-      description: 'Takes its time',
-      exec: async (nango, input: { ms: number }) => {
-        await new Promise((resolve) => setTimeout(resolve, input.ms));
-        return { waited: input.ms };
-      },
-    });`,
+  'github/actions/refuse.ts': SHARED_ACTIONS.refuse,
+  'github/actions/slow.ts': SHARED_ACTIONS.slow,
 };
 
 /** Catches what a promise rejects with (and fails if it resolves). */

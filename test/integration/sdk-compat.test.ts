@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { Nango as OfficialNango } from '@nangohq/node';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Nango } from '../../sdk/index.js';
-import { writeFunctions, type FunctionsFolder } from '../harness/functions.js';
+import { SHARED_ACTIONS, writeFunctions, type FunctionsFolder } from '../harness/functions.js';
 import { startPatchbay, type TestPatchbay } from '../harness/patchbay.js';
 import { reply, startUpstream, type Step, type Upstream } from '../harness/upstream.js';
 
@@ -18,12 +18,7 @@ const FUNCTIONS = {
       description: 'Returns its input',
       exec: async (nango, input: unknown) => ({ input, connection: nango.connectionId }),
     });`,
-  'github/actions/refuse.ts': `
-    import { createAction } from 'patchbay';
-    export default createAction({
-      description: 'Always refuses',
-      exec: async (nango) => { throw new nango.ActionError({ reason: 'not today' }); },
-    });`,
+  'github/actions/refuse.ts': SHARED_ACTIONS.refuse,
 };
 
 // Both clients take the same calls; typed as ours so one callback drives either (their
