@@ -13,7 +13,7 @@ import { createLogWriter, type LogWriter } from '../server/logs/writer.js';
 import { loadCatalog } from '../server/providers/catalog.js';
 import { createProxyEngine, createUpstreamAgent, type ProxyEngine } from '../server/proxy/index.js';
 import { createFunctionRegistry } from '../server/functions/registry.js';
-import { createJobQueue, createWake, startReaper } from '../server/queue/index.js';
+import { createJobQueue, createWake, startReaper, startScheduler } from '../server/queue/index.js';
 import { deployFunctions } from '../server/routes/functions.js';
 import { createChangeFeed } from '../server/store/change-feed.js';
 import { createNotifications, createPool, createStore, migrate } from '../server/store/index.js';
@@ -106,6 +106,8 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
     const queue = createJobQueue(pool, logger);
     await queue.start();
     stack.push(() => queue.stop());
+    const scheduler = startScheduler({ store, queue, wake, logger });
+    stack.push(() => scheduler.stop());
     const stopReaper = startReaper({ store, queue, wake, logger, staleMs: options.runnerTuning?.staleMs, intervalMs: options.runnerTuning?.reapMs });
     stack.push(async () => stopReaper());
     const logs = createLogWriter({ store: store.logs, logger });
@@ -138,6 +140,8 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
       if (change.kind === 'connection') engine.targets.invalidate(change.providerConfigKey, change.connectionId);
       else if (change.kind === 'integration') engine.targets.invalidateIntegration(change.providerConfigKey);
       else functions.invalidate();
+      // Deploys, connections and integrations coming and going add or drop sync schedules.
+      scheduler.changed();
     });
     const deployed = () => feed.publish({ kind: 'functions' });
 

@@ -1,6 +1,7 @@
 // Deploy: bundle every function in a folder, evaluate each once in the sandbox to read its
 // definition, and hand back the set to store. Nothing is stored when one function fails.
 import { bundleFunctions, BundleError, type BuildProblem } from './bundle.js';
+import { parseFrequency } from '../server/functions/frequency.js';
 import type { FunctionInput } from '../server/store/index.js';
 import type { Sandbox } from './sandbox/index.js';
 
@@ -34,6 +35,15 @@ export async function buildDeployment(functionsDir: string, sandbox: Sandbox, op
         });
         return;
       }
+      let frequencyMs: number | undefined;
+      if (summary.type === 'sync') {
+        const frequency = parseFrequency(summary.frequency ?? '');
+        if (!frequency.ok) {
+          problems.push({ file: fn.relativePath, line: 0, column: 0, message: `frequency: ${frequency.reason}` });
+          return;
+        }
+        frequencyMs = frequency.ms;
+      }
       inputs.push({
         integrationKey: fn.integration,
         kind: fn.kind,
@@ -41,7 +51,7 @@ export async function buildDeployment(functionsDir: string, sandbox: Sandbox, op
         sourcePath: fn.relativePath,
         hash: fn.hash,
         code: fn.code,
-        config: { ...summary },
+        config: { ...summary, ...(frequencyMs === undefined ? {} : { frequencyMs }) },
       });
     }),
   );

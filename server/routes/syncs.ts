@@ -1,12 +1,13 @@
-// POST /sync/trigger (contract §6): queue a run of the named syncs (all when none is named) for
-// one connection (all of the integration's when none is named). Schedules, pause/start and
-// status arrive with the rest of the sync issue.
+// The sync routes of contract §6: trigger (queue a run now), pause / start (the schedule),
+// status, and a connection's own frequency. Syncs are named as strings or {name, variant}; no
+// names means every deployed sync of the integration, no connection id every connection.
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { PatchbayError, validationError } from '../errors.js';
+import { parseFrequency } from '../functions/frequency.js';
 import { SYNC_QUEUE, type JobQueue, type Wake } from '../queue/index.js';
-import type { Store } from '../store/index.js';
+import type { LatestSyncRun, Schedule, Store } from '../store/index.js';
 import { parseInput } from '../validate.js';
 
 const syncName = z.union([z.string().min(1).max(255), z.strictObject({ name: z.string().min(1).max(255), variant: z.string().min(1).max(255) })]);
@@ -31,7 +32,113 @@ export interface SyncRouteDeps {
   wake: Wake;
 }
 
+const scheduleBody = z.strictObject({
+  syncs: z.array(syncName).max(256),
+  provider_config_key: z.string().min(1).max(255),
+  connection_id: z.string().min(1).max(255).optional(),
+});
+
+const statusQuery = z.strictObject({
+  syncs: z.string().min(1).max(10_000),
+  provider_config_key: z.string().min(1).max(255),
+  connection_id: z.string().min(1).max(255).optional(),
+});
+
+const frequencyBody = z.strictObject({
+  sync_name: z.string().min(1).max(255),
+  sync_variant: z.string().min(1).max(255).optional(),
+  provider_config_key: z.string().min(1).max(255),
+  connection_id: z.string().min(1).max(255),
+  frequency: z.string().max(100).nullable(),
+});
+
+/** Nango's status words: what the sync is doing now, else how its last run ended. */
+function statusOf(schedule: Schedule | undefined, run: LatestSyncRun | undefined): string {
+  if (run?.state === 'running' || run?.state === 'queued') return 'RUNNING';
+  if (schedule?.paused === true) return 'PAUSED';
+  if (run === undefined) return 'STOPPED';
+  return run.state === 'failed' ? 'ERROR' : 'SUCCESS';
+}
+
+const namesOf = (syncs: z.infer<typeof syncName>[]) => syncs.map((entry) => (typeof entry === 'string' ? entry : entry.name));
+
 export function syncRoutes(api: FastifyInstance, deps: SyncRouteDeps): void {
+  const requireIntegration = async (providerConfigKey: string) => {
+    if ((await deps.store.integrations.getByKey(providerConfigKey)) === undefined) throw new PatchbayError('unknown_provider_config');
+  };
+  const requireConnection = async (providerConfigKey: string, connectionId: string | undefined) => {
+    if (connectionId !== undefined && (await deps.store.connections.providerOf(providerConfigKey, connectionId)) === undefined) {
+      throw new PatchbayError('unknown_connection');
+    }
+  };
+
+  for (const [route, paused] of [
+    ['/sync/pause', true],
+    ['/sync/start', false],
+  ] as const) {
+    api.post(route, async (request) => {
+      const body = parseInput(scheduleBody, request.body ?? {}, 'invalid_body');
+      await requireIntegration(body.provider_config_key);
+      await requireConnection(body.provider_config_key, body.connection_id);
+      await deps.store.schedules.setPaused({ integrationKey: body.provider_config_key, connectionId: body.connection_id, syncNames: namesOf(body.syncs) }, paused);
+      return { success: true };
+    });
+  }
+
+  api.get('/sync/status', async (request) => {
+    const query = parseInput(statusQuery, request.query, 'invalid_query_params');
+    await requireIntegration(query.provider_config_key);
+    await requireConnection(query.provider_config_key, query.connection_id);
+    const names = query.syncs === '*' ? [] : query.syncs.split(',').map((name) => name.split('::')[0] as string).filter((name) => name !== '');
+    const schedules = await deps.store.schedules.list({ integrationKey: query.provider_config_key, connectionId: query.connection_id, syncNames: names });
+    const latest = await deps.store.runs.latestSyncRuns(query.provider_config_key, query.connection_id, names);
+    // One entry per (connection, sync, variant) that has a schedule, a run, or both.
+    const entries = new Map<string, { connectionId: string; name: string; variant: string; schedule?: Schedule; run?: LatestSyncRun }>();
+    const entryOf = (connectionId: string, name: string, variant: string) => {
+      const key = JSON.stringify([connectionId, name, variant]);
+      const entry = entries.get(key) ?? { connectionId, name, variant };
+      entries.set(key, entry);
+      return entry;
+    };
+    for (const schedule of schedules) entryOf(schedule.connectionId, schedule.syncName, schedule.variant).schedule = schedule;
+    for (const run of latest) entryOf(run.connectionId, run.functionName, run.variant).run = run;
+    const syncs = [...entries.values()].map(({ connectionId, name, variant, schedule, run }) => ({
+      id: run?.id ?? null,
+      connection_id: connectionId,
+      name,
+      variant,
+      status: statusOf(schedule, run),
+      type: 'INCREMENTAL',
+      frequency: schedule?.frequencyOverride ?? null,
+      frequency_ms: schedule?.frequencyMs ?? null,
+      finishedAt: run?.finishedAt?.toISOString() ?? null,
+      nextScheduledSyncAt: schedule === undefined || schedule.paused ? null : schedule.nextRunAt.toISOString(),
+      latestExecutionStatus: run === undefined ? null : run.state.toUpperCase(),
+      latestResult: run?.output ?? null,
+      error: run?.error ?? null,
+    }));
+    return { syncs };
+  });
+
+  api.put('/sync/update-connection-frequency', async (request) => {
+    const body = parseInput(frequencyBody, request.body ?? {}, 'invalid_body');
+    let frequencyMs: number | null = null;
+    if (body.frequency !== null) {
+      const parsed = parseFrequency(body.frequency);
+      if (!parsed.ok) throw validationError('invalid_body', [{ code: 'invalid_frequency', message: parsed.reason, path: ['frequency'] }]);
+      frequencyMs = parsed.ms;
+    }
+    await requireIntegration(body.provider_config_key);
+    await requireConnection(body.provider_config_key, body.connection_id);
+    const schedule = await deps.store.schedules.setFrequency(
+      { integrationKey: body.provider_config_key, connectionId: body.connection_id, syncName: body.sync_name, variant: body.sync_variant ?? 'base' },
+      frequencyMs,
+      body.frequency,
+    );
+    if (schedule === undefined) throw new PatchbayError('not_found', { message: `Sync '${body.sync_name}' is not deployed for '${body.provider_config_key}'.` });
+    return { frequency: body.frequency ?? null, frequency_ms: schedule.frequencyMs };
+  });
+
   api.post('/sync/trigger', async (request) => {
     const body = parseInput(triggerBody, request.body ?? {}, 'invalid_body');
     const headers = parseInput(triggerHeaders, request.headers, 'invalid_headers');

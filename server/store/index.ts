@@ -8,6 +8,7 @@ import { createIntegrationStore, type IntegrationStore } from './integrations.js
 import { createRunStore, type RunStore } from './runs.js';
 import { createRecordStore, type RecordStore } from './records.js';
 import { createCheckpointStore, type CheckpointStore } from './checkpoints.js';
+import { createScheduleStore, type ScheduleStore } from './schedules.js';
 
 export interface Repositories {
   integrations: IntegrationStore;
@@ -17,6 +18,7 @@ export interface Repositories {
   runs: RunStore;
   records: RecordStore;
   checkpoints: CheckpointStore;
+  schedules: ScheduleStore;
 }
 
 export interface Store extends Repositories {
@@ -34,6 +36,7 @@ function repositories(db: Queryable, cipher: Cipher): Repositories {
     runs: createRunStore(db),
     records: createRecordStore(db),
     checkpoints: createCheckpointStore(db),
+    schedules: createScheduleStore(db),
   };
 }
 
@@ -52,7 +55,8 @@ export type { Connection, ConnectionCredentials, ConnectionInput, EndUser } from
 export type { Integration, IntegrationCredentials, IntegrationInput } from './integrations.js';
 export type { LogOperation, LogFilter } from './logs.js';
 export type { DeployChanges, DeployedFunction, FunctionInput, FunctionKind } from './functions.js';
-export type { ClaimedRun, NewRun, RunError, RunState, RunStatus, RunStore } from './runs.js';
+export type { ClaimedRun, LatestSyncRun, NewRun, RunError, RunState, RunStatus, RunStore } from './runs.js';
 export type { RecordAction, RecordChanges, RecordInput, RecordPage, RecordQuery, RecordScope, RecordStore, StoredRecord } from './records.js';
 export type { CheckpointKey, CheckpointStore } from './checkpoints.js';
+export type { DueSync, Schedule, ScheduleFilter, ScheduleKey, ScheduleStore } from './schedules.js';
 export { createNotifications, type Notifications } from './notifications.js';

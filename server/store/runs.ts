@@ -110,6 +110,17 @@ export interface StatementNotify {
   payload: string;
 }
 
+export interface LatestSyncRun {
+  id: string;
+  connectionId: string;
+  functionName: string;
+  variant: string;
+  state: RunState;
+  output: unknown;
+  error: RunError | null;
+  finishedAt: Date | null;
+}
+
 export interface StaleRun {
   id: string;
   kind: FunctionKind;
@@ -131,6 +142,8 @@ export interface RunStore {
   ): Promise<boolean>;
   /** The ids among `ids` still queued (a sync ticket that found its sync busy must come back). */
   stillQueued(ids: string[]): Promise<string[]>;
+  /** The latest run of each (connection, sync, variant) of an integration, for /sync/status. */
+  latestSyncRuns(integrationKey: string, connectionId: string | undefined, syncNames: string[]): Promise<LatestSyncRun[]>;
   /** When the last successful run of a sync started: its `lastSyncDate`. */
   lastSuccessAt(key: { integrationKey: string; connectionId: string; syncName: string; variant: string }): Promise<Date | null>;
   /** running → queued for another attempt, keeping the last error. */
@@ -206,6 +219,25 @@ export function createRunStore(db: Queryable): RunStore {
     async stillQueued(ids) {
       const { rows } = await db.query<{ id: string }>(`SELECT id FROM function_runs WHERE id = ANY($1::uuid[]) AND state = 'queued'`, [ids]);
       return rows.map((row) => row.id);
+    },
+    async latestSyncRuns(integrationKey, connectionId, syncNames) {
+      const { rows } = await db.query<{ id: string; connection_id: string; function_name: string; variant: string; state: RunState; output: unknown; error: RunError | null; finished_at: Date | null }>(
+        `SELECT DISTINCT ON (connection_id, function_name, variant) id, connection_id, function_name, variant, state, output, error, finished_at
+         FROM function_runs
+         WHERE kind = 'sync' AND integration_key = $1 AND ($2::text IS NULL OR connection_id = $2) AND (cardinality($3::text[]) = 0 OR function_name = ANY($3))
+         ORDER BY connection_id, function_name, variant, created_at DESC`,
+        [integrationKey, connectionId ?? null, syncNames],
+      );
+      return rows.map((row) => ({
+        id: row.id,
+        connectionId: row.connection_id,
+        functionName: row.function_name,
+        variant: row.variant,
+        state: row.state,
+        output: row.output,
+        error: row.error,
+        finishedAt: row.finished_at,
+      }));
     },
     async lastSuccessAt(key) {
       const { rows } = await db.query<{ at: Date }>(

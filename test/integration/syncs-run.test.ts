@@ -13,6 +13,7 @@ const FUNCTIONS = {
     export default createSync({
       description: 'Issues, page by page, resuming from the checkpoint',
       frequency: 'every hour',
+      autoStart: false,
       models: { GithubIssue },
       checkpoint: z.object({ page: z.number() }),
       limits: { timeoutMs: 2000 },

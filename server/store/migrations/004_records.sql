@@ -44,3 +44,20 @@ CREATE UNIQUE INDEX function_runs_one_queued_sync ON function_runs (integration_
   WHERE kind = 'sync' AND state = 'queued';
 CREATE INDEX function_runs_sync_history ON function_runs (integration_key, connection_id, function_name, created_at DESC)
   WHERE kind = 'sync';
+
+-- One schedule per (connection, sync, variant): created for every deployed sync with autoStart
+-- when a connection or a deploy appears, paused/started by the API, its frequency overridable
+-- per connection. Due schedules are taken with SKIP LOCKED, so any number of processes share them.
+CREATE TABLE sync_schedules (
+  integration_key text NOT NULL,
+  connection_id   text NOT NULL,
+  sync_name       text NOT NULL,
+  variant         text NOT NULL DEFAULT 'base',
+  frequency_ms    bigint NOT NULL,
+  frequency_override text,               -- set by PUT /sync/update-connection-frequency
+  paused          boolean NOT NULL DEFAULT false,
+  next_run_at     timestamptz NOT NULL DEFAULT now(),
+  created_at      timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (integration_key, connection_id, sync_name, variant)
+);
+CREATE INDEX sync_schedules_due ON sync_schedules (next_run_at) WHERE NOT paused;

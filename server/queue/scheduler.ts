@@ -1,0 +1,105 @@
+// Runs syncs on their schedules: every second, due schedules are taken (SKIP LOCKED, so every
+// process can run this) and a sync run is queued for each (none when one is already queued).
+// Schedules follow deploys and connections through `reconcile`, run when either changes and
+// every minute as a catch-up.
+import { randomUUID } from 'node:crypto';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Store } from '../store/index.js';
+import type { JobQueue } from './boss.js';
+import { SYNC_QUEUE } from './names.js';
+import type { Wake } from './wake.js';
+
+// The shortest frequency is 30 s; a 1 s tick starts a run at most a second late.
+const TICK_MS = 1000;
+const RECONCILE_MS = 60_000;
+// Schedules taken per tick: a backlog (after downtime) drains over a few ticks.
+const MAX_DUE_PER_TICK = 200;
+// Changes arrive in bursts (a deploy, a batch of imported connections): one reconcile for them.
+const RECONCILE_DEBOUNCE_MS = 100;
+
+export interface SchedulerOptions {
+  store: Store;
+  queue: JobQueue;
+  wake: Wake;
+  logger: FastifyBaseLogger;
+  tickMs?: number | undefined;
+}
+
+export interface Scheduler {
+  /** Asks for a reconcile soon (after a deploy or a connection change). */
+  changed(): void;
+  stop(): Promise<void>;
+}
+
+export function startScheduler(options: SchedulerOptions): Scheduler {
+  const { store, queue, wake, logger } = options;
+  let busy: Promise<void> | undefined;
+  let stopped = false;
+  let debounce: NodeJS.Timeout | undefined;
+
+  const queueRuns = async () => {
+    for (const due of await store.schedules.takeDue(MAX_DUE_PER_TICK)) {
+      const runId = randomUUID();
+      const created = await store.runs.create({
+        id: runId,
+        kind: 'sync',
+        integrationKey: due.integrationKey,
+        connectionId: due.connectionId,
+        provider: due.provider,
+        functionName: due.syncName,
+        bundleHash: due.bundleHash,
+        isAsync: true,
+        inputJson: null,
+        maxRetries: 0,
+        logId: randomUUID(),
+        variant: due.variant,
+      });
+      // A run of this sync is still waiting: it covers this turn too (one queued at most).
+      if (!created) continue;
+      const queued = wake.jobQueuedNotify(SYNC_QUEUE);
+      await queue.enqueue(SYNC_QUEUE, runId, { notify: queued });
+      queued.deliverLocally();
+    }
+  };
+
+  const exclusive = (work: () => Promise<unknown>, what: string) => {
+    if (stopped || busy !== undefined) return;
+    busy = work()
+      .then(() => undefined)
+      .catch((error: unknown) => logger.warn({ err: error }, `${what} failed`))
+      .finally(() => {
+        busy = undefined;
+      });
+  };
+
+  const reconcile = () => exclusive(async () => {
+    await store.schedules.reconcile();
+    await queueRuns();
+  }, 'reconciling sync schedules');
+
+  const tick = setInterval(() => exclusive(queueRuns, 'starting scheduled syncs'), options.tickMs ?? TICK_MS);
+  tick.unref();
+  const catchUp = setInterval(reconcile, RECONCILE_MS);
+  catchUp.unref();
+  reconcile();
+
+  return {
+    changed() {
+      if (debounce !== undefined) clearTimeout(debounce);
+      debounce = setTimeout(() => {
+        debounce = undefined;
+        // A tick in progress delays this one; try again until it runs.
+        if (busy !== undefined) return void busy.then(() => reconcile());
+        reconcile();
+      }, RECONCILE_DEBOUNCE_MS);
+      debounce.unref();
+    },
+    async stop() {
+      stopped = true;
+      clearInterval(tick);
+      clearInterval(catchUp);
+      if (debounce !== undefined) clearTimeout(debounce);
+      await busy;
+    },
+  };
+}
