@@ -113,6 +113,20 @@ describe('syncs: POST /sync/trigger runs a sync that stores records', () => {
     expect(upstream.requests.at(-1)?.headers.authorization).toBe('Bearer token-one');
   });
 
+  it('skips records that do not match the model and says which in the run log', async () => {
+    pages = [{ items: [...issues(200, 201), { id: 202, title: 42 as unknown as string, state: 'open' }], last: true }];
+    const run = await syncAndWait((await runs()).length + 1);
+    expect(run?.state).toBe('succeeded');
+    expect(run?.output).toEqual({ models: { GithubIssue: { added: 2, updated: 0, deleted: 0 } } });
+    const ids = (await allRecords()).map((record) => record.id);
+    expect(ids).toEqual(expect.arrayContaining(['200', '201']));
+    expect(ids).not.toContain('202');
+    await patchbay.system.logs.flush();
+    const logs = await patchbay.request('GET', '/logs?type=sync&limit=1');
+    const lines = logs.json.data[0].messages.map((line: { message: string }) => line.message);
+    expect(lines).toEqual(expect.arrayContaining([expect.stringMatching(/skipped an invalid GithubIssue record \(id 202\): title: /)]));
+  });
+
   it('works from @nangohq/node: triggerSync queues a run, listRecords pages the records', async () => {
     const nango = new Nango({ host: patchbay.url, secretKey: patchbay.secretKey });
     const before = (await runs()).length;
@@ -126,8 +140,8 @@ describe('syncs: POST /sync/trigger runs a sync that stores records', () => {
     expect(page.records).toHaveLength(30);
     expect(page.next_cursor).toEqual(expect.any(String));
     const next = await nango.listRecords({ providerConfigKey: 'github', connectionId: 'gh-1', model: 'GithubIssue', cursor: page.next_cursor as string, limit: 100 });
-    expect(next.records).toHaveLength(70);
-    expect(new Set([...page.records, ...next.records].map((record) => record.id)).size).toBe(100);
+    expect(new Set([...page.records, ...next.records].map((record) => record.id)).size).toBe(30 + next.records.length);
+    expect(next.next_cursor).toBeNull();
   });
 
   it('records a run cut short by its time limit as interrupted; the next run resumes from the checkpoint', async () => {
@@ -137,15 +151,17 @@ describe('syncs: POST /sync/trigger runs a sync that stores records', () => {
       { items: issues(121, 130), last: true },
     ];
     const before = upstream.requests.length;
-    const cut = await syncAndWait(3);
+    const recordsBefore = (await allRecords()).length;
+    const cut = await syncAndWait((await runs()).length + 1);
     expect(cut?.state).toBe('interrupted');
     expect(cut?.error?.code).toBe('execution_timeout');
     pages[1] = { items: issues(101, 120), last: false };
-    const resumed = await syncAndWait(4);
+    const resumed = await syncAndWait((await runs()).length + 1);
     expect(resumed?.state).toBe('succeeded');
     // Resumed at page 2 (the checkpoint), not page 1.
     const pagesAsked = upstream.requests.slice(before).map((r) => r.query.get('page'));
     expect(pagesAsked).toEqual(['1', '2', '2', '3']);
-    expect((await allRecords()).length).toBe(130);
+    // Issues 101–130 are new; 1–40 were saved before.
+    expect((await allRecords()).length).toBe(recordsBefore + 30);
   });
 });

@@ -6,6 +6,7 @@ export const jsonStringify = JSON.stringify;
 export const jsonParse = JSON.parse;
 export const reflectApply = Reflect.apply;
 export const objectKeys = Object.keys;
+export const objectHasOwn = Object.hasOwn;
 export const objectDefineProperty = Object.defineProperty;
 export const arrayIsArray = Array.isArray;
 export const StringCtor = String;

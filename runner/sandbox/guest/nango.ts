@@ -5,7 +5,7 @@ import type { ConnectionInfo, LogLevel, NangoAction, NangoSync, ProxyConfigurati
 import { callHost } from './channel.js';
 import { markHostFailure } from './failure.js';
 import { formatMessage, URLSearchParams, writeLog } from './globals.js';
-import { arrayBufferIsView, arrayIsArray, ArrayBufferCtor, ErrorCtor, jsonParse, jsonStringify, MapCtor, objectKeys, TypeErrorCtor, Uint8ArrayCtor } from './intrinsics.js';
+import { arrayBufferIsView, arrayIsArray, ArrayBufferCtor, ErrorCtor, join, jsonParse, jsonStringify, MapCtor, objectHasOwn, objectKeys, push, TypeErrorCtor, Uint8ArrayCtor } from './intrinsics.js';
 import { paginate } from './paginate.js';
 import type { GuestContextData, HostFailureData, HostReply } from './protocol.js';
 
@@ -259,23 +259,62 @@ export class GuestNango implements NangoAction {
   }
 }
 
+interface RecordSchema {
+  safeParse(value: unknown): { success: boolean; error?: { issues?: { path?: unknown[]; message?: string }[] } };
+  partial?: () => RecordSchema;
+}
+
+// Invalid records are reported by id in the run's log; a few issues each is enough to fix them.
+const MAX_REPORTED_ISSUES = 3;
+
 export class GuestNangoSync extends GuestNango implements NangoSync {
   readonly lastSyncDate: Date | undefined;
   readonly variant: string;
+  readonly #models: Record<string, RecordSchema> | undefined;
 
-  constructor(context: GuestContextData) {
+  constructor(context: GuestContextData, models?: unknown) {
     super(context);
+    this.#models = typeof models === 'object' && models !== null ? (models as Record<string, RecordSchema>) : undefined;
     const date = typeof context.lastSyncDate === 'string' ? new Date(context.lastSyncDate) : undefined;
     this.lastSyncDate = date !== undefined && !Number.isNaN(date.getTime()) ? date : undefined;
     this.variant = typeof context.variant === 'string' && context.variant !== '' ? context.variant : 'base';
   }
 
   async batchSave(records: unknown[], model: string): Promise<boolean> {
-    return (await call('batchSave', { records: stripMetadata(records, 'batchSave'), model: requireModel(model, 'batchSave') })) !== false;
+    const name = requireModel(model, 'batchSave');
+    const valid = this.#validRecords(stripMetadata(records, 'batchSave'), name, 'batchSave', false);
+    return valid.length === 0 || (await call('batchSave', { records: valid, model: name })) !== false;
   }
 
   async batchUpdate(records: unknown[], model: string): Promise<boolean> {
-    return (await call('batchUpdate', { records: stripMetadata(records, 'batchUpdate'), model: requireModel(model, 'batchUpdate') })) !== false;
+    const name = requireModel(model, 'batchUpdate');
+    const valid = this.#validRecords(stripMetadata(records, 'batchUpdate'), name, 'batchUpdate', true);
+    return valid.length === 0 || (await call('batchUpdate', { records: valid, model: name })) !== false;
+  }
+
+  /**
+   * The records that match the model's schema (its partial form for updates). The others are
+   * reported in the run's log and skipped, so a bad record is never half-written.
+   */
+  #validRecords(records: unknown[], model: string, method: string, partial: boolean): unknown[] {
+    if (this.#models === undefined) return records;
+    const declared = objectHasOwn(this.#models, model) ? this.#models[model] : undefined;
+    if (declared === undefined || typeof declared.safeParse !== 'function') {
+      throw new TypeErrorCtor(`${method}(): '${model}' is not one of this sync's models (${join(objectKeys(this.#models), ', ')})`);
+    }
+    const schema = partial && typeof declared.partial === 'function' ? declared.partial() : declared;
+    const valid: unknown[] = [];
+    for (const record of records) {
+      const result = schema.safeParse(record);
+      if (result.success) {
+        push(valid, record);
+        continue;
+      }
+      const id = typeof record === 'object' && record !== null ? (record as { id?: unknown }).id : undefined;
+      const issues = (result.error?.issues ?? []).slice(0, MAX_REPORTED_ISSUES).map((issue) => `${(issue.path ?? []).join('.') || '(record)'}: ${issue.message ?? 'invalid'}`);
+      writeLog('warn', `${method}(): skipped an invalid ${model} record${id === undefined ? '' : ` (id ${formatMessage([id])})`}: ${join(issues, '; ')}`, undefined);
+    }
+    return valid;
   }
 
   async batchDelete(records: unknown[], model: string): Promise<boolean> {
