@@ -21,6 +21,8 @@ export interface SyncScope {
 export type ModelChanges = Record<string, { added: number; updated: number; deleted: number }>;
 
 export function buildSyncOperations(store: Store, scope: SyncScope, changes: ModelChanges): Record<string, Operation> {
+  // Models between trackDeletesStart and trackDeletesEnd, with the ids this run saved.
+  const tracked = new Map<string, Set<string>>();
   const recordScope = (args: Record<string, unknown>) => {
     if (typeof args.model !== 'string' || args.model === '') throw hostFailure('invalid_model', 'A model name is required.');
     return {
@@ -53,7 +55,23 @@ export function buildSyncOperations(store: Store, scope: SyncScope, changes: Mod
   return {
     async batchSave(args) {
       const model = recordScope(args);
-      return tally(args.model as string, await store.records.save(model, recordsOf(args), scope.runId));
+      const records = recordsOf(args);
+      const seen = tracked.get(model.model);
+      if (seen !== undefined) for (const record of records) seen.add(record.id);
+      return tally(args.model as string, await store.records.save(model, records, scope.runId));
+    },
+    async trackDeletesStart(args) {
+      tracked.set(recordScope(args).model, new Set());
+      return null;
+    },
+    async trackDeletesEnd(args) {
+      const model = recordScope(args);
+      const seen = tracked.get(model.model);
+      if (seen === undefined) throw hostFailure('invalid_call', 'trackDeletesEnd() without trackDeletesStart() for this model.');
+      tracked.delete(model.model);
+      const deletedKeys = await store.records.removeAllExcept(model, [...seen], scope.runId);
+      tally(args.model as string, { added: 0, updated: 0, deleted: deletedKeys.length, unchanged: 0 });
+      return { deletedKeys };
     },
     async batchUpdate(args) {
       const model = recordScope(args);

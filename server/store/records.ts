@@ -61,6 +61,8 @@ export interface RecordStore {
   update(scope: RecordScope, records: RecordInput[], runId: string | null): Promise<RecordChanges>;
   /** batchDelete: marks live records DELETED (their data stays until pruned). */
   remove(scope: RecordScope, ids: string[], runId: string | null): Promise<RecordChanges>;
+  /** trackDeletesEnd: deletes every live record of the scope whose id is not in `keepIds`; returns their ids. */
+  removeAllExcept(scope: RecordScope, keepIds: string[], runId: string | null): Promise<string[]>;
   /** getRecordsByIds: the data of live records, by id. */
   getByIds(scope: RecordScope, ids: string[]): Promise<Map<string, Record<string, unknown>>>;
   /** GET /records: changes in seq order, deleted records included unless filtered out. */
@@ -135,6 +137,17 @@ const REMOVE = `WITH ${SCOPE_LOCK},
     RETURNING 1)
   SELECT count(*) AS deleted FROM written`;
 
+// trackDeletesEnd: every live record of the scope that the run did not save is deleted.
+const REMOVE_ALL_EXCEPT = `WITH ${SCOPE_LOCK},
+  written AS (
+    UPDATE records r
+      SET deleted_at = l.at, last_modified_at = l.at, last_action = 'DELETED', seq = nextval('record_changes'), run_id = $5::uuid
+    FROM scope_lock l
+    WHERE r.integration_key = $1 AND r.connection_id = $2 AND r.model = $3 AND NOT (r.record_id = ANY($4::text[]))
+      AND r.deleted_at IS NULL
+    RETURNING r.record_id)
+  SELECT record_id FROM written`;
+
 const GET_BY_IDS = `SELECT record_id, data FROM records
   WHERE integration_key = $1 AND connection_id = $2 AND model = $3 AND record_id = ANY($4::text[]) AND deleted_at IS NULL`;
 
@@ -202,6 +215,13 @@ export function createRecordStore(db: Queryable): RecordStore {
         scope.integrationKey, scope.connectionId, scope.model, [...new Set(ids)], runId,
       ]);
       return { added: 0, updated: 0, deleted: rows[0]?.deleted ?? 0, unchanged: 0 };
+    },
+
+    async removeAllExcept(scope, keepIds, runId) {
+      const { rows } = await db.query<{ record_id: string }>(REMOVE_ALL_EXCEPT, [
+        scope.integrationKey, scope.connectionId, scope.model, [...new Set(keepIds)], runId,
+      ]);
+      return rows.map((row) => row.record_id);
     },
 
     async getByIds(scope, ids) {

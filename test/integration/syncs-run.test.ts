@@ -31,6 +31,22 @@ const FUNCTIONS = {
         await nango.clearCheckpoint();
       },
     });`,
+  'github/syncs/labels.ts': `
+    import { createSync } from 'patchbay';
+    import * as z from 'zod';
+    export default createSync({
+      description: 'Labels: a full list each run, so what is gone was deleted',
+      frequency: 'every day',
+      autoStart: false,
+      models: { Label: z.object({ id: z.string(), name: z.string() }) },
+      exec: async (nango) => {
+        await nango.trackDeletesStart('Label');
+        const res = await nango.get<string[]>({ endpoint: '/labels' });
+        await nango.batchSave(res.data.map((name) => ({ id: name, name })), 'Label');
+        const { deletedKeys } = await nango.trackDeletesEnd('Label');
+        await nango.log('deleted ' + deletedKeys.join(','));
+      },
+    });`,
 };
 
 describe('syncs: POST /sync/trigger runs a sync that stores records', () => {
@@ -38,6 +54,7 @@ describe('syncs: POST /sync/trigger runs a sync that stores records', () => {
   let patchbay: TestPatchbay;
   let functions: FunctionsFolder;
   let db: pg.Client;
+  let labels: string[] = [];
   let pages: { items: { id: number; title: string; state: string }[]; last: boolean; slow?: boolean }[];
   const headers = { 'provider-config-key': 'github', 'connection-id': 'gh-1' };
 
@@ -69,6 +86,10 @@ describe('syncs: POST /sync/trigger runs a sync that stores records', () => {
   beforeAll(async () => {
     upstream = await startUpstream();
     upstream.setFallback((req, res) => {
+      if (req.url === '/labels') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return void res.end(JSON.stringify(labels));
+      }
       const page = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('page') ?? '1');
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(pages[page - 1] ?? { items: [], last: true }));
@@ -125,6 +146,28 @@ describe('syncs: POST /sync/trigger runs a sync that stores records', () => {
     const logs = await patchbay.request('GET', '/logs?type=sync&limit=1');
     const lines = logs.json.data[0].messages.map((line: { message: string }) => line.message);
     expect(lines).toEqual(expect.arrayContaining([expect.stringMatching(/skipped an invalid GithubIssue record \(id 202\): title: /)]));
+  });
+
+  it('deletes what a tracked run did not save (trackDeletesStart/End)', async () => {
+    const trigger = () => patchbay.request('POST', '/sync/trigger', { body: { syncs: ['labels'], provider_config_key: 'github', connection_id: 'gh-1' } });
+    const settled = async (count: number) => {
+      const deadline = Date.now() + 15_000;
+      while (Date.now() < deadline) {
+        const { rows } = await db.query(`SELECT state, output FROM function_runs WHERE function_name = 'labels' ORDER BY created_at`);
+        if (rows.length >= count && rows.every((row) => row.state !== 'queued' && row.state !== 'running')) return rows.at(-1);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      throw new Error('labels did not settle');
+    };
+    labels = ['bug', 'docs', 'ui'];
+    await trigger();
+    expect((await settled(1)).output).toEqual({ models: { Label: { added: 3, updated: 0, deleted: 0 } } });
+    labels = ['bug', 'ui'];
+    await trigger();
+    expect((await settled(2)).output).toEqual({ models: { Label: { added: 0, updated: 0, deleted: 1 } } });
+    const res = await patchbay.request('GET', '/records?model=Label', { headers });
+    const byId = Object.fromEntries(res.json.records.map((record: { id: string; _nango_metadata: { last_action: string } }) => [record.id, record._nango_metadata.last_action]));
+    expect(byId).toEqual({ bug: 'ADDED', ui: 'ADDED', docs: 'DELETED' });
   });
 
   it('works from @nangohq/node: triggerSync queues a run, listRecords pages the records', async () => {
