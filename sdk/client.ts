@@ -4,7 +4,8 @@
 import os from 'node:os';
 import type { Dispatcher } from 'undici';
 import type { RequestConfig } from './errors.js';
-import { appendQuery, HttpClient, serializeParams, type HttpResponse } from './http.js';
+import { HttpClient, type HttpResponse } from './http.js';
+import { appendQuery, serializeParams } from './params.js';
 import type {
   ActionAsyncResponse,
   Connection,

@@ -4,7 +4,7 @@ export { buildProxyHeaders, buildProxyUrl, buildUserAgent, DEFAULT_HOST, Nango, 
 export type { NangoAdminProps, NangoProps, NangoProxyConfiguration } from './client.js';
 export { isNangoHttpError, NangoHttpError } from './errors.js';
 export type { ErrorResponse, RequestConfig } from './errors.js';
-export { serializeParams } from './http.js';
+export { serializeParams } from './params.js';
 export type { HttpResponse } from './http.js';
 export { verifyWebhookSignature } from './webhooks.js';
 export type * from './types.js';

@@ -127,14 +127,10 @@ export interface ProxyConfiguration {
 }
 
 /**
- * The part of ProxyConfiguration the function sandbox implements today: flat `params` (no arrays,
- * nested objects or URLSearchParams), no `paramsSerializer`, and bytes rather than a stream.
- * It is a subtype, so a call written in a function runs unchanged through the Node client.
+ * ProxyConfiguration inside a function: the same, params and serializer included, except that a
+ * function reads bodies whole (`stream` needs Node streams, which the sandbox does not have).
  */
 export interface FunctionProxyConfiguration extends ProxyConfiguration {
-  /** Query parameters, as an object or a query string (`a=1&b=2`). */
-  params?: string | Record<string, string | number | boolean | undefined>;
-  paramsSerializer?: never;
   /** How to decode the response body: JSON (default; text when it is not JSON), text, or bytes (Uint8Array). */
   responseType?: 'json' | 'text' | 'arraybuffer';
 }

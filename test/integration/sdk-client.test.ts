@@ -9,7 +9,16 @@ import { SHARED_ACTIONS, writeFunctions, type FunctionsFolder } from '../harness
 import { startPatchbay, type TestPatchbay } from '../harness/patchbay.js';
 import { reply, reset, startUpstream, type Upstream } from '../harness/upstream.js';
 
+// The same proxy config, in an app and in a function (the issue: code moves between them).
+const SHARED_CALL = `{ endpoint: '/search', params: { ids: [1, 2], q: 'a b', filter: { state: 'open' } }, paramsSerializer: { indexes: true } }`;
+
 const FUNCTIONS = {
+  'github/actions/same-call.ts': `
+    import { createAction } from 'patchbay';
+    export default createAction({
+      description: 'Makes SHARED_CALL from inside a function',
+      exec: async (nango) => (await nango.get(${SHARED_CALL})).status,
+    });`,
   'github/actions/create-issue.ts': `
     import { createAction } from 'patchbay';
     export default createAction({
@@ -184,6 +193,16 @@ describe('sdk: the Node client against a running Patchbay', () => {
       await nango.get({ endpoint: '/conflict', ...keys, retries: 1, retryOn: [409] });
       expect(upstream.requests.filter((request) => request.path === '/conflict')).toHaveLength(2);
     });
+  });
+
+  it('sends the same URL for the same config from an app and from a function', async () => {
+    const config = { endpoint: '/search', params: { ids: [1, 2], q: 'a b', filter: { state: 'open' } }, paramsSerializer: { indexes: true } };
+    await nango.get({ ...config, providerConfigKey: 'github', connectionId: 'u-1' });
+    const fromApp = upstream.requests.at(-1)?.url;
+    expect(await nango.triggerAction('github', 'u-1', 'same-call')).toBe(200);
+    const fromFunction = upstream.requests.at(-1)?.url;
+    expect(fromApp).toBe('/search?ids[0]=1&ids[1]=2&q=a+b&filter[state]=open'.replace(/\[/g, '%5B').replace(/\]/g, '%5D'));
+    expect(fromFunction).toBe(fromApp);
   });
 
   describe('errors', () => {

@@ -50,9 +50,18 @@ describe('architecture', () => {
     for (const file of sourceFiles('runner')) {
       for (const { target, typeOnly } of importsOf(file)) {
         if (area(target) === 'server') expect(target, file).not.toMatch(/^server\/(routes|plugins|app)/);
-        if (area(target) === 'sdk') expect(typeOnly && target.startsWith('sdk/functions'), `${file} → ${target}`).toBe(true);
+        // The guest (bundled into the isolate) shares the client's pure query-string rules.
+        const sharedWithGuest = file.startsWith(path.join('runner', 'sandbox', 'guest')) && target === path.join('sdk', 'params.js');
+        if (area(target) === 'sdk' && !sharedWithGuest) expect(typeOnly && target.startsWith('sdk/functions'), `${file} → ${target}`).toBe(true);
         expect(['bin', 'test'], file).not.toContain(area(target));
       }
+    }
+  });
+
+  it('sdk/params.ts, which runs inside the sandbox too, imports no Node module', () => {
+    for (const { target, typeOnly } of importsOf(path.join('sdk', 'params.ts'))) {
+      expect(typeOnly || !target.startsWith('node:'), target).toBe(true);
+      expect(typeOnly || target.startsWith('sdk'), target).toBe(true);
     }
   });
 

@@ -6,6 +6,7 @@ import { callHost } from './channel.js';
 import { markHostFailure } from './failure.js';
 import { formatMessage, URLSearchParams, writeLog } from './globals.js';
 import { arrayBufferIsView, arrayIsArray, ArrayBufferCtor, ErrorCtor, join, jsonParse, jsonStringify, MapCtor, objectHasOwn, objectKeys, push, TypeErrorCtor, Uint8ArrayCtor } from './intrinsics.js';
+import { appendQuery, serializeParams } from '../../../sdk/params.js';
 import { paginate } from './paginate.js';
 import type { GuestContextData, HostFailureData, HostReply } from './protocol.js';
 
@@ -127,15 +128,10 @@ function toProxyArgs(config: ProxyConfiguration): Record<string, unknown> {
     const headers = (args.headers ??= {}) as Record<string, string>;
     if (!objectKeys(headers).some((name) => name.toLowerCase() === 'content-type')) headers['content-type'] = 'application/x-www-form-urlencoded';
   }
-  if (typeof config.params === 'string') args.params = config.params;
-  else if (config.params !== undefined && config.params !== null) {
-    const params: Record<string, string | number | boolean> = {};
-    for (const name of objectKeys(config.params)) {
-      const value = config.params[name];
-      if (value !== undefined && value !== null) params[name] = value;
-    }
-    args.params = params;
-  }
+  // The Node client's own rules (sdk/params.ts), so a call moves between app and function with
+  // the same URL: arrays as a[]=1&a[]=2 by default, nested objects, URLSearchParams, paramsSerializer.
+  const query = serializeParams(config.params, config.paramsSerializer);
+  if (query !== '') args.endpoint = appendQuery(config.endpoint, query);
   if (config.data !== undefined) args.data = toBody(config.data);
   for (const key of ['retries', 'retryOn', 'baseUrlOverride', 'decompress', 'responseType', 'providerConfigKey', 'connectionId'] as const) {
     if (config[key] !== undefined) args[key] = config[key];

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { appendQuery, decodeText, encodeBody, flattenHeaders, serializeParams } from '../../../sdk/http.js';
+import { decodeText, encodeBody, flattenHeaders } from '../../../sdk/http.js';
+import { appendQuery, serializeParams } from '../../../sdk/params.js';
 
 // Expected strings were produced by axios 1.18's own buildURL (axios.getUri) for the same input:
 // the client must write queries byte for byte as axios does.
