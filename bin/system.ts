@@ -17,6 +17,7 @@ import { createJobQueue, createWake, startReaper, startScheduler } from '../serv
 import { deployFunctions } from '../server/routes/functions.js';
 import { createChangeFeed } from '../server/store/change-feed.js';
 import { createNotifications, createPool, createStore, migrate } from '../server/store/index.js';
+import { createWebhookSender } from '../server/webhooks/index.js';
 import { buildDeployment } from '../runner/deploy.js';
 import { createSandbox, type Sandbox } from '../runner/sandbox/index.js';
 import { createWorker, type Worker } from '../runner/worker.js';
@@ -164,7 +165,15 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
     // shutdown still get their runs finished.
     let worker: Worker | undefined;
     if (options.roles.includes('runner')) {
+      // Stopped after the worker (pushed before it): the last runs' webhooks are still queued.
+      const webhooks = createWebhookSender({
+        store, logs, logger, functions, url: config.webhookUrl, secret: config.webhookSecret ?? secretKey,
+        maxAttempts: config.webhookMaxAttempts, retryBaseMs: config.webhookRetryBaseMs, timeoutMs: config.webhookTimeoutMs,
+      });
+      webhooks.start();
+      stack.push(() => webhooks.stop());
       const started = createWorker({
+        webhooks,
         store,
         queue,
         wake,

@@ -14,6 +14,7 @@ import { buildRunHost, type RunLog } from './context.js';
 import { decideOutcome } from './outcome.js';
 import type { OperationDeps } from './operations.js';
 import type { Sandbox, SandboxLimits } from './sandbox/index.js';
+import type { WebhookSender } from '../server/webhooks/index.js';
 
 // NOTIFY wakes runners at once; this poll only covers lost notifications and tickets whose
 // start time (a retry's backoff) has come.
@@ -50,6 +51,8 @@ export interface WorkerOptions {
   pollMs?: number;
   heartbeatMs?: number;
   stopGraceMs?: number;
+  /** Sends the sync-completion and async-action webhooks; absent, none are sent. */
+  webhooks?: WebhookSender;
 }
 
 export interface Worker {
@@ -98,7 +101,11 @@ export function createWorker(options: WorkerOptions): Worker {
           : { id: run.id, state: 'interrupted', outputJson: result.outputJson, error: result.interrupted }
         : { id: run.id, state: 'failed', outputJson: null, error: result.error },
     );
-    if (await store.runs.finish(run.id, id, result, finished)) finished.deliverLocally();
+    if (await store.runs.finish(run.id, id, result, finished)) {
+      finished.deliverLocally();
+      // Queued in the background: a webhook never fails or delays a run.
+      options.webhooks?.runFinished(run, result);
+    }
   };
 
   const execute = async (run: ClaimedRun, abort: AbortController) => {

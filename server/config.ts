@@ -29,6 +29,16 @@ export interface Config {
   serverUrl: string;
   /** Type-check functions when deploying (`start`, `deploy`); off trades safety for speed. */
   typecheckFunctions: boolean;
+  /** The app's webhook URL (a connection's `webhook_url_override` wins). Unset: no webhooks. */
+  webhookUrl: string | undefined;
+  /** Signs webhooks (HMAC-SHA256). Unset: the secret key, which `@nangohq/node` falls back to. */
+  webhookSecret: string | undefined;
+  /** Attempts per webhook delivery before it is given up (the first one included). */
+  webhookMaxAttempts: number;
+  /** Wait before the first retry of a delivery; it doubles with each further retry. */
+  webhookRetryBaseMs: number;
+  /** Longest a webhook request may take before it counts as a network failure. */
+  webhookTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -52,6 +62,12 @@ const DEFAULT_LOG_RETENTION_DAYS = 15;
 // 16 isolates: most runs wait on provider APIs, not on the CPU, so a runner on 2 cores keeps
 // 16 busy; each isolate's heap is capped (128 MB by default) and small when idle.
 const DEFAULT_RUNNER_CONCURRENCY = 16;
+// 6 attempts, retries 1, 2, 4, 8, 16 min apart (with jitter): an app that is down for a deploy
+// or a short outage still gets its webhooks, and a dead endpoint is given up within ~30 min.
+const DEFAULT_WEBHOOK_MAX_ATTEMPTS = 6;
+const DEFAULT_WEBHOOK_RETRY_BASE_MS = 60_000;
+// 10 s: a receiver should acknowledge and work later; Nango's own default is of this order.
+const DEFAULT_WEBHOOK_TIMEOUT_MS = 10_000;
 
 type Env = Record<string, string | undefined>;
 
@@ -77,7 +93,35 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     runnerConcurrency: parseInteger(env, 'PATCHBAY_RUNNER_CONCURRENCY', DEFAULT_RUNNER_CONCURRENCY, 1, 256),
     typecheckFunctions: parseBoolean(env, 'PATCHBAY_TYPECHECK_FUNCTIONS', true),
     serverUrl: parseServerUrl(env, port),
+    webhookUrl: parseWebhookUrl(env),
+    webhookSecret: parseWebhookSecret(env),
+    webhookMaxAttempts: parseInteger(env, 'PATCHBAY_WEBHOOK_MAX_ATTEMPTS', DEFAULT_WEBHOOK_MAX_ATTEMPTS, 1, 20),
+    webhookRetryBaseMs: parseInteger(env, 'PATCHBAY_WEBHOOK_RETRY_BASE_MS', DEFAULT_WEBHOOK_RETRY_BASE_MS, 10, 3_600_000),
+    webhookTimeoutMs: parseInteger(env, 'PATCHBAY_WEBHOOK_TIMEOUT_MS', DEFAULT_WEBHOOK_TIMEOUT_MS, 100, 120_000),
   };
+}
+
+function parseWebhookUrl(env: Env): string | undefined {
+  const value = nonEmpty(env, 'PATCHBAY_WEBHOOK_URL');
+  if (value === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError('PATCHBAY_WEBHOOK_URL', 'must be an http(s) URL like https://app.example.com/webhooks/patchbay');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError('PATCHBAY_WEBHOOK_URL', 'must be an http(s) URL like https://app.example.com/webhooks/patchbay');
+  }
+  return url.href;
+}
+
+function parseWebhookSecret(env: Env): string | undefined {
+  const value = nonEmpty(env, 'PATCHBAY_WEBHOOK_SECRET');
+  if (value === undefined) return undefined;
+  // The app holds the same value to verify signatures: short keys are guessable.
+  if (value.length < 16 || value.length > 256) throw new ConfigError('PATCHBAY_WEBHOOK_SECRET', 'must be 16-256 characters');
+  return value;
 }
 
 function parseServerUrl(env: Env, port: number): string {

@@ -49,6 +49,8 @@ export interface Patchbay {
   child: Child;
   url: string;
   secretKey: string;
+  /** PATCHBAY_DATA_DIR: secrets.json and the embedded PostgreSQL's cluster (postgres/). */
+  dataDir: string;
 }
 
 export interface PatchbayOptions {
@@ -165,7 +167,7 @@ export class BenchSession {
       if (pid !== undefined) this.log(`stopped PostgreSQL (pid ${pid}) left behind by Patchbay`);
       if (PROFILE) await this.reportProfiles(profilesBefore);
     });
-    return { child, url: child.url, secretKey };
+    return { child, url: child.url, secretKey, dataDir };
   }
 
   private async reportProfiles(before: Set<string>): Promise<void> {

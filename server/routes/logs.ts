@@ -22,7 +22,7 @@ const cursorSchema = z
 const listQuery = z.strictObject({
   provider_config_key: z.string().max(255).optional(),
   connection_id: z.string().max(255).optional(),
-  type: z.enum(['proxy', 'action', 'sync', 'auth']).optional(),
+  type: z.enum(['proxy', 'action', 'sync', 'auth', 'webhook']).optional(),
   state: z.enum(['success', 'failed']).optional(),
   status: z.coerce.number().int().min(100).max(599).optional(),
   from: z.iso.datetime({ offset: true }).transform((v) => new Date(v)).optional(),

@@ -9,6 +9,7 @@ import { createRunStore, type RunStore } from './runs.js';
 import { createRecordStore, type RecordStore } from './records.js';
 import { createCheckpointStore, type CheckpointStore } from './checkpoints.js';
 import { createScheduleStore, type ScheduleStore } from './schedules.js';
+import { createWebhookStore, type WebhookStore } from './webhooks.js';
 
 export interface Repositories {
   integrations: IntegrationStore;
@@ -19,6 +20,7 @@ export interface Repositories {
   records: RecordStore;
   checkpoints: CheckpointStore;
   schedules: ScheduleStore;
+  webhooks: WebhookStore;
 }
 
 export interface Store extends Repositories {
@@ -37,6 +39,7 @@ function repositories(db: Queryable, cipher: Cipher): Repositories {
     records: createRecordStore(db),
     checkpoints: createCheckpointStore(db),
     schedules: createScheduleStore(db),
+    webhooks: createWebhookStore(db),
   };
 }
 
@@ -59,4 +62,5 @@ export type { ClaimedRun, LatestSyncRun, NewRun, RunError, RunState, RunStatus, 
 export type { RecordAction, RecordChanges, RecordInput, RecordPage, RecordQuery, RecordScope, RecordStore, StoredRecord } from './records.js';
 export type { CheckpointKey, CheckpointStore } from './checkpoints.js';
 export type { DueSync, Schedule, ScheduleFilter, ScheduleKey, ScheduleStore } from './schedules.js';
+export type { LeasedWebhookDelivery, NewWebhookDelivery, RunFacts, WebhookKind, WebhookStore } from './webhooks.js';
 export { createNotifications, type Notifications } from './notifications.js';

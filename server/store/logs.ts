@@ -4,7 +4,7 @@ import type { Queryable } from './db.js';
 export interface LogOperation {
   id: string;
   parentId: string | null;
-  type: 'proxy' | 'action' | 'sync' | 'auth';
+  type: 'proxy' | 'action' | 'sync' | 'auth' | 'webhook';
   action: string;
   state: 'success' | 'failed';
   level: 'info' | 'warn' | 'error';

@@ -62,6 +62,33 @@ describe('loadConfig', () => {
     expect(config.encryptionKey?.toString('hex')).toBe(key);
   });
 
+  it('sends no webhooks by default, and retries a delivery 6 times starting a minute apart', () => {
+    expect(loadConfig({}, '/srv/app')).toMatchObject({
+      webhookUrl: undefined,
+      webhookSecret: undefined,
+      webhookMaxAttempts: 6,
+      webhookRetryBaseMs: 60_000,
+      webhookTimeoutMs: 10_000,
+    });
+  });
+
+  it('reads the webhook settings', () => {
+    const config = loadConfig({
+      PATCHBAY_WEBHOOK_URL: 'https://app.example.com/hooks?team=1',
+      PATCHBAY_WEBHOOK_SECRET: 'a-webhook-signing-key',
+      PATCHBAY_WEBHOOK_MAX_ATTEMPTS: '3',
+      PATCHBAY_WEBHOOK_RETRY_BASE_MS: '50',
+      PATCHBAY_WEBHOOK_TIMEOUT_MS: '2000',
+    });
+    expect(config).toMatchObject({
+      webhookUrl: 'https://app.example.com/hooks?team=1',
+      webhookSecret: 'a-webhook-signing-key',
+      webhookMaxAttempts: 3,
+      webhookRetryBaseMs: 50,
+      webhookTimeoutMs: 2000,
+    });
+  });
+
   it('accepts a base64 encryption key of 32 bytes', () => {
     const key = Buffer.alloc(32, 7);
     expect(loadConfig({ PATCHBAY_ENCRYPTION_KEY: key.toString('base64') }).encryptionKey).toEqual(key);
@@ -77,6 +104,12 @@ describe('loadConfig', () => {
     [{ LOG_LEVEL: 'loud' }, "LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got 'loud')"],
     [{ PATCHBAY_ALLOW_PRIVATE_EGRESS: 'yes' }, "PATCHBAY_ALLOW_PRIVATE_EGRESS must be true or false (got 'yes')"],
     [{ PATCHBAY_PROXY_MAX_WAIT_MS: '-1' }, "PATCHBAY_PROXY_MAX_WAIT_MS must be a whole number (got '-1')"],
+    [{ PATCHBAY_WEBHOOK_URL: 'ftp://app.example.com/hook' }, 'PATCHBAY_WEBHOOK_URL must be an http(s) URL'],
+    [{ PATCHBAY_WEBHOOK_URL: 'not a url' }, 'PATCHBAY_WEBHOOK_URL must be an http(s) URL'],
+    [{ PATCHBAY_WEBHOOK_SECRET: 'short' }, 'PATCHBAY_WEBHOOK_SECRET must be 16-256 characters'],
+    [{ PATCHBAY_WEBHOOK_MAX_ATTEMPTS: '0' }, 'PATCHBAY_WEBHOOK_MAX_ATTEMPTS must be between 1 and 20 (got 0)'],
+    [{ PATCHBAY_WEBHOOK_RETRY_BASE_MS: '1.5' }, "PATCHBAY_WEBHOOK_RETRY_BASE_MS must be a whole number (got '1.5')"],
+    [{ PATCHBAY_WEBHOOK_TIMEOUT_MS: '10' }, 'PATCHBAY_WEBHOOK_TIMEOUT_MS must be between 100 and 120000 (got 10)'],
   ])('rejects %j with a message naming the variable', (env, message) => {
     expect(errorOf(env)).toContain(message);
   });
