@@ -198,7 +198,7 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
 
     let url: string | undefined;
     if (options.roles.includes('server')) {
-      const stopRetention = startLogRetention(store, config.logRetentionDays, logger);
+      const stopRetention = startLogRetention(store, { logDays: config.logRetentionDays, recordPruneDays: config.recordPruneDays }, logger);
       stack.push(async () => stopRetention());
       const app = await buildApp({
         config,

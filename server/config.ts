@@ -29,6 +29,8 @@ export interface Config {
   serverUrl: string;
   /** Type-check functions when deploying (`start`, `deploy`); off trades safety for speed. */
   typecheckFunctions: boolean;
+  /** Days after which a deleted record's payload is pruned (its id and metadata stay). */
+  recordPruneDays: number;
   /** The app's webhook URL (a connection's `webhook_url_override` wins). Unset: no webhooks. */
   webhookUrl: string | undefined;
   /** Signs webhooks (HMAC-SHA256). Unset: the secret key, which `@nangohq/node` falls back to. */
@@ -59,6 +61,9 @@ const DEFAULT_PROXY_MAX_WAIT_MS = 60_000;
 // 75 MB matches Nango's public body limit, so uploads that work there work here.
 const DEFAULT_MAX_BODY_BYTES = 75 * 1024 * 1024;
 const DEFAULT_LOG_RETENTION_DAYS = 15;
+// 30 days: an app polling /records daily has long seen the deletion; the payload of a deleted
+// record is then only storage.
+const DEFAULT_RECORD_PRUNE_DAYS = 30;
 // 16 isolates: most runs wait on provider APIs, not on the CPU, so a runner on 2 cores keeps
 // 16 busy; each isolate's heap is capped (128 MB by default) and small when idle.
 const DEFAULT_RUNNER_CONCURRENCY = 16;
@@ -90,6 +95,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     proxyMaxWaitMs: parseInteger(env, 'PATCHBAY_PROXY_MAX_WAIT_MS', DEFAULT_PROXY_MAX_WAIT_MS, 0, 3_600_000),
     maxBodyBytes: parseInteger(env, 'PATCHBAY_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 1024, 2 ** 31 - 1),
     logRetentionDays: parseInteger(env, 'PATCHBAY_LOG_RETENTION_DAYS', DEFAULT_LOG_RETENTION_DAYS, 1, 3650),
+    recordPruneDays: parseInteger(env, 'PATCHBAY_RECORD_PRUNE_DAYS', DEFAULT_RECORD_PRUNE_DAYS, 1, 3650),
     runnerConcurrency: parseInteger(env, 'PATCHBAY_RUNNER_CONCURRENCY', DEFAULT_RUNNER_CONCURRENCY, 1, 256),
     typecheckFunctions: parseBoolean(env, 'PATCHBAY_TYPECHECK_FUNCTIONS', true),
     serverUrl: parseServerUrl(env, port),

@@ -1,21 +1,30 @@
-// Deletes log operations (and finished function runs) older than the retention period, in small batches so the sweep never
+// Deletes log operations and finished function runs older than the retention period, and prunes
+// the payloads of records deleted long ago, in small batches so the sweep never
 // holds long locks or competes with the writer. Runs hourly in every server process; the work
 // is idempotent, so several processes sweeping at once only share it.
 import type { FastifyBaseLogger } from 'fastify';
 import type { LogStore } from '../store/logs.js';
+import type { RecordStore } from '../store/records.js';
 import type { RunStore } from '../store/runs.js';
 
 const SWEEP_INTERVAL_MS = 60 * 60_000;
 const BATCH = 5000;
 
-export function startLogRetention(store: { logs: LogStore; runs: RunStore }, retentionDays: number, logger: FastifyBaseLogger): () => void {
+export function startLogRetention(
+  store: { logs: LogStore; runs: RunStore; records: RecordStore },
+  retention: { logDays: number; recordPruneDays: number },
+  logger: FastifyBaseLogger,
+): () => void {
   const sweep = async () => {
-    const cutoff = new Date(Date.now() - retentionDays * 86_400_000);
+    const cutoff = new Date(Date.now() - retention.logDays * 86_400_000);
+    const pruneBefore = new Date(Date.now() - retention.recordPruneDays * 86_400_000);
     try {
       let deleted: number;
       do deleted = await store.logs.deleteOlderThan(cutoff, BATCH);
       while (deleted === BATCH);
       do deleted = await store.runs.deleteFinishedBefore(cutoff, BATCH);
+      while (deleted === BATCH);
+      do deleted = await store.records.prunePayloadsDeletedBefore(pruneBefore, BATCH);
       while (deleted === BATCH);
     } catch (error) {
       logger.warn({ err: error }, 'log retention sweep failed');

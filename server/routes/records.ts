@@ -1,5 +1,5 @@
-// GET /records (contract §6): a connection's synced records in change order, with an opaque
-// cursor per record. Adapter only: validation and wire shape here, the paging in store/records.ts.
+// GET /records and PATCH /records/prune (contract §6): a connection's synced records in change
+// order, with an opaque cursor per record, and pruning of what the app has read. Adapter only: validation and wire shape here, the paging in store/records.ts.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { PatchbayError } from '../errors.js';
@@ -59,6 +59,13 @@ const querySchema = z.strictObject({
   ids: z.union([idSchema.transform((id) => [id]), z.array(idSchema).max(100)]).optional(),
 });
 
+const pruneBody = z.strictObject({
+  model: z.string().min(1).max(255),
+  variant: z.string().min(1).max(255).optional(),
+  until_cursor: cursorSchema,
+  limit: z.number().int().min(1).max(10_000).default(1000),
+});
+
 function toCursor(seq: number): string {
   return Buffer.from(String(seq), 'latin1').toString('base64url');
 }
@@ -109,5 +116,19 @@ export function recordRoutes(api: FastifyInstance, deps: { store: Store }): void
       records: page.records.map(toWireRecord),
       next_cursor: page.hasMore && page.lastSeq !== null ? toCursor(page.lastSeq) : null,
     };
+  });
+
+  api.patch('/records/prune', async (request) => {
+    const headers = parseInput(headersSchema, request.headers, 'invalid_headers');
+    const body = parseInput(pruneBody, request.body ?? {}, 'invalid_body');
+    const integrationKey = headers['provider-config-key'];
+    const connectionId = headers['connection-id'];
+    if ((await deps.store.connections.providerOf(integrationKey, connectionId)) === undefined) {
+      if ((await deps.store.integrations.getByKey(integrationKey)) === undefined) throw new PatchbayError('unknown_provider_config');
+      throw new PatchbayError('unknown_connection');
+    }
+    const model = body.variant === undefined || body.variant === 'base' ? body.model : `${body.model}::${body.variant}`;
+    const pruned = await deps.store.records.pruneUntil({ integrationKey, connectionId, model }, body.until_cursor, body.limit);
+    return { count: pruned.count, has_more: pruned.hasMore };
   });
 }

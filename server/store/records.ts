@@ -71,6 +71,8 @@ export interface RecordStore {
   clear(scope: { integrationKey: string; connectionId: string; models: string[] }): Promise<number>;
   /** Retention: empties the data of up to `limit` records deleted before `before` (metadata stays). */
   prunePayloadsDeletedBefore(before: Date, limit: number): Promise<number>;
+  /** PATCH /records/prune: drops the payload of up to `limit` records at or before `untilSeq` (the app has them). */
+  pruneUntil(scope: RecordScope, untilSeq: number, limit: number): Promise<{ count: number; hasMore: boolean }>;
 }
 
 interface RecordRow {
@@ -157,6 +159,19 @@ const CLEAR = 'DELETE FROM records WHERE integration_key = $1 AND connection_id 
 const PRUNE = `UPDATE records SET data = '{}'::jsonb, pruned_at = now()
   WHERE ctid = ANY(ARRAY(
     SELECT ctid FROM records WHERE deleted_at < $1 AND pruned_at IS NULL ORDER BY deleted_at LIMIT $2 FOR UPDATE SKIP LOCKED))`;
+
+// Payloads pruned by the app's own cursor. Not a change: seq and last_action stay, so paging
+// clients do not see the records again; `pruned_at` says why the data is empty.
+const PRUNE_UNTIL = `WITH pruned AS (
+    UPDATE records SET data = '{}'::jsonb, pruned_at = now()
+    WHERE ctid = ANY(ARRAY(
+      SELECT ctid FROM records
+      WHERE integration_key = $1 AND connection_id = $2 AND model = $3 AND seq <= $4 AND pruned_at IS NULL
+      ORDER BY seq LIMIT $5 FOR UPDATE SKIP LOCKED))
+    RETURNING 1)
+  SELECT (SELECT count(*) FROM pruned)::int AS count,
+    EXISTS (SELECT 1 FROM records WHERE integration_key = $1 AND connection_id = $2 AND model = $3 AND seq <= $4
+      AND pruned_at IS NULL OFFSET $5) AS has_more`;
 
 const toRecord = (row: RecordRow): StoredRecord => ({
   id: row.record_id,
@@ -259,6 +274,13 @@ export function createRecordStore(db: Queryable): RecordStore {
       if (scope.models.length === 0) return 0;
       const { rowCount } = await db.query(CLEAR, [scope.integrationKey, scope.connectionId, scope.models]);
       return rowCount ?? 0;
+    },
+
+    async pruneUntil(scope, untilSeq, limit) {
+      const { rows } = await db.query<{ count: number; has_more: boolean }>(PRUNE_UNTIL, [
+        scope.integrationKey, scope.connectionId, scope.model, untilSeq, limit,
+      ]);
+      return { count: rows[0]?.count ?? 0, hasMore: rows[0]?.has_more ?? false };
     },
 
     async prunePayloadsDeletedBefore(before, limit) {

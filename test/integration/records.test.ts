@@ -226,6 +226,23 @@ describe('records', () => {
       expect(after.json.records.map((r: any) => r.id)).toEqual(['0', '1']);
     });
 
+    it('PATCH /records/prune empties the payloads up to a cursor without making them changes', async () => {
+      const s = scope('Pruned');
+      await store.records.save(s, batch(0, 5), null);
+      const before = (await get('model=Pruned')).json.records;
+      const prune = (body: unknown) => patchbay.request('PATCH', '/records/prune', { headers, body });
+      const first = await prune({ model: 'Pruned', until_cursor: before[2]._nango_metadata.cursor, limit: 2 });
+      expect(first.json).toEqual({ count: 2, has_more: true });
+      expect((await prune({ model: 'Pruned', until_cursor: before[2]._nango_metadata.cursor, limit: 2 })).json).toEqual({ count: 1, has_more: false });
+      const after = (await get('model=Pruned')).json.records;
+      expect(after.map((r: any) => r._nango_metadata.cursor)).toEqual(before.map((r: any) => r._nango_metadata.cursor));
+      expect(after.slice(0, 3).map((r: any) => Object.keys(r).sort())).toEqual(Array(3).fill(['_nango_metadata', 'id']));
+      expect(after[0]._nango_metadata.pruned_at).toEqual(expect.any(String));
+      expect(after[3]).toEqual(before[3]);
+      const bad = await prune({ model: 'Pruned', until_cursor: 'nope' });
+      expect([bad.status, bad.json.error.code]).toEqual([400, 'invalid_body']);
+    });
+
     it('pages with next_cursor and without repeats', async () => {
       const s = scope('Paged');
       await store.records.save(s, batch(0, 250), null);
