@@ -267,9 +267,11 @@ export class GuestNangoSync extends GuestNango implements NangoSync {
   readonly lastSyncDate: Date | undefined;
   readonly variant: string;
   readonly #models: Record<string, RecordSchema> | undefined;
+  readonly #checkpoint: RecordSchema | undefined;
 
-  constructor(context: GuestContextData, models?: unknown) {
+  constructor(context: GuestContextData, models?: unknown, checkpoint?: unknown) {
     super(context);
+    this.#checkpoint = typeof checkpoint === 'object' && checkpoint !== null && typeof (checkpoint as RecordSchema).safeParse === 'function' ? (checkpoint as RecordSchema) : undefined;
     this.#models = typeof models === 'object' && models !== null ? (models as Record<string, RecordSchema>) : undefined;
     const date = typeof context.lastSyncDate === 'string' ? new Date(context.lastSyncDate) : undefined;
     this.lastSyncDate = date !== undefined && !Number.isNaN(date.getTime()) ? date : undefined;
@@ -329,6 +331,12 @@ export class GuestNangoSync extends GuestNango implements NangoSync {
 
   async saveCheckpoint(checkpoint: Record<string, string | number | boolean>): Promise<void> {
     if (typeof checkpoint !== 'object' || checkpoint === null || arrayIsArray(checkpoint)) throw new TypeErrorCtor('saveCheckpoint() needs an object');
+    // A checkpoint the next run could not read is refused now, while the run can still react.
+    const checked = this.#checkpoint?.safeParse(checkpoint);
+    if (checked !== undefined && !checked.success) {
+      const issues = (checked.error?.issues ?? []).slice(0, MAX_REPORTED_ISSUES).map((issue) => `${join((issue.path ?? []) as string[], '.') || '(checkpoint)'}: ${issue.message ?? 'invalid'}`);
+      throw new TypeErrorCtor(`saveCheckpoint(): the checkpoint does not match the sync's checkpoint schema: ${join(issues, '; ')}`);
+    }
     await call('saveCheckpoint', { checkpoint });
   }
 

@@ -80,7 +80,7 @@ async function run(request: Extract<GuestRequest, { mode: 'run' }>): Promise<Gue
       if (!parsed.success) return { ok: false, failure: { type: 'invalid_input', issuesJson: issuesJsonOf(parsed) } };
       input = parsed.data;
     }
-    const nango = expected === 'sync' ? new GuestNangoSync(request.context, definition.models) : new GuestNango(request.context);
+    const nango = expected === 'sync' ? new GuestNangoSync(request.context, definition.models, definition.checkpoint) : new GuestNango(request.context);
     const args = request.entry === 'onWebhook' ? [nango, input] : expected === 'action' ? [nango, input] : [nango];
     const execution = (async () => (entry as (...args: unknown[]) => unknown).apply(definition, args))();
     const settled = await PromiseCtor.race([execution.then((value) => ({ value })), timerFailure.then((failure) => ({ failure }))]);
