@@ -19,15 +19,14 @@
 // The upstream (bench/servers/upstream.ts) and Patchbay run in child processes; autocannon and
 // this orchestration run here. BENCH_PROFILE=1 profiles the Patchbay process (see lib/session.ts).
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { request } from 'undici';
 import { deployToServer } from '../bin/deploy.js';
 import { loadConfig } from '../server/config.js';
-import { processCpu } from './lib/children.js';
 import { runLoad, round, type LoadResult } from './lib/load.js';
+import { cpuPer, cpuSnapshot, rssMb, type CpuSnapshot } from './lib/measure.js';
 import { api, BenchSession, machineInfo, positiveNumber, PROFILE, PROFILE_DIR, ROOT, type Patchbay } from './lib/session.js';
 
 const DURATION_S = positiveNumber('BENCH_DURATION_S', 10);
@@ -150,36 +149,10 @@ function expectOutput(action: string, got: Record<string, unknown>, expected: Re
 
 // ---------------------------------------------------------------- measurement
 
-interface CpuSnapshot {
-  loadGenerator: number;
-  patchbay: number | undefined;
-  postgres: number | undefined;
-}
-
-function cpuSnapshot(pid: number): CpuSnapshot {
-  const usage = process.cpuUsage();
-  const patchbay = processCpu(pid);
-  return { loadGenerator: usage.user + usage.system, patchbay: patchbay?.selfUs, postgres: patchbay?.descendantsUs };
-}
-
 /** CPU µs per action of each process (null without /proc). */
-function cpuPerAction(before: CpuSnapshot, after: CpuSnapshot, actions: number) {
-  const per = (key: keyof CpuSnapshot) => {
-    const [a, b] = [before[key], after[key]];
-    return a === undefined || b === undefined ? null : round((b - a) / actions, 1);
-  };
-  return { patchbay: per('patchbay'), postgres: per('postgres'), loadGenerator: per('loadGenerator') };
-}
-
-/** Resident set size of a process, in MB (VmRSS, and its peak VmHWM), or null without /proc. */
-function rssMb(pid: number): { rss: number; peak: number } | null {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
-    return { rss: round(kb('VmRSS') / 1024, 1), peak: round(kb('VmHWM') / 1024, 1) };
-  } catch {
-    return null;
-  }
+function cpuPerAction(before: CpuSnapshot, after: CpuSnapshot, count: number) {
+  const { patchbay, postgres, here } = cpuPer(before, after, count, 1);
+  return { patchbay, postgres, loadGenerator: here };
 }
 
 interface PhaseResult extends LoadResult {

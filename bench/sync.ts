@@ -35,14 +35,13 @@
 // It prints one JSON object (also written to bench/results/sync-<timestamp>.json) with the
 // issue's targets under `targets`, and exits 1 on a failed run, a non-2xx or a wrong read-back.
 // BENCH_PROFILE=1 profiles the Patchbay process (see lib/session.ts).
-import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { Agent, request } from 'undici';
-import { processCpu } from './lib/children.js';
 import { embeddedDatabaseUrl } from './lib/database.js';
 import { round } from './lib/load.js';
+import { cpuPer, cpuSnapshot, rssMb, type CpuSnapshot } from './lib/measure.js';
 import { api, BenchSession, machineInfo, positiveNumber, PROFILE, PROFILE_DIR, ROOT, type Patchbay } from './lib/session.js';
 
 /** The issue's numbers. */
@@ -144,35 +143,10 @@ function canonical(value: unknown): string {
 
 // ---------------------------------------------------------------- measurement
 
-interface CpuSnapshot {
-  bench: number;
-  patchbay: number | undefined;
-  postgres: number | undefined;
-}
-
-function cpuSnapshot(pid: number): CpuSnapshot {
-  const usage = process.cpuUsage();
-  const patchbay = processCpu(pid);
-  return { bench: usage.user + usage.system, patchbay: patchbay?.selfUs, postgres: patchbay?.descendantsUs };
-}
-
 /** CPU µs per record of each process (null without /proc). */
-function cpuPerRecord(before: CpuSnapshot, after: CpuSnapshot, records: number) {
-  const per = (key: keyof CpuSnapshot) => {
-    const [a, b] = [before[key], after[key]];
-    return a === undefined || b === undefined ? null : round((b - a) / records, 2);
-  };
-  return { patchbay: per('patchbay'), postgres: per('postgres'), bench: per('bench') };
-}
-
-function rssMb(pid: number): { rss: number; peak: number } | null {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
-    return { rss: round(kb('VmRSS') / 1024, 1), peak: round(kb('VmHWM') / 1024, 1) };
-  } catch {
-    return null;
-  }
+function cpuPerRecord(before: CpuSnapshot, after: CpuSnapshot, count: number) {
+  const { patchbay, postgres, here } = cpuPer(before, after, count, 2);
+  return { patchbay, postgres, bench: here };
 }
 
 function percentile(sorted: number[], p: number): number {

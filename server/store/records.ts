@@ -129,26 +129,19 @@ const UPDATE = `WITH ${SCOPE_LOCK},
     RETURNING 1)
   SELECT count(*) AS updated FROM written`;
 
-const REMOVE = `WITH ${SCOPE_LOCK},
+/** Marks the live records of a scope picked by `which` as DELETED; returns their ids. */
+const markDeleted = (which: string) => `WITH ${SCOPE_LOCK},
   written AS (
     UPDATE records r
       SET deleted_at = l.at, last_modified_at = l.at, last_action = 'DELETED', seq = nextval('record_changes'), run_id = $5::uuid
     FROM scope_lock l
-    WHERE r.integration_key = $1 AND r.connection_id = $2 AND r.model = $3 AND r.record_id = ANY($4::text[])
-      AND r.deleted_at IS NULL
-    RETURNING 1)
-  SELECT count(*) AS deleted FROM written`;
-
-// trackDeletesEnd: every live record of the scope that the run did not save is deleted.
-const REMOVE_ALL_EXCEPT = `WITH ${SCOPE_LOCK},
-  written AS (
-    UPDATE records r
-      SET deleted_at = l.at, last_modified_at = l.at, last_action = 'DELETED', seq = nextval('record_changes'), run_id = $5::uuid
-    FROM scope_lock l
-    WHERE r.integration_key = $1 AND r.connection_id = $2 AND r.model = $3 AND NOT (r.record_id = ANY($4::text[]))
-      AND r.deleted_at IS NULL
+    WHERE r.integration_key = $1 AND r.connection_id = $2 AND r.model = $3 AND ${which} AND r.deleted_at IS NULL
     RETURNING r.record_id)
   SELECT record_id FROM written`;
+
+// batchDelete: the named ids. trackDeletesEnd: every live record the run did not save.
+const REMOVE = markDeleted('r.record_id = ANY($4::text[])');
+const REMOVE_ALL_EXCEPT = markDeleted('NOT (r.record_id = ANY($4::text[]))');
 
 const GET_BY_IDS = `SELECT record_id, data FROM records
   WHERE integration_key = $1 AND connection_id = $2 AND model = $3 AND record_id = ANY($4::text[]) AND deleted_at IS NULL`;
@@ -225,10 +218,10 @@ export function createRecordStore(db: Queryable): RecordStore {
 
     async remove(scope, ids, runId) {
       if (ids.length === 0) return none();
-      const { rows } = await db.query<{ deleted: number }>(REMOVE, [
+      const { rows } = await db.query<{ record_id: string }>(REMOVE, [
         scope.integrationKey, scope.connectionId, scope.model, [...new Set(ids)], runId,
       ]);
-      return { added: 0, updated: 0, deleted: rows[0]?.deleted ?? 0, unchanged: 0 };
+      return { added: 0, updated: 0, deleted: rows.length, unchanged: 0 };
     },
 
     async removeAllExcept(scope, keepIds, runId) {

@@ -123,3 +123,16 @@ export async function startPatchbay(options: StartOptions): Promise<TestPatchbay
     },
   };
 }
+
+/** Creates an integration and one OAuth2 connection on it, failing the test if either is refused. */
+export async function addConnection(
+  patchbay: TestPatchbay,
+  options: { provider: string; providerConfigKey: string; connectionId: string; accessToken: string },
+): Promise<void> {
+  const integration = await patchbay.request('POST', '/integrations', { body: { provider: options.provider, unique_key: options.providerConfigKey } });
+  if (integration.status !== 200) throw new Error(`integration refused: ${integration.status} ${integration.text}`);
+  const connection = await patchbay.request('POST', '/connections', {
+    body: { provider_config_key: options.providerConfigKey, connection_id: options.connectionId, credentials: { type: 'OAUTH2', access_token: options.accessToken } },
+  });
+  if (connection.status !== 201) throw new Error(`connection refused: ${connection.status} ${connection.text}`);
+}

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFunctions, type FunctionsFolder } from '../harness/functions.js';
-import { startPatchbay, type TestPatchbay } from '../harness/patchbay.js';
+import { addConnection, startPatchbay, type TestPatchbay } from '../harness/patchbay.js';
 import { spawnPatchbay, waitForExit, waitForOutput } from '../harness/process.js';
 import { startUpstream, type Upstream } from '../harness/upstream.js';
 
@@ -48,11 +48,7 @@ describe('actions: several runners on one database', () => {
     functions = await writeFunctions(FUNCTIONS);
     const providers = { github: { proxy: { base_url: upstream.url } } };
     server = await startPatchbay({ label: 'actions-runners', roles: ['server'], functionsDir: functions.dir, providers });
-    expect((await server.request('POST', '/integrations', { body: { provider: 'github', unique_key: 'github' } })).status).toBe(200);
-    const res = await server.request('POST', '/connections', {
-      body: { provider_config_key: 'github', connection_id: 'gh-1', credentials: { type: 'OAUTH2', access_token: 'token-one' } },
-    });
-    expect(res.status).toBe(201);
+    await addConnection(server, { provider: 'github', providerConfigKey: 'github', connectionId: 'gh-1', accessToken: 'token-one' });
     db = new pg.Client({ connectionString: server.database.url });
     await db.connect();
   });

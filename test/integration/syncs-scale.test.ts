@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFunctions, type FunctionsFolder } from '../harness/functions.js';
-import { startPatchbay, type TestPatchbay } from '../harness/patchbay.js';
+import { addConnection, startPatchbay, type TestPatchbay } from '../harness/patchbay.js';
 import { startUpstream, type Upstream } from '../harness/upstream.js';
 
 const PAGE = 200;
@@ -102,11 +102,7 @@ describe('syncs at scale: thousands of changing items, resets, and two runners',
         await startPatchbay({ label: 'syncs-scale', roles: ['runner'], database: server.database, secretKey: server.secretKey, encryptionKey: server.encryptionKey, providers }),
       );
     }
-    expect((await server.request('POST', '/integrations', { body: { provider: 'github', unique_key: 'shop' } })).status).toBe(200);
-    const res = await server.request('POST', '/connections', {
-      body: { provider_config_key: 'shop', connection_id: 'c-1', credentials: { type: 'OAUTH2', access_token: 't' } },
-    });
-    expect(res.status).toBe(201);
+    await addConnection(server, { provider: 'github', providerConfigKey: 'shop', connectionId: 'c-1', accessToken: 't' });
     db = new pg.Client({ connectionString: server.database.url });
     await db.connect();
   });
