@@ -13,7 +13,7 @@ import { createLogWriter, type LogWriter } from '../server/logs/writer.js';
 import { loadCatalog } from '../server/providers/catalog.js';
 import { createProxyEngine, createUpstreamAgent, type ProxyEngine } from '../server/proxy/index.js';
 import { createFunctionRegistry } from '../server/functions/registry.js';
-import { createJobQueue, createWake, startReaper, startScheduler } from '../server/queue/index.js';
+import { createJobQueue, createWake, RUNNER_LOST, startReaper, startScheduler } from '../server/queue/index.js';
 import { deployFunctions } from '../server/routes/functions.js';
 import { createChangeFeed } from '../server/store/change-feed.js';
 import { createNotifications, createPool, createStore, migrate } from '../server/store/index.js';
@@ -109,11 +109,27 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
     stack.push(() => queue.stop());
     const scheduler = startScheduler({ store, queue, wake, logger });
     stack.push(() => scheduler.stop());
-    const stopReaper = startReaper({ store, queue, wake, logger, staleMs: options.runnerTuning?.staleMs, intervalMs: options.runnerTuning?.reapMs });
-    stack.push(async () => stopReaper());
     const logs = createLogWriter({ store: store.logs, logger });
     logs.start();
     stack.push(() => logs.stop());
+    // Every process records webhooks (a reaper in a server process fails runs too); only
+    // runner processes deliver them.
+    const webhooks = createWebhookSender({
+      store, logs, logger, functions, url: config.webhookUrl, secret: config.webhookSecret ?? secretKey,
+      maxAttempts: config.webhookMaxAttempts, retryBaseMs: config.webhookRetryBaseMs, timeoutMs: config.webhookTimeoutMs,
+    });
+    // Stopped after the worker and the reaper (pushed before them): their last webhooks are written.
+    stack.push(() => webhooks.stop());
+    const stopReaper = startReaper({
+      store,
+      queue,
+      wake,
+      logger,
+      staleMs: options.runnerTuning?.staleMs,
+      intervalMs: options.runnerTuning?.reapMs,
+      onFailed: (run) => webhooks.runFinished(run, { error: RUNNER_LOST }),
+    });
+    stack.push(async () => stopReaper());
     const dispatcher = createUpstreamAgent(config.allowPrivateEgress);
     stack.push(() => dispatcher.close());
     let proxy: ProxyEngine | undefined;
@@ -165,13 +181,7 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
     // shutdown still get their runs finished.
     let worker: Worker | undefined;
     if (options.roles.includes('runner')) {
-      // Stopped after the worker (pushed before it): the last runs' webhooks are still queued.
-      const webhooks = createWebhookSender({
-        store, logs, logger, functions, url: config.webhookUrl, secret: config.webhookSecret ?? secretKey,
-        maxAttempts: config.webhookMaxAttempts, retryBaseMs: config.webhookRetryBaseMs, timeoutMs: config.webhookTimeoutMs,
-      });
       webhooks.start();
-      stack.push(() => webhooks.stop());
       const started = createWorker({
         webhooks,
         store,

@@ -60,6 +60,13 @@ export function buildSyncOperations(store: Store, scope: SyncScope, changes: Mod
       if (seen !== undefined) for (const record of records) seen.add(record.id);
       return tally(args.model as string, await store.records.save(model, records, scope.runId));
     },
+    async setMergingStrategy(args) {
+      // Saves always replace the stored record (Nango's default, `override`); the other strategy
+      // needs per-record modification tracking Patchbay does not keep yet, so it is refused aloud.
+      const strategy = args.strategy;
+      if (strategy !== 'override') throw hostFailure('unsupported_merging_strategy', `Merging strategy ${JSON.stringify(strategy)} is not supported; 'override' is.`);
+      return null;
+    },
     async trackDeletesStart(args) {
       tracked.set(recordScope(args).model, new Set());
       return null;

@@ -4,7 +4,7 @@
 // left); the claim is `FOR UPDATE SKIP LOCKED`, so several reapers share the work.
 import type { FastifyBaseLogger } from 'fastify';
 import { ERRORS } from '../errors.js';
-import type { RunError, Store } from '../store/index.js';
+import type { RunError, StaleRun, Store } from '../store/index.js';
 import type { JobQueue } from './boss.js';
 import { ACTION_QUEUE, SYNC_QUEUE } from './names.js';
 import type { Wake } from './wake.js';
@@ -22,6 +22,8 @@ export interface ReaperOptions {
   logger: FastifyBaseLogger;
   staleMs?: number | undefined;
   intervalMs?: number | undefined;
+  /** A run the reaper failed (no retries left): its webhooks are sent like any failure's. */
+  onFailed?: (run: StaleRun) => void;
 }
 
 /** Starts reaping; returns the function that stops it. */
@@ -37,6 +39,7 @@ export function startReaper(options: ReaperOptions): () => void {
         wake.jobQueued(name);
       } else {
         wake.runFinished({ id: stale.id, state: 'failed', outputJson: null, error: RUNNER_LOST });
+        options.onFailed?.(stale);
       }
     }
   };

@@ -124,6 +124,12 @@ export interface LatestSyncRun {
 export interface StaleRun {
   id: string;
   kind: FunctionKind;
+  integrationKey: string;
+  connectionId: string;
+  functionName: string;
+  variant: string;
+  isAsync: boolean;
+  logId: string;
   state: 'queued' | 'failed';
   attempt: number;
 }
@@ -280,7 +286,7 @@ export function createRunStore(db: Queryable): RunStore {
       return rowCount ?? 0;
     },
     async reapStale(staleMs, error) {
-      const { rows } = await db.query<StaleRun>(
+      const { rows } = await db.query<{ id: string; kind: FunctionKind; state: 'queued' | 'failed'; attempt: number; integration_key: string; connection_id: string; function_name: string; variant: string; is_async: boolean; log_id: string }>(
         `UPDATE function_runs r
            SET state = CASE WHEN r.attempt <= r.max_retries THEN 'queued' ELSE 'failed' END,
                finished_at = CASE WHEN r.attempt <= r.max_retries THEN NULL ELSE now() END,
@@ -289,10 +295,21 @@ export function createRunStore(db: Queryable): RunStore {
            SELECT id FROM function_runs
            WHERE state = 'running' AND heartbeat_at < now() - make_interval(secs => $1 / 1000.0)
            FOR UPDATE SKIP LOCKED)
-         RETURNING r.id, r.kind, r.state, r.attempt`,
+         RETURNING r.id, r.kind, r.state, r.attempt, r.integration_key, r.connection_id, r.function_name, r.variant, r.is_async, r.log_id`,
         [staleMs, JSON.stringify(error)],
       );
-      return rows;
+      return rows.map((row) => ({
+        id: row.id,
+        kind: row.kind,
+        state: row.state,
+        attempt: row.attempt,
+        integrationKey: row.integration_key,
+        connectionId: row.connection_id,
+        functionName: row.function_name,
+        variant: row.variant,
+        isAsync: row.is_async,
+        logId: row.log_id,
+      }));
     },
     async failQueued(id, error) {
       const { rowCount } = await db.query(

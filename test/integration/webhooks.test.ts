@@ -190,6 +190,20 @@ describe('webhooks to the app', () => {
     expect(JSON.stringify(logs)).not.toContain('app-side-token');
   });
 
+  it('sends a failure webhook for a sync whose runner died (taken back by the reaper)', async () => {
+    const { rows } = await db.query(
+      `INSERT INTO function_runs (id, kind, integration_key, connection_id, provider, function_name, bundle_hash, state, is_async, max_retries,
+         log_id, attempt, runner_id, started_at, heartbeat_at)
+       SELECT gen_random_uuid(), 'sync', 'github', 'gh-1', 'github', 'issues', bundle_hash, 'running', true, 0, gen_random_uuid(), 1, 'ghost',
+         now() - interval '1 hour', now() - interval '1 hour'
+       FROM functions WHERE name = 'issues' RETURNING id`,
+    );
+    const runId = (rows[0] as { id: string }).id;
+    await settled(runId);
+    const body = json(receiver.requests.at(-1) as ReceivedRequest);
+    expect(body).toMatchObject({ type: 'sync', syncName: 'issues', success: false, error: { type: 'runner_lost' } });
+  });
+
   it('sends an INCREMENTAL webhook with the updates of the next run', async () => {
     const run = await runSync('issues');
     await settled(run.id);
