@@ -88,19 +88,19 @@ export function toLogTuple(op: LogOperation): LogTuple {
   ];
 }
 
-const COLUMN_TYPES = [
-  'uuid', 'uuid', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text',
-  'int', 'jsonb', 'jsonb', 'jsonb', 'jsonb', 'jsonb', 'float8', 'float8', 'int',
-];
+// A batch travels as one JSON parameter (an array of tuples) rather than 19 array parameters:
+// pg escapes every element of an array literal with regular expressions, V8's JSON.stringify
+// is far cheaper (the same change cut the records' Node CPU per row about 4×). The JSON columns
+// are already strings in a tuple, read back with ->> and cast.
 // The CTE sets synchronous_commit off for this statement's transaction only: a crash may lose
 // the last fraction of a second of logs, and the proxy never waits on a WAL flush for them.
 const INSERT_TUPLES = `WITH _ AS (SELECT set_config('synchronous_commit', 'off', true))
   INSERT INTO log_operations (id, parent_id, type, action, state, level, integration_key, connection_id, method, url,
     status, error, attempts, request, response, messages, started_at, ended_at, duration_ms)
-  SELECT c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16,
-    to_timestamp(c17 / 1000), to_timestamp(c18 / 1000), c19
-  FROM _, unnest(${COLUMN_TYPES.map((type, i) => `$${i + 1}::${type}[]`).join(', ')})
-    AS t(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18, c19)
+  SELECT (t->>0)::uuid, (t->>1)::uuid, t->>2, t->>3, t->>4, t->>5, t->>6, t->>7, t->>8, t->>9,
+    (t->>10)::int, (t->>11)::jsonb, (t->>12)::jsonb, (t->>13)::jsonb, (t->>14)::jsonb, (t->>15)::jsonb,
+    to_timestamp((t->>16)::float8 / 1000), to_timestamp((t->>17)::float8 / 1000), (t->>18)::int
+  FROM _, jsonb_array_elements($1::jsonb) AS t
   ON CONFLICT (id) DO NOTHING`;
 
 const fromRow = (row: LogRow): LogOperation => ({
@@ -129,8 +129,7 @@ export function createLogStore(db: Queryable): LogStore {
   return {
     async insertTuples(rows) {
       if (rows.length === 0) return;
-      const columns = COLUMN_TYPES.map((_, i) => rows.map((row) => row[i]));
-      await db.query(INSERT_TUPLES, columns);
+      await db.query(INSERT_TUPLES, [JSON.stringify(rows)]);
     },
     async list(filter) {
       const where: string[] = [];
