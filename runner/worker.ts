@@ -8,7 +8,7 @@ import type { FunctionRegistry } from '../server/functions/registry.js';
 import type { LogWriter } from '../server/logs/writer.js';
 import type { Catalog } from '../server/providers/catalog.js';
 import { ACTION_QUEUE, RUNNER_LOST, SYNC_QUEUE, type JobQueue, type QueueName, type Wake } from '../server/queue/index.js';
-import type { ClaimedRun, FunctionKind, RunError, Store } from '../server/store/index.js';
+import { toRunError, type ClaimedRun, type FunctionKind, type RunError, type Store } from '../server/store/index.js';
 import { buildSyncOperations, type ModelChanges } from './sync-operations.js';
 import { buildRunHost, type RunLog } from './context.js';
 import { decideOutcome } from './outcome.js';
@@ -117,7 +117,7 @@ export function createWorker(options: WorkerOptions): Worker {
     try {
       const code = await bundleCode(run.bundleHash);
       if (code === undefined) {
-        failure = { code: 'script_internal_error', message: 'The function bundle is missing.', status: 500 };
+        failure = toRunError('script_internal_error', 'The function bundle is missing.');
         await finish(run, { error: failure });
         return;
       }
@@ -167,7 +167,7 @@ export function createWorker(options: WorkerOptions): Worker {
       else await finish(run, { error: decision.error });
     } catch (error) {
       logger.error({ err: error, runId: run.id }, 'run failed inside the runner');
-      failure = { code: 'script_internal_error', message: 'The run failed inside Patchbay.', status: 500 };
+      failure = toRunError('script_internal_error', 'The run failed inside Patchbay.');
       await finish(run, { error: failure }).catch(() => undefined);
     } finally {
       const endedAt = new Date();

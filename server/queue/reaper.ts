@@ -3,8 +3,7 @@
 // told. Every process runs it (servers too, so a request is answered even when no runner is
 // left); the claim is `FOR UPDATE SKIP LOCKED`, so several reapers share the work.
 import type { FastifyBaseLogger } from 'fastify';
-import { ERRORS } from '../errors.js';
-import type { RunError, StaleRun, Store } from '../store/index.js';
+import { toRunError, type RunError, type StaleRun, type Store } from '../store/index.js';
 import type { JobQueue } from './boss.js';
 import { ACTION_QUEUE, SYNC_QUEUE } from './names.js';
 import type { Wake } from './wake.js';
@@ -13,7 +12,7 @@ import type { Wake } from './wake.js';
 const STALE_MS = 30_000;
 const REAP_MS = 5000;
 
-export const RUNNER_LOST: RunError = { code: 'runner_lost', message: ERRORS.runner_lost.message, status: ERRORS.runner_lost.status };
+export const RUNNER_LOST: RunError = toRunError('runner_lost');
 
 export interface ReaperOptions {
   store: Store;

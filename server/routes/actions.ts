@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { ERRORS, PatchbayError, validationError, type ErrorCode } from '../errors.js';
 import type { FunctionRegistry } from '../functions/registry.js';
 import { ACTION_QUEUE, type FinishedRun, type JobQueue, type Wake } from '../queue/index.js';
-import { isUnstorableText, type RunError, type Store } from '../store/index.js';
+import { isUnstorableText, toRunError, type RunError, type Store } from '../store/index.js';
 import { parseInput } from '../validate.js';
 
 // Contract §6: a synchronous action must start within 30 s (the orchestrator's createdToStarted);
@@ -129,10 +129,6 @@ export function actionRoutes(api: FastifyInstance, deps: ActionRouteDeps): void 
   });
 }
 
-export function toRunError(code: ErrorCode, message?: string): RunError {
-  return { code, message: message ?? ERRORS[code].message, status: ERRORS[code].status };
-}
-
 function sendResult(reply: FastifyReply, run: FinishedRun) {
   if (run.state === 'succeeded') return reply.code(200).type('application/json').send(run.outputJson ?? 'null');
   throw fromRunError(run.error ?? toRunError('script_internal_error'));
@@ -141,10 +137,9 @@ function sendResult(reply: FastifyReply, run: FinishedRun) {
 /** A stored run error back into a wire error; a code this version does not know stays visible. */
 function fromRunError(error: RunError): PatchbayError {
   const known = error.code in ERRORS ? (error.code as ErrorCode) : 'script_internal_error';
-  const wire = new PatchbayError(known, {
+  return new PatchbayError(known, {
     message: error.message,
     payload: error.payload,
     fields: error.upstream === undefined ? undefined : { upstream: error.upstream },
   });
-  return wire;
 }

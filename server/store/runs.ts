@@ -1,5 +1,6 @@
 // SQL for function runs: the truth about a run's state. Every transition is guarded by the state
 // it leaves (and the runner holding it), so a late or duplicate writer changes nothing.
+import { ERRORS, type ErrorCode } from '../errors.js';
 import type { Queryable } from './db.js';
 import type { FunctionKind } from './functions.js';
 
@@ -28,6 +29,11 @@ interface RunIdentity {
   logId: string;
   /** Syncs: the model variant (contract §6), 'base' by default. */
   variant: string;
+}
+
+/** A catalogue error as the plain data a run stores and passes between processes. */
+export function toRunError(code: ErrorCode, message: string = ERRORS[code].message, extra: Pick<RunError, 'payload' | 'upstream'> = {}): RunError {
+  return { code, message, status: ERRORS[code].status, ...extra };
 }
 
 export interface NewRun extends Omit<RunIdentity, 'variant'> {
