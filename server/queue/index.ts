@@ -4,3 +4,4 @@ export { createWake, type FinishedRun, type PendingNotify, type Wake } from './w
 export { ACTION_QUEUE, SYNC_QUEUE, JOBS_CHANNEL, RUNS_CHANNEL, type QueueName, type RunJob } from './names.js';
 export { RUNNER_LOST, startReaper, type ReaperOptions } from './reaper.js';
 export { startScheduler, type Scheduler, type SchedulerOptions } from './scheduler.js';
+export { queueSyncRun, type SyncRunTarget } from './sync-runs.js';

@@ -2,11 +2,10 @@
 // process can run this) and a sync run is queued for each (none when one is already queued).
 // Schedules follow deploys and connections through `reconcile`, run when either changes and
 // every minute as a catch-up.
-import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Store } from '../store/index.js';
 import type { JobQueue } from './boss.js';
-import { SYNC_QUEUE } from './names.js';
+import { queueSyncRun } from './sync-runs.js';
 import type { Wake } from './wake.js';
 
 // The shortest frequency is 30 s; a 1 s tick starts a run at most a second late.
@@ -32,34 +31,14 @@ export interface Scheduler {
 }
 
 export function startScheduler(options: SchedulerOptions): Scheduler {
-  const { store, queue, wake, logger } = options;
+  const { store, logger } = options;
   let busy: Promise<void> | undefined;
   let stopped = false;
   let debounce: NodeJS.Timeout | undefined;
 
   const queueRuns = async () => {
-    for (const due of await store.schedules.takeDue(MAX_DUE_PER_TICK)) {
-      const runId = randomUUID();
-      const created = await store.runs.create({
-        id: runId,
-        kind: 'sync',
-        integrationKey: due.integrationKey,
-        connectionId: due.connectionId,
-        provider: due.provider,
-        functionName: due.syncName,
-        bundleHash: due.bundleHash,
-        isAsync: true,
-        inputJson: null,
-        maxRetries: 0,
-        logId: randomUUID(),
-        variant: due.variant,
-      });
-      // A run of this sync is still waiting: it covers this turn too (one queued at most).
-      if (!created) continue;
-      const queued = wake.jobQueuedNotify(SYNC_QUEUE);
-      await queue.enqueue(SYNC_QUEUE, runId, { notify: queued });
-      queued.deliverLocally();
-    }
+    // A sync with a run still waiting gets no second one: that run covers this turn too.
+    for (const due of await store.schedules.takeDue(MAX_DUE_PER_TICK)) await queueSyncRun(options, due);
   };
 
   const exclusive = (work: () => Promise<unknown>, what: string) => {

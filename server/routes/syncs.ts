@@ -1,12 +1,11 @@
 // The sync routes of contract §6: trigger (queue a run now), pause / start (the schedule),
 // status, and a connection's own frequency. Syncs are named as strings or {name, variant}; no
 // names means every deployed sync of the integration, no connection id every connection.
-import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { PatchbayError, validationError } from '../errors.js';
 import { parseFrequency } from '../functions/frequency.js';
-import { SYNC_QUEUE, type JobQueue, type Wake } from '../queue/index.js';
+import { queueSyncRun, type JobQueue, type Wake } from '../queue/index.js';
 import type { LatestSyncRun, Schedule, Store } from '../store/index.js';
 import { parseInput } from '../validate.js';
 
@@ -180,26 +179,15 @@ export function syncRoutes(api: FastifyInstance, deps: SyncRouteDeps): void {
             models: models.map((model) => (target.variant === 'base' ? model : `${model}::${target.variant}`)),
           });
         }
-        const runId = randomUUID();
-        const created = await deps.store.runs.create({
-          id: runId,
-          kind: 'sync',
+        // Already queued for this connection: that run will do.
+        await queueSyncRun(deps, {
           integrationKey: providerConfigKey,
           connectionId: connection.connectionId,
           provider: connection.provider,
-          functionName: target.name,
+          syncName: target.name,
           bundleHash: fn.bundleHash,
-          isAsync: true,
-          inputJson: null,
-          maxRetries: 0,
-          logId: randomUUID(),
           variant: target.variant,
         });
-        // Already queued for this connection: that run will do.
-        if (!created) continue;
-        const queued = deps.wake.jobQueuedNotify(SYNC_QUEUE);
-        await deps.queue.enqueue(SYNC_QUEUE, runId, { notify: queued });
-        queued.deliverLocally();
       }
     }
     return { success: true };
