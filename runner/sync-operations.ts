@@ -1,7 +1,7 @@
 // The host side of a sync's `nango` extras: records (batchSave/batchUpdate/batchDelete,
 // getRecordsByIds) and checkpoints, bound to the run's connection, sync and variant. Counts what
 // each call changed, per model, for the run's summary.
-import type { RecordChanges, Store } from '../server/store/index.js';
+import { modelKey, type RecordChanges, type Store } from '../server/store/index.js';
 import { hostFailure, type Operation } from './operations.js';
 
 // Contract §7.2: the SDK sends chunks of 1,000; a bigger call is a function bug or an attack on
@@ -28,7 +28,7 @@ export function buildSyncOperations(store: Store, scope: SyncScope, changes: Mod
     return {
       integrationKey: scope.integrationKey,
       connectionId: scope.connectionId,
-      model: scope.variant === 'base' ? args.model : `${args.model}::${scope.variant}`,
+      model: modelKey(args.model, scope.variant),
     };
   };
   const tally = (model: string, counted: RecordChanges) => {

@@ -8,6 +8,7 @@ import type { FunctionRegistry } from '../functions/registry.js';
 import { ACTION_QUEUE, type FinishedRun, type JobQueue, type Wake } from '../queue/index.js';
 import { isUnstorableText, toRunError, type RunError, type Store } from '../store/index.js';
 import { parseInput } from '../validate.js';
+import { requireConnection } from './connection-lookup.js';
 
 // Contract §6: a synchronous action must start within 30 s (the orchestrator's createdToStarted);
 // after that the request fails instead of waiting on a runner that may never come.
@@ -59,13 +60,9 @@ export function actionRoutes(api: FastifyInstance, deps: ActionRouteDeps): void 
     const connectionId = headers['connection-id'];
 
     const [provider, action] = await Promise.all([
-      deps.store.connections.providerOf(providerConfigKey, connectionId),
+      requireConnection(deps.store, providerConfigKey, connectionId),
       deps.functions.find(providerConfigKey, 'action', body.action_name),
     ]);
-    if (provider === undefined) {
-      if ((await deps.store.integrations.getByKey(providerConfigKey)) === undefined) throw new PatchbayError('unknown_provider_config');
-      throw new PatchbayError('unknown_connection');
-    }
     if (action === undefined) {
       throw new PatchbayError('not_found', { message: `Action '${body.action_name}' is not deployed for '${providerConfigKey}'.` });
     }

@@ -2,9 +2,9 @@
 // order, with an opaque cursor per record, and pruning of what the app has read. Adapter only: validation and wire shape here, the paging in store/records.ts.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { PatchbayError } from '../errors.js';
-import type { RecordAction, Store, StoredRecord } from '../store/index.js';
+import { modelKey, type RecordAction, type Store, type StoredRecord } from '../store/index.js';
 import { parseInput } from '../validate.js';
+import { requireConnection } from './connection-lookup.js';
 
 // Contract §6: modified_after / delta must lie within the last 12 months.
 const MODIFIED_AFTER_MAX_AGE_MONTHS = 12;
@@ -92,11 +92,11 @@ export function recordRoutes(api: FastifyInstance, deps: { store: Store }): void
     const query = parseInput(querySchema, request.query, 'invalid_query_params');
     const integrationKey = headers['provider-config-key'];
     const connectionId = headers['connection-id'];
-    const model = query.variant === undefined || query.variant === 'base' ? query.model : `${query.model}::${query.variant}`;
+    const model = modelKey(query.model, query.variant);
 
     // The page is read alongside the lookup: an unknown connection has no records to leak.
-    const [provider, page] = await Promise.all([
-      deps.store.connections.providerOf(integrationKey, connectionId),
+    const [, page] = await Promise.all([
+      requireConnection(deps.store, integrationKey, connectionId),
       deps.store.records.list(
         { integrationKey, connectionId, model },
         {
@@ -108,10 +108,6 @@ export function recordRoutes(api: FastifyInstance, deps: { store: Store }): void
         },
       ),
     ]);
-    if (provider === undefined) {
-      if ((await deps.store.integrations.getByKey(integrationKey)) === undefined) throw new PatchbayError('unknown_provider_config');
-      throw new PatchbayError('unknown_connection');
-    }
     return {
       records: page.records.map(toWireRecord),
       next_cursor: page.hasMore && page.lastSeq !== null ? toCursor(page.lastSeq) : null,
@@ -123,11 +119,8 @@ export function recordRoutes(api: FastifyInstance, deps: { store: Store }): void
     const body = parseInput(pruneBody, request.body ?? {}, 'invalid_body');
     const integrationKey = headers['provider-config-key'];
     const connectionId = headers['connection-id'];
-    if ((await deps.store.connections.providerOf(integrationKey, connectionId)) === undefined) {
-      if ((await deps.store.integrations.getByKey(integrationKey)) === undefined) throw new PatchbayError('unknown_provider_config');
-      throw new PatchbayError('unknown_connection');
-    }
-    const model = body.variant === undefined || body.variant === 'base' ? body.model : `${body.model}::${body.variant}`;
+    await requireConnection(deps.store, integrationKey, connectionId);
+    const model = modelKey(body.model, body.variant);
     const pruned = await deps.store.records.pruneUntil({ integrationKey, connectionId, model }, body.until_cursor, body.limit);
     return { count: pruned.count, has_more: pruned.hasMore };
   });

@@ -6,8 +6,9 @@ import { z } from 'zod';
 import { PatchbayError, validationError } from '../errors.js';
 import { parseFrequency } from '../functions/frequency.js';
 import { queueSyncRun, type JobQueue, type Wake } from '../queue/index.js';
-import type { LatestSyncRun, Schedule, Store } from '../store/index.js';
+import { modelKey, type LatestSyncRun, type Schedule, type Store } from '../store/index.js';
 import { parseInput } from '../validate.js';
+import { requireConnection } from './connection-lookup.js';
 
 const syncName = z.union([z.string().min(1).max(255), z.strictObject({ name: z.string().min(1).max(255), variant: z.string().min(1).max(255) })]);
 
@@ -65,10 +66,10 @@ export function syncRoutes(api: FastifyInstance, deps: SyncRouteDeps): void {
   const requireIntegration = async (providerConfigKey: string) => {
     if ((await deps.store.integrations.getByKey(providerConfigKey)) === undefined) throw new PatchbayError('unknown_provider_config');
   };
-  const requireConnection = async (providerConfigKey: string, connectionId: string | undefined) => {
-    if (connectionId !== undefined && (await deps.store.connections.providerOf(providerConfigKey, connectionId)) === undefined) {
-      throw new PatchbayError('unknown_connection');
-    }
+  /** The integration, and the connection when one is named. */
+  const requireScope = async (providerConfigKey: string, connectionId: string | undefined) => {
+    if (connectionId === undefined) await requireIntegration(providerConfigKey);
+    else await requireConnection(deps.store, providerConfigKey, connectionId);
   };
 
   for (const [route, paused] of [
@@ -77,8 +78,7 @@ export function syncRoutes(api: FastifyInstance, deps: SyncRouteDeps): void {
   ] as const) {
     api.post(route, async (request) => {
       const body = parseInput(scheduleBody, request.body ?? {}, 'invalid_body');
-      await requireIntegration(body.provider_config_key);
-      await requireConnection(body.provider_config_key, body.connection_id);
+      await requireScope(body.provider_config_key, body.connection_id);
       await deps.store.schedules.setPaused({ integrationKey: body.provider_config_key, connectionId: body.connection_id, syncNames: namesOf(body.syncs) }, paused);
       return { success: true };
     });
@@ -86,8 +86,7 @@ export function syncRoutes(api: FastifyInstance, deps: SyncRouteDeps): void {
 
   api.get('/sync/status', async (request) => {
     const query = parseInput(statusQuery, request.query, 'invalid_query_params');
-    await requireIntegration(query.provider_config_key);
-    await requireConnection(query.provider_config_key, query.connection_id);
+    await requireScope(query.provider_config_key, query.connection_id);
     const names = query.syncs === '*' ? [] : query.syncs.split(',').map((name) => name.split('::')[0] as string).filter((name) => name !== '');
     const schedules = await deps.store.schedules.list({ integrationKey: query.provider_config_key, connectionId: query.connection_id, syncNames: names });
     const latest = await deps.store.runs.latestSyncRuns(query.provider_config_key, query.connection_id, names);
@@ -127,8 +126,7 @@ export function syncRoutes(api: FastifyInstance, deps: SyncRouteDeps): void {
       if (!parsed.ok) throw validationError('invalid_body', [{ code: 'invalid_frequency', message: parsed.reason, path: ['frequency'] }]);
       frequencyMs = parsed.ms;
     }
-    await requireIntegration(body.provider_config_key);
-    await requireConnection(body.provider_config_key, body.connection_id);
+    await requireScope(body.provider_config_key, body.connection_id);
     const schedule = await deps.store.schedules.setFrequency(
       { integrationKey: body.provider_config_key, connectionId: body.connection_id, syncName: body.sync_name, variant: body.sync_variant ?? 'base' },
       frequencyMs,
@@ -150,7 +148,7 @@ export function syncRoutes(api: FastifyInstance, deps: SyncRouteDeps): void {
     const reset = body.opts?.reset === true || body.sync_mode === 'full_refresh' || body.sync_mode === 'full_refresh_and_clear_cache' || body.full_resync === true;
     const emptyCache = body.opts?.emptyCache === true || body.sync_mode === 'full_refresh_and_clear_cache';
 
-    if ((await deps.store.integrations.getByKey(providerConfigKey)) === undefined) throw new PatchbayError('unknown_provider_config');
+    await requireIntegration(providerConfigKey);
     const deployed = (await deps.store.functions.list()).filter((f) => f.integrationKey === providerConfigKey && f.kind === 'sync');
     const wanted = body.syncs.map((entry) => (typeof entry === 'string' ? { name: entry, variant: 'base' } : entry));
     const targets = wanted.length === 0 ? deployed.map((f) => ({ name: f.name, variant: 'base' })) : wanted;
@@ -176,7 +174,7 @@ export function syncRoutes(api: FastifyInstance, deps: SyncRouteDeps): void {
           await deps.store.records.clear({
             integrationKey: providerConfigKey,
             connectionId: connection.connectionId,
-            models: models.map((model) => (target.variant === 'base' ? model : `${model}::${target.variant}`)),
+            models: models.map((model) => modelKey(model, target.variant)),
           });
         }
         // Already queued for this connection: that run will do.

@@ -60,6 +60,7 @@ export type { LogOperation, LogFilter } from './logs.js';
 export type { DeployChanges, DeployedFunction, FunctionInput, FunctionKind } from './functions.js';
 export type { ClaimedRun, LatestSyncRun, NewRun, RunError, RunState, RunStatus, RunStore, StaleRun } from './runs.js';
 export { toRunError } from './runs.js';
+export { modelKey } from './records.js';
 export type { RecordAction, RecordChanges, RecordInput, RecordPage, RecordQuery, RecordScope, RecordStore, StoredRecord } from './records.js';
 export type { CheckpointKey, CheckpointStore } from './checkpoints.js';
 export type { DueSync, Schedule, ScheduleFilter, ScheduleKey, ScheduleStore } from './schedules.js';

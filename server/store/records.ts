@@ -3,6 +3,11 @@
 // `seq` cursor safe: no change with a lower seq can become visible after a reader passed it.
 import type { Queryable } from './db.js';
 
+/** How a model is stored with its variant (contract §6): `Model`, or `Model::variant` for another than `base`. */
+export function modelKey(model: string, variant: string | undefined): string {
+  return variant === undefined || variant === 'base' ? model : `${model}::${variant}`;
+}
+
 export interface RecordScope {
   integrationKey: string;
   connectionId: string;
