@@ -127,15 +127,7 @@ export interface LatestSyncRun {
   finishedAt: Date | null;
 }
 
-export interface StaleRun {
-  id: string;
-  kind: FunctionKind;
-  integrationKey: string;
-  connectionId: string;
-  functionName: string;
-  variant: string;
-  isAsync: boolean;
-  logId: string;
+export interface StaleRun extends Pick<RunIdentity, 'id' | 'kind' | 'integrationKey' | 'connectionId' | 'functionName' | 'variant' | 'isAsync' | 'logId'> {
   state: 'queued' | 'failed';
   attempt: number;
 }

@@ -7,7 +7,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { Agent, request } from 'undici';
 import type { FunctionRegistry } from '../functions/registry.js';
 import type { LogWriter } from '../logs/writer.js';
-import type { LeasedWebhookDelivery, Store, WebhookKind } from '../store/index.js';
+import type { ClaimedRun, LeasedWebhookDelivery, Store, WebhookKind } from '../store/index.js';
 import { buildAsyncActionWebhook, buildSyncWebhooks, type ModelResults } from './payloads.js';
 import { decideDelivery, MAX_RETRY_WAIT_MS, type AttemptOutcome, type DeliveryDecision, type DeliveryPolicy } from './retry-policy.js';
 import { buildSignatureHeaders } from './sign.js';
@@ -26,17 +26,8 @@ const PRUNE_EVERY_MS = 3600_000;
 const PRUNE_BATCH = 5000;
 const USER_AGENT = 'Patchbay-Webhooks';
 
-/** The facts of a finished run the sender needs (runner/worker.ts passes its ClaimedRun). */
-export interface FinishedRun {
-  id: string;
-  kind: 'action' | 'sync';
-  integrationKey: string;
-  connectionId: string;
-  functionName: string;
-  variant: string;
-  isAsync: boolean;
-  logId: string;
-}
+/** The facts of a finished run the sender needs (the worker's ClaimedRun, the reaper's StaleRun). */
+export type FinishedRun = Pick<ClaimedRun, 'id' | 'kind' | 'integrationKey' | 'connectionId' | 'functionName' | 'variant' | 'isAsync' | 'logId'>;
 
 /** How the run ended, as stored: a sync's `outputJson` is `{models: {[model]: {added, updated, deleted}}}`. */
 export type FinishedRunResult = { outputJson: string; interrupted?: { code: string; message: string } } | { error: { code: string; message: string } };
