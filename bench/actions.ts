@@ -27,7 +27,7 @@ import { deployToServer } from '../bin/deploy.js';
 import { loadConfig } from '../server/config.js';
 import { runLoad, round, type LoadResult } from './lib/load.js';
 import { cpuPer, cpuSnapshot, rssMb, type CpuSnapshot } from './lib/measure.js';
-import { api, BenchSession, machineInfo, positiveNumber, PROFILE, PROFILE_DIR, ROOT, type Patchbay } from './lib/session.js';
+import { addApiKeyConnection, BenchSession, machineInfo, positiveNumber, PROFILE, PROFILE_DIR, ROOT, type Patchbay } from './lib/session.js';
 
 const DURATION_S = positiveNumber('BENCH_DURATION_S', 10);
 const WARMUP_RUNS = Math.max(32, Math.round(positiveNumber('BENCH_WARMUP_RUNS', 300)));
@@ -223,12 +223,7 @@ async function main() {
   });
   const pid = patchbay.child.pid;
   log(`Patchbay ${patchbay.url} (pid ${pid}, RSS ${rssMb(pid)?.rss ?? '?'} MB)`);
-  await api(patchbay, 'POST', '/integrations', { provider: INTEGRATION, unique_key: INTEGRATION });
-  await api(patchbay, 'POST', '/connections', {
-    provider_config_key: INTEGRATION,
-    connection_id: CONNECTION_ID,
-    credentials: { type: 'API_KEY', apiKey: API_KEY },
-  });
+  await addApiKeyConnection(patchbay, INTEGRATION, CONNECTION_ID, API_KEY);
 
   // ---- first run after deploy
   const afterStart = await trigger(patchbay, 'noop');

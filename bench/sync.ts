@@ -42,7 +42,7 @@ import { Agent, request } from 'undici';
 import { embeddedDatabaseUrl } from './lib/database.js';
 import { round } from './lib/load.js';
 import { cpuPer, cpuSnapshot, rssMb, type CpuSnapshot } from './lib/measure.js';
-import { api, BenchSession, machineInfo, positiveNumber, PROFILE, PROFILE_DIR, ROOT, type Patchbay } from './lib/session.js';
+import { addApiKeyConnection, api, BenchSession, machineInfo, positiveNumber, PROFILE, PROFILE_DIR, ROOT, type Patchbay } from './lib/session.js';
 
 /** The issue's numbers. */
 const TARGET_RECORDS = 100_000;
@@ -390,12 +390,7 @@ async function main() {
   });
   const pid = patchbay.child.pid;
   log(`Patchbay ${patchbay.url} (pid ${pid}, RSS ${rssMb(pid)?.rss ?? '?'} MB)`);
-  await api(patchbay, 'POST', '/integrations', { provider: INTEGRATION, unique_key: INTEGRATION });
-  await api(patchbay, 'POST', '/connections', {
-    provider_config_key: INTEGRATION,
-    connection_id: CONNECTION_ID,
-    credentials: { type: 'API_KEY', apiKey: 'k-1' },
-  });
+  await addApiKeyConnection(patchbay, INTEGRATION, CONNECTION_ID, 'k-1');
 
   const db = new pg.Client({ connectionString: await embeddedDatabaseUrl(patchbay.dataDir), application_name: 'bench:sync' });
   await db.connect();

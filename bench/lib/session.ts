@@ -221,3 +221,9 @@ export async function api(patchbay: Patchbay, method: 'GET' | 'POST', route: str
   if (response.statusCode >= 300) throw new Error(`${method} ${route} answered ${response.statusCode}: ${text}`);
   return text === '' ? undefined : (JSON.parse(text) as unknown);
 }
+
+/** An integration of `provider` (under the same key) with one API-key connection: the benches' setup. */
+export async function addApiKeyConnection(patchbay: Patchbay, provider: string, connectionId: string, apiKey: string): Promise<void> {
+  await api(patchbay, 'POST', '/integrations', { provider, unique_key: provider });
+  await api(patchbay, 'POST', '/connections', { provider_config_key: provider, connection_id: connectionId, credentials: { type: 'API_KEY', apiKey } });
+}
