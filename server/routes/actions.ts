@@ -12,7 +12,7 @@ import { requireConnection } from './connection-lookup.js';
 
 // Contract §6: a synchronous action must start within 30 s (the orchestrator's createdToStarted);
 // after that the request fails instead of waiting on a runner that may never come.
-export const ACTION_START_TIMEOUT_MS = 30_000;
+const ACTION_START_TIMEOUT_MS = 30_000;
 // Contract §6: startedToCompleted is 15 min. Sandbox limits end runs much sooner; this bounds the
 // wait even if every runner vanished.
 const ACTION_FINISH_TIMEOUT_MS = 15 * 60_000;

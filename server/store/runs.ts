@@ -157,8 +157,6 @@ export interface RunStore {
   reapStale(staleMs: number, error: RunError): Promise<StaleRun[]>;
   /** queued → failed (a start deadline passed); false when it started meanwhile. */
   failQueued(id: string, error: RunError): Promise<boolean>;
-  /** Queued runs created before `before` (their wake-up job may be lost). */
-  listQueuedBefore(before: Date, limit: number): Promise<{ id: string; kind: FunctionKind; isAsync: boolean; createdAt: Date }[]>;
   get(id: string): Promise<RunStatus | undefined>;
   /** The finished runs among `ids` (the fallback poll of waiting requests). */
   finishedAmong(ids: string[]): Promise<RunStatus[]>;
@@ -315,13 +313,6 @@ export function createRunStore(db: Queryable): RunStore {
         [id, JSON.stringify(error)],
       );
       return rowCount === 1;
-    },
-    async listQueuedBefore(before, limit) {
-      const { rows } = await db.query<{ id: string; kind: FunctionKind; is_async: boolean; created_at: Date }>(
-        `SELECT id, kind, is_async, created_at FROM function_runs WHERE state = 'queued' AND created_at < $1 ORDER BY created_at LIMIT $2`,
-        [before, limit],
-      );
-      return rows.map((row) => ({ id: row.id, kind: row.kind, isAsync: row.is_async, createdAt: row.created_at }));
     },
     async get(id) {
       const { rows } = await db.query<StatusRow>(`SELECT ${STATUS_COLUMNS} FROM function_runs WHERE id = $1`, [id]);

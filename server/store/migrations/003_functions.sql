@@ -46,5 +46,4 @@ CREATE TABLE function_runs (
 );
 
 CREATE INDEX function_runs_live ON function_runs (heartbeat_at) WHERE state = 'running';
-CREATE INDEX function_runs_waiting ON function_runs (created_at) WHERE state = 'queued';
 CREATE INDEX function_runs_finished ON function_runs (finished_at) WHERE finished_at IS NOT NULL;
