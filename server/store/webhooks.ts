@@ -123,10 +123,13 @@ export function createWebhookStore(db: Queryable): WebhookStore {
       );
     },
     async nextDueInMs() {
+      // No pending row: min() is NULL and so is ms (greatest() would skip a NULL and say 0,
+      // which had an idle sender polling in a loop).
       const { rows } = await db.query<{ ms: number | null }>(
-        `SELECT greatest(0, extract(epoch FROM min(next_attempt_at) - now()) * 1000)::float8 AS ms FROM webhook_deliveries WHERE state = 'pending'`,
+        `SELECT (extract(epoch FROM min(next_attempt_at) - now()) * 1000)::float8 AS ms FROM webhook_deliveries WHERE state = 'pending'`,
       );
-      return rows[0]?.ms ?? null;
+      const ms = rows[0]?.ms ?? null;
+      return ms === null ? null : Math.max(0, ms);
     },
     async runFacts(runId) {
       const { rows } = await db.query<{ started_at: Date | null; finished_at: Date | null; created_at: Date; earlier_success: boolean; webhook_url_override: string | null }>(

@@ -289,4 +289,20 @@ describe('webhooks to the app', () => {
     expect(nango.verifyIncomingWebhookRequest(last.body.toString('utf8'), last.headers as Record<string, unknown>)).toBe(true);
     expect(await nango.getAsyncActionResult({ statusUrl })).toEqual({ pong: true });
   });
+  it('leaves the database alone while nothing is pending (the sender sleeps until its next poll)', async () => {
+    receiver.setFallback(reply(200));
+    const run = await runSync('issues');
+    await settled(run.id);
+    // Every poll reads webhook_deliveries; 1 s polls give a handful of reads in 3 s. PostgreSQL
+    // publishes a backend's counters at most once a second, so late counts can only shrink the
+    // figure, and a sender that spins between polls reads the table hundreds of times a second.
+    const reads = async () => {
+      await db.query('SELECT pg_stat_clear_snapshot()');
+      const { rows } = await db.query(`SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0) AS n FROM pg_stat_user_tables WHERE relname = 'webhook_deliveries'`);
+      return Number((rows[0] as { n: string }).n);
+    };
+    const before = await reads();
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    expect((await reads()) - before).toBeLessThan(40);
+  });
 });
