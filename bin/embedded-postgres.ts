@@ -133,6 +133,9 @@ async function initialise(dir: string, password: string, initdbBin: string, owne
   }
 }
 
+/** sun_path in struct sockaddr_un is 108 bytes, NUL included. */
+const MAX_SOCKET_PATH = 107;
+
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
   const onLog = options.onLog ?? (() => undefined);
   const owner = isRoot() ? await postgresOwner() : undefined;
@@ -150,7 +153,12 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   await stopOrphanPostgres(options.dir);
 
   const port = await freePort();
-  const flags = ['-D', options.dir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=300'];
+  // Patchbay itself talks to its PostgreSQL over a Unix socket in the data directory: no TCP
+  // stack on every query (a log batch is hundreds of KB). TCP on 127.0.0.1 stays open for tools.
+  // A socket path has at most 107 bytes; a data directory deeper than that falls back to TCP.
+  const socketDir = options.dir;
+  const useSocket = Buffer.byteLength(path.join(socketDir, `.s.PGSQL.${port}`)) <= MAX_SOCKET_PATH;
+  const flags = ['-D', options.dir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${useSocket ? socketDir : ''}`, '-c', 'max_connections=300'];
   if (options.fast) flags.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
   const child = spawn(bins.postgres, flags, { ...owner, env: { ...process.env, LC_MESSAGES: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
   // If this process exits without stopping us (an uncaught error), do not leave postgres behind.
@@ -176,7 +184,10 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     });
   });
 
-  const url = `postgres://postgres:${encodeURIComponent(options.password)}@127.0.0.1:${port}/postgres`;
+  const credentials = `postgres:${encodeURIComponent(options.password)}`;
+  const url = useSocket
+    ? `postgres://${credentials}@localhost:${port}/postgres?host=${encodeURIComponent(socketDir)}`
+    : `postgres://${credentials}@127.0.0.1:${port}/postgres`;
   return {
     url,
     port,

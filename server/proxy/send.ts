@@ -1,12 +1,11 @@
 // The attempt loop: pace → send → decide → (wait) → again. Owns the sockets and timers of the
 // engine; every decision it takes comes from retry-policy.ts and pacer.ts.
-import { randomUUID } from 'node:crypto';
 import { finished, pipeline, type Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import type { Dispatcher } from 'undici';
 import { isPatchbayError, PatchbayError } from '../errors.js';
 import { createRedactor } from '../logs/redact.js';
-import type { LogWriter } from '../logs/writer.js';
+import { newLogId, type LogWriter } from '../logs/writer.js';
 import { buildRequest, resolveBaseUrl } from './build-request.js';
 import { assertBaseUrlOverrideAllowed, assertHostAllowed } from './egress.js';
 import { cleanResponseHeaders, headerValue } from './headers.js';
@@ -51,7 +50,7 @@ function networkCode(error: unknown): string {
 
 export async function sendCall(deps: SendDeps, call: ProxyCall): Promise<ProxyResult> {
   const startedAt = deps.now();
-  const logId = randomUUID();
+  const logId = newLogId();
   const attempts: AttemptRecord[] = [];
   const method = call.method.toUpperCase();
   let target: Target | undefined;

@@ -2,6 +2,7 @@
 // sync and variant: it covers this request too), then its ticket with the NOTIFY that wakes
 // runners. Shared by POST /sync/trigger and the scheduler.
 import { randomUUID } from 'node:crypto';
+import { newLogId } from '../logs/writer.js';
 import type { Store } from '../store/index.js';
 import type { JobQueue } from './boss.js';
 import { SYNC_QUEUE } from './names.js';
@@ -30,7 +31,7 @@ export async function queueSyncRun(deps: { store: Store; queue: JobQueue; wake: 
     isAsync: true,
     inputJson: null,
     maxRetries: 0,
-    logId: randomUUID(),
+    logId: newLogId(),
     variant: target.variant,
   });
   if (!created) return false;

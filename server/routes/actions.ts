@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { ERRORS, PatchbayError, validationError, type ErrorCode } from '../errors.js';
 import type { FunctionRegistry } from '../functions/registry.js';
+import { newLogId } from '../logs/writer.js';
 import { ACTION_QUEUE, type FinishedRun, type JobQueue, type Wake } from '../queue/index.js';
 import { isUnstorableText, toRunError, type RunError, type Store } from '../store/index.js';
 import { parseInput } from '../validate.js';
@@ -84,7 +85,7 @@ export function actionRoutes(api: FastifyInstance, deps: ActionRouteDeps): void 
       inputJson: JSON.stringify(body.input ?? null),
       // Contract §6: retries apply to async runs only; a caller waiting on the answer decides itself.
       maxRetries: isAsync ? headers['x-max-retries'] : 0,
-      logId: randomUUID(),
+      logId: newLogId(),
     };
     await deps.store.runs.create(run).catch((error: unknown) => {
       // JSON may carry \u0000, which PostgreSQL cannot store in jsonb.

@@ -29,11 +29,11 @@ export interface Store extends Repositories {
   transaction<T>(work: (tx: Repositories & { client: Queryable }) => Promise<T>): Promise<T>;
 }
 
-function repositories(db: Queryable, cipher: Cipher): Repositories {
+function repositories(db: Queryable, cipher: Cipher, pool: Pool): Repositories {
   return {
     integrations: createIntegrationStore(db, cipher),
     connections: createConnectionStore(db, cipher),
-    logs: createLogStore(db),
+    logs: createLogStore(db, pool),
     functions: createFunctionStore(db),
     runs: createRunStore(db),
     records: createRecordStore(db),
@@ -46,8 +46,8 @@ function repositories(db: Queryable, cipher: Cipher): Repositories {
 export function createStore(pool: Pool, cipher: Cipher): Store {
   return {
     pool,
-    ...repositories(pool, cipher),
-    transaction: (work) => withTransaction(pool, (client) => work({ ...repositories(client, cipher), client })),
+    ...repositories(pool, cipher, pool),
+    transaction: (work) => withTransaction(pool, (client) => work({ ...repositories(client, cipher, pool), client })),
   };
 }
 

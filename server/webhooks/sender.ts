@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import { Agent, request } from 'undici';
 import type { FunctionRegistry } from '../functions/registry.js';
-import type { LogWriter } from '../logs/writer.js';
+import { newLogId, type LogWriter } from '../logs/writer.js';
 import type { ClaimedRun, LeasedWebhookDelivery, Store, WebhookKind } from '../store/index.js';
 import { buildAsyncActionWebhook, buildSyncWebhooks, type ModelResults } from './payloads.js';
 import { decideDelivery, MAX_RETRY_WAIT_MS, type AttemptOutcome, type DeliveryDecision, type DeliveryPolicy } from './retry-policy.js';
@@ -167,7 +167,7 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
       body = null;
     }
     options.logs.write({
-      id: randomUUID(),
+      id: newLogId(),
       parentId: delivery.parentLogId,
       type: 'webhook',
       action: 'deliver',

@@ -293,9 +293,10 @@ describe('webhooks to the app', () => {
     receiver.setFallback(reply(200));
     const run = await runSync('issues');
     await settled(run.id);
-    // Every poll reads webhook_deliveries; 1 s polls give a handful of reads in 3 s. PostgreSQL
-    // publishes a backend's counters at most once a second, so late counts can only shrink the
-    // figure, and a sender that spins between polls reads the table hundreds of times a second.
+    // Every 1 s poll scans webhook_deliveries two or three times: about 10 scans in 3 s. PostgreSQL
+    // publishes a backend's counters late (up to 10 s when it goes idle), so scans of the earlier
+    // tests can land in the window too; a sender that spins between polls scans the table some
+    // 200 times a second (660 here before the fix).
     const reads = async () => {
       await db.query('SELECT pg_stat_clear_snapshot()');
       const { rows } = await db.query(`SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0) AS n FROM pg_stat_user_tables WHERE relname = 'webhook_deliveries'`);
@@ -303,6 +304,6 @@ describe('webhooks to the app', () => {
     };
     const before = await reads();
     await new Promise((resolve) => setTimeout(resolve, 3000));
-    expect((await reads()) - before).toBeLessThan(40);
+    expect((await reads()) - before).toBeLessThan(100);
   });
 });
