@@ -18,6 +18,8 @@ export interface RequestParts {
   callerHeaders: Record<string, string>;
   /** The provider base URL already resolved for this connection (skips templating and parsing). */
   resolvedBase?: URL | undefined;
+  /** The provider's headers and query already rendered for this connection. */
+  providerParts?: ProviderParts | undefined;
 }
 
 const CONTROL = /[\u0000-\u001f\u007f]/;
@@ -85,12 +87,13 @@ export function joinUrl(base: URL, endpoint: string): URL {
     path = path.slice(baseText.length);
   }
   path = path.replace(/^\/+/, '');
-  const decoded = decodeFully(path);
+  // Most endpoints hold no escapes and no dots: nothing to decode, no segment to inspect.
+  const decoded = path.includes('%') ? decodeFully(path) : path;
   if (ABSOLUTE_URL.test(decoded) || ABSOLUTE_URL.test(path)) throw invalidEndpoint('absolute URLs are not allowed');
-  if (decoded.split(/[/\\]/).some((segment) => segment === '..' || segment === '.')) {
+  if (decoded.includes('.') && decoded.split(/[/\\]/).some((segment) => segment === '..' || segment === '.')) {
     throw invalidEndpoint("'.' and '..' segments are not allowed");
   }
-  if (CONTROL.test(decoded)) throw invalidEndpoint('encoded control characters');
+  if (decoded !== path && CONTROL.test(decoded)) throw invalidEndpoint('encoded control characters');
 
   const url = new URL(`${baseText}/${path}${query}`);
   const basePath = base.pathname.replace(/\/+$/, '');
@@ -100,28 +103,48 @@ export function joinUrl(base: URL, endpoint: string): URL {
   return url;
 }
 
+/** The provider's headers and query parameters rendered for one connection (templates filled in). */
+export interface ProviderParts {
+  headers: readonly (readonly [string, string])[];
+  queryNames: readonly string[];
+  /** `name=value&…`, encoded; '' when the provider adds nothing. */
+  query: string;
+}
+
+/** Renders once per connection what buildRequest adds on every call; templates missing a value are left out. */
+export function renderProviderParts(provider: Provider, values: TemplateValues): ProviderParts {
+  const headers: [string, string][] = [];
+  for (const [name, template] of Object.entries(provider.proxy.headers)) {
+    const rendered = renderTemplate(template, values);
+    if (rendered.complete) headers.push([name, rendered.text]);
+  }
+  const queryNames: string[] = [];
+  let query = '';
+  for (const [name, template] of Object.entries(provider.proxy.query)) {
+    const rendered = renderTemplate(template, values);
+    if (!rendered.complete) continue;
+    queryNames.push(name);
+    query += `${query === '' ? '' : '&'}${encodeURIComponent(name)}=${encodeURIComponent(rendered.text)}`;
+  }
+  return { headers, queryNames, query };
+}
+
 export function buildRequest(parts: RequestParts): BuiltRequest {
   const override = parts.baseUrlOverride !== undefined && parts.baseUrlOverride !== '';
   const base = !override && parts.resolvedBase ? parts.resolvedBase : resolveBaseUrl(parts.provider, parts.values, parts.baseUrlOverride);
   const url = joinUrl(base, parts.endpoint);
+  const provider = parts.providerParts ?? renderProviderParts(parts.provider, parts.values);
 
   // Appended as text: going through url.searchParams would re-encode the caller's query
   // (%20 → +, `flag` → `flag=`, `,` → %2C), and some APIs read those literally.
-  let added = '';
-  for (const [name, template] of Object.entries(parts.provider.proxy.query)) {
-    const rendered = renderTemplate(template, parts.values);
-    if (!rendered.complete) continue;
-    if (url.searchParams.has(name)) url.searchParams.delete(name); // the provider's credential wins
-    added += `${added === '' ? '' : '&'}${encodeURIComponent(name)}=${encodeURIComponent(rendered.text)}`;
+  if (provider.query !== '') {
+    for (const name of provider.queryNames) if (url.searchParams.has(name)) url.searchParams.delete(name); // the provider's credential wins
+    url.search = url.search === '' ? `?${provider.query}` : `${url.search}&${provider.query}`;
   }
-  if (added !== '') url.search = url.search === '' ? `?${added}` : `${url.search}&${added}`;
 
   const headers: Record<string, string> = {};
   if (parts.authorization !== undefined) headers.authorization = parts.authorization;
-  for (const [name, template] of Object.entries(parts.provider.proxy.headers)) {
-    const rendered = renderTemplate(template, parts.values);
-    if (rendered.complete) headers[name] = rendered.text;
-  }
+  for (const [name, value] of provider.headers) headers[name] = value;
   const providerUserAgent = headers['user-agent'];
   Object.assign(headers, parts.callerHeaders);
   if (providerUserAgent !== undefined) headers['user-agent'] = providerUserAgent;

@@ -38,7 +38,8 @@ interface State {
 }
 
 export interface Pacer {
-  acquire(key: string, limits: PaceLimits, signal?: CancelSignal): Promise<Slot>;
+  /** A slot at once when the connection has quota and a free slot (the common case), else a promise of one. */
+  acquire(key: string, limits: PaceLimits, signal?: CancelSignal): Slot | Promise<Slot>;
   observe(key: string, status: number, headers: Record<string, string | string[] | undefined>, retry: ProviderRetry): void;
   size(): number;
 }
@@ -135,40 +136,50 @@ export function createPacer(options: PacerOptions): Pacer {
     else state.inFlight--;
   };
 
-  return {
-    async acquire(key, limits, signal) {
-      const state = stateOf(key);
-      const started = now();
-      for (;;) {
-        const wait = quotaWait(state);
-        if (wait > 0) {
-          if (now() - started + wait > limits.maxWaitMs) {
-            throw new PatchbayError('rate_limited', {
-              message: `The provider's rate limit resets in ${wait} ms, beyond the configured maximum wait.`,
-              fields: { retry_after_ms: wait },
-            });
-          }
-          await sleep(wait, signal);
-          continue;
+  const slotOf = (state: State, waitedMs: number): Slot => {
+    if (state.remaining !== undefined) state.remaining--;
+    let released = false;
+    return {
+      waitedMs,
+      release: () => {
+        if (released) return;
+        released = true;
+        releaseSlot(state);
+      },
+    };
+  };
+
+  const acquireWaiting = async (state: State, limits: PaceLimits, signal: CancelSignal | undefined): Promise<Slot> => {
+    const started = now();
+    for (;;) {
+      const wait = quotaWait(state);
+      if (wait > 0) {
+        if (now() - started + wait > limits.maxWaitMs) {
+          throw new PatchbayError('rate_limited', {
+            message: `The provider's rate limit resets in ${wait} ms, beyond the configured maximum wait.`,
+            fields: { retry_after_ms: wait },
+          });
         }
-        const pending = takeSlot(state, limits, signal);
-        if (pending) await pending;
-        // While we waited for a slot, other calls may have spent the quota.
-        if (quotaWait(state) > 0) {
-          releaseSlot(state);
-          continue;
-        }
-        if (state.remaining !== undefined) state.remaining--;
-        let released = false;
-        return {
-          waitedMs: now() - started,
-          release: () => {
-            if (released) return;
-            released = true;
-            releaseSlot(state);
-          },
-        };
+        await sleep(wait, signal);
+        continue;
       }
+      const pending = takeSlot(state, limits, signal);
+      if (pending) await pending;
+      // While we waited for a slot, other calls may have spent the quota.
+      if (quotaWait(state) > 0) {
+        releaseSlot(state);
+        continue;
+      }
+      return slotOf(state, now() - started);
+    }
+  };
+
+  return {
+    acquire(key, limits, signal) {
+      const state = stateOf(key);
+      if (signal?.aborted || state.inFlight >= limits.concurrency || quotaWait(state) > 0) return acquireWaiting(state, limits, signal);
+      state.inFlight++;
+      return slotOf(state, 0);
     },
 
     observe(key, status, headers, retry) {
@@ -183,7 +194,7 @@ export function createPacer(options: PacerOptions): Pacer {
         }
         return;
       }
-      const remaining = firstInteger(headers, [retry.remaining, ...STANDARD_REMAINING]);
+      const remaining = firstInteger(headers, retry.remaining === undefined ? STANDARD_REMAINING : [retry.remaining, ...STANDARD_REMAINING]);
       if (remaining === undefined) return;
       const limit = firstInteger(headers, STANDARD_LIMIT);
       if (limit !== undefined && limit > 0) state.limit = limit;

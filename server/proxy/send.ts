@@ -1,12 +1,12 @@
 // The attempt loop: pace → send → decide → (wait) → again. Owns the sockets and timers of the
 // engine; every decision it takes comes from retry-policy.ts and pacer.ts.
-import { finished, pipeline, type Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import type { Dispatcher } from 'undici';
 import { isPatchbayError, PatchbayError } from '../errors.js';
 import { createRedactor } from '../logs/redact.js';
 import { newLogId, type LogWriter } from '../logs/writer.js';
-import { buildRequest, resolveBaseUrl } from './build-request.js';
+import { buildRequest, renderProviderParts, resolveBaseUrl } from './build-request.js';
 import { assertBaseUrlOverrideAllowed, assertHostAllowed } from './egress.js';
 import { cleanResponseHeaders, headerValue } from './headers.js';
 import type { Pacer } from './pacer.js';
@@ -87,7 +87,8 @@ export async function sendCall(deps: SendDeps, call: ProxyCall): Promise<ProxyRe
   };
 
   try {
-    target = await deps.targets.resolve(call.providerConfigKey, call.connectionId);
+    const resolved = deps.targets.resolve(call.providerConfigKey, call.connectionId);
+    target = resolved instanceof Promise ? await resolved : resolved;
     const override = call.options.baseUrlOverride !== undefined && call.options.baseUrlOverride !== '' ? call.options.baseUrlOverride : undefined;
     if (override !== undefined) assertBaseUrlOverrideAllowed(new URL(override), deps.allowPrivateEgress);
     const settings: RetrySettings = {
@@ -106,8 +107,10 @@ export async function sendCall(deps: SendDeps, call: ProxyCall): Promise<ProxyRe
 
     for (let attempt = 0; ; attempt++) {
       if (!override && target.baseUrl === undefined) target.baseUrl = resolveBaseUrl(target.provider, target.values, undefined);
+      target.providerParts ??= renderProviderParts(target.provider, target.values);
       const built = buildRequest({
         resolvedBase: override ? undefined : target.baseUrl,
+        providerParts: target.providerParts,
         provider: target.provider,
         values: target.values,
         authorization: target.authorization,
@@ -119,11 +122,12 @@ export async function sendCall(deps: SendDeps, call: ProxyCall): Promise<ProxyRe
       requestHeaders = built.headers;
       assertHostAllowed(built.url, deps.allowPrivateEgress);
 
-      const slot = await deps.pacer.acquire(
+      const acquired = deps.pacer.acquire(
         target.key,
         { concurrency: target.provider.proxy.maxConcurrency ?? deps.defaultConcurrency, maxWaitMs: deps.maxWaitMs },
         call.signal,
       );
+      const slot = acquired instanceof Promise ? await acquired : acquired;
       const attemptStarted = deps.now();
       const record: AttemptRecord = { attempt, status: null, error: null, durationMs: 0, waitedMs: waitedMs + slot.waitedMs };
       attempts.push(record);
@@ -202,8 +206,12 @@ export async function sendCall(deps: SendDeps, call: ProxyCall): Promise<ProxyRe
       }
       const status = response.statusCode;
       const responseHeaders = response.headers;
-      finished(body, (error) => {
+      // One 'close' listener rather than finished(): the body stream destroys itself once it
+      // ended, failed or was abandoned, and says which.
+      const done = body;
+      done.once('close', () => {
         slot.release();
+        const error = done.errored ?? (done.readableEnded ? null : new Error('the response body was not read to its end'));
         writeLog(status, error ? { code: 'upstream_body_error', message: error.message } : null, responseHeaders);
       });
       return {

@@ -6,6 +6,7 @@ import { createRedactor, type Redactor } from '../logs/redact.js';
 import { PatchbayError } from '../errors.js';
 import type { Catalog, Provider } from '../providers/catalog.js';
 import type { TemplateValues } from '../providers/template.js';
+import type { ProviderParts } from './build-request.js';
 import type { Connection, Integration, Store } from '../store/index.js';
 import { buildTemplateValues, defaultAuthorization, secretValuesOf } from './inject-credentials.js';
 
@@ -21,6 +22,8 @@ export interface Target {
   redactor: Redactor;
   /** The provider base URL for this connection, filled in by the first call. */
   baseUrl?: URL;
+  /** The provider's headers and query for this connection, filled in by the first call. */
+  providerParts?: ProviderParts;
 }
 
 export interface TargetResolverOptions {
@@ -34,7 +37,8 @@ export interface TargetResolverOptions {
 }
 
 export interface TargetResolver {
-  resolve(providerConfigKey: string, connectionId: string): Promise<Target>;
+  /** The cached target at once when it is loaded and its credentials are fresh (the common case), else a promise of it. */
+  resolve(providerConfigKey: string, connectionId: string): Target | Promise<Target>;
   /** True when a forced refresh can produce other credentials (a 401 is worth one retry). */
   canRefresh(target: Target): boolean;
   /** Refreshes the credentials regardless of expiry (after a 401) and returns the new target. */
@@ -48,6 +52,8 @@ export interface TargetResolver {
 
 interface Entry {
   loaded: Promise<Target>;
+  /** The loaded target, once `loaded` has settled successfully. */
+  value: Target | undefined;
   expiresAtMs: number;
 }
 
@@ -90,11 +96,17 @@ export function createTargetResolver(options: TargetResolverOptions): TargetReso
       const oldest = cache.keys().next().value;
       if (oldest !== undefined) cache.delete(oldest);
     }
-    cache.set(key, { loaded, expiresAtMs: now() + ttlMs });
-    // A failed load must not be served from the cache.
-    loaded.catch(() => {
-      if (cache.get(key)?.loaded === loaded) cache.delete(key);
-    });
+    const entry: Entry = { loaded, value: undefined, expiresAtMs: now() + ttlMs };
+    cache.set(key, entry);
+    loaded.then(
+      (target) => {
+        entry.value = target;
+      },
+      // A failed load must not be served from the cache.
+      () => {
+        if (cache.get(key) === entry) cache.delete(key);
+      },
+    );
   };
 
   const withFreshCredentials = async (target: Target, force: boolean): Promise<Target> => {
@@ -113,14 +125,16 @@ export function createTargetResolver(options: TargetResolverOptions): TargetReso
   };
 
   return {
-    async resolve(providerConfigKey, connectionId) {
+    resolve(providerConfigKey, connectionId) {
       const key = targetKey(providerConfigKey, connectionId);
       let entry = cache.get(key);
       if (entry === undefined || entry.expiresAtMs <= now()) {
         remember(key, load(providerConfigKey, connectionId));
         entry = cache.get(key) as Entry;
       }
-      return withFreshCredentials(await entry.loaded, false);
+      const loaded = entry.value;
+      if (loaded !== undefined && !options.credentials.needsRefresh(loaded.connection)) return loaded;
+      return entry.loaded.then((target) => withFreshCredentials(target, false));
     },
     canRefresh: (target) => options.credentials.canRefresh(target.connection),
     forceRefresh: (target) => withFreshCredentials(target, true),

@@ -97,6 +97,7 @@ const withoutNul = (_key: string, value: unknown) => (typeof value === 'string' 
 
 function jsonField(value: unknown): string {
   if (value === null || value === undefined) return NULL_FIELD;
+  if (Array.isArray(value) && value.length === 0) return '[]';
   let json = JSON.stringify(value);
   // jsonb refuses \u0000 escapes too.
   if (json.includes('\\u0000')) json = JSON.stringify(value, withoutNul);

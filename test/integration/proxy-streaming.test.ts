@@ -19,7 +19,8 @@ describe('proxy: streaming both ways', () => {
     patchbay = await startPatchbay({
       label: 'proxy-streaming',
       env: { PATCHBAY_MAX_BODY_BYTES: String(40 * MB) },
-      providers: { dropbox: { proxy: { base_url: upstream.url } } },
+      // One call at a time per connection: a call that kept its slot would hold up the next one.
+      providers: { dropbox: { proxy: { base_url: upstream.url, max_concurrency: 1 } } },
     });
     await patchbay.request('POST', '/integrations', { body: { provider: 'dropbox', unique_key: 'dropbox' } });
     await patchbay.request('POST', '/connections', {
@@ -194,5 +195,43 @@ describe('proxy: streaming both ways', () => {
     await pending;
     for (let i = 0; i < 40 && !upstreamClosed; i++) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(upstreamClosed).toBe(true);
+  });
+  it('logs a download cut short, by the provider or by the client, as failed with upstream_body_error', async () => {
+    const logged = async (endpoint: string) => {
+      for (let i = 0; i < 60; i++) {
+        const res = await patchbay.request('GET', '/logs?connection_id=d1&limit=20');
+        const op = (res.json as { data: { url: string; state: string; status: number; error: { code: string } | null }[] }).data.find((row) =>
+          row.url.endsWith(endpoint),
+        );
+        if (op) return op;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      throw new Error(`no log operation for ${endpoint}`);
+    };
+    // The provider resets the connection half-way through the body.
+    upstream.script((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(4 * MB) });
+      res.write(Buffer.alloc(256 * 1024), () => res.socket?.destroy());
+    });
+    const cut = await request(`${patchbay.url}/proxy/files/cut`, { headers });
+    expect(cut.statusCode).toBe(200);
+    await expect(cut.body.arrayBuffer()).rejects.toThrow();
+    expect(await logged('/files/cut')).toMatchObject({ state: 'failed', status: 200, error: { code: 'upstream_body_error' } });
+
+    // The client leaves after the first bytes of a slow body.
+    upstream.script(slowBody(2 * MB, 256 * 1024));
+    const controller = new AbortController();
+    const left = await request(`${patchbay.url}/proxy/files/left`, { headers, signal: controller.signal });
+    for await (const _chunk of left.body) {
+      controller.abort();
+      break;
+    }
+    expect(await logged('/files/left')).toMatchObject({ state: 'failed', status: 200, error: { code: 'upstream_body_error' } });
+
+    // Neither call kept its slot (max_concurrency 1): the next download goes through.
+    upstream.script(hugeBody(MB));
+    const next = await request(`${patchbay.url}/proxy/files/next`, { headers });
+    expect(Buffer.from(await next.body.arrayBuffer()).length).toBe(MB);
+    expect(await logged('/files/next')).toMatchObject({ state: 'success', status: 200, error: null });
   });
 });

@@ -10,13 +10,13 @@ const NOW_S = NOW / 1000;
 const settle = () => new Promise((resolve) => setTimeout(resolve, 10));
 
 /** Watches an acquire without awaiting it, so a test can say whether it is still waiting. */
-function watch(promise: Promise<Slot>) {
+function watch(acquired: Slot | Promise<Slot>) {
   const watched: { state: 'pending' | 'granted' | 'rejected'; slot: Slot | undefined; error: unknown } = {
     state: 'pending',
     slot: undefined,
     error: undefined,
   };
-  promise.then(
+  Promise.resolve(acquired).then(
     (slot) => {
       watched.state = 'granted';
       watched.slot = slot;
