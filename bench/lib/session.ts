@@ -7,6 +7,11 @@
 //
 // BENCH_PROFILE=1 starts Patchbay with --cpu-prof: a V8 profile of the Patchbay process alone is
 // written to bench/results/profiles/ when it stops.
+//
+// Patchbay runs as it is deployed (the Dockerfile): compiled by `npm run build` into dist/, which
+// the session does once before the first start. BENCH_PATCHBAY=source runs bin/patchbay.ts
+// through tsx instead, as `npm start` does in development.
+import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -25,6 +30,7 @@ export const PROFILE_DIR = path.join(RESULTS_DIR, 'profiles');
 export const PROFILE = ['1', 'true', 'yes'].includes((process.env.BENCH_PROFILE ?? '').trim().toLowerCase());
 /** How long a child may take to start (Patchbay: initdb and PostgreSQL on a fresh data dir). */
 const SERVER_READY_MS = 30_000;
+const FROM_SOURCE = (process.env.BENCH_PATCHBAY ?? '').trim().toLowerCase() === 'source';
 const PATCHBAY_READY_MS = 180_000;
 
 export function positiveNumber(name: string, fallback: number): number {
@@ -65,6 +71,7 @@ export class BenchSession {
   /** Undo steps, run in reverse on the way out. */
   private readonly undo: (() => Promise<void>)[] = [];
   private cleaning: Promise<void> | undefined;
+  private building: Promise<string> | undefined;
 
   constructor(name: string) {
     this.name = name;
@@ -118,6 +125,20 @@ export class BenchSession {
     return child;
   }
 
+  /** `npm run build`, once per session; returns the compiled entry point. */
+  private buildPatchbay(): Promise<string> {
+    this.building ??= (async () => {
+      this.log('building Patchbay (npm run build)');
+      await new Promise<void>((resolve, reject) => {
+        execFile('npm', ['run', 'build'], { cwd: ROOT }, (error, _stdout, stderr) =>
+          error ? reject(new Error(`npm run build failed: ${stderr.slice(-2000)}`)) : resolve(),
+        );
+      });
+      return path.join(ROOT, 'dist', 'bin', 'patchbay.js');
+    })();
+    return this.building;
+  }
+
   /** `patchbay start` in a child process, on an embedded PostgreSQL in a fresh data dir. */
   async startPatchbay(options: PatchbayOptions): Promise<Patchbay> {
     const dataDir = await this.tempDir('patchbay-bench-');
@@ -150,9 +171,10 @@ export class BenchSession {
       profilesBefore = new Set(await readdir(PROFILE_DIR));
       profileArgs.push('--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`);
     }
+    const entry = FROM_SOURCE ? ['--import', 'tsx', path.join(ROOT, 'bin', 'patchbay.ts')] : [await this.buildPatchbay()];
     const child = await spawnChild({
       name: 'patchbay',
-      args: [...profileArgs, '--no-node-snapshot', '--import', 'tsx', path.join(ROOT, 'bin', 'patchbay.ts'), 'start'],
+      args: [...profileArgs, '--no-node-snapshot', ...entry, 'start'],
       env,
       cwd: ROOT,
       ready: (line) => /Patchbay is running at (\S+)/.exec(line)?.[1],

@@ -56,8 +56,12 @@ export function createLogWriter(options: LogWriterOptions): LogWriter {
   let flushing: Promise<void> | undefined;
   let dropped = 0;
 
-  const flushOnce = async () => {
-    while (queue.length > 0) {
+  // Sends one batch of what is queued, then more only while full batches wait (or, for an
+  // explicit flush, until the queue is empty). Draining every few rows as they arrive would cost
+  // a transaction per handful of calls under load: batches are sent full, or on the timer.
+  const flushOnce = async (all: boolean) => {
+    do {
+      if (queue.length === 0) return;
       const batch = queue.slice(0, maxBatch);
       queue = queue.slice(batch.length);
       try {
@@ -74,14 +78,21 @@ export function createLogWriter(options: LogWriterOptions): LogWriter {
         queue = batch.concat(queue).slice(-maxQueue);
         return;
       }
-    }
+    } while (all || queue.length >= maxBatch);
   };
 
-  const flush = () => {
-    flushing ??= flushOnce().finally(() => {
+  const run = (all: boolean) => {
+    flushing ??= flushOnce(all).finally(() => {
       flushing = undefined;
     });
     return flushing;
+  };
+
+  /** Writes everything queued so far (or as much as the database takes). */
+  const flush = async () => {
+    // A flush of full batches may be under way: let it end, then send the rest.
+    while (flushing !== undefined) await flushing;
+    await run(true);
   };
 
   return {
@@ -91,12 +102,12 @@ export function createLogWriter(options: LogWriterOptions): LogWriter {
         queue.shift();
         dropped++;
       }
-      if (queue.length >= maxBatch) void flush();
+      if (queue.length >= maxBatch) void run(false);
     },
     flush,
     start() {
       if (timer !== undefined) return;
-      timer = setInterval(() => void flush(), flushIntervalMs);
+      timer = setInterval(() => void run(false), flushIntervalMs);
       timer.unref();
     },
     async stop() {

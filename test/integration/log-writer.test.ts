@@ -117,4 +117,22 @@ describe('log writer', () => {
     expect(rows[0]).toEqual({ n: 20_000, distinct_ids: 20_000 });
     expect(writer.dropped).toBe(0);
   });
+  it('under steady traffic sends full batches, not a transaction per handful of rows', async () => {
+    const batches: number[] = [];
+    const counting = { ...store.logs, insertLines: (lines: readonly string[]) => (batches.push(lines.length), store.logs.insertLines(lines)) };
+    const steady = createLogWriter({ store: counting, logger: pino({ level: 'silent' }), flushIntervalMs: 60_000, maxBatch: 500 });
+    steady.start();
+    try {
+      // 2,300 calls arriving 50 at a time over ~150 ms, while earlier batches are being written.
+      for (let i = 0; i < 46; i++) {
+        for (let j = 0; j < 50; j++) steady.write(operation({ connectionId: 'steady' }));
+        await new Promise((resolve) => setTimeout(resolve, 3));
+      }
+      await steady.flush();
+    } finally {
+      await steady.stop();
+    }
+    expect(batches.reduce((sum, n) => sum + n, 0)).toBe(2300);
+    expect(batches).toEqual([500, 500, 500, 500, 300]);
+  });
 });
