@@ -46,7 +46,9 @@ export function isHopByHop(name: string, listed: ReadonlySet<string>): boolean {
 export function pickForwardedHeaders(incoming: Record<string, string | string[] | undefined>): Record<string, string> {
   const listed = connectionTokens(incoming.connection);
   const forwarded: Record<string, string> = {};
-  for (const [rawName, value] of Object.entries(incoming)) {
+  // for…in rather than Object.entries: no array per header on every proxied call.
+  for (const rawName in incoming) {
+    const value = incoming[rawName];
     if (value === undefined) continue;
     const name = rawName.toLowerCase();
     if (!name.startsWith(PREFIX)) continue;
@@ -72,7 +74,8 @@ export function cleanResponseHeaders(
 ): Record<string, string | string[]> {
   const listed = connectionTokens(headers.connection);
   const clean: Record<string, string | string[]> = {};
-  for (const [rawName, value] of Object.entries(headers)) {
+  for (const rawName in headers) {
+    const value = headers[rawName];
     if (value === undefined) continue;
     const name = rawName.toLowerCase();
     if (isHopByHop(name, listed) || isCorsHeader(name)) continue;

@@ -35,6 +35,8 @@ interface State {
   resetAtMs: number | undefined;
   /** The window's full quota (x-ratelimit-limit), to pace the first burst of the next window. */
   limit: number | undefined;
+  /** When the connection was last used, in uses of the pacer: least recently used ones are forgotten first. */
+  lastUse: number;
 }
 
 export interface Pacer {
@@ -66,24 +68,27 @@ export function createPacer(options: PacerOptions): Pacer {
   const now = options.now ?? Date.now;
   const states = new Map<string, State>();
 
+  // Recency is a counter stamped on each use, not Map order: re-inserting the key on every call
+  // would churn the Map's table on the proxy's hot path.
+  let uses = 0;
   const stateOf = (key: string): State => {
     let state = states.get(key);
     if (state === undefined) {
-      state = { inFlight: 0, waiters: [], remaining: undefined, resetAtMs: undefined, limit: undefined };
       if (states.size >= options.maxEntries) evictIdle();
-    } else {
-      states.delete(key); // re-insert: Map order is our LRU order
+      state = { inFlight: 0, waiters: [], remaining: undefined, resetAtMs: undefined, limit: undefined, lastUse: 0 };
+      states.set(key, state);
     }
-    states.set(key, state);
+    state.lastUse = ++uses;
     return state;
   };
 
+  /** Forgets the least recently used tenth of the idle connections (those with no call in flight or waiting). */
   const evictIdle = () => {
-    // Oldest first; entries with calls in flight or waiting are kept (they cannot be many).
-    for (const [key, state] of states) {
-      if (states.size < options.maxEntries) return;
-      if (state.inFlight === 0 && state.waiters.length === 0) states.delete(key);
-    }
+    const idle: [string, number][] = [];
+    for (const [key, state] of states) if (state.inFlight === 0 && state.waiters.length === 0) idle.push([key, state.lastUse]);
+    idle.sort((a, b) => a[1] - b[1]);
+    const count = Math.max(1, Math.ceil(options.maxEntries / 10));
+    for (const [key] of idle.slice(0, count)) states.delete(key);
   };
 
   /** ms to hold the next call: until the reset when the quota is spent, else 0. */

@@ -233,3 +233,35 @@ describe('createPacer: memory', () => {
     expect(second.state).toBe('granted');
   });
 });
+
+describe('createPacer: bounded state', () => {
+  it('remembers at most maxEntries connections, forgetting the least recently used idle ones', async () => {
+    const clock = NOW;
+    const pacer = createPacer({ maxEntries: 100, maxQueuePerConnection: 10, now: () => clock });
+    const limits = { concurrency: 1, maxWaitMs: 5000 };
+    const exhaust = async (key: string) => {
+      (await pacer.acquire(key, limits)).release();
+      pacer.observe(key, 200, { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(NOW_S + 10) }, NO_RULES);
+    };
+    // 'held' keeps its slot throughout; 'kept' is exhausted first and used again and again.
+    const held = await pacer.acquire('held', limits);
+    await exhaust('kept');
+    for (let i = 0; i < 1000; i++) {
+      (await pacer.acquire(`c-${i}`, limits)).release();
+      if (i % 50 === 0) await expect(pacer.acquire('kept', limits)).rejects.toMatchObject({ code: 'rate_limited' });
+      expect(pacer.size()).toBeLessThanOrEqual(100);
+    }
+    // The recent and the busy connections are remembered; an old idle one was forgotten.
+    await expect(pacer.acquire('kept', limits)).rejects.toMatchObject({ code: 'rate_limited' });
+    const waiting = watch(pacer.acquire('held', limits));
+    await settle();
+    expect(waiting.state).toBe('pending');
+    held.release();
+    await settle();
+    expect(waiting.state).toBe('granted');
+    waiting.slot?.release();
+    await exhaust('old');
+    for (let i = 1000; i < 1200; i++) (await pacer.acquire(`c-${i}`, limits)).release();
+    expect((await pacer.acquire('old', limits)).waitedMs).toBe(0);
+  });
+});
