@@ -9,7 +9,7 @@ import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
-import { typecheckFunctions } from './typecheck.js';
+import { typecheckInThread } from './typecheck-thread.js';
 
 export type FunctionKind = 'action' | 'sync';
 
@@ -93,8 +93,7 @@ export async function bundleFunctions(functionsDir: string, options: BundleOptio
   const { sources, problems } = await scanFunctions(root);
   const platform = locatePlatform();
 
-  // esbuild works in its own process: start the build, then type-check (synchronous CPU work
-  // on this thread) while it runs.
+  // esbuild works in its own process and the type check on its own thread: both run at once.
   const building = buildEntries(sources, root, platform);
   // Awaited below; this only keeps an early failure from counting as unhandled meanwhile.
   building.catch(() => {});
@@ -106,7 +105,7 @@ export async function bundleFunctions(functionsDir: string, options: BundleOptio
       warn("type check skipped: Patchbay's sdk/functions type declarations are missing (compile with declaration: true)");
     } else {
       try {
-        const checked = await typecheckFunctions(sources, root, { sdkTypes, resolveFromDir: platform.runnerDir });
+        const checked = await typecheckInThread(sources, root, { sdkTypes, resolveFromDir: platform.runnerDir });
         typeProblems = checked.problems;
         for (const message of checked.warnings) warn(message);
       } catch (error) {
