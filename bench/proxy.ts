@@ -10,6 +10,12 @@
 // It prints one JSON object (also written to bench/results/proxy-<timestamp>.json) and exits 1
 // if any response was not a 2xx.
 //
+// The measured seconds of the four are interleaved: BENCH_ROUNDS rounds, each giving every
+// scenario its slice in turn, so that a machine whose speed drifts (shared cores) slows them alike
+// and the ratios compare like with like. Each figure merges its scenario's slices. Between slices
+// the machine settles for 0.5 s (Patchbay's log writes of a slice end within it and are counted
+// with that slice's CPU).
+//
 // As in production, each server runs in its own process: the upstream (bench/servers/upstream.ts),
 // the forwarder (bench/servers/forwarder.ts) and Patchbay (`patchbay start`, with its embedded
 // PostgreSQL) are child processes; only autocannon and this orchestration run here. Each
@@ -21,11 +27,13 @@ import path from 'node:path';
 import type autocannon from 'autocannon';
 import { request } from 'undici';
 import { processCpu, type Child } from './lib/children.js';
-import { runLoad, round, type LoadResult } from './lib/load.js';
+import { round, runLoadRaw, summarize, type LoadResult, type LoadRun } from './lib/load.js';
 import { api, BenchSession, machineInfo, positiveNumber, PROFILE, PROFILE_DIR, ROOT, type Patchbay } from './lib/session.js';
 
 const DURATION_S = positiveNumber('BENCH_DURATION_S', 10);
 const WARMUP_S = positiveNumber('BENCH_WARMUP_S', 1.5);
+const ROUNDS = Math.max(1, Math.round(positiveNumber('BENCH_ROUNDS', 5)));
+const SETTLE_MS = 500;
 const CONNECTION_COUNTS = [1, 64] as const;
 const PATCHBAY_CONNECTIONS = 1000;
 const PROXY_PATH = '/proxy/items?x=1';
@@ -122,18 +130,35 @@ function cpuSnapshot(processes: Processes): CpuSnapshot {
   };
 }
 
-function cpuPerRequest(before: CpuSnapshot, after: CpuSnapshot, requests: number): CpuPerRequest {
-  const per = (key: keyof CpuSnapshot) => {
+const CPU_KEYS = ['loadGenerator', 'upstream', 'forwarder', 'patchbay', 'postgres'] as const;
+type CpuUsed = Record<(typeof CPU_KEYS)[number], number | null>;
+
+/** CPU µs each process used between two snapshots (null without /proc). */
+function cpuUsed(before: CpuSnapshot, after: CpuSnapshot): CpuUsed {
+  const used = {} as CpuUsed;
+  for (const key of CPU_KEYS) {
     const [a, b] = [before[key], after[key]];
-    return a === undefined || b === undefined ? null : round((b - a) / requests, 1);
+    used[key] = a === undefined || b === undefined ? null : b - a;
+  }
+  return used;
+}
+
+function addCpu(total: CpuUsed | undefined, more: CpuUsed): CpuUsed {
+  if (total === undefined) return more;
+  const sum = {} as CpuUsed;
+  for (const key of CPU_KEYS) {
+    const [a, b] = [total[key], more[key]];
+    sum[key] = a === null || b === null ? null : a + b;
+  }
+  return sum;
+}
+
+function cpuPerRequest(used: CpuUsed, requests: number): CpuPerRequest {
+  const per = (key: (typeof CPU_KEYS)[number]) => {
+    const value = used[key];
+    return value === null ? null : round(value / requests, 1);
   };
-  return {
-    loadGenerator: per('loadGenerator') as number,
-    upstream: per('upstream'),
-    forwarder: per('forwarder'),
-    patchbay: per('patchbay'),
-    postgres: per('postgres'),
-  };
+  return { loadGenerator: per('loadGenerator') as number, upstream: per('upstream'), forwarder: per('forwarder'), patchbay: per('patchbay'), postgres: per('postgres') };
 }
 
 // ---------------------------------------------------------------- scenarios
@@ -167,13 +192,13 @@ async function measure(
   processes: Processes,
   connections: number,
   durationS: number,
-): Promise<{ result: LoadResult; cpu: CpuPerRequest }> {
+): Promise<{ run: LoadRun; cpu: CpuUsed }> {
   let clients = 0;
   await upstream.reset();
   // Taken once autocannon has built every client's requests (1,000 per client when rotating),
   // so the load generator's figure is its cost per request, not its set-up.
   let before: CpuSnapshot | undefined;
-  const result = await runLoad({
+  const run = await runLoadRaw({
     url: scenario.url,
     connections,
     durationS,
@@ -186,11 +211,13 @@ async function measure(
       : undefined,
     onStart: () => (before = cpuSnapshot(processes)),
   });
+  // Patchbay writes its logs up to 200 ms after a call: let that finish before the next slice,
+  // so it is counted here and does not slow the next scenario down.
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
   const after = cpuSnapshot(processes);
   if (before === undefined) throw new Error(`${scenario.name}: autocannon never signalled its start`);
-  const cpu = cpuPerRequest(before, after, result.requests);
-  checkKeys(scenario, await upstream.keys(), connections, result.requests);
-  return { result, cpu };
+  checkKeys(scenario, await upstream.keys(), connections, run.times.length);
+  return { run, cpu: cpuUsed(before, after) };
 }
 
 /** The upstream must have seen exactly the API keys the scenario's connections hold. */
@@ -208,20 +235,37 @@ function checkKeys(scenario: Scenario, keys: Set<string>, connections: number, r
   }
 }
 
-async function runScenario(scenario: Scenario, upstream: Upstream, processes: Processes): Promise<{ result: ScenarioResult; cpu: ScenarioCpu }> {
-  const results: Partial<ScenarioResult> = {};
-  const cpu: Partial<ScenarioCpu> = {};
-  for (const connections of CONNECTION_COUNTS) {
+/** Every scenario at one connection count: a warm-up each, then ROUNDS interleaved slices each. */
+async function runInterleaved(
+  scenarios: Scenario[],
+  connections: number,
+  upstream: Upstream,
+  processes: Processes,
+): Promise<Map<Scenario['name'], { result: LoadResult; cpu: CpuPerRequest }>> {
+  for (const scenario of scenarios) {
     log(`${scenario.name}: warm-up ${WARMUP_S} s at ${connections} connection(s)`);
     await measure(scenario, upstream, processes, connections, WARMUP_S);
-    log(`${scenario.name}: ${DURATION_S} s at ${connections} connection(s)`);
-    const measured = await measure(scenario, upstream, processes, connections, DURATION_S);
-    const { result } = measured;
-    log(`${scenario.name} c${connections}: ${result.rps} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms; CPU µs/request ${JSON.stringify(measured.cpu)}`);
-    results[`c${connections}`] = result;
-    cpu[`c${connections}`] = measured.cpu;
   }
-  return { result: results as ScenarioResult, cpu: cpu as ScenarioCpu };
+  const sliceS = DURATION_S / ROUNDS;
+  log(`${scenarios.map((s) => s.name).join(', ')}: ${ROUNDS} rounds of ${sliceS} s each at ${connections} connection(s)`);
+  const slices = new Map<Scenario['name'], { runs: LoadRun[]; cpu: CpuUsed | undefined }>(scenarios.map((s) => [s.name, { runs: [], cpu: undefined }]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const scenario of scenarios) {
+      const { run, cpu } = await measure(scenario, upstream, processes, connections, sliceS);
+      const entry = slices.get(scenario.name) as { runs: LoadRun[]; cpu: CpuUsed | undefined };
+      entry.runs.push(run);
+      entry.cpu = addCpu(entry.cpu, cpu);
+    }
+  }
+  const results = new Map<Scenario['name'], { result: LoadResult; cpu: CpuPerRequest }>();
+  for (const scenario of scenarios) {
+    const entry = slices.get(scenario.name) as { runs: LoadRun[]; cpu: CpuUsed };
+    const result = summarize(entry.runs);
+    const cpu = cpuPerRequest(entry.cpu, result.requests);
+    log(`${scenario.name} c${connections}: ${result.rps} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms; CPU µs/request ${JSON.stringify(cpu)}`);
+    results.set(scenario.name, { result, cpu });
+  }
+  return results;
 }
 
 /** Sanity check before measuring: the path answers 200 with the upstream's exact body. */
@@ -268,12 +312,14 @@ async function main() {
     await checkPath(scenario, upstream);
   }
 
-  const results: Partial<Record<Scenario['name'], ScenarioResult>> = {};
-  const cpu: Partial<Record<Scenario['name'], ScenarioCpu>> = {};
-  for (const scenario of scenarios) {
-    const measured = await runScenario(scenario, upstream, processes);
-    results[scenario.name] = measured.result;
-    cpu[scenario.name] = measured.cpu;
+  const results: Partial<Record<Scenario['name'], Partial<ScenarioResult>>> = {};
+  const cpu: Partial<Record<Scenario['name'], Partial<ScenarioCpu>>> = {};
+  for (const connections of CONNECTION_COUNTS) {
+    const measured = await runInterleaved(scenarios, connections, upstream, processes);
+    for (const [name, { result, cpu: used }] of measured) {
+      (results[name] ??= {})[`c${connections}`] = result;
+      (cpu[name] ??= {})[`c${connections}`] = used;
+    }
   }
   const { direct, replyFrom: forwarded, proxy, proxyRotating } = results as Record<Scenario['name'], ScenarioResult>;
   const cpuOf = cpu as Record<Scenario['name'], ScenarioCpu>;
@@ -314,6 +360,7 @@ async function main() {
     settings: {
       durationS: DURATION_S,
       warmupS: WARMUP_S,
+      rounds: ROUNDS,
       connections: CONNECTION_COUNTS,
       patchbayConnections: PATCHBAY_CONNECTIONS,
       upstreamBodyBytes: upstream.body.length,

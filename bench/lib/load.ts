@@ -1,4 +1,5 @@
-// One autocannon run, in this process, with latencies recorded at full precision.
+// autocannon runs, in this process, with latencies recorded at full precision; several runs
+// (interleaved slices of one scenario) can be summarised as one result.
 //
 // autocannon's own latency histogram stores whole milliseconds (0.4 ms is recorded as 0), which
 // cannot tell whether a proxy adds 0.3 ms or 0.9 ms; so every response time it measures
@@ -19,14 +20,14 @@ export interface LoadOptions {
 }
 
 export interface LoadResult {
-  /** Mean of the per-second request counts (autocannon's `requests.average`). */
+  /** 2xx responses per second of measurement. */
   rps: number;
   /** Latency percentiles in ms, from the exact response times. */
   p50: number;
   p90: number;
   p99: number;
   meanMs: number;
-  /** autocannon's own (whole-millisecond) percentiles, for comparison with its CLI output. */
+  /** autocannon's own (whole-millisecond) percentiles, for comparison with its CLI output (of the longest slice when merged). */
   autocannonP50: number;
   autocannonP99: number;
   requests: number;
@@ -36,11 +37,26 @@ export interface LoadResult {
    * durationS ends) only at its next one-second tick after the last response.
    */
   activeS: number;
+  /** How many runs this result merges (interleaved slices of one scenario). */
+  slices: number;
+}
+
+/** One autocannon run before it is summarised: every 2xx response time, unsorted. */
+export interface LoadRun {
+  times: Float64Array;
+  durationS: number;
+  activeS: number;
+  autocannonP50: number;
+  autocannonP99: number;
 }
 
 export class LoadError extends Error {}
 
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
+  return summarize([await runLoadRaw(options)]);
+}
+
+export async function runLoadRaw(options: LoadOptions): Promise<LoadRun> {
   let times = new Float64Array(1 << 16);
   let count = 0;
   let startedAt = 0;
@@ -79,21 +95,41 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         `${result.timeouts} timeouts, ${result.mismatches} mismatches, ${count} successes; status codes ${JSON.stringify(result.statusCodeStats)}`,
     );
   }
+  return {
+    times: times.subarray(0, count),
+    durationS: result.duration,
+    activeS: (lastAt - startedAt) / 1000,
+    autocannonP50: result.latency.p50,
+    autocannonP99: result.latency.p99,
+  };
+}
 
-  const sorted = times.subarray(0, count).sort();
+/** One result over one or more runs: throughput over their summed time, percentiles over all their responses. */
+export function summarize(runs: LoadRun[]): LoadResult {
+  const count = runs.reduce((sum, run) => sum + run.times.length, 0);
+  const sorted = new Float64Array(count);
+  let at = 0;
+  for (const run of runs) {
+    sorted.set(run.times, at);
+    at += run.times.length;
+  }
+  sorted.sort();
   let sum = 0;
   for (const t of sorted) sum += t;
+  const durationS = runs.reduce((total, run) => total + run.durationS, 0);
+  const longest = runs.reduce((a, b) => (b.durationS > a.durationS ? b : a));
   return {
-    rps: round(result.requests.average, 1),
+    rps: round(count / durationS, 1),
     p50: round(percentile(sorted, 50), 3),
     p90: round(percentile(sorted, 90), 3),
     p99: round(percentile(sorted, 99), 3),
     meanMs: round(sum / count, 3),
-    autocannonP50: result.latency.p50,
-    autocannonP99: result.latency.p99,
+    autocannonP50: longest.autocannonP50,
+    autocannonP99: longest.autocannonP99,
     requests: count,
-    durationS: result.duration,
-    activeS: round((lastAt - startedAt) / 1000, 3),
+    durationS: round(durationS, 3),
+    activeS: round(runs.reduce((total, run) => total + run.activeS, 0), 3),
+    slices: runs.length,
   };
 }
 
