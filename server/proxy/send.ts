@@ -16,6 +16,7 @@ import type { Target, TargetResolver } from './target.js';
 import type { AttemptRecord, ProxyCall, ProxyResult } from './types.js';
 
 const NO_SECRETS = createRedactor([]);
+const ignoreError = () => undefined;
 
 export interface SendDeps {
   dispatcher: Dispatcher;
@@ -209,6 +210,10 @@ export async function sendCall(deps: SendDeps, call: ProxyCall): Promise<ProxyRe
       // One 'close' listener rather than finished(): the body stream destroys itself once it
       // ended, failed or was abandoned, and says which.
       const done = body;
+      // Until the route hands the body to the reply, nothing else listens: an upstream failure in
+      // that gap must not be an unhandled 'error' event. The error stays in `done.errored`, where
+      // the reply's own stream handling and the listener below find it.
+      done.on('error', ignoreError);
       done.once('close', () => {
         slot.release();
         const error = done.errored ?? (done.readableEnded ? null : new Error('the response body was not read to its end'));

@@ -135,9 +135,13 @@ export function proxyRoutes(app: FastifyInstance, deps: ProxyRouteDeps): void {
     }
 
     const abort = new Cancellation();
-    reply.raw.on('close', () => {
+    const clientGone = () => {
       if (!reply.raw.writableFinished) abort.abort(new Error('client disconnected'));
-    });
+    };
+    reply.raw.on('close', clientGone);
+    // A client that left before this handler ran (a busy process, a slow body read) closed the
+    // response already, and 'close' will not come again: the upstream call must not start.
+    if (reply.raw.destroyed) clientGone();
 
     let result;
     try {

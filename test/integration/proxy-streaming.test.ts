@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { Readable } from 'node:stream';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startPatchbay, type TestPatchbay } from '../harness/patchbay.js';
 import { hugeBody, slowBody, startUpstream, type Step, type Upstream } from '../harness/upstream.js';
@@ -162,7 +162,11 @@ describe('proxy: streaming both ways', () => {
   });
 
   it('refuses a body over the limit with 413 request_too_large, declared or streamed', async () => {
+    // Its own client, destroyed at the end: a connection whose upload was refused half-way must
+    // not stay in the shared pool, where it held up later tests' calls.
+    const client = new Agent();
     const declared = await request(`${patchbay.url}/proxy/upload`, {
+      dispatcher: client,
       method: 'POST',
       headers: { ...headers, 'content-type': 'application/octet-stream', 'content-length': String(41 * MB) },
       body: Buffer.alloc(1),
@@ -175,12 +179,14 @@ describe('proxy: streaming both ways', () => {
       for (let i = 0; i < 45; i++) yield Buffer.alloc(MB, 1);
     }
     const streamed = await request(`${patchbay.url}/proxy/upload`, {
+      dispatcher: client,
       method: 'POST',
       headers: { ...headers, 'content-type': 'application/octet-stream' },
       body: Readable.from(chunks()),
     });
     expect(streamed.statusCode).toBe(413);
     expect(((await streamed.body.json()) as { error: { code: string } }).error.code).toBe('request_too_large');
+    await client.destroy();
   }, 30_000);
 
   it('aborts the upstream call when the client disconnects', async () => {
@@ -196,6 +202,7 @@ describe('proxy: streaming both ways', () => {
     for (let i = 0; i < 40 && !upstreamClosed; i++) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(upstreamClosed).toBe(true);
   });
+
   it('logs a download cut short, by the provider or by the client, as failed with upstream_body_error', async () => {
     const logged = async (endpoint: string) => {
       for (let i = 0; i < 60; i++) {
@@ -208,12 +215,15 @@ describe('proxy: streaming both ways', () => {
       }
       throw new Error(`no log operation for ${endpoint}`);
     };
+    // Its own client: earlier tests leave the shared one with half-sent uploads and aborted calls.
+    const client = new Agent();
+    const get = (path: string, signal?: AbortSignal) => request(`${patchbay.url}${path}`, { headers, signal, dispatcher: client });
     // The provider resets the connection half-way through the body.
     upstream.script((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(4 * MB) });
       res.write(Buffer.alloc(256 * 1024), () => res.socket?.destroy());
     });
-    const cut = await request(`${patchbay.url}/proxy/files/cut`, { headers });
+    const cut = await get('/proxy/files/cut');
     expect(cut.statusCode).toBe(200);
     await expect(cut.body.arrayBuffer()).rejects.toThrow();
     expect(await logged('/files/cut')).toMatchObject({ state: 'failed', status: 200, error: { code: 'upstream_body_error' } });
@@ -221,7 +231,7 @@ describe('proxy: streaming both ways', () => {
     // The client leaves after the first bytes of a slow body.
     upstream.script(slowBody(2 * MB, 256 * 1024));
     const controller = new AbortController();
-    const left = await request(`${patchbay.url}/proxy/files/left`, { headers, signal: controller.signal });
+    const left = await get('/proxy/files/left', controller.signal);
     for await (const _chunk of left.body) {
       controller.abort();
       break;
@@ -230,8 +240,9 @@ describe('proxy: streaming both ways', () => {
 
     // Neither call kept its slot (max_concurrency 1): the next download goes through.
     upstream.script(hugeBody(MB));
-    const next = await request(`${patchbay.url}/proxy/files/next`, { headers });
+    const next = await get('/proxy/files/next');
     expect(Buffer.from(await next.body.arrayBuffer()).length).toBe(MB);
     expect(await logged('/files/next')).toMatchObject({ state: 'success', status: 200, error: null });
+    await client.close();
   });
 });
