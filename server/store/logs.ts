@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { isUniqueViolation, type Pool, type Queryable } from './db.js';
+import { isUniqueViolation, withTransaction, type Pool, type Queryable } from './db.js';
 
 export interface LogOperation {
   id: string;
@@ -119,27 +119,15 @@ export function toCopyLine(op: LogOperation): string {
 
 // synchronous_commit is off for these transactions only: a crash may lose the last fraction of a
 // second of logs, and the writer never waits on a WAL flush for them.
-const BEGIN = 'BEGIN; SET LOCAL synchronous_commit = off';
+const ASYNC_COMMIT = 'SET LOCAL synchronous_commit = off';
 const COPY_ROWS = `COPY log_operations (${COPY_COLUMNS}) FROM STDIN`;
 // A batch is sent again when its first try failed without an answer; if that try did commit,
 // COPY meets its own ids, so the retry goes through a scratch table that skips them.
-const COPY_SCRATCH = [
-  `${BEGIN}; CREATE TEMP TABLE log_batch (LIKE log_operations INCLUDING DEFAULTS) ON COMMIT DROP`,
-  `COPY log_batch (${COPY_COLUMNS}) FROM STDIN`,
-  `INSERT INTO log_operations SELECT * FROM log_batch ON CONFLICT (id) DO NOTHING`,
-];
+const CREATE_SCRATCH = `${ASYNC_COMMIT}; CREATE TEMP TABLE log_batch (LIKE log_operations INCLUDING DEFAULTS) ON COMMIT DROP`;
+const COPY_SCRATCH = `COPY log_batch (${COPY_COLUMNS}) FROM STDIN`;
+const INSERT_FROM_SCRATCH = 'INSERT INTO log_operations SELECT * FROM log_batch ON CONFLICT (id) DO NOTHING';
 
-async function copyLines(client: pg.PoolClient, lines: readonly string[], skipExisting: boolean): Promise<void> {
-  try {
-    await client.query(skipExisting ? (COPY_SCRATCH[0] as string) : BEGIN);
-    await pipeline(Readable.from([lines.join('')]), client.query(copyFrom(skipExisting ? (COPY_SCRATCH[1] as string) : COPY_ROWS)));
-    if (skipExisting) await client.query(COPY_SCRATCH[2] as string);
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  }
-}
+const copyText = (client: pg.PoolClient, sql: string, lines: readonly string[]) => pipeline(Readable.from([lines.join('')]), client.query(copyFrom(sql)));
 
 const fromRow = (row: LogRow): LogOperation => ({
   id: row.id,
@@ -167,17 +155,18 @@ export function createLogStore(db: Queryable, pool: Pool): LogStore {
   return {
     async insertLines(lines) {
       if (lines.length === 0) return;
-      const client = await pool.connect();
-      let failed = true;
       try {
-        await copyLines(client, lines, false).catch((error: unknown) => {
-          if (!isUniqueViolation(error)) throw error;
-          return copyLines(client, lines, true);
+        await withTransaction(pool, async (client) => {
+          await client.query(ASYNC_COMMIT);
+          await copyText(client, COPY_ROWS, lines);
         });
-        failed = false;
-      } finally {
-        // A connection that failed mid-COPY is not handed to anyone else.
-        client.release(failed);
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw error;
+        await withTransaction(pool, async (client) => {
+          await client.query(CREATE_SCRATCH);
+          await copyText(client, COPY_SCRATCH, lines);
+          await client.query(INSERT_FROM_SCRATCH);
+        });
       }
     },
     async list(filter) {
