@@ -64,6 +64,8 @@ export interface PatchbayOptions {
   providers: Record<string, unknown>;
   /** More PATCHBAY_* settings, e.g. PATCHBAY_FUNCTIONS_DIR. */
   env?: Record<string, string>;
+  /** Another compiled entry point than this checkout's dist/bin/patchbay.js (A/B runs of two builds). */
+  entry?: string;
 }
 
 export class BenchSession {
@@ -171,7 +173,8 @@ export class BenchSession {
       profilesBefore = new Set(await readdir(PROFILE_DIR));
       profileArgs.push('--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`);
     }
-    const entry = FROM_SOURCE ? ['--import', 'tsx', path.join(ROOT, 'bin', 'patchbay.ts')] : [await this.buildPatchbay()];
+    const entry =
+      options.entry !== undefined ? [options.entry] : FROM_SOURCE ? ['--import', 'tsx', path.join(ROOT, 'bin', 'patchbay.ts')] : [await this.buildPatchbay()];
     const child = await spawnChild({
       name: 'patchbay',
       args: [...profileArgs, '--no-node-snapshot', ...entry, 'start'],

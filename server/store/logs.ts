@@ -65,8 +65,8 @@ interface LogRow {
 }
 
 export interface LogStore {
-  /** Inserts rows already written by `toCopyLine` (the writer's hot path), in one transaction. */
-  insertLines(lines: readonly string[]): Promise<void>;
+  /** Inserts rows given as COPY text (lines of `toCopyLine`, as bytes), in one transaction. */
+  insertCopy(data: readonly Buffer[]): Promise<void>;
   list(filter: LogFilter): Promise<LogOperation[]>;
   get(id: string): Promise<LogOperation | undefined>;
   deleteOlderThan(cutoff: Date, limit: number): Promise<number>;
@@ -76,8 +76,8 @@ export interface LogStore {
 //
 // Log rows reach PostgreSQL through COPY in its text format: per row it costs the database about
 // 40 % less than an INSERT of the same rows unpacked from a JSON parameter, and Node only joins
-// strings. Each row is written as its line the moment the operation ends, so the writer keeps
-// one string per call until the next flush instead of an object graph.
+// strings. Each row is written as its line the moment the operation ends, and the writer keeps
+// it as bytes until the next flush instead of an object graph.
 
 const COPY_COLUMNS =
   'id, parent_id, type, action, state, level, integration_key, connection_id, method, url, status, error, attempts, request, response, messages, started_at, ended_at, duration_ms';
@@ -127,7 +127,7 @@ const CREATE_SCRATCH = `${ASYNC_COMMIT}; CREATE TEMP TABLE log_batch (LIKE log_o
 const COPY_SCRATCH = `COPY log_batch (${COPY_COLUMNS}) FROM STDIN`;
 const INSERT_FROM_SCRATCH = 'INSERT INTO log_operations SELECT * FROM log_batch ON CONFLICT (id) DO NOTHING';
 
-const copyText = (client: pg.PoolClient, sql: string, lines: readonly string[]) => pipeline(Readable.from([lines.join('')]), client.query(copyFrom(sql)));
+const copyData = (client: pg.PoolClient, sql: string, data: readonly Buffer[]) => pipeline(Readable.from(data), client.query(copyFrom(sql)));
 
 const fromRow = (row: LogRow): LogOperation => ({
   id: row.id,
@@ -153,18 +153,18 @@ const fromRow = (row: LogRow): LogOperation => ({
 
 export function createLogStore(db: Queryable, pool: Pool): LogStore {
   return {
-    async insertLines(lines) {
-      if (lines.length === 0) return;
+    async insertCopy(data) {
+      if (data.length === 0) return;
       try {
         await withTransaction(pool, async (client) => {
           await client.query(ASYNC_COMMIT);
-          await copyText(client, COPY_ROWS, lines);
+          await copyData(client, COPY_ROWS, data);
         });
       } catch (error) {
         if (!isUniqueViolation(error)) throw error;
         await withTransaction(pool, async (client) => {
           await client.query(CREATE_SCRATCH);
-          await copyText(client, COPY_SCRATCH, lines);
+          await copyData(client, COPY_SCRATCH, data);
           await client.query(INSERT_FROM_SCRATCH);
         });
       }

@@ -10,6 +10,10 @@ import { toCopyLine, type LogOperation } from '../../server/store/logs.js';
 import { createPool, createStore, type Pool, type Store } from '../../server/store/index.js';
 import { createTestDatabase, type TestDatabase } from '../harness/database.js';
 
+const copyData = (ops: LogOperation[]) => Buffer.from(ops.map(toCopyLine).join(''));
+/** Rows in a batch of COPY text: each ends with a newline (newlines inside values are escaped). */
+const rowsIn = (data: readonly Buffer[]) => data.reduce((sum, chunk) => sum + chunk.filter((byte) => byte === 0x0a).length, 0);
+
 function operation(overrides: Partial<LogOperation> = {}): LogOperation {
   const startedAt = new Date(Date.now() - 20);
   return {
@@ -97,9 +101,9 @@ describe('log writer', () => {
 
   it('stores a batch sent a second time (its first answer lost) once, with the new rows of the retry', async () => {
     const first = [operation(), operation()];
-    await store.logs.insertLines(first.map(toCopyLine));
+    await store.logs.insertCopy([copyData(first)]);
     const retry = [...first, operation()];
-    await store.logs.insertLines(retry.map(toCopyLine));
+    await store.logs.insertCopy([copyData(retry)]);
 
     const ids = retry.map((op) => op.id);
     const { rows } = await pool.query<{ id: string }>('SELECT id FROM log_operations WHERE id = ANY($1::uuid[])', [ids]);
@@ -119,7 +123,7 @@ describe('log writer', () => {
   });
   it('under steady traffic sends full batches, not a transaction per handful of rows', async () => {
     const batches: number[] = [];
-    const counting = { ...store.logs, insertLines: (lines: readonly string[]) => (batches.push(lines.length), store.logs.insertLines(lines)) };
+    const counting = { ...store.logs, insertCopy: (data: readonly Buffer[]) => (batches.push(rowsIn(data)), store.logs.insertCopy(data)) };
     const steady = createLogWriter({ store: counting, logger: pino({ level: 'silent' }), flushIntervalMs: 60_000, maxBatch: 500 });
     steady.start();
     try {
@@ -134,5 +138,65 @@ describe('log writer', () => {
     }
     expect(batches.reduce((sum, n) => sum + n, 0)).toBe(2300);
     expect(batches).toEqual([500, 500, 500, 500, 300]);
+  });
+
+  it('stores rows larger than its buffers and rows split over many buffers intact', async () => {
+    // Failed calls keep their headers: a row can be far bigger than the writer's 64 KB buffers.
+    const huge = operation({ state: 'failed', level: 'warn', status: 431, request: { headers: { 'x-big': `ä${'x'.repeat(200_000)}😀` } } });
+    const many = Array.from({ length: 600, }, (_, i) => operation({ connectionId: `many-${i}`, url: `https://h/${'ü'.repeat(i)}` }));
+    writer.write(many[0] as LogOperation);
+    writer.write(huge);
+    for (const op of many.slice(1)) writer.write(op);
+    await writer.flush();
+
+    expect(await store.logs.get(huge.id)).toEqual(huge);
+    for (const op of many) expect(await store.logs.get(op.id)).toEqual(op);
+  });
+
+  it('keeps rows while the database is away and writes them once it is back', async () => {
+    let away = true;
+    const refused: number[] = [];
+    const written: number[] = [];
+    const flaky = {
+      ...store.logs,
+      insertCopy: async (data: readonly Buffer[]) => {
+        if (away) {
+          refused.push(rowsIn(data));
+          throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+        }
+        await store.logs.insertCopy(data);
+        written.push(rowsIn(data));
+      },
+    };
+    const patient = createLogWriter({ store: flaky, logger: pino({ level: 'silent' }), flushIntervalMs: 60_000, maxBatch: 100 });
+    const ops = Array.from({ length: 250 }, () => operation({ connectionId: 'patient' }));
+    for (const op of ops) patient.write(op);
+    await patient.flush();
+    // Each try sends the oldest batch again, and stops at the first failure.
+    expect(refused.length).toBeGreaterThan(0);
+    expect(new Set(refused)).toEqual(new Set([100]));
+    expect(written).toEqual([]);
+
+    away = false;
+    await patient.flush();
+    expect(written).toEqual([100, 100, 50]);
+    const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM log_operations WHERE id = ANY($1::uuid[])', [ops.map((op) => op.id)]);
+    expect(rows[0]?.n).toBe(250);
+    expect(patient.dropped).toBe(0);
+  });
+
+  it('past its bound drops the oldest rows, counts them and writes the newest', async () => {
+    const down = { ...store.logs, insertCopy: async () => Promise.reject(Object.assign(new Error('gone'), { code: 'ECONNRESET' })) };
+    const bounded = createLogWriter({ store: down, logger: pino({ level: 'silent' }), flushIntervalMs: 60_000, maxBatch: 10, maxQueue: 50 });
+    const ops = Array.from({ length: 80 }, (_, i) => operation({ connectionId: `bounded-${i}` }));
+    for (const op of ops) bounded.write(op);
+    await bounded.flush();
+    expect(bounded.dropped).toBe(30);
+
+    // The same writer with the database back: what it kept is the newest 50.
+    (down as { insertCopy: (data: readonly Buffer[]) => Promise<void> }).insertCopy = (data) => store.logs.insertCopy(data);
+    await bounded.flush();
+    const { rows } = await pool.query<{ connection_id: string }>("SELECT connection_id FROM log_operations WHERE connection_id LIKE 'bounded-%'");
+    expect(rows.map((row) => row.connection_id).sort()).toEqual(ops.slice(30).map((op) => op.connectionId).sort());
   });
 });
