@@ -4,8 +4,18 @@ import { PatchbayError } from '../errors.js';
 import type { Provider } from '../providers/catalog.js';
 import { renderTemplate, type TemplateValues } from '../providers/template.js';
 
+/** An upstream URL in the parts the dispatcher and the log take; every field is canonical (what a URL parser would print). */
+export interface UpstreamUrl {
+  /** `https://host[:port]` */
+  origin: string;
+  hostname: string;
+  /** Path and query: `/v1/users?per_page=5`. */
+  path: string;
+  href: string;
+}
+
 export interface BuiltRequest {
-  url: URL;
+  url: UpstreamUrl;
   headers: Record<string, string>;
 }
 
@@ -71,17 +81,59 @@ export function resolveBaseUrl(provider: Provider, values: TemplateValues, overr
   return url;
 }
 
+/** What joinUrl needs of a base URL, worked out once per base (a connection's is cached on its target). */
+interface BaseParts {
+  /** The base without trailing slashes: `https://h/v1`. */
+  text: string;
+  origin: string;
+  hostname: string;
+  /** The base path without trailing slashes: `/v1`, or '' at the root. */
+  path: string;
+  /** No query or fragment on the base: endpoints can be appended as text. */
+  plain: boolean;
+}
+
+const baseParts = new WeakMap<URL, BaseParts>();
+
+function partsOf(base: URL): BaseParts {
+  let parts = baseParts.get(base);
+  if (parts === undefined) {
+    parts = {
+      text: base.href.replace(/\/+$/, ''),
+      origin: base.origin,
+      hostname: base.hostname,
+      path: base.pathname.replace(/\/+$/, ''),
+      plain: base.search === '' && base.hash === '' && base.username === '' && base.password === '',
+    };
+    baseParts.set(base, parts);
+  }
+  return parts;
+}
+
+// Characters a URL parser leaves exactly as they are, in a path and in a query (WHATWG URL:
+// outside the path and special-query percent-encode sets). An endpoint made only of these, with
+// no dot segment, is already in canonical form: base + '/' + endpoint is the URL.
+const CANONICAL_PATH = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*$/;
+const CANONICAL_QUERY = /^\?[A-Za-z0-9\-._~!$&()*+,;=:@/?%]*$/;
+
+/** What is sent: no user info, no fragment, no empty `?` (href is origin + path). */
+function fromUrl(url: URL): UpstreamUrl {
+  const path = `${url.pathname}${url.search}`;
+  return { origin: url.origin, hostname: url.hostname, path, href: `${url.origin}${path}` };
+}
+
 /** Joins base and endpoint so that the endpoint can never leave the base (host, port, path). */
-export function joinUrl(base: URL, endpoint: string): URL {
+export function joinUrl(base: URL, endpoint: string): UpstreamUrl {
   if (CONTROL.test(endpoint)) throw invalidEndpoint('control characters');
   if (endpoint.includes('\\')) throw invalidEndpoint('backslashes');
   const queryAt = endpoint.indexOf('?');
   let path = queryAt === -1 ? endpoint : endpoint.slice(0, queryAt);
-  const query = queryAt === -1 ? '' : endpoint.slice(queryAt);
+  const query = queryAt === -1 || queryAt === endpoint.length - 1 ? '' : endpoint.slice(queryAt);
   const hashAt = path.indexOf('#');
   if (hashAt !== -1) path = path.slice(0, hashAt);
 
-  const baseText = base.href.replace(/\/+$/, '');
+  const baseParts = partsOf(base);
+  const baseText = baseParts.text;
   // Nango accepts an endpoint that repeats the base URL; strip it at a real boundary.
   if (path.startsWith(baseText) && (path.length === baseText.length || path[baseText.length] === '/')) {
     path = path.slice(baseText.length);
@@ -95,12 +147,16 @@ export function joinUrl(base: URL, endpoint: string): URL {
   }
   if (decoded !== path && CONTROL.test(decoded)) throw invalidEndpoint('encoded control characters');
 
+  // The common case: nothing for a URL parser to encode or resolve (dot segments, plain or
+  // encoded, were refused above), so the joined text is the URL and cannot leave the base.
+  if (baseParts.plain && CANONICAL_PATH.test(path) && (query === '' || CANONICAL_QUERY.test(query))) {
+    return { origin: baseParts.origin, hostname: baseParts.hostname, path: `${baseParts.path}/${path}${query}`, href: `${baseText}/${path}${query}` };
+  }
   const url = new URL(`${baseText}/${path}${query}`);
-  const basePath = base.pathname.replace(/\/+$/, '');
-  if (url.origin !== base.origin || !(url.pathname === basePath || url.pathname.startsWith(`${basePath}/`))) {
+  if (url.origin !== base.origin || !(url.pathname === baseParts.path || url.pathname.startsWith(`${baseParts.path}/`))) {
     throw invalidEndpoint('it leaves the provider base URL');
   }
-  return url;
+  return fromUrl(url);
 }
 
 /** The provider's headers and query parameters rendered for one connection (templates filled in). */
@@ -132,14 +188,16 @@ export function renderProviderParts(provider: Provider, values: TemplateValues):
 export function buildRequest(parts: RequestParts): BuiltRequest {
   const override = parts.baseUrlOverride !== undefined && parts.baseUrlOverride !== '';
   const base = !override && parts.resolvedBase ? parts.resolvedBase : resolveBaseUrl(parts.provider, parts.values, parts.baseUrlOverride);
-  const url = joinUrl(base, parts.endpoint);
+  let url = joinUrl(base, parts.endpoint);
   const provider = parts.providerParts ?? renderProviderParts(parts.provider, parts.values);
 
   // Appended as text: going through url.searchParams would re-encode the caller's query
   // (%20 → +, `flag` → `flag=`, `,` → %2C), and some APIs read those literally.
   if (provider.query !== '') {
-    for (const name of provider.queryNames) if (url.searchParams.has(name)) url.searchParams.delete(name); // the provider's credential wins
-    url.search = url.search === '' ? `?${provider.query}` : `${url.search}&${provider.query}`;
+    const withQuery = new URL(url.href);
+    for (const name of provider.queryNames) if (withQuery.searchParams.has(name)) withQuery.searchParams.delete(name); // the provider's credential wins
+    withQuery.search = withQuery.search === '' ? `?${provider.query}` : `${withQuery.search}&${provider.query}`;
+    url = fromUrl(withQuery);
   }
 
   const headers: Record<string, string> = {};

@@ -76,9 +76,9 @@ export function assertBaseUrlOverrideAllowed(url: URL, allowPrivate: boolean): v
   }
 }
 
-export function assertHostAllowed(url: URL, allowPrivate: boolean): void {
-  if (!isHostAllowed(url.hostname, allowPrivate)) {
-    throw new PatchbayError('egress_denied', { message: `Calls to ${url.hostname} are not allowed.` });
+export function assertHostAllowed(hostname: string, allowPrivate: boolean): void {
+  if (!isHostAllowed(hostname, allowPrivate)) {
+    throw new PatchbayError('egress_denied', { message: `Calls to ${hostname} are not allowed.` });
   }
 }
 

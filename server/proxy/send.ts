@@ -6,7 +6,7 @@ import type { Dispatcher } from 'undici';
 import { isPatchbayError, PatchbayError } from '../errors.js';
 import { createRedactor } from '../logs/redact.js';
 import { newLogId, type LogWriter } from '../logs/writer.js';
-import { buildRequest, renderProviderParts, resolveBaseUrl } from './build-request.js';
+import { buildRequest, renderProviderParts, resolveBaseUrl, type UpstreamUrl } from './build-request.js';
 import { assertBaseUrlOverrideAllowed, assertHostAllowed } from './egress.js';
 import { cleanResponseHeaders, headerValue } from './headers.js';
 import type { Pacer } from './pacer.js';
@@ -55,7 +55,7 @@ export async function sendCall(deps: SendDeps, call: ProxyCall): Promise<ProxyRe
   const attempts: AttemptRecord[] = [];
   const method = call.method.toUpperCase();
   let target: Target | undefined;
-  let url: URL | undefined;
+  let url: UpstreamUrl | undefined;
   let requestHeaders: Record<string, string> = {};
 
   const writeLog = (status: number | null, error: { code: string; message: string } | null, responseHeaders: Record<string, string | string[] | undefined> | null) => {
@@ -121,7 +121,7 @@ export async function sendCall(deps: SendDeps, call: ProxyCall): Promise<ProxyRe
       });
       url = built.url;
       requestHeaders = built.headers;
-      assertHostAllowed(built.url, deps.allowPrivateEgress);
+      assertHostAllowed(built.url.hostname, deps.allowPrivateEgress);
 
       const acquired = deps.pacer.acquire(
         target.key,
@@ -136,7 +136,7 @@ export async function sendCall(deps: SendDeps, call: ProxyCall): Promise<ProxyRe
       try {
         response = await deps.dispatcher.request({
           origin: built.url.origin,
-          path: `${built.url.pathname}${built.url.search}`,
+          path: built.url.path,
           method: method as Dispatcher.HttpMethod,
           headers: built.headers,
           body: method === 'GET' || method === 'HEAD' ? undefined : call.body,

@@ -104,6 +104,29 @@ function jsonField(value: unknown): string {
   return textField(json);
 }
 
+// Date#toISOString formats through V8's printf path, twice per row; rows of one minute share
+// their first 17 characters, so only seconds and milliseconds are written per row.
+const MINUTE_MS = 60_000;
+const LAST_FOUR_DIGIT_YEAR_MS = Date.UTC(9999, 11, 31, 23, 59);
+let minuteStart = Number.NaN;
+let minutePrefix = '';
+
+/** `date.toISOString()`, cheaper for the dates a log row holds. */
+export function isoTime(date: Date): string {
+  const ms = date.getTime();
+  let offset = ms - minuteStart;
+  if (!(offset >= 0 && offset < MINUTE_MS)) {
+    // Outside 0000–9999, or an invalid date (which throws): as the standard library writes it.
+    if (!(ms >= 0 && ms < LAST_FOUR_DIGIT_YEAR_MS)) return date.toISOString();
+    minuteStart = ms - (ms % MINUTE_MS);
+    minutePrefix = new Date(minuteStart).toISOString().slice(0, 17); // YYYY-MM-DDTHH:MM:
+    offset = ms - minuteStart;
+  }
+  const seconds = Math.floor(offset / 1000);
+  const millis = offset % 1000;
+  return `${minutePrefix}${seconds < 10 ? '0' : ''}${seconds}.${millis < 100 ? (millis < 10 ? '00' : '0') : ''}${millis}Z`;
+}
+
 const numberField = (value: number | null) => (value === null ? NULL_FIELD : String(value));
 
 /** One log row as a line of COPY text, columns in COPY_COLUMNS order. */
@@ -112,7 +135,7 @@ export function toCopyLine(op: LogOperation): string {
     op.connectionId,
   )}\t${textField(op.method)}\t${textField(op.url)}\t${numberField(op.status)}\t${jsonField(op.error)}\t${jsonField(op.attempts)}\t${jsonField(
     op.request,
-  )}\t${jsonField(op.response)}\t${jsonField(op.messages)}\t${op.startedAt.toISOString()}\t${op.endedAt === null ? NULL_FIELD : op.endedAt.toISOString()}\t${numberField(
+  )}\t${jsonField(op.response)}\t${jsonField(op.messages)}\t${isoTime(op.startedAt)}\t${op.endedAt === null ? NULL_FIELD : isoTime(op.endedAt)}\t${numberField(
     op.durationMs,
   )}\n`;
 }

@@ -134,12 +134,47 @@ describe('joinUrl', () => {
   it.each(['//evil.com/x', '///evil.com', '@evil.com', '/@evil.com/x', ':@evil.com', '%2F%2Fevil.com', '%40evil.com', '.evil.com'])(
     'keeps %j on the base host and under the base path',
     (endpoint) => {
-      const url = joinUrl(new URL('https://h.example/v1'), endpoint);
+      const url = new URL(joinUrl(new URL('https://h.example/v1'), endpoint).href);
       expect(url.host).toBe('h.example');
       expect(url.username).toBe('');
       expect(url.pathname.startsWith('/v1/')).toBe(true);
     },
   );
+
+  // Most endpoints skip the URL parser: what they give must be what it would have made of them.
+  it('gives canonical URLs: origin + path is href, and a URL parser changes nothing', () => {
+    const alphabet = ['a', 'Z', '0', '-', '.', '_', '~', '!', '$', '&', "'", '(', ')', '*', '+', ',', ';', '=', ':', '@', '/', '%', '%2e', '%41', '?', '#', ' ', '"', '<', '>', '`', '{', '}', '|', '^', '[', ']', 'é', '😀', '..'];
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const bases = ['https://h.example', 'https://h.example/', 'https://h.example:8443/v1/', 'http://10.0.0.1/api/v2', 'https://h.example/a%20b'];
+    let joined = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const length = Math.floor(random() * 12);
+      let endpoint = '/';
+      for (let j = 0; j < length; j++) endpoint += alphabet[Math.floor(random() * alphabet.length)];
+      const base = new URL(bases[i % bases.length] as string);
+      let url;
+      try {
+        url = joinUrl(base, endpoint);
+      } catch (error) {
+        expect((error as { code?: string }).code).toBe('invalid_endpoint');
+        continue;
+      }
+      joined++;
+      const parsed = new URL(url.href);
+      expect({ endpoint, href: parsed.href, origin: parsed.origin, hostname: parsed.hostname, path: `${parsed.pathname}${parsed.search}` }).toEqual({
+        endpoint,
+        href: url.href,
+        origin: url.origin,
+        hostname: url.hostname,
+        path: url.path,
+      });
+      expect(`${url.origin}${url.path}`).toBe(url.href);
+      expect(url.origin).toBe(base.origin);
+      expect(parsed.pathname.startsWith(base.pathname.replace(/\/+$/, ''))).toBe(true);
+    }
+    expect(joined).toBeGreaterThan(5000);
+  });
 
   it('refuses an endpoint that climbs out of a base path', () => {
     expect(codeOf(() => joinUrl(new URL('https://api.atlassian.com/ex/jira/cloud-1'), '/../../other/rest'))).toBe('invalid_endpoint');
@@ -236,7 +271,7 @@ describe('buildRequest', () => {
   it('adds only the provider query parameters whose template is complete', () => {
     const conn = connection({ type: 'API_KEY', apiKey: 'trello-user-token' });
     const built = buildRequest(partsFor('trello', conn, { endpoint: '/1/members/me' }));
-    expect([...built.url.searchParams.keys()]).toEqual(['token']);
+    expect([...new URL(built.url.href).searchParams.keys()]).toEqual(['token']);
     expect(built.url.href).not.toContain('connectionConfig');
   });
 
@@ -245,12 +280,12 @@ describe('buildRequest', () => {
   it("keeps the caller's query string as written when provider query parameters are added", () => {
     const conn = connection({ type: 'API_KEY', apiKey: 'trello-user-token' }, { key: 'trello-app-key' });
     const built = buildRequest(partsFor('trello', conn, { endpoint: '/1/search?query=a%20b&partial&modelTypes=cards,boards' }));
-    expect(built.url.search).toBe('?query=a%20b&partial&modelTypes=cards,boards&key=trello-app-key&token=trello-user-token');
+    expect(built.url.path).toBe('/1/search?query=a%20b&partial&modelTypes=cards,boards&key=trello-app-key&token=trello-user-token');
   });
 
   it('accepts a colon in the first path segment (Google: /people:batchGet) and keeps it on the base host', () => {
     expect(joinUrl(new URL('https://people.googleapis.com/v1'), '/people:batchGet').href).toBe('https://people.googleapis.com/v1/people:batchGet');
-    expect(joinUrl(new URL('https://api.github.com'), 'https:evil.com').host).toBe('api.github.com');
+    expect(joinUrl(new URL('https://api.github.com'), 'https:evil.com').origin).toBe('https://api.github.com');
   });
 
   it('refuses a traversal endpoint', () => {
