@@ -99,7 +99,7 @@ function jsonField(value: unknown): string {
   if (value === null || value === undefined) return NULL_FIELD;
   if (Array.isArray(value) && value.length === 0) return '[]';
   let json = JSON.stringify(value);
-  // jsonb refuses \u0000 escapes too.
+  // \u0000 escapes too: jsonb refuses them, and a json value holding one cannot become text.
   if (json.includes('\\u0000')) json = JSON.stringify(value, withoutNul);
   return textField(json);
 }
