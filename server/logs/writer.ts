@@ -61,12 +61,14 @@ class CopyBatch {
   private used = 0;
 
   add(line: string): void {
-    let room = this.chunk === undefined ? 0 : this.chunk.length - this.used;
+    const room = this.chunk === undefined ? 0 : this.chunk.length - this.used;
     // A UTF-8 byte count is a pass over the text: only done when the row might not fit.
-    if (line.length * 3 > room && Buffer.byteLength(line) > room) {
-      this.seal();
-      this.chunk = Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, Buffer.byteLength(line)));
-      room = this.chunk.length;
+    if (line.length * 3 > room) {
+      const bytes = Buffer.byteLength(line);
+      if (bytes > room) {
+        this.seal();
+        this.chunk = Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, bytes));
+      }
     }
     this.used += (this.chunk as Buffer).write(line, this.used);
     this.rows++;

@@ -42,6 +42,13 @@ const DECODERS: Record<string, () => NodeJS.ReadWriteStream> = {
   br: () => zlib.createBrotliDecompress(),
 };
 
+/** The body decompressed: its stream, fed from the provider's. */
+function decoded(source: Readable, decoder: () => NodeJS.ReadWriteStream): Readable {
+  const output = decoder();
+  pipeline(source, output, () => undefined);
+  return output as unknown as Readable;
+}
+
 function networkCode(error: unknown): string {
   const code = (error as { code?: unknown })?.code;
   const causeCode = (error as { cause?: { code?: unknown } })?.cause?.code;
@@ -199,24 +206,18 @@ export async function sendCall(deps: SendDeps, call: ProxyCall): Promise<ProxyRe
       // Final answer: stream it back; the slot and the log wait until the body is done.
       const encoding = headerValue(response.headers, 'content-encoding')?.trim().toLowerCase();
       const decoder = decompress && encoding !== undefined ? DECODERS[encoding] : undefined;
-      let body: Readable = response.body;
-      if (decoder !== undefined) {
-        const decoded = decoder();
-        pipeline(response.body, decoded, () => undefined);
-        body = decoded as unknown as Readable;
-      }
+      const body = decoder === undefined ? response.body : decoded(response.body, decoder);
       const status = response.statusCode;
       const responseHeaders = response.headers;
+      // Until the route hands the body to the reply, nothing else listens: an upstream failure in
+      // that gap must not be an unhandled 'error' event. The error stays in `body.errored`, where
+      // the reply's own stream handling and the listener below find it.
+      body.on('error', ignoreError);
       // One 'close' listener rather than finished(): the body stream destroys itself once it
       // ended, failed or was abandoned, and says which.
-      const done = body;
-      // Until the route hands the body to the reply, nothing else listens: an upstream failure in
-      // that gap must not be an unhandled 'error' event. The error stays in `done.errored`, where
-      // the reply's own stream handling and the listener below find it.
-      done.on('error', ignoreError);
-      done.once('close', () => {
+      body.once('close', () => {
         slot.release();
-        const error = done.errored ?? (done.readableEnded ? null : new Error('the response body was not read to its end'));
+        const error = body.errored ?? (body.readableEnded ? null : new Error('the response body was not read to its end'));
         writeLog(status, error ? { code: 'upstream_body_error', message: error.message } : null, responseHeaders);
       });
       return {

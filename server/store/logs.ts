@@ -83,7 +83,7 @@ const COPY_COLUMNS =
   'id, parent_id, type, action, state, level, integration_key, connection_id, method, url, status, error, attempts, request, response, messages, started_at, ended_at, duration_ms';
 const NULL_FIELD = '\\N';
 // COPY text format: backslash, newline, carriage return and tab are escaped; NUL cannot be
-// stored in a text or jsonb column at all, so it is dropped rather than poisoning the batch.
+// stored in a text column at all, so it is dropped rather than poisoning the batch.
 const SPECIAL = /[\\\n\r\t\0]/;
 const SPECIALS = /[\\\n\r\t\0]/g;
 const ESCAPED: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\0': '' };
