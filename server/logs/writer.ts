@@ -3,7 +3,7 @@
 import { randomFillSync } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import { v7 as uuidv7 } from 'uuid';
-import { toCopyLine, type LogOperation, type LogStore } from '../store/logs.js';
+import { connectionKey, createdAt, toCopyLine, type LogChunk, type LogOperation, type LogStore } from '../store/logs.js';
 
 // Randomness for log ids, drawn from the system 4 KB at a time: uuid's own pool asks for 256
 // bytes per 16 ids, and each draw is a system call on the proxy's hot path.
@@ -49,18 +49,28 @@ const isDataError = (error: unknown) => String((error as { code?: unknown })?.co
 const CHUNK_BYTES = 64 * 1024;
 
 /**
- * Up to maxBatch rows of COPY text, encoded into off-heap buffers as they arrive. A busy proxy
- * queues thousands of rows between two flushes; kept as strings (each one a rope of the row's
- * pieces) they survived young-generation collections, which copied them again and again: one
- * sixth of the proxy's CPU under load. Here a queued row is bytes, not objects.
+ * Up to maxBatch rows of COPY text, encoded into off-heap buffers as they arrive, and what the
+ * chunk they become records about them. A busy proxy queues thousands of rows between two
+ * flushes; kept as strings (each one a rope of the row's pieces) they survived young-generation
+ * collections, which copied them again and again: one sixth of the proxy's CPU under load. Here
+ * a queued row is bytes, not objects.
  */
 class CopyBatch {
   rows = 0;
+  private readonly id = newLogId();
   private readonly full: Buffer[] = [];
   private chunk: Buffer | undefined;
   private used = 0;
+  private firstStarted = Number.POSITIVE_INFINITY;
+  private lastStarted = Number.NEGATIVE_INFINITY;
+  private firstCreated = Number.POSITIVE_INFINITY;
+  private lastCreated = Number.NEGATIVE_INFINITY;
+  private readonly integrations = new Set<string>();
+  private readonly connections = new Set<string>();
+  private readonly parents = new Set<string>();
 
-  add(line: string): void {
+  add(op: LogOperation): void {
+    const line = toCopyLine(op);
     const room = this.chunk === undefined ? 0 : this.chunk.length - this.used;
     // A UTF-8 byte count is a pass over the text: only done when the row might not fit.
     if (line.length * 3 > room) {
@@ -72,12 +82,35 @@ class CopyBatch {
     }
     this.used += (this.chunk as Buffer).write(line, this.used);
     this.rows++;
+
+    const started = op.startedAt.getTime();
+    const created = createdAt(op.id) ?? started;
+    if (started < this.firstStarted) this.firstStarted = started;
+    if (started > this.lastStarted) this.lastStarted = started;
+    if (created < this.firstCreated) this.firstCreated = created;
+    if (created > this.lastCreated) this.lastCreated = created;
+    if (op.integrationKey !== null) {
+      this.integrations.add(op.integrationKey);
+      if (op.connectionId !== null) this.connections.add(connectionKey(op.integrationKey, op.connectionId));
+    }
+    if (op.parentId !== null) this.parents.add(op.parentId);
   }
 
-  /** The COPY data, in order; the batch takes no more rows after this. */
-  data(): Buffer[] {
+  /** The chunk to store; the batch takes no more rows after this. */
+  toChunk(): LogChunk {
     this.seal();
-    return this.full;
+    return {
+      id: this.id,
+      rows: this.rows,
+      data: this.full,
+      firstStarted: this.firstStarted,
+      lastStarted: this.lastStarted,
+      firstCreated: this.firstCreated,
+      lastCreated: this.lastCreated,
+      integrations: [...this.integrations],
+      connections: [...this.connections],
+      parents: [...this.parents],
+    };
   }
 
   private seal(): void {
@@ -123,7 +156,7 @@ export function createLogWriter(options: LogWriterOptions): LogWriter {
       if (batch === undefined) return;
       queued -= batch.rows;
       try {
-        await options.store.insertCopy(batch.data());
+        await options.store.insertChunk(batch.toChunk());
       } catch (error) {
         if (isDataError(error)) {
           // PostgreSQL refused a value in the batch: sending it again cannot help.
@@ -158,7 +191,7 @@ export function createLogWriter(options: LogWriterOptions): LogWriter {
 
   return {
     write(operation) {
-      open.add(toCopyLine(operation));
+      open.add(operation);
       queued++;
       if (open.rows >= maxBatch) {
         closeOpen();

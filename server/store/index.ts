@@ -33,7 +33,7 @@ function repositories(db: Queryable, cipher: Cipher, pool: Pool): Repositories {
   return {
     integrations: createIntegrationStore(db, cipher),
     connections: createConnectionStore(db, cipher),
-    logs: createLogStore(db, pool),
+    logs: createLogStore(db),
     functions: createFunctionStore(db),
     runs: createRunStore(db),
     records: createRecordStore(db),

@@ -1,9 +1,7 @@
-// SQL for log_operations: batched COPY inserts (one transaction per batch) and filtered, cursor-paged reads.
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
-import { isUniqueViolation, withTransaction, type Pool, type Queryable } from './db.js';
+// SQL for log operations, stored a batch at a time (log_chunks, migration 007): a chunk's
+// operations are lines of COPY text, written once and read back here, where filtered,
+// cursor-paged reads pick the chunks that can hold matches and read the lines they need.
+import type { Queryable } from './db.js';
 
 export interface LogOperation {
   id: string;
@@ -42,31 +40,26 @@ export interface LogFilter {
   limit: number;
 }
 
-interface LogRow {
+/** A batch of operations, as the writer stores it. */
+export interface LogChunk {
+  /** Chosen by the writer: a chunk sent again after a failure without an answer is stored once. */
   id: string;
-  parent_id: string | null;
-  type: LogOperation['type'];
-  action: string;
-  state: LogOperation['state'];
-  level: LogOperation['level'];
-  integration_key: string | null;
-  connection_id: string | null;
-  method: string | null;
-  url: string | null;
-  status: number | null;
-  error: LogOperation['error'];
-  attempts: unknown[];
-  request: LogOperation['request'];
-  response: LogOperation['response'];
-  messages: unknown[];
-  started_at: Date;
-  ended_at: Date | null;
-  duration_ms: number | null;
+  rows: number;
+  /** Lines of `toCopyLine`, as bytes. */
+  data: readonly Buffer[];
+  /** Milliseconds: the range of its operations' startedAt, and of the creation times in their ids. */
+  firstStarted: number;
+  lastStarted: number;
+  firstCreated: number;
+  lastCreated: number;
+  integrations: readonly string[];
+  /** `connectionKey(integrationKey, connectionId)` of each connection it holds. */
+  connections: readonly string[];
+  parents: readonly string[];
 }
 
 export interface LogStore {
-  /** Inserts rows given as COPY text (lines of `toCopyLine`, as bytes), in one transaction. */
-  insertCopy(data: readonly Buffer[]): Promise<void>;
+  insertChunk(chunk: LogChunk): Promise<void>;
   list(filter: LogFilter): Promise<LogOperation[]>;
   get(id: string): Promise<LogOperation | undefined>;
   deleteOlderThan(cutoff: Date, limit: number): Promise<number>;
@@ -74,13 +67,11 @@ export interface LogStore {
 
 // ---------------------------------------------------------------- COPY lines
 //
-// Log rows reach PostgreSQL through COPY in its text format: per row it costs the database about
-// 40 % less than an INSERT of the same rows unpacked from a JSON parameter, and Node only joins
-// strings. Each row is written as its line the moment the operation ends, and the writer keeps
-// it as bytes until the next flush instead of an object graph.
+// An operation is stored as a line of PostgreSQL's COPY text format (columns in the order
+// toCopyLine writes them): tab-separated, \N for NULL, escapes for the characters that would
+// break the line. Each is written the moment the operation ends, and the writer keeps it as
+// bytes until its chunk is stored, instead of an object graph.
 
-const COPY_COLUMNS =
-  'id, parent_id, type, action, state, level, integration_key, connection_id, method, url, status, error, attempts, request, response, messages, started_at, ended_at, duration_ms';
 const NULL_FIELD = '\\N';
 // COPY text format: backslash, newline, carriage return and tab are escaped; NUL cannot be
 // stored in a text column at all, so it is dropped rather than poisoning the batch.
@@ -140,93 +131,180 @@ export function toCopyLine(op: LogOperation): string {
   )}\n`;
 }
 
-// synchronous_commit is off for these transactions only: a crash may lose the last fraction of a
-// second of logs, and the writer never waits on a WAL flush for them.
-const ASYNC_COMMIT = 'SET LOCAL synchronous_commit = off';
-const COPY_ROWS = `COPY log_operations (${COPY_COLUMNS}) FROM STDIN`;
-// A batch is sent again when its first try failed without an answer; if that try did commit,
-// COPY meets its own ids, so the retry goes through a scratch table that skips them.
-const CREATE_SCRATCH = `${ASYNC_COMMIT}; CREATE TEMP TABLE log_batch (LIKE log_operations INCLUDING DEFAULTS) ON COMMIT DROP`;
-const COPY_SCRATCH = `COPY log_batch (${COPY_COLUMNS}) FROM STDIN`;
-const INSERT_FROM_SCRATCH = 'INSERT INTO log_operations SELECT * FROM log_batch ON CONFLICT (id) DO NOTHING';
+/** How a connection is named in a chunk's `connections`. */
+export const connectionKey = (integrationKey: string, connectionId: string) => `${integrationKey}\x1f${connectionId}`;
 
-const copyData = (client: pg.PoolClient, sql: string, data: readonly Buffer[]) => pipeline(Readable.from(data), client.query(copyFrom(sql)));
+// The reverse of textField: \N is NULL; \\, \n, \r, \t stand for their characters.
+const UNESCAPED: Record<string, string> = { '\\': '\\', n: '\n', r: '\r', t: '\t' };
+const ESCAPES = /\\(.)/g;
+function readText(field: string): string | null {
+  if (field === NULL_FIELD) return null;
+  return field.includes('\\') ? field.replace(ESCAPES, (_, char: string) => UNESCAPED[char] ?? char) : field;
+}
+const readJson = (field: string): unknown => {
+  const text = readText(field);
+  return text === null ? null : JSON.parse(text);
+};
+const readNumber = (field: string) => (field === NULL_FIELD ? null : Number(field));
 
-const fromRow = (row: LogRow): LogOperation => ({
-  id: row.id,
-  parentId: row.parent_id,
-  type: row.type,
-  action: row.action,
-  state: row.state,
-  level: row.level,
-  integrationKey: row.integration_key,
-  connectionId: row.connection_id,
-  method: row.method,
-  url: row.url,
-  status: row.status,
-  error: row.error,
-  attempts: row.attempts,
-  request: row.request,
-  response: row.response,
-  messages: row.messages,
-  startedAt: row.started_at,
-  endedAt: row.ended_at,
-  durationMs: row.duration_ms,
-});
-
-export function createLogStore(db: Queryable, pool: Pool): LogStore {
+/** A line of `toCopyLine`, back as the operation it was written from. */
+export function fromCopyLine(line: string): LogOperation {
+  const f = line.split('\t');
+  const ended = readText(f[17] as string);
   return {
-    async insertCopy(data) {
-      if (data.length === 0) return;
-      try {
-        await withTransaction(pool, async (client) => {
-          await client.query(ASYNC_COMMIT);
-          await copyData(client, COPY_ROWS, data);
-        });
-      } catch (error) {
-        if (!isUniqueViolation(error)) throw error;
-        await withTransaction(pool, async (client) => {
-          await client.query(CREATE_SCRATCH);
-          await copyData(client, COPY_SCRATCH, data);
-          await client.query(INSERT_FROM_SCRATCH);
-        });
-      }
+    id: f[0] as string,
+    parentId: readText(f[1] as string),
+    type: f[2] as LogOperation['type'],
+    action: readText(f[3] as string) as string,
+    state: f[4] as LogOperation['state'],
+    level: f[5] as LogOperation['level'],
+    integrationKey: readText(f[6] as string),
+    connectionId: readText(f[7] as string),
+    method: readText(f[8] as string),
+    url: readText(f[9] as string),
+    status: readNumber(f[10] as string),
+    error: readJson(f[11] as string) as LogOperation['error'],
+    attempts: (readJson(f[12] as string) ?? []) as unknown[],
+    request: readJson(f[13] as string) as LogOperation['request'],
+    response: readJson(f[14] as string) as LogOperation['response'],
+    messages: (readJson(f[15] as string) ?? []) as unknown[],
+    startedAt: new Date(f[16] as string),
+    endedAt: ended === null ? null : new Date(ended),
+    durationMs: readNumber(f[18] as string),
+  };
+}
+
+/** Newest first: by startedAt, then id. */
+const newerFirst = (a: LogOperation, b: LogOperation) =>
+  b.startedAt.getTime() - a.startedAt.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+
+function matches(op: LogOperation, filter: LogFilter): boolean {
+  if (filter.integrationKey !== undefined && op.integrationKey !== filter.integrationKey) return false;
+  if (filter.connectionId !== undefined && op.connectionId !== filter.connectionId) return false;
+  if (filter.type !== undefined && op.type !== filter.type) return false;
+  if (filter.state !== undefined && op.state !== filter.state) return false;
+  if (filter.status !== undefined && op.status !== filter.status) return false;
+  if (filter.parentId !== undefined && op.parentId !== filter.parentId) return false;
+  const started = op.startedAt.getTime();
+  if (filter.from !== undefined && started < filter.from.getTime()) return false;
+  if (filter.to !== undefined && started >= filter.to.getTime()) return false;
+  if (filter.before !== undefined && newerFirst(op, { startedAt: filter.before.startedAt, id: filter.before.id } as LogOperation) <= 0) return false;
+  return true;
+}
+
+/** The creation time a UUIDv7 carries (its first 48 bits, in ms); undefined for other ids. */
+export function createdAt(id: string): number | undefined {
+  if (id.length !== 36 || id[14] !== '7') return undefined;
+  const ms = Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+interface ChunkRow {
+  id: string;
+  last_started: Date;
+  data: string;
+}
+
+/** Chunks are read this many at a time, newest first, until a page is complete. */
+const CHUNKS_PER_READ = 8;
+
+function* linesOf(data: string): Generator<string> {
+  let start = 0;
+  for (;;) {
+    const end = data.indexOf('\n', start);
+    if (end < 0) return;
+    yield data.slice(start, end);
+    start = end + 1;
+  }
+}
+
+export function createLogStore(db: Queryable): LogStore {
+  return {
+    async insertChunk(chunk) {
+      if (chunk.rows === 0) return;
+      await db.query(
+        `INSERT INTO log_chunks (id, first_started, last_started, created, row_count, integrations, connections, parents, data)
+         VALUES ($1, $2, $3, tstzrange($4, $5, '[]'), $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING`,
+        [
+          chunk.id,
+          new Date(chunk.firstStarted),
+          new Date(chunk.lastStarted),
+          new Date(chunk.firstCreated),
+          new Date(chunk.lastCreated),
+          chunk.rows,
+          chunk.integrations,
+          chunk.connections,
+          chunk.parents,
+          Buffer.concat(chunk.data as Buffer[]).toString('utf8'),
+        ],
+      );
     },
     async list(filter) {
+      // Which chunks can hold a match: the filters a chunk records, and its range of start times.
       const where: string[] = [];
       const params: unknown[] = [];
-      const add = (sql: string, ...values: unknown[]) => {
-        let text = sql;
-        for (const value of values) {
-          params.push(value);
-          text = text.replace('?', `$${params.length}`);
-        }
-        where.push(text);
+      const add = (sql: string, value: unknown) => {
+        params.push(value);
+        where.push(sql.replace('?', `$${params.length}`));
       };
-      if (filter.integrationKey !== undefined) add('integration_key = ?', filter.integrationKey);
-      if (filter.connectionId !== undefined) add('connection_id = ?', filter.connectionId);
-      if (filter.type !== undefined) add('type = ?', filter.type);
-      if (filter.state !== undefined) add('state = ?', filter.state);
-      if (filter.status !== undefined) add('status = ?', filter.status);
-      if (filter.from !== undefined) add('started_at >= ?', filter.from);
-      if (filter.to !== undefined) add('started_at < ?', filter.to);
-      if (filter.parentId !== undefined) add('parent_id = ?', filter.parentId);
-      if (filter.before !== undefined) add('(started_at, id) < (?, ?)', filter.before.startedAt, filter.before.id);
-      params.push(filter.limit);
-      const { rows } = await db.query<LogRow>(
-        `SELECT * FROM log_operations ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
-         ORDER BY started_at DESC, id DESC LIMIT $${params.length}`,
-        params,
-      );
-      return rows.map(fromRow);
+      if (filter.integrationKey !== undefined) add('integrations @> ARRAY[?]::text[]', filter.integrationKey);
+      if (filter.integrationKey !== undefined && filter.connectionId !== undefined) {
+        add('connections @> ARRAY[?]::text[]', connectionKey(filter.integrationKey, filter.connectionId));
+      }
+      if (filter.parentId !== undefined) add('parents @> ARRAY[?]::uuid[]', filter.parentId);
+      if (filter.from !== undefined) add('last_started >= ?', filter.from);
+      if (filter.to !== undefined) add('first_started < ?', filter.to);
+      if (filter.before !== undefined) add('first_started <= ?', filter.before.startedAt);
+
+      // Chunks come newest last start first. Once `limit` matches are held, a chunk whose latest
+      // start is older than the last of them cannot change the page, nor can any after it.
+      const found: LogOperation[] = [];
+      let after: { lastStarted: Date; id: string } | undefined;
+      for (;;) {
+        const page = [...where];
+        const pageParams = [...params];
+        if (after !== undefined) {
+          pageParams.push(after.lastStarted, after.id);
+          page.push(`(last_started, id) < ($${pageParams.length - 1}, $${pageParams.length})`);
+        }
+        const { rows } = await db.query<ChunkRow>(
+          `SELECT id, last_started, data FROM log_chunks ${page.length > 0 ? `WHERE ${page.join(' AND ')}` : ''}
+           ORDER BY last_started DESC, id DESC LIMIT ${CHUNKS_PER_READ}`,
+          pageParams,
+        );
+        for (const row of rows) {
+          const floor = found.length >= filter.limit ? (found[filter.limit - 1] as LogOperation).startedAt.getTime() : undefined;
+          if (floor !== undefined && row.last_started.getTime() < floor) return found.slice(0, filter.limit);
+          for (const line of linesOf(row.data)) {
+            const op = fromCopyLine(line);
+            if (matches(op, filter)) found.push(op);
+          }
+          found.sort(newerFirst);
+          if (found.length > filter.limit) found.length = filter.limit;
+        }
+        if (rows.length < CHUNKS_PER_READ) return found;
+        const last = rows.at(-1) as ChunkRow;
+        after = { lastStarted: last.last_started, id: last.id };
+      }
     },
     async get(id) {
-      const { rows } = await db.query<LogRow>('SELECT * FROM log_operations WHERE id = $1', [id]);
-      return rows[0] ? fromRow(rows[0]) : undefined;
+      const created = createdAt(id);
+      if (created === undefined) return undefined;
+      const { rows } = await db.query<ChunkRow>(
+        `SELECT id, last_started, data FROM log_chunks WHERE created @> $1::timestamptz ORDER BY last_started DESC`,
+        [new Date(created)],
+      );
+      // Lines start with their id; an id elsewhere in a line is never followed by a tab.
+      for (const { data } of rows) {
+        const at = data.startsWith(`${id}\t`) ? 0 : data.indexOf(`\n${id}\t`) + 1;
+        if (at > 0 || data.startsWith(`${id}\t`)) return fromCopyLine(data.slice(at, data.indexOf('\n', at)));
+      }
+      return undefined;
     },
     async deleteOlderThan(cutoff, limit) {
+      // Whole chunks: one goes once the newest operation in it is past the cutoff.
       const { rowCount } = await db.query(
-        'DELETE FROM log_operations WHERE id IN (SELECT id FROM log_operations WHERE started_at < $1 LIMIT $2)',
+        'DELETE FROM log_chunks WHERE id IN (SELECT id FROM log_chunks WHERE last_started < $1 LIMIT $2)',
         [cutoff, limit],
       );
       return rowCount ?? 0;

@@ -6,13 +6,27 @@ import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCipher } from '../../server/credentials/cipher.js';
 import { createLogWriter, type LogWriter } from '../../server/logs/writer.js';
-import { toCopyLine, type LogOperation } from '../../server/store/logs.js';
+import { connectionKey, toCopyLine, type LogChunk, type LogOperation } from '../../server/store/logs.js';
 import { createPool, createStore, type Pool, type Store } from '../../server/store/index.js';
 import { createTestDatabase, type TestDatabase } from '../harness/database.js';
 
-const copyData = (ops: LogOperation[]) => Buffer.from(ops.map(toCopyLine).join(''));
-/** Rows in a batch of COPY text: each ends with a newline (newlines inside values are escaped). */
-const rowsIn = (data: readonly Buffer[]) => data.reduce((sum, chunk) => sum + chunk.filter((byte) => byte === 0x0a).length, 0);
+/** A chunk as the writer would store it. */
+function chunkOf(ops: LogOperation[]): LogChunk {
+  const started = ops.map((op) => op.startedAt.getTime());
+  const created = ops.map((op) => Number.parseInt(op.id.slice(0, 8) + op.id.slice(9, 13), 16));
+  return {
+    id: uuidv7(),
+    rows: ops.length,
+    data: [Buffer.from(ops.map(toCopyLine).join(''))],
+    firstStarted: Math.min(...started),
+    lastStarted: Math.max(...started),
+    firstCreated: Math.min(...created),
+    lastCreated: Math.max(...created),
+    integrations: [...new Set(ops.map((op) => op.integrationKey as string))],
+    connections: [...new Set(ops.map((op) => connectionKey(op.integrationKey as string, op.connectionId as string)))],
+    parents: [],
+  };
+}
 
 function operation(overrides: Partial<LogOperation> = {}): LogOperation {
   const startedAt = new Date(Date.now() - 20);
@@ -99,31 +113,28 @@ describe('log writer', () => {
     expect(writer.dropped).toBe(0);
   });
 
-  it('stores a batch sent a second time (its first answer lost) once, with the new rows of the retry', async () => {
-    const first = [operation(), operation()];
-    await store.logs.insertCopy([copyData(first)]);
-    const retry = [...first, operation()];
-    await store.logs.insertCopy([copyData(retry)]);
+  it('stores a batch sent a second time (its first answer lost) once', async () => {
+    const ops = [operation({ integrationKey: 'twice' }), operation({ integrationKey: 'twice' })];
+    const chunk = chunkOf(ops);
+    await store.logs.insertChunk(chunk);
+    await store.logs.insertChunk(chunk);
 
-    const ids = retry.map((op) => op.id);
-    const { rows } = await pool.query<{ id: string }>('SELECT id FROM log_operations WHERE id = ANY($1::uuid[])', [ids]);
-    expect(rows.map((row) => row.id).sort()).toEqual([...ids].sort());
-    expect(await store.logs.get(retry[2]!.id)).toEqual(retry[2]);
+    const listed = await store.logs.list({ integrationKey: 'twice', limit: 10 });
+    expect(listed.map((op) => op.id).sort()).toEqual(ops.map((op) => op.id).sort());
   });
 
   it('writes 20,000 operations in batches, none lost and none twice', async () => {
-    const ops = Array.from({ length: 20_000 }, (_, i) => operation({ connectionId: `bulk-${i % 100}`, status: 200 + (i % 3) }));
+    const ops = Array.from({ length: 20_000 }, (_, i) => operation({ integrationKey: 'bulk', connectionId: `bulk-${i % 100}`, status: 200 + (i % 3) }));
     for (const op of ops) writer.write(op);
     await writer.flush();
-    const { rows } = await pool.query<{ n: number; distinct_ids: number }>(
-      `SELECT count(*)::int AS n, count(DISTINCT id)::int AS distinct_ids FROM log_operations WHERE connection_id LIKE 'bulk-%'`,
-    );
-    expect(rows[0]).toEqual({ n: 20_000, distinct_ids: 20_000 });
+    const stored = await store.logs.list({ integrationKey: 'bulk', limit: 30_000 });
+    expect(stored).toHaveLength(20_000);
+    expect(new Set(stored.map((op) => op.id))).toEqual(new Set(ops.map((op) => op.id)));
     expect(writer.dropped).toBe(0);
   });
   it('under steady traffic sends full batches, not a transaction per handful of rows', async () => {
     const batches: number[] = [];
-    const counting = { ...store.logs, insertCopy: (data: readonly Buffer[]) => (batches.push(rowsIn(data)), store.logs.insertCopy(data)) };
+    const counting = { ...store.logs, insertChunk: (chunk: LogChunk) => (batches.push(chunk.rows), store.logs.insertChunk(chunk)) };
     const steady = createLogWriter({ store: counting, logger: pino({ level: 'silent' }), flushIntervalMs: 60_000, maxBatch: 500 });
     steady.start();
     try {
@@ -159,17 +170,17 @@ describe('log writer', () => {
     const written: number[] = [];
     const flaky = {
       ...store.logs,
-      insertCopy: async (data: readonly Buffer[]) => {
+      insertChunk: async (chunk: LogChunk) => {
         if (away) {
-          refused.push(rowsIn(data));
+          refused.push(chunk.rows);
           throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
         }
-        await store.logs.insertCopy(data);
-        written.push(rowsIn(data));
+        await store.logs.insertChunk(chunk);
+        written.push(chunk.rows);
       },
     };
     const patient = createLogWriter({ store: flaky, logger: pino({ level: 'silent' }), flushIntervalMs: 60_000, maxBatch: 100 });
-    const ops = Array.from({ length: 250 }, () => operation({ connectionId: 'patient' }));
+    const ops = Array.from({ length: 250 }, () => operation({ integrationKey: 'patient' }));
     for (const op of ops) patient.write(op);
     await patient.flush();
     // Each try sends the oldest batch again, and stops at the first failure.
@@ -180,23 +191,23 @@ describe('log writer', () => {
     away = false;
     await patient.flush();
     expect(written).toEqual([100, 100, 50]);
-    const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM log_operations WHERE id = ANY($1::uuid[])', [ops.map((op) => op.id)]);
-    expect(rows[0]?.n).toBe(250);
+    const stored = await store.logs.list({ integrationKey: 'patient', limit: 1000 });
+    expect(stored.map((op) => op.id).sort()).toEqual(ops.map((op) => op.id).sort());
     expect(patient.dropped).toBe(0);
   });
 
   it('past its bound drops the oldest rows, counts them and writes the newest', async () => {
-    const down = { ...store.logs, insertCopy: async () => Promise.reject(Object.assign(new Error('gone'), { code: 'ECONNRESET' })) };
+    const down = { ...store.logs, insertChunk: async () => Promise.reject(Object.assign(new Error('gone'), { code: 'ECONNRESET' })) };
     const bounded = createLogWriter({ store: down, logger: pino({ level: 'silent' }), flushIntervalMs: 60_000, maxBatch: 10, maxQueue: 50 });
-    const ops = Array.from({ length: 80 }, (_, i) => operation({ connectionId: `bounded-${i}` }));
+    const ops = Array.from({ length: 80 }, (_, i) => operation({ integrationKey: 'bounded', connectionId: `bounded-${i}` }));
     for (const op of ops) bounded.write(op);
     await bounded.flush();
     expect(bounded.dropped).toBe(30);
 
     // The same writer with the database back: what it kept is the newest 50.
-    (down as { insertCopy: (data: readonly Buffer[]) => Promise<void> }).insertCopy = (data) => store.logs.insertCopy(data);
+    (down as { insertChunk: (chunk: LogChunk) => Promise<void> }).insertChunk = (chunk) => store.logs.insertChunk(chunk);
     await bounded.flush();
-    const { rows } = await pool.query<{ connection_id: string }>("SELECT connection_id FROM log_operations WHERE connection_id LIKE 'bounded-%'");
-    expect(rows.map((row) => row.connection_id).sort()).toEqual(ops.slice(30).map((op) => op.connectionId).sort());
+    const stored = await store.logs.list({ integrationKey: 'bounded', limit: 1000 });
+    expect(stored.map((op) => op.connectionId).sort()).toEqual(ops.slice(30).map((op) => op.connectionId).sort());
   });
 });

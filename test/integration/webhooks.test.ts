@@ -2,6 +2,7 @@ import { Nango } from '@nangohq/node';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { verifyWebhookSignature } from '../../sdk/webhooks.js';
+import { createLogStore } from '../../server/store/logs.js';
 import { writeFunctions, type FunctionsFolder } from '../harness/functions.js';
 import { startPatchbay, type TestPatchbay } from '../harness/patchbay.js';
 import { reply, reset, startUpstream, type ReceivedRequest, type Upstream } from '../harness/upstream.js';
@@ -95,7 +96,7 @@ describe('webhooks to the app', () => {
     }, 'the deliveries to settle');
   const webhookLogs = (parentId: string, count: number) =>
     waitFor(async () => {
-      const { rows } = await db.query(`SELECT state, status, url, request, error FROM log_operations WHERE type = 'webhook' AND parent_id = $1 ORDER BY started_at`, [parentId]);
+      const rows = (await createLogStore(db).list({ type: 'webhook', parentId, limit: 1000 })).reverse();
       return rows.length >= count && (rows as { state: string; status: number | null; url: string; request: Record<string, unknown>; error: { code: string } | null }[]);
     }, `${count} webhook log operations`);
   const json = (request: ReceivedRequest) => JSON.parse(request.body.toString('utf8')) as Record<string, any>;
