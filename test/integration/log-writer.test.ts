@@ -6,7 +6,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCipher } from '../../server/credentials/cipher.js';
 import { createLogWriter, type LogWriter } from '../../server/logs/writer.js';
-import { connectionKey, toCopyLine, type LogChunk, type LogOperation } from '../../server/store/logs.js';
+import { connectionKey, toCopyLine, type LogChunk, type LogFilter, type LogOperation } from '../../server/store/logs.js';
 import { createPool, createStore, type Pool, type Store } from '../../server/store/index.js';
 import { createTestDatabase, type TestDatabase } from '../harness/database.js';
 
@@ -121,6 +121,46 @@ describe('log writer', () => {
 
     const listed = await store.logs.list({ integrationKey: 'twice', limit: 10 });
     expect(listed.map((op) => op.id).sort()).toEqual(ops.map((op) => op.id).sort());
+  });
+
+  it('pages through chunks whose start times interleave: newest first, none missed or repeated, whatever the filters', async () => {
+    // Six chunks over overlapping stretches of time, with ties in startedAt: calls end out of
+    // the order they started, so a chunk written later can hold older calls.
+    const base = Date.now() - 60_000;
+    const chunks = Array.from({ length: 6 }, (_, k) =>
+      Array.from({ length: 50 }, (_, i) =>
+        operation({
+          integrationKey: 'pages',
+          connectionId: `p-${(k + i) % 3}`,
+          status: [200, 404, 500][(k * 7 + i) % 3] as number,
+          state: (k * 7 + i) % 3 === 0 ? 'success' : 'failed',
+          startedAt: new Date(base + k * 300 + ((i * 37) % 1500) - (i % 10 === 0 ? (i * 37) % 1500 : 0)),
+        }),
+      ),
+    );
+    for (const ops of chunks) await store.logs.insertChunk(chunkOf(ops));
+    const all = chunks.flat();
+    const newest = (a: LogOperation, b: LogOperation) => b.startedAt.getTime() - a.startedAt.getTime() || (a.id < b.id ? 1 : -1);
+    const filters: [Partial<LogFilter>, (op: LogOperation) => boolean][] = [
+      [{}, () => true],
+      [{ connectionId: 'p-1' }, (op) => op.connectionId === 'p-1'],
+      [{ status: 500 }, (op) => op.status === 500],
+      [{ state: 'success' }, (op) => op.state === 'success'],
+      [{ from: new Date(base + 400), to: new Date(base + 1200) }, (op) => op.startedAt.getTime() >= base + 400 && op.startedAt.getTime() < base + 1200],
+    ];
+    for (const [filter, keep] of filters) {
+      const expected = all.filter(keep).sort(newest);
+      const seen: LogOperation[] = [];
+      let before: LogFilter['before'];
+      for (;;) {
+        const page = await store.logs.list({ integrationKey: 'pages', ...filter, before, limit: 7 });
+        seen.push(...page);
+        if (page.length < 7) break;
+        const last = page.at(-1) as LogOperation;
+        before = { startedAt: last.startedAt, id: last.id };
+      }
+      expect(seen.map((op) => op.id)).toEqual(expected.map((op) => op.id));
+    }
   });
 
   it('writes 20,000 operations in batches, none lost and none twice', async () => {
