@@ -174,8 +174,10 @@ export function fromCopyLine(line: string): LogOperation {
   };
 }
 
+type Position = Pick<LogOperation, 'startedAt' | 'id'>;
+
 /** Newest first: by startedAt, then id. */
-const newerFirst = (a: LogOperation, b: LogOperation) =>
+const newerFirst = (a: Position, b: Position) =>
   b.startedAt.getTime() - a.startedAt.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 
 function matches(op: LogOperation, filter: LogFilter): boolean {
@@ -188,7 +190,7 @@ function matches(op: LogOperation, filter: LogFilter): boolean {
   const started = op.startedAt.getTime();
   if (filter.from !== undefined && started < filter.from.getTime()) return false;
   if (filter.to !== undefined && started >= filter.to.getTime()) return false;
-  if (filter.before !== undefined && newerFirst(op, { startedAt: filter.before.startedAt, id: filter.before.id } as LogOperation) <= 0) return false;
+  if (filter.before !== undefined && newerFirst(op, filter.before) <= 0) return false;
   return true;
 }
 
@@ -295,9 +297,14 @@ export function createLogStore(db: Queryable): LogStore {
         [new Date(created)],
       );
       // Lines start with their id; an id elsewhere in a line is never followed by a tab.
+      const prefix = `${id}\t`;
       for (const { data } of rows) {
-        const at = data.startsWith(`${id}\t`) ? 0 : data.indexOf(`\n${id}\t`) + 1;
-        if (at > 0 || data.startsWith(`${id}\t`)) return fromCopyLine(data.slice(at, data.indexOf('\n', at)));
+        let start = 0;
+        if (!data.startsWith(prefix)) {
+          start = data.indexOf(`\n${prefix}`) + 1;
+          if (start === 0) continue;
+        }
+        return fromCopyLine(data.slice(start, data.indexOf('\n', start)));
       }
       return undefined;
     },

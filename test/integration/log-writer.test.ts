@@ -6,14 +6,14 @@ import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCipher } from '../../server/credentials/cipher.js';
 import { createLogWriter, type LogWriter } from '../../server/logs/writer.js';
-import { connectionKey, toCopyLine, type LogChunk, type LogFilter, type LogOperation } from '../../server/store/logs.js';
+import { connectionKey, createdAt, toCopyLine, type LogChunk, type LogFilter, type LogOperation } from '../../server/store/logs.js';
 import { createPool, createStore, type Pool, type Store } from '../../server/store/index.js';
 import { createTestDatabase, type TestDatabase } from '../harness/database.js';
 
 /** A chunk as the writer would store it. */
 function chunkOf(ops: LogOperation[]): LogChunk {
   const started = ops.map((op) => op.startedAt.getTime());
-  const created = ops.map((op) => Number.parseInt(op.id.slice(0, 8) + op.id.slice(9, 13), 16));
+  const created = ops.map((op) => createdAt(op.id) as number);
   return {
     id: uuidv7(),
     rows: ops.length,
