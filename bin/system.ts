@@ -160,6 +160,12 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
       // Deploys, connections and integrations coming and going add or drop sync schedules.
       scheduler.changed();
     });
+    // Changes published while the LISTEN connection was down were never heard.
+    notifications.onReconnect(() => {
+      engine.targets.clear();
+      functions.invalidate();
+      scheduler.changed();
+    });
     const deployed = () => feed.publish({ kind: 'functions' });
 
     let sandbox: Sandbox | undefined;

@@ -1,6 +1,9 @@
 // Integration + connection + provider + fresh credentials → the Target a call is built from.
-// Cached per (provider config key, connection id) for a short TTL, invalidated on writes, and
-// bounded; concurrent lookups of one key share one database read.
+// Cached per (provider config key, connection id), bounded, and invalidated by the change feed
+// the moment another process writes; concurrent lookups of one key share one database read.
+// The feed only loses notifications while its LISTEN connection is down, and the whole cache
+// is dropped when it comes back (`clear`), so the TTL is a long backstop, not the freshness
+// mechanism: a short one made every connection in rotation a database read every few seconds.
 import type { CredentialsManager } from '../credentials/refresh.js';
 import { createRedactor, type Redactor } from '../logs/redact.js';
 import { PatchbayError } from '../errors.js';
@@ -30,10 +33,11 @@ export interface TargetResolverOptions {
   store: Store;
   catalog: Catalog;
   credentials: CredentialsManager;
-  /** 30 s: writes invalidate at once through the change feed; the TTL covers a lost notification. */
+  /** 5 minutes, spread by up to a fifth so entries loaded together are not reloaded together. */
   ttlMs?: number;
   maxEntries?: number;
   now?: () => number;
+  random?: () => number;
 }
 
 export interface TargetResolver {
@@ -48,6 +52,8 @@ export interface TargetResolver {
   invalidateIntegration(providerConfigKey: string): void;
   /** Replaces a cached connection by a newer copy (after a refresh elsewhere in the process). */
   update(connection: Connection): void;
+  /** Drops everything (the change feed reconnected: what changed meanwhile is unknown). */
+  clear(): void;
 }
 
 interface Entry {
@@ -60,9 +66,10 @@ interface Entry {
 export const targetKey = (providerConfigKey: string, connectionId: string) => `${providerConfigKey}\u0000${connectionId}`;
 
 export function createTargetResolver(options: TargetResolverOptions): TargetResolver {
-  const ttlMs = options.ttlMs ?? 30_000;
+  const ttlMs = options.ttlMs ?? 300_000;
   const maxEntries = options.maxEntries ?? 10_000;
   const now = options.now ?? Date.now;
+  const random = options.random ?? Math.random;
   const cache = new Map<string, Entry>();
 
   const toTarget = (connection: Connection, integration: Integration): Target => {
@@ -96,7 +103,7 @@ export function createTargetResolver(options: TargetResolverOptions): TargetReso
       const oldest = cache.keys().next().value;
       if (oldest !== undefined) cache.delete(oldest);
     }
-    const entry: Entry = { loaded, value: undefined, expiresAtMs: now() + ttlMs };
+    const entry: Entry = { loaded, value: undefined, expiresAtMs: now() + ttlMs * (1 - 0.2 * random()) };
     cache.set(key, entry);
     loaded.then(
       (target) => {
@@ -153,6 +160,9 @@ export function createTargetResolver(options: TargetResolverOptions): TargetReso
         key,
         entry.loaded.then((target) => toTarget(connection, target.integration)),
       );
+    },
+    clear() {
+      cache.clear();
     },
   };
 }

@@ -49,7 +49,9 @@ export function createNotifications(pool: Pool, connectionString: string, logger
   };
 
   const connect = async (): Promise<void> => {
-    const next = new pg.Client({ connectionString, application_name: 'patchbay-listen' });
+    // keepAlive: a peer gone without a FIN (host down, NAT timeout) is noticed and reconnected;
+    // the process name lets an operator (or a test) tell the processes' listeners apart.
+    const next = new pg.Client({ connectionString, application_name: `patchbay-listen ${process.pid}`, keepAlive: true });
     next.on('notification', (message) => {
       const raw = message.payload ?? '';
       const bar = raw.indexOf('|');

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPatchbay, type TestPatchbay } from '../harness/patchbay.js';
@@ -53,6 +54,27 @@ describe('connection caches across server processes', () => {
     });
     const after = await eventually(() => callThroughReader('k1'), (r) => r.body.headers?.['x-key'] === 'second-k1', 2000);
     expect(after.body.headers['x-key']).toBe('second-k1');
+  });
+
+  it('makes up for a change published while its LISTEN connection was down', async () => {
+    expect((await callThroughReader('k1')).body.headers['x-key']).toBe('second-k1'); // cached in the reader
+    const admin = new pg.Client({ connectionString: writer.database.url });
+    await admin.connect();
+    try {
+      // The reader's listener dies; the change below is published while nobody in it listens.
+      const killed = await admin.query('SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = $1', [
+        `patchbay-listen ${reader.child.pid}`,
+      ]);
+      expect(killed.rows).toEqual([{ ok: true }]);
+    } finally {
+      await admin.end();
+    }
+    await writer.request('POST', '/connections', {
+      body: { provider_config_key: 'api', connection_id: 'k1', credentials: { type: 'API_KEY', apiKey: 'third-k1' } },
+    });
+    // The listener is back about a second later; the cache TTL (minutes) is not what fixes it.
+    const after = await eventually(() => callThroughReader('k1'), (r) => r.body.headers?.['x-key'] === 'third-k1', 5000);
+    expect(after.body.headers['x-key']).toBe('third-k1');
   });
 
   it('stops serving a deleted connection in the other process at once', async () => {
