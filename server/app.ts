@@ -1,6 +1,7 @@
 // buildApp(deps): the fastify instance with error handling, the secret-key scope and every
 // route plugin. Constructs nothing itself: bin/ and the test harness pass the parts in.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { deferredChildLogger } from './request-logger.js';
 import type { Config } from './config.js';
 import { addSecretKeyAuth } from './plugins/auth.js';
 import { registerErrorHandling } from './plugins/errors.js';
@@ -43,6 +44,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: deps.config.maxBodyBytes,
     // Per-request log lines would cost more than the proxy's own work; calls are logged by us.
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: deferredChildLogger,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,

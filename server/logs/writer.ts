@@ -65,8 +65,8 @@ class CopyBatch {
   private lastStarted = Number.NEGATIVE_INFINITY;
   private firstCreated = Number.POSITIVE_INFINITY;
   private lastCreated = Number.NEGATIVE_INFINITY;
-  private readonly integrations = new Set<string>();
-  private readonly connections = new Set<string>();
+  /** Integration key → the connection ids seen with it. */
+  private readonly connections = new Map<string, Set<string>>();
   private readonly parents = new Set<string>();
 
   add(op: LogOperation): void {
@@ -90,8 +90,12 @@ class CopyBatch {
     if (created < this.firstCreated) this.firstCreated = created;
     if (created > this.lastCreated) this.lastCreated = created;
     if (op.integrationKey !== null) {
-      this.integrations.add(op.integrationKey);
-      if (op.connectionId !== null) this.connections.add(connectionKey(op.integrationKey, op.connectionId));
+      let ids = this.connections.get(op.integrationKey);
+      if (ids === undefined) {
+        ids = new Set();
+        this.connections.set(op.integrationKey, ids);
+      }
+      if (op.connectionId !== null) ids.add(op.connectionId);
     }
     if (op.parentId !== null) this.parents.add(op.parentId);
   }
@@ -107,8 +111,8 @@ class CopyBatch {
       lastStarted: this.lastStarted,
       firstCreated: this.firstCreated,
       lastCreated: this.lastCreated,
-      integrations: [...this.integrations],
-      connections: [...this.connections],
+      integrations: [...this.connections.keys()],
+      connections: [...this.connections].flatMap(([integration, ids]) => [...ids].map((id) => connectionKey(integration, id))),
       parents: [...this.parents],
     };
   }

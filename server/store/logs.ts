@@ -120,11 +120,32 @@ export function isoTime(date: Date): string {
 
 const numberField = (value: number | null) => (value === null ? NULL_FIELD : String(value));
 
+// Most calls are answered at the first try. Their one attempt repeats the row's status and adds
+// only its duration, so it is stored as `=<durationMs>` rather than as JSON (a fifth of the
+// line, and the costliest field to write); JSON never starts with '='.
+const ATTEMPT_KEYS = 5;
+function attemptsField(op: LogOperation): string {
+  if (op.attempts.length === 1) {
+    const only = op.attempts[0] as Record<string, unknown>;
+    if (
+      only.attempt === 0 &&
+      only.status === op.status &&
+      only.error === null &&
+      only.waitedMs === 0 &&
+      Number.isFinite(only.durationMs) &&
+      Object.keys(only).length === ATTEMPT_KEYS
+    ) {
+      return `=${only.durationMs as number}`;
+    }
+  }
+  return jsonField(op.attempts);
+}
+
 /** One log row as a line of COPY text, columns in COPY_COLUMNS order. */
 export function toCopyLine(op: LogOperation): string {
   return `${op.id}\t${op.parentId ?? NULL_FIELD}\t${op.type}\t${textField(op.action)}\t${op.state}\t${op.level}\t${textField(op.integrationKey)}\t${textField(
     op.connectionId,
-  )}\t${textField(op.method)}\t${textField(op.url)}\t${numberField(op.status)}\t${jsonField(op.error)}\t${jsonField(op.attempts)}\t${jsonField(
+  )}\t${textField(op.method)}\t${textField(op.url)}\t${numberField(op.status)}\t${jsonField(op.error)}\t${attemptsField(op)}\t${jsonField(
     op.request,
   )}\t${jsonField(op.response)}\t${jsonField(op.messages)}\t${isoTime(op.startedAt)}\t${op.endedAt === null ? NULL_FIELD : isoTime(op.endedAt)}\t${numberField(
     op.durationMs,
@@ -146,11 +167,17 @@ const readJson = (field: string): unknown => {
   return text === null ? null : JSON.parse(text);
 };
 const readNumber = (field: string) => (field === NULL_FIELD ? null : Number(field));
+/** The attempts field: `=<durationMs>` (see attemptsField) or JSON. */
+function readAttempts(field: string, status: number | null): unknown[] {
+  if (field.startsWith('=')) return [{ attempt: 0, status, error: null, durationMs: Number(field.slice(1)), waitedMs: 0 }];
+  return (readJson(field) ?? []) as unknown[];
+}
 
 /** A line of `toCopyLine`, back as the operation it was written from. */
 export function fromCopyLine(line: string): LogOperation {
   const f = line.split('\t');
   const ended = readText(f[17] as string);
+  const status = readNumber(f[10] as string);
   return {
     id: f[0] as string,
     parentId: readText(f[1] as string),
@@ -162,9 +189,9 @@ export function fromCopyLine(line: string): LogOperation {
     connectionId: readText(f[7] as string),
     method: readText(f[8] as string),
     url: readText(f[9] as string),
-    status: readNumber(f[10] as string),
+    status,
     error: readJson(f[11] as string) as LogOperation['error'],
-    attempts: (readJson(f[12] as string) ?? []) as unknown[],
+    attempts: readAttempts(f[12] as string, status),
     request: readJson(f[13] as string) as LogOperation['request'],
     response: readJson(f[14] as string) as LogOperation['response'],
     messages: (readJson(f[15] as string) ?? []) as unknown[],
@@ -194,11 +221,20 @@ function matches(op: LogOperation, filter: LogFilter): boolean {
   return true;
 }
 
+// The last creation time read, by the id's first 13 characters (its millisecond).
+let lastTimePart = '\u0000'; // no id starts with it
+let lastTimeMs = 0;
+
 /** The creation time a UUIDv7 carries (its first 48 bits, in ms); undefined for other ids. */
 export function createdAt(id: string): number | undefined {
   if (id.length !== 36 || id[14] !== '7') return undefined;
+  // Ids of one millisecond share their first 13 characters, and a busy writer sees runs of them.
+  if (id.startsWith(lastTimePart)) return lastTimeMs;
   const ms = Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
-  return Number.isNaN(ms) ? undefined : ms;
+  if (Number.isNaN(ms)) return undefined;
+  lastTimePart = id.slice(0, 13);
+  lastTimeMs = ms;
+  return ms;
 }
 
 interface ChunkRow {
@@ -237,7 +273,9 @@ export function createLogStore(db: Queryable): LogStore {
           chunk.integrations,
           chunk.connections,
           chunk.parents,
-          Buffer.concat(chunk.data as Buffer[]).toString('utf8'),
+          // As bytes (a binary parameter, which PostgreSQL checks as UTF-8 like any text): not
+          // decoded to a string here for the driver to encode again.
+          Buffer.concat(chunk.data as Buffer[]),
         ],
       );
     },

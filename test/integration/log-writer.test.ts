@@ -98,6 +98,28 @@ describe('log writer', () => {
     expect(await store.logs.get(child.id)).toEqual(child);
   });
 
+  it('gives back every shape of attempts, the one-clean-attempt case stored without JSON', async () => {
+    const clean = { attempt: 0, status: 200, error: null, durationMs: 7.5, waitedMs: 0 };
+    const ops = [
+      operation({ attempts: [clean] }),
+      operation({ attempts: [{ ...clean, durationMs: 0 }], status: 204 }), // its status is not the row's
+      operation({ attempts: [{ ...clean, waitedMs: 250 }] }), // paced before it went out
+      operation({ attempts: [{ ...clean, error: 'ECONNRESET' }] }),
+      operation({ attempts: [{ ...clean, attempt: 1 }] }),
+      operation({ attempts: [{ ...clean, note: 'an extra key' }] }),
+      operation({ attempts: [{ ...clean, status: null, error: 'ETIMEDOUT' }], status: null, state: 'failed' }),
+      operation({ attempts: [{ ...clean, status: 503 }, { ...clean, attempt: 1, waitedMs: 40 }] }),
+      operation({ attempts: [], type: 'action', status: null }),
+    ];
+    for (const op of ops) writer.write(op);
+    await writer.flush();
+
+    for (const op of ops) expect(await store.logs.get(op.id)).toEqual(op);
+    const { rows } = await pool.query<{ data: string }>('SELECT data FROM log_chunks WHERE strpos(data, $1) > 0', [ops[0]?.id]);
+    const line = rows[0]?.data.split('\n').find((text) => text.startsWith(ops[0]?.id as string)) ?? '';
+    expect(line.split('\t')[12]).toBe('=7.5');
+  });
+
   it('drops NUL characters (PostgreSQL cannot store them) and keeps the rest of the batch', async () => {
     const withNul = operation({ error: { code: 'x', message: 'before\u0000after' }, messages: [{ message: 'a\u0000b' }], url: 'https://h/\u0000p' });
     const plain = operation();
