@@ -2,7 +2,7 @@
 // serialised, log methods set up), a measurable share of a proxied call on the hot path, where
 // nothing logs unless something goes wrong. Here the child is made the first time it is used.
 import type { FastifyBaseLogger } from 'fastify';
-import type { Bindings, ChildLoggerOptions } from 'pino';
+import type { Bindings, ChildLoggerOptions, LogFn } from 'pino';
 
 type AnyLog = (...args: unknown[]) => void;
 
@@ -15,7 +15,7 @@ class DeferredChild implements FastifyBaseLogger {
     private readonly options: ChildLoggerOptions,
   ) {}
 
-  private get real(): FastifyBaseLogger {
+  get real(): FastifyBaseLogger {
     this.made ??= this.parent.child(this.bindings, this.options);
     return this.made;
   }
@@ -28,35 +28,27 @@ class DeferredChild implements FastifyBaseLogger {
     this.real.level = value;
   }
 
-  fatal(...args: unknown[]): void {
-    (this.real.fatal as AnyLog)(...args);
-  }
-
-  error(...args: unknown[]): void {
-    (this.real.error as AnyLog)(...args);
-  }
-
-  warn(...args: unknown[]): void {
-    (this.real.warn as AnyLog)(...args);
-  }
-
-  info(...args: unknown[]): void {
-    (this.real.info as AnyLog)(...args);
-  }
-
-  debug(...args: unknown[]): void {
-    (this.real.debug as AnyLog)(...args);
-  }
-
-  trace(...args: unknown[]): void {
-    (this.real.trace as AnyLog)(...args);
-  }
+  declare fatal: LogFn;
+  declare error: LogFn;
+  declare warn: LogFn;
+  declare info: LogFn;
+  declare debug: LogFn;
+  declare trace: LogFn;
 
   silent(): void {}
 
   child(bindings: Bindings, options?: ChildLoggerOptions): FastifyBaseLogger {
     return this.real.child(bindings, options);
   }
+}
+
+// Each log method makes the child, then logs through it.
+for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const) {
+  Object.defineProperty(DeferredChild.prototype, level, {
+    value(this: DeferredChild, ...args: unknown[]) {
+      (this.real[level] as AnyLog)(...args);
+    },
+  });
 }
 
 /** Fastify's `childLoggerFactory`. */
