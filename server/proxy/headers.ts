@@ -67,10 +67,12 @@ const isCorsHeader = (name: string) => name.startsWith('access-control-');
 /**
  * Upstream response headers as we pass them on. When we decompress, the body we send is not
  * the one described by `content-encoding`/`content-length`, so both go (nango#6256, #6575).
+ * A 204 has no body, and must not say how long it is (RFC 9110 §8.6), whatever the provider sent.
  */
 export function cleanResponseHeaders(
   headers: Record<string, string | string[] | undefined>,
   decompressed: boolean,
+  status: number,
 ): Record<string, string | string[]> {
   const listed = connectionTokens(headers.connection);
   const clean: Record<string, string | string[]> = {};
@@ -79,7 +81,8 @@ export function cleanResponseHeaders(
     if (value === undefined) continue;
     const name = rawName.toLowerCase();
     if (isHopByHop(name, listed) || isCorsHeader(name)) continue;
-    if (decompressed && (name === 'content-encoding' || name === 'content-length')) continue;
+    if (name === 'content-length' && (decompressed || status === 204)) continue;
+    if (decompressed && name === 'content-encoding') continue;
     clean[name] = value;
   }
   return clean;

@@ -49,7 +49,8 @@ function decoded(source: Readable, decoder: () => NodeJS.ReadWriteStream): Reada
   return output as unknown as Readable;
 }
 
-function networkCode(error: unknown): string {
+/** The system or undici code of a failed call or body: ECONNRESET, UND_ERR_BODY_TIMEOUT, Z_DATA_ERROR… */
+export function networkCode(error: unknown): string {
   const code = (error as { code?: unknown })?.code;
   const causeCode = (error as { cause?: { code?: unknown } })?.cause?.code;
   if (typeof causeCode === 'string' && (code === 'UND_ERR_SOCKET' || code === undefined)) return causeCode;
@@ -222,7 +223,7 @@ export async function sendCall(deps: SendDeps, call: ProxyCall): Promise<ProxyRe
       });
       return {
         status,
-        headers: cleanResponseHeaders(response.headers, decoder !== undefined),
+        headers: cleanResponseHeaders(response.headers, decoder !== undefined, status),
         body,
         attempts,
         logId,

@@ -1,11 +1,13 @@
 // ALL /proxy/*: adapter from the fastify request to a ProxyCall and from the ProxyResult back
 // to the reply. Bodies stream both ways; small bodies are buffered so a retry can replay them.
+import type { ServerResponse } from 'node:http';
 import { Transform, type Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isPatchbayError, PatchbayError, validationError, type ValidationIssue } from '../errors.js';
 import { pickForwardedHeaders } from '../proxy/headers.js';
 import { Cancellation } from '../proxy/cancel.js';
-import type { ProxyEngine } from '../proxy/index.js';
+import type { ProxyEngine, ProxyResult } from '../proxy/index.js';
+import { networkCode } from '../proxy/send.js';
 
 /** Bodies up to 1 MiB are read into memory so that retries can send them again. */
 const REPLAYABLE_BODY_BYTES = 1024 * 1024;
@@ -97,6 +99,70 @@ async function readAll(stream: Readable, maxBytes: number): Promise<Buffer> {
   return Buffer.concat(chunks, total);
 }
 
+/** The contract's network-error body: {message, code, status, method} (contract §1.6). */
+const networkErrorBody = (error: PatchbayError, method: string) => ({
+  message: error.message,
+  code: error.fields?.networkCode,
+  status: error.status,
+  method,
+});
+
+/**
+ * Sends the provider's answer on the raw response, past Fastify's reply, whose stream path
+ * (each header set and checked one by one, hooks, two end-of-stream watchers) cost a tenth of a
+ * proxied call. The status and headers go out with the body's first bytes, or its end: a
+ * provider failing before them (a reset, a body that does not decompress) still gets the caller
+ * the network-error answer, and after them a failure can only cut the body short. A client
+ * leaving aborts the call (the route's clientGone), which ends the provider's body, frees the
+ * call's slot and logs it. Not pipe(), which cannot hold the head back, nor pipeline(), which
+ * makes an AbortController and a DOMException per call.
+ */
+function sendResult(result: ProxyResult, res: ServerResponse, method: string): void {
+  const { body } = result;
+  let state: 'head' | 'body' | 'done' = 'head';
+  const fail = (cause: unknown) => {
+    state = 'done';
+    body.destroy();
+    const code = networkCode(cause);
+    const error = new PatchbayError('upstream_network_error', {
+      message: `The provider's answer failed before its first byte: ${code}`,
+      fields: { networkCode: code },
+    });
+    const json = JSON.stringify(networkErrorBody(error, method));
+    res.writeHead(error.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json) }).end(json);
+  };
+  const head = (): boolean => {
+    if (state === 'head') {
+      try {
+        res.writeHead(result.status, result.headers);
+        state = 'body';
+      } catch (error) {
+        fail(error); // a header Node refuses to send (nothing undici lets through should be)
+      }
+    }
+    return state === 'body';
+  };
+  const resume = () => body.resume();
+  body.on('data', (chunk: Buffer) => {
+    if (head() && !res.write(chunk)) {
+      body.pause();
+      res.once('drain', resume);
+    }
+  });
+  body.once('end', () => {
+    if (!head()) return;
+    state = 'done';
+    res.end();
+  });
+  body.once('error', (error) => {
+    if (state === 'head') fail(error);
+    else if (state === 'body') {
+      state = 'done';
+      res.destroy(error);
+    }
+  });
+}
+
 export interface ProxyRouteDeps {
   proxy: ProxyEngine;
   maxBodyBytes: number;
@@ -169,14 +235,8 @@ export function proxyRoutes(app: FastifyInstance, deps: ProxyRouteDeps): void {
         reply.raw.destroy();
         return;
       }
-      // The contract's network-error body: {message, code, status, method} (contract §1.6).
       if (isPatchbayError(error) && error.code === 'upstream_network_error') {
-        return reply.status(error.status).send({
-          message: error.message,
-          code: error.fields?.networkCode,
-          status: error.status,
-          method: request.method,
-        });
+        return reply.status(error.status).send(networkErrorBody(error, request.method));
       }
       throw error;
     }
@@ -184,23 +244,8 @@ export function proxyRoutes(app: FastifyInstance, deps: ProxyRouteDeps): void {
       result.body.resume();
       return reply.status(result.status).headers(result.headers).send();
     }
-    // The body goes to the socket past Fastify's reply, whose stream path (each header set and
-    // checked one by one, hooks, two end-of-stream watchers) cost a tenth of a proxied call. The
-    // provider's status and headers are known, so they go out at once; a provider failing after
-    // them can only cut the body short, and the client sees that. A client leaving aborts the
-    // call (clientGone above), which ends the provider's body, frees the slot and logs the call.
-    // (Not stream.pipeline: it makes an AbortController per call, and a DOMException at the end.)
-    try {
-      reply.raw.writeHead(result.status, result.headers);
-    } catch (error) {
-      // A header Node refuses to send (nothing undici lets through should be): nothing went out
-      // yet, so the error handler still answers.
-      result.body.destroy();
-      throw error;
-    }
     reply.hijack();
-    result.body.once('error', (error) => reply.raw.destroy(error));
-    result.body.pipe(reply.raw);
+    sendResult(result, reply.raw, request.method);
   };
 
   app.all('/proxy', handler);

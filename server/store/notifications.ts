@@ -7,6 +7,17 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Pool } from './db.js';
 
 const RECONNECT_MS = 1000;
+// A LISTEN connection whose peer vanished without a FIN (a failover, a NAT timeout) raises no
+// error for as long as TCP keeps quiet, and every notification meanwhile is lost. A query
+// every half minute finds it out; no answer within 10 s counts as a lost connection.
+const HEARTBEAT_MS = 30_000;
+const HEARTBEAT_TIMEOUT_MS = 10_000;
+
+export interface NotificationsOptions {
+  /** Tests shorten these. */
+  heartbeatMs?: number;
+  heartbeatTimeoutMs?: number;
+}
 
 export interface Notifications {
   /** Delivers payloads sent on `channel` by other processes (and by this one unless skipped). */
@@ -27,13 +38,18 @@ export interface Notifications {
   stop(): Promise<void>;
 }
 
-export function createNotifications(pool: Pool, connectionString: string, logger: FastifyBaseLogger): Notifications {
+export function createNotifications(pool: Pool, connectionString: string, logger: FastifyBaseLogger, options: NotificationsOptions = {}): Notifications {
+  const heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
+  const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS;
   const handlers = new Map<string, ((payload: string) => void)[]>();
   const reconnectHandlers: (() => void)[] = [];
   // Our own notifications come back through LISTEN; the origin prefix lets us skip them.
   const origin = randomUUID();
   const prefix = `${origin}|`;
   let client: pg.Client | undefined;
+  /** Gives up the current client (once) and schedules a new one. */
+  let lose: ((error: unknown) => void) | undefined;
+  let heartbeat: NodeJS.Timeout | undefined;
   let started: Promise<void> | undefined;
   let stopped = false;
   let retry: NodeJS.Timeout | undefined;
@@ -49,24 +65,50 @@ export function createNotifications(pool: Pool, connectionString: string, logger
   };
 
   const connect = async (): Promise<void> => {
-    // keepAlive: a peer gone without a FIN (host down, NAT timeout) is noticed and reconnected;
-    // the process name lets an operator (or a test) tell the processes' listeners apart.
-    const next = new pg.Client({ connectionString, application_name: `patchbay-listen ${process.pid}`, keepAlive: true });
+    // The process id in its name lets an operator (or a test) tell the processes' listeners apart.
+    const next = new pg.Client({
+      connectionString,
+      application_name: `patchbay-listen ${process.pid}`,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: HEARTBEAT_MS,
+    });
+    let lost = false;
+    const loseNext = (error: unknown) => {
+      if (lost) return;
+      lost = true;
+      logger.warn({ err: error }, 'notification connection lost; reconnecting');
+      void next.end().catch(() => undefined);
+      if (client === next) {
+        client = undefined;
+        lose = undefined;
+      }
+      scheduleReconnect();
+    };
     next.on('notification', (message) => {
       const raw = message.payload ?? '';
       const bar = raw.indexOf('|');
       if (bar < 0 || raw.startsWith(prefix)) return;
       deliverLocal(message.channel, raw.slice(bar + 1));
     });
-    next.on('error', (error) => {
-      logger.warn({ err: error }, 'notification connection lost; reconnecting');
-      void next.end().catch(() => undefined);
-      if (client === next) client = undefined;
-      scheduleReconnect();
-    });
+    next.on('error', loseNext);
     await next.connect();
     for (const channel of handlers.keys()) await next.query(`LISTEN "${channel}"`);
     client = next;
+    lose = loseNext;
+  };
+
+  const beat = () => {
+    const current = client;
+    const loseCurrent = lose;
+    if (current === undefined || loseCurrent === undefined) return;
+    const timer = setTimeout(() => loseCurrent(new Error(`no answer to a heartbeat within ${heartbeatTimeoutMs} ms`)), heartbeatTimeoutMs);
+    current.query('SELECT 1').then(
+      () => clearTimeout(timer),
+      (error: unknown) => {
+        clearTimeout(timer);
+        loseCurrent(error);
+      },
+    );
   };
 
   const scheduleReconnect = () => {
@@ -110,12 +152,17 @@ export function createNotifications(pool: Pool, connectionString: string, logger
       return { channel, payload: prefix + payload, deliverLocally: () => deliverLocal(channel, payload) };
     },
     start() {
-      started ??= connect();
+      if (started === undefined) {
+        started = connect();
+        heartbeat = setInterval(beat, heartbeatMs);
+        heartbeat.unref();
+      }
       return started;
     },
     async stop() {
       stopped = true;
       if (retry !== undefined) clearTimeout(retry);
+      if (heartbeat !== undefined) clearInterval(heartbeat);
       await client?.end().catch(() => undefined);
       client = undefined;
     },

@@ -110,6 +110,48 @@ describe('proxy: streaming both ways', () => {
     expect(JSON.parse(text)).toEqual({ hello: 'world', n: [1, 2, 3] });
   });
 
+  it('answers 502 with the network-error body when the provider fails before the first byte', async () => {
+    // Headers, then the connection dies before any of the promised body.
+    upstream.script((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
+      res.flushHeaders();
+      setTimeout(() => res.socket?.destroy(), 30);
+    });
+    const reset = await request(`${patchbay.url}/proxy/early-reset`, { headers });
+    expect(reset.statusCode).toBe(502);
+    expect(reset.headers['content-type']).toBe('application/json; charset=utf-8');
+    const resetBody = (await reset.body.json()) as Record<string, unknown>;
+    expect(resetBody).toMatchObject({ status: 502, method: 'GET' });
+    expect(resetBody.message).toMatch(/before its first byte/);
+    expect(typeof resetBody.code).toBe('string');
+
+    // A body that says gzip and is not, with Decompress: true.
+    upstream.script((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+      res.end('this is not gzip at all');
+    });
+    const junk = await request(`${patchbay.url}/proxy/not-gzip`, { headers: { ...headers, decompress: 'true' } });
+    expect(junk.statusCode).toBe(502);
+    expect(await junk.body.json()).toEqual({
+      message: "The provider's answer failed before its first byte: Z_DATA_ERROR",
+      code: 'Z_DATA_ERROR',
+      status: 502,
+      method: 'GET',
+    });
+  });
+
+  it('passes a 204 on without a content-length', async () => {
+    upstream.script((_req, res) => {
+      res.writeHead(204, { 'content-length': '0', etag: '"v2"' });
+      res.end();
+    });
+    const res = await request(`${patchbay.url}/proxy/nothing`, { method: 'DELETE', headers });
+    expect(res.statusCode).toBe(204);
+    expect(res.headers.etag).toBe('"v2"');
+    expect(res.headers['content-length']).toBeUndefined();
+    expect(await res.body.text()).toBe('');
+  });
+
   it('delivers the first bytes of a slow body before the provider has finished', async () => {
     upstream.script(slowBody(60_000, 60_000));
     const started = Date.now();

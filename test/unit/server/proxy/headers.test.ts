@@ -65,17 +65,17 @@ describe('cleanResponseHeaders', () => {
   it.each(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade'])(
     'drops the hop-by-hop header %s',
     (name) => {
-      expect(cleanResponseHeaders({ [name]: 'x', 'content-type': 'application/json' }, false)).toEqual({ 'content-type': 'application/json' });
+      expect(cleanResponseHeaders({ [name]: 'x', 'content-type': 'application/json' }, false, 200)).toEqual({ 'content-type': 'application/json' });
     },
   );
 
   it('drops the headers the Connection header lists', () => {
-    const clean = cleanResponseHeaders({ connection: 'close, X-Internal-Trace , x-Hop', 'x-internal-trace': 't-1', 'x-hop': '1', etag: '"abc"' }, false);
+    const clean = cleanResponseHeaders({ connection: 'close, X-Internal-Trace , x-Hop', 'x-internal-trace': 't-1', 'x-hop': '1', etag: '"abc"' }, false, 200);
     expect(clean).toEqual({ etag: '"abc"' });
   });
 
   it('drops the headers a repeated Connection header lists', () => {
-    expect(cleanResponseHeaders({ connection: ['x-a', 'x-b'], 'x-a': '1', 'x-b': '2', 'x-c': '3' }, false)).toEqual({ 'x-c': '3' });
+    expect(cleanResponseHeaders({ connection: ['x-a', 'x-b'], 'x-a': '1', 'x-b': '2', 'x-c': '3' }, false, 200)).toEqual({ 'x-c': '3' });
   });
 
   it("drops the provider's CORS headers", () => {
@@ -87,25 +87,34 @@ describe('cleanResponseHeaders', () => {
         link: '<https://api.github.com/user/repos?page=2>; rel="next"',
       },
       false,
+      200,
     );
     expect(clean).toEqual({ link: '<https://api.github.com/user/repos?page=2>; rel="next"' });
   });
 
   it('keeps content-encoding and content-length when the body is passed on as is', () => {
-    expect(cleanResponseHeaders({ 'content-encoding': 'gzip', 'content-length': '120' }, false)).toEqual({
+    expect(cleanResponseHeaders({ 'content-encoding': 'gzip', 'content-length': '120' }, false, 200)).toEqual({
       'content-encoding': 'gzip',
       'content-length': '120',
     });
   });
 
+  it('drops content-length from a 204, which has no body to measure', () => {
+    expect(cleanResponseHeaders({ 'content-length': '0', 'content-type': 'application/json', etag: '"e"' }, false, 204)).toEqual({
+      'content-type': 'application/json',
+      etag: '"e"',
+    });
+    expect(cleanResponseHeaders({ 'content-length': '0' }, false, 200)).toEqual({ 'content-length': '0' });
+  });
+
   it('drops content-encoding and content-length when the body was decompressed', () => {
-    expect(cleanResponseHeaders({ 'content-encoding': 'gzip', 'content-length': '120', 'content-type': 'text/csv' }, true)).toEqual({
+    expect(cleanResponseHeaders({ 'content-encoding': 'gzip', 'content-length': '120', 'content-type': 'text/csv' }, true, 200)).toEqual({
       'content-type': 'text/csv',
     });
   });
 
   it('keeps repeated headers as lists and lower-cases names', () => {
-    expect(cleanResponseHeaders({ 'Set-Cookie': ['a=1', 'b=2'], 'X-RateLimit-Remaining': '4999', gone: undefined }, false)).toEqual({
+    expect(cleanResponseHeaders({ 'Set-Cookie': ['a=1', 'b=2'], 'X-RateLimit-Remaining': '4999', gone: undefined }, false, 200)).toEqual({
       'set-cookie': ['a=1', 'b=2'],
       'x-ratelimit-remaining': '4999',
     });

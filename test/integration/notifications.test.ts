@@ -1,0 +1,67 @@
+// The LISTEN connection against a real PostgreSQL: a listener whose backend stops answering
+// (what a peer gone without a FIN looks like) is found out by the heartbeat and replaced, and
+// the process hears about it (onReconnect) to make up for what it missed.
+import pino from 'pino';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createNotifications, type Notifications } from '../../server/store/notifications.js';
+import { createPool, type Pool } from '../../server/store/index.js';
+import { createTestDatabase, type TestDatabase } from '../harness/database.js';
+
+describe('notifications', () => {
+  let database: TestDatabase;
+  let pool: Pool;
+  let notifications: Notifications;
+
+  beforeAll(async () => {
+    database = await createTestDatabase('notifications');
+    pool = createPool({ connectionString: database.url, max: 2 });
+    notifications = createNotifications(pool, database.url, pino({ level: 'silent' }), { heartbeatMs: 100, heartbeatTimeoutMs: 300 });
+  });
+  afterAll(async () => {
+    await notifications?.stop();
+    await pool?.end();
+    await database?.release();
+  });
+
+  const listenerPid = async () => {
+    const { rows } = await pool.query<{ pid: number }>(
+      'SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()',
+      [`patchbay-listen ${process.pid}`],
+    );
+    return rows.map((row) => row.pid);
+  };
+  const within = async (ms: number, done: () => boolean | Promise<boolean>) => {
+    const deadline = Date.now() + ms;
+    while (!(await done()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+    return done();
+  };
+
+  it('replaces a listener whose backend stops answering, and says so', async () => {
+    const heard: string[] = [];
+    let reconnects = 0;
+    notifications.listen('test_channel', (payload) => heard.push(payload));
+    notifications.onReconnect(() => reconnects++);
+    await notifications.start();
+
+    const send = (payload: string) => pool.query("SELECT pg_notify('test_channel', $1)", [`elsewhere|${payload}`]);
+    await send('before');
+    expect(await within(2000, () => heard.includes('before'))).toBe(true);
+
+    const [frozen] = await listenerPid();
+    expect(frozen).toBeTypeOf('number');
+    process.kill(frozen as number, 'SIGSTOP');
+    try {
+      // Heartbeat timeout (300 ms), then the reconnect delay (1 s).
+      expect(await within(5000, () => reconnects === 1)).toBe(true);
+      const pids = await listenerPid();
+      expect(pids.filter((pid) => pid !== frozen)).toHaveLength(1);
+      await send('after');
+      expect(await within(2000, () => heard.includes('after'))).toBe(true);
+    } finally {
+      process.kill(frozen as number, 'SIGCONT');
+    }
+    // The frozen backend, thawed, sees the Terminate it was sent and goes.
+    expect(await within(3000, async () => !(await listenerPid()).includes(frozen as number))).toBe(true);
+  });
+});
