@@ -3,7 +3,7 @@
 import { randomFillSync } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import { v7 as uuidv7 } from 'uuid';
-import { connectionKey, createdAt, toCopyLine, type LogChunk, type LogOperation, type LogStore } from '../store/logs.js';
+import { chunkFacets, connectionKey, createdAt, toCopyLine, type LogChunk, type LogOperation, type LogStore } from '../store/logs.js';
 
 // Randomness for log ids, drawn from the system 4 KB at a time: uuid's own pool asks for 256
 // bytes per 16 ids, and each draw is a system call on the proxy's hot path.
@@ -68,6 +68,9 @@ class CopyBatch {
   /** Integration key → the connection ids seen with it. */
   private readonly connections = new Map<string, Set<string>>();
   private readonly parents = new Set<string>();
+  private readonly types = new Set<string>();
+  private readonly states = new Set<string>();
+  private readonly statuses = new Set<number>();
 
   add(op: LogOperation): void {
     const line = toCopyLine(op);
@@ -98,6 +101,9 @@ class CopyBatch {
       if (op.connectionId !== null) ids.add(op.connectionId);
     }
     if (op.parentId !== null) this.parents.add(op.parentId);
+    this.types.add(op.type);
+    this.states.add(op.state);
+    if (op.status !== null) this.statuses.add(op.status);
   }
 
   /** The chunk to store; the batch takes no more rows after this. */
@@ -114,6 +120,7 @@ class CopyBatch {
       integrations: [...this.connections.keys()],
       connections: [...this.connections].flatMap(([integration, ids]) => [...ids].map((id) => connectionKey(integration, id))),
       parents: [...this.parents],
+      facets: chunkFacets(this.types, this.states, this.statuses),
     };
   }
 

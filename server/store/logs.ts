@@ -56,6 +56,8 @@ export interface LogChunk {
   /** `connectionKey(integrationKey, connectionId)` of each connection it holds. */
   connections: readonly string[];
   parents: readonly string[];
+  /** `chunkFacets` of its operations' types, states and statuses. */
+  facets: readonly string[];
 }
 
 export interface LogStore {
@@ -150,6 +152,18 @@ export function toCopyLine(op: LogOperation): string {
   )}\t${jsonField(op.response)}\t${jsonField(op.messages)}\t${isoTime(op.startedAt)}\t${op.endedAt === null ? NULL_FIELD : isoTime(op.endedAt)}\t${numberField(
     op.durationMs,
   )}\n`;
+}
+
+/**
+ * A chunk's `facets`: the distinct types, states and statuses of its operations, so that a
+ * search for failed calls or 5xx answers reads only the chunks that hold some.
+ */
+export function chunkFacets(types: Iterable<string>, states: Iterable<string>, statuses: Iterable<number>): string[] {
+  const facets: string[] = [];
+  for (const type of types) facets.push(`type:${type}`);
+  for (const state of states) facets.push(`state:${state}`);
+  for (const status of statuses) facets.push(`status:${status}`);
+  return facets;
 }
 
 /** How a connection is named in a chunk's `connections`. */
@@ -261,8 +275,8 @@ export function createLogStore(db: Queryable): LogStore {
     async insertChunk(chunk) {
       if (chunk.rows === 0) return;
       await db.query(
-        `INSERT INTO log_chunks (id, first_started, last_started, created, row_count, integrations, connections, parents, data)
-         VALUES ($1, $2, $3, tstzrange($4, $5, '[]'), $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING`,
+        `INSERT INTO log_chunks (id, first_started, last_started, created, row_count, integrations, connections, parents, facets, data)
+         VALUES ($1, $2, $3, tstzrange($4, $5, '[]'), $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING`,
         [
           chunk.id,
           new Date(chunk.firstStarted),
@@ -273,6 +287,7 @@ export function createLogStore(db: Queryable): LogStore {
           chunk.integrations,
           chunk.connections,
           chunk.parents,
+          chunk.facets,
           // As bytes (a binary parameter, which PostgreSQL checks as UTF-8 like any text): not
           // decoded to a string here for the driver to encode again.
           Buffer.concat(chunk.data as Buffer[]),
@@ -292,6 +307,12 @@ export function createLogStore(db: Queryable): LogStore {
         add('connections @> ARRAY[?]::text[]', connectionKey(filter.integrationKey, filter.connectionId));
       }
       if (filter.parentId !== undefined) add('parents @> ARRAY[?]::uuid[]', filter.parentId);
+      const facets = chunkFacets(
+        filter.type === undefined ? [] : [filter.type],
+        filter.state === undefined ? [] : [filter.state],
+        filter.status === undefined ? [] : [filter.status],
+      );
+      if (facets.length > 0) add('facets @> ?::text[]', facets);
       if (filter.from !== undefined) add('last_started >= ?', filter.from);
       if (filter.to !== undefined) add('first_started < ?', filter.to);
       if (filter.before !== undefined) add('first_started <= ?', filter.before.startedAt);

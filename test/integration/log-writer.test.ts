@@ -6,7 +6,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCipher } from '../../server/credentials/cipher.js';
 import { createLogWriter, type LogWriter } from '../../server/logs/writer.js';
-import { connectionKey, createdAt, toCopyLine, type LogChunk, type LogFilter, type LogOperation } from '../../server/store/logs.js';
+import { chunkFacets, connectionKey, createdAt, toCopyLine, type LogChunk, type LogFilter, type LogOperation } from '../../server/store/logs.js';
 import { createPool, createStore, type Pool, type Store } from '../../server/store/index.js';
 import { createTestDatabase, type TestDatabase } from '../harness/database.js';
 
@@ -25,6 +25,11 @@ function chunkOf(ops: LogOperation[]): LogChunk {
     integrations: [...new Set(ops.map((op) => op.integrationKey as string))],
     connections: [...new Set(ops.map((op) => connectionKey(op.integrationKey as string, op.connectionId as string)))],
     parents: [],
+    facets: chunkFacets(
+      new Set(ops.map((op) => op.type)),
+      new Set(ops.map((op) => op.state)),
+      new Set(ops.flatMap((op) => (op.status === null ? [] : [op.status]))),
+    ),
   };
 }
 
@@ -183,6 +188,33 @@ describe('log writer', () => {
       }
       expect(seen.map((op) => op.id)).toEqual(expected.map((op) => op.id));
     }
+  });
+
+  it("lists each chunk's types, states and statuses, so that a search reads only the chunks holding some", async () => {
+    const calm = Array.from({ length: 30 }, () => operation({ integrationKey: 'facets', status: 200 }));
+    const stormy = [
+      ...Array.from({ length: 29 }, () => operation({ integrationKey: 'facets', status: 201 })),
+      operation({ integrationKey: 'facets', status: 503, state: 'failed', level: 'error' }),
+    ];
+    const quiet = [operation({ integrationKey: 'facets', type: 'action', action: 'run', status: null, attempts: [] })];
+    for (const ops of [calm, stormy, quiet]) {
+      for (const op of ops) writer.write(op);
+      await writer.flush(); // a chunk each
+    }
+    const facetsOf = async (op: LogOperation) => {
+      const { rows } = await pool.query<{ facets: string[] }>('SELECT facets FROM log_chunks WHERE strpos(data, $1) > 0', [op.id]);
+      return rows[0]?.facets.sort();
+    };
+    expect(await facetsOf(calm[0] as LogOperation)).toEqual(['state:success', 'status:200', 'type:proxy']);
+    expect(await facetsOf(stormy[0] as LogOperation)).toEqual(['state:failed', 'state:success', 'status:201', 'status:503', 'type:proxy']);
+    expect(await facetsOf(quiet[0] as LogOperation)).toEqual(['state:success', 'type:action']);
+
+    const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM log_chunks WHERE facets @> '{status:503,state:failed}'");
+    expect(rows[0]?.n).toBe(1);
+    expect(await store.logs.list({ integrationKey: 'facets', status: 503, limit: 10 })).toEqual([stormy[29]]);
+    expect(await store.logs.list({ integrationKey: 'facets', state: 'failed', limit: 10 })).toEqual([stormy[29]]);
+    expect(await store.logs.list({ integrationKey: 'facets', type: 'action', limit: 10 })).toEqual(quiet);
+    expect(await store.logs.list({ integrationKey: 'facets', type: 'proxy', status: 200, limit: 100 })).toHaveLength(30);
   });
 
   it('writes 20,000 operations in batches, none lost and none twice', async () => {

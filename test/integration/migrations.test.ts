@@ -55,7 +55,7 @@ describe('migrations', () => {
       connectionId: i % 11 === 0 ? `conn\t${awkward}` : `conn-${i % 13}`,
       method: 'GET',
       url: `https://api.example.com/items/${i}?q=${awkward}`,
-      status: i % 3 === 0 ? null : 200 + (i % 5),
+      status: i % 3 === 0 ? null : i >= 2400 ? 503 : 200 + (i % 5),
       error: i % 3 === 0 ? { code: 'upstream_network_error', message: awkward } : null,
       attempts: [{ attempt: 0, status: 200, error: null, durationMs: i, waitedMs: 0 }],
       request: i % 3 === 0 ? { headers: { 'x-note': awkward } } : null,
@@ -73,9 +73,12 @@ describe('migrations', () => {
     }));
     await pool.query('INSERT INTO log_operations SELECT * FROM json_populate_recordset(null::log_operations, $1)', [JSON.stringify(rows)]);
 
-    expect(await migrate(pool)).toEqual(['007_log_chunks.sql']);
-    const { rows: chunks } = await pool.query<{ row_count: number }>('SELECT row_count FROM log_chunks ORDER BY first_started');
+    expect(await migrate(pool)).toEqual(['007_log_chunks.sql', '008_log_facets.sql']);
+    const { rows: chunks } = await pool.query<{ row_count: number; facets: string[] }>('SELECT row_count, facets FROM log_chunks ORDER BY first_started');
     expect(chunks.map((chunk) => chunk.row_count)).toEqual([1000, 1000, 500]);
+    // 008 filled in the facets of the chunks 007 made: statuses 200-204, and 503 only at the end.
+    const common = ['state:failed', 'state:success', 'status:200', 'status:201', 'status:202', 'status:203', 'status:204', 'type:action', 'type:proxy'];
+    expect(chunks.map((chunk) => [...chunk.facets].sort())).toEqual([common, common, [...common, 'status:503'].sort()]);
     const logs = createLogStore(pool);
     const newestFirst = [...ops].reverse();
     expect(await logs.list({ limit: 5000 })).toEqual(newestFirst);
@@ -84,6 +87,10 @@ describe('migrations', () => {
       newestFirst.filter((op) => op.integrationKey === 'int-1' && op.connectionId === 'conn-5'),
     );
     expect(await logs.list({ parentId: parent, limit: 5000 })).toEqual(newestFirst.filter((op) => op.parentId !== null));
+    expect(await logs.list({ status: 503, limit: 5000 })).toEqual(newestFirst.filter((op) => op.status === 503));
+    expect(await logs.list({ state: 'failed', type: 'action', limit: 5000 })).toEqual(
+      newestFirst.filter((op) => op.state === 'failed' && op.type === 'action'),
+    );
     await pool.end();
     pools.splice(pools.indexOf(pool), 1);
     await database.release();
