@@ -275,7 +275,8 @@ export function createLogStore(db: Queryable): LogStore {
     async insertChunk(chunk) {
       if (chunk.rows === 0) return;
       await db.query(
-        `INSERT INTO log_chunks (id, first_started, last_started, created, row_count, integrations, connections, parents, facets, data)
+        `WITH listed AS (INSERT INTO log_integrations (key) SELECT unnest($7::text[]) ON CONFLICT DO NOTHING)
+         INSERT INTO log_chunks (id, first_started, last_started, created, row_count, integrations, connections, parents, facets, data)
          VALUES ($1, $2, $3, tstzrange($4, $5, '[]'), $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING`,
         [
           chunk.id,
@@ -303,8 +304,15 @@ export function createLogStore(db: Queryable): LogStore {
         where.push(sql.replace('?', `$${params.length}`));
       };
       if (filter.integrationKey !== undefined) add('integrations @> ARRAY[?]::text[]', filter.integrationKey);
-      if (filter.integrationKey !== undefined && filter.connectionId !== undefined) {
-        add('connections @> ARRAY[?]::text[]', connectionKey(filter.integrationKey, filter.connectionId));
+      if (filter.connectionId !== undefined) {
+        if (filter.integrationKey !== undefined) add('connections @> ARRAY[?]::text[]', connectionKey(filter.integrationKey, filter.connectionId));
+        else {
+          // Every integration key ever logged, as constants: an array computed inside the query
+          // leaves the planner guessing, and it then reads every chunk in start order.
+          const { rows } = await db.query<{ key: string }>('SELECT key FROM log_integrations');
+          const connectionId = filter.connectionId;
+          add('connections && ?::text[]', rows.map((row) => connectionKey(row.key, connectionId)));
+        }
       }
       if (filter.parentId !== undefined) add('parents @> ARRAY[?]::uuid[]', filter.parentId);
       const facets = chunkFacets(

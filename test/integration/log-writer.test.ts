@@ -217,6 +217,27 @@ describe('log writer', () => {
     expect(await store.logs.list({ integrationKey: 'facets', type: 'proxy', status: 200, limit: 100 })).toHaveLength(30);
   });
 
+  it('finds a connection by its id alone, under whichever integrations it was logged', async () => {
+    const ops = [
+      operation({ integrationKey: 'alone-a', connectionId: 'shared-id' }),
+      operation({ integrationKey: 'alone-b', connectionId: 'shared-id' }),
+      operation({ integrationKey: 'alone-a', connectionId: 'other-id' }),
+    ];
+    for (const op of ops) {
+      writer.write(op);
+      await writer.flush(); // a chunk each
+    }
+    const newestFirst = (list: LogOperation[]) => [...list].sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime() || (a.id < b.id ? 1 : -1));
+    expect(await store.logs.list({ connectionId: 'shared-id', limit: 10 })).toEqual(newestFirst([ops[0], ops[1]] as LogOperation[]));
+    expect(await store.logs.list({ connectionId: 'other-id', limit: 10 })).toEqual([ops[2]]);
+    expect(await store.logs.list({ connectionId: 'nobody', limit: 10 })).toEqual([]);
+    // The chunks come from the connection index, not from reading every chunk's text.
+    const { rows } = await pool.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM log_chunks WHERE connections && ARRAY(SELECT key || E'\\x1f' || 'shared-id' FROM log_integrations)",
+    );
+    expect(rows[0]?.n).toBe(2);
+  });
+
   it('writes 20,000 operations in batches, none lost and none twice', async () => {
     const ops = Array.from({ length: 20_000 }, (_, i) => operation({ integrationKey: 'bulk', connectionId: `bulk-${i % 100}`, status: 200 + (i % 3) }));
     for (const op of ops) writer.write(op);

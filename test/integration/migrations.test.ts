@@ -88,6 +88,8 @@ describe('migrations', () => {
     );
     expect(await logs.list({ parentId: parent, limit: 5000 })).toEqual(newestFirst.filter((op) => op.parentId !== null));
     expect(await logs.list({ status: 503, limit: 5000 })).toEqual(newestFirst.filter((op) => op.status === 503));
+    // By connection alone: 008 listed the integrations the chunks name.
+    expect(await logs.list({ connectionId: 'conn-5', limit: 5000 })).toEqual(newestFirst.filter((op) => op.connectionId === 'conn-5'));
     expect(await logs.list({ state: 'failed', type: 'action', limit: 5000 })).toEqual(
       newestFirst.filter((op) => op.state === 'failed' && op.type === 'action'),
     );
