@@ -205,10 +205,14 @@ export async function sendCall(deps: SendDeps, call: ProxyCall): Promise<ProxyRe
       }
 
       // Final answer: stream it back; the slot and the log wait until the body is done.
-      const encoding = headerValue(response.headers, 'content-encoding')?.trim().toLowerCase();
-      const decoder = decompress && encoding !== undefined ? DECODERS[encoding] : undefined;
-      const body = decoder === undefined ? response.body : decoded(response.body, decoder);
       const status = response.statusCode;
+      const encoding = headerValue(response.headers, 'content-encoding')?.trim().toLowerCase();
+      const decodes = decompress && encoding !== undefined && DECODERS[encoding] !== undefined;
+      // An answer without a body has nothing to decode (zlib fails on an empty stream); its
+      // headers are still those of the decoded representation.
+      const bodiless = method === 'HEAD' || status === 204 || status === 304 || headerValue(response.headers, 'content-length')?.trim() === '0';
+      const decoder = decodes && !bodiless ? DECODERS[encoding as string] : undefined;
+      const body = decoder === undefined ? response.body : decoded(response.body, decoder);
       const responseHeaders = response.headers;
       // Until the route hands the body to the reply, nothing else listens: an upstream failure in
       // that gap must not be an unhandled 'error' event. The error stays in `body.errored`, where
@@ -223,7 +227,7 @@ export async function sendCall(deps: SendDeps, call: ProxyCall): Promise<ProxyRe
       });
       return {
         status,
-        headers: cleanResponseHeaders(response.headers, decoder !== undefined, status),
+        headers: cleanResponseHeaders(response.headers, decodes, status),
         body,
         attempts,
         logId,

@@ -142,6 +142,11 @@ function sendResult(result: ProxyResult, res: ServerResponse, method: string): v
     }
     return state === 'body';
   };
+  // A client gone mid-body: the call is aborted (clientGone), but a decompressed body may have
+  // no upstream transfer left for the abort to end, so it is ended here.
+  res.once('close', () => {
+    if (!body.readableEnded) body.destroy();
+  });
   const resume = () => body.resume();
   body.on('data', (chunk: Buffer) => {
     if (head() && !res.write(chunk)) {

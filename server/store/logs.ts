@@ -275,7 +275,8 @@ export function createLogStore(db: Queryable): LogStore {
     async insertChunk(chunk) {
       if (chunk.rows === 0) return;
       await db.query(
-        `WITH listed AS (INSERT INTO log_integrations (key) SELECT unnest($7::text[]) ON CONFLICT DO NOTHING)
+        // Keys in order: two processes adding the same new keys cannot lock them crosswise.
+        `WITH listed AS (INSERT INTO log_integrations (key) SELECT DISTINCT key FROM unnest($7::text[]) AS key ORDER BY key ON CONFLICT DO NOTHING)
          INSERT INTO log_chunks (id, first_started, last_started, created, row_count, integrations, connections, parents, facets, data)
          VALUES ($1, $2, $3, tstzrange($4, $5, '[]'), $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING`,
         [

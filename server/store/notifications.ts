@@ -71,10 +71,11 @@ export function createNotifications(pool: Pool, connectionString: string, logger
       application_name: `patchbay-listen ${process.pid}`,
       keepAlive: true,
       keepAliveInitialDelayMillis: HEARTBEAT_MS,
+      connectionTimeoutMillis: heartbeatTimeoutMs,
     });
     let lost = false;
     const loseNext = (error: unknown) => {
-      if (lost) return;
+      if (lost || stopped) return;
       lost = true;
       logger.warn({ err: error }, 'notification connection lost; reconnecting');
       void next.end().catch(() => undefined);
@@ -91,8 +92,18 @@ export function createNotifications(pool: Pool, connectionString: string, logger
       deliverLocal(message.channel, raw.slice(bar + 1));
     });
     next.on('error', loseNext);
-    await next.connect();
-    for (const channel of handlers.keys()) await next.query(`LISTEN "${channel}"`);
+    try {
+      await next.connect();
+      for (const channel of handlers.keys()) await next.query(`LISTEN "${channel}"`);
+    } catch (error) {
+      lost = true; // given up here: the caller tries again with a new client
+      void next.end().catch(() => undefined);
+      throw error;
+    }
+    if (stopped) {
+      void next.end().catch(() => undefined);
+      return;
+    }
     client = next;
     lose = loseNext;
   };
@@ -102,6 +113,7 @@ export function createNotifications(pool: Pool, connectionString: string, logger
     const loseCurrent = lose;
     if (current === undefined || loseCurrent === undefined) return;
     const timer = setTimeout(() => loseCurrent(new Error(`no answer to a heartbeat within ${heartbeatTimeoutMs} ms`)), heartbeatTimeoutMs);
+    timer.unref();
     current.query('SELECT 1').then(
       () => clearTimeout(timer),
       (error: unknown) => {

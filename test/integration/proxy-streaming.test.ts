@@ -140,6 +140,51 @@ describe('proxy: streaming both ways', () => {
     });
   });
 
+  it('frees the slot and logs the call when the client leaves a decompressed download', async () => {
+    // 8 MB of JSON-ish text in ~30 KB of gzip: the provider's own body is over long before the
+    // client has read the decoded one.
+    const packed = gzipSync(Buffer.from('{"row":"0123456789abcdef"},'.repeat(300_000)));
+    upstream.script((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': String(packed.length) });
+      res.end(packed);
+    });
+    const client = new Agent();
+    const controller = new AbortController();
+    const left = await request(`${patchbay.url}/proxy/packed`, { headers: { ...headers, decompress: 'true' }, signal: controller.signal, dispatcher: client });
+    expect(left.statusCode).toBe(200);
+    for await (const _chunk of left.body) {
+      await new Promise((resolve) => setTimeout(resolve, 200)); // a slow reader: Patchbay's writes back up
+      controller.abort();
+      break;
+    }
+    // max_concurrency 1: the next call only goes through if the abandoned one gave its slot back.
+    upstream.script(hugeBody(1000));
+    const next = await request(`${patchbay.url}/proxy/after-packed`, { headers, dispatcher: client, headersTimeout: 5000 });
+    expect(Buffer.from(await next.body.arrayBuffer()).length).toBe(1000);
+    await client.close();
+  });
+
+  it('keeps the status of a bodiless answer with Decompress: true', async () => {
+    for (const [status, path] of [[304, '/proxy/cached'], [204, '/proxy/emptied']] as const) {
+      upstream.script((_req, res) => {
+        res.writeHead(status, { 'content-encoding': 'gzip', etag: '"v1"' });
+        res.end();
+      });
+      const res = await request(`${patchbay.url}${path}`, { headers: { ...headers, decompress: 'true' } });
+      expect(res.statusCode).toBe(status);
+      expect(res.headers.etag).toBe('"v1"');
+      expect(res.headers['content-encoding']).toBeUndefined();
+      expect(await res.body.text()).toBe('');
+    }
+    upstream.script((_req, res) => {
+      res.writeHead(200, { 'content-encoding': 'gzip', 'content-length': '0', 'content-type': 'application/json' });
+      res.end();
+    });
+    const empty = await request(`${patchbay.url}/proxy/empty`, { headers: { ...headers, decompress: 'true' } });
+    expect(empty.statusCode).toBe(200);
+    expect(await empty.body.text()).toBe('');
+  });
+
   it('passes a 204 on without a content-length', async () => {
     upstream.script((_req, res) => {
       res.writeHead(204, { 'content-length': '0', etag: '"v2"' });
