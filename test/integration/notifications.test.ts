@@ -9,19 +9,20 @@ import { createPool, type Pool } from '../../server/store/index.js';
 import { createTestDatabase, type TestDatabase } from '../harness/database.js';
 
 describe('notifications', () => {
-  let database: TestDatabase;
+  const started: { database?: TestDatabase; pool?: Pool; notifications?: Notifications } = {};
   let pool: Pool;
   let notifications: Notifications;
 
   beforeAll(async () => {
-    database = await createTestDatabase('notifications');
+    const database = await createTestDatabase('notifications');
     pool = createPool({ connectionString: database.url, max: 2 });
     notifications = createNotifications(pool, database.url, pino({ level: 'silent' }), { heartbeatMs: 100, heartbeatTimeoutMs: 300 });
+    Object.assign(started, { database, pool, notifications });
   });
   afterAll(async () => {
-    await notifications?.stop();
-    await pool?.end();
-    await database?.release();
+    await started.notifications?.stop();
+    await started.pool?.end();
+    await started.database?.release();
   });
 
   const listenerPid = async () => {
