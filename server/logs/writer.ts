@@ -28,7 +28,7 @@ export const newLogId = (): string => uuidv7(ID_OPTIONS);
 export interface LogWriterOptions {
   store: LogStore;
   logger: FastifyBaseLogger;
-  /** 200 ms: logs show up quickly, and one COPY carries hundreds of calls under load. */
+  /** 200 ms: logs show up quickly, and one chunk carries up to a thousand calls under load. */
   flushIntervalMs?: number;
   maxBatch?: number;
   maxQueue?: number;

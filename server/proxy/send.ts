@@ -206,13 +206,13 @@ export async function sendCall(deps: SendDeps, call: ProxyCall): Promise<ProxyRe
 
       // Final answer: stream it back; the slot and the log wait until the body is done.
       const status = response.statusCode;
-      const encoding = headerValue(response.headers, 'content-encoding')?.trim().toLowerCase();
-      const decodes = decompress && encoding !== undefined && DECODERS[encoding] !== undefined;
+      const encoding = decompress ? headerValue(response.headers, 'content-encoding')?.trim().toLowerCase() : undefined;
+      const decoder = encoding !== undefined ? DECODERS[encoding] : undefined;
       // An answer without a body has nothing to decode (zlib fails on an empty stream); its
       // headers are still those of the decoded representation.
-      const bodiless = method === 'HEAD' || status === 204 || status === 304 || headerValue(response.headers, 'content-length')?.trim() === '0';
-      const decoder = decodes && !bodiless ? DECODERS[encoding as string] : undefined;
-      const body = decoder === undefined ? response.body : decoded(response.body, decoder);
+      const bodiless =
+        decoder !== undefined && (method === 'HEAD' || status === 204 || status === 304 || headerValue(response.headers, 'content-length')?.trim() === '0');
+      const body = decoder === undefined || bodiless ? response.body : decoded(response.body, decoder);
       const responseHeaders = response.headers;
       // Until the route hands the body to the reply, nothing else listens: an upstream failure in
       // that gap must not be an unhandled 'error' event. The error stays in `body.errored`, where
@@ -227,7 +227,7 @@ export async function sendCall(deps: SendDeps, call: ProxyCall): Promise<ProxyRe
       });
       return {
         status,
-        headers: cleanResponseHeaders(response.headers, decodes, status),
+        headers: cleanResponseHeaders(response.headers, decoder !== undefined, status),
         body,
         attempts,
         logId,

@@ -46,9 +46,8 @@ export function createNotifications(pool: Pool, connectionString: string, logger
   // Our own notifications come back through LISTEN; the origin prefix lets us skip them.
   const origin = randomUUID();
   const prefix = `${origin}|`;
-  let client: pg.Client | undefined;
-  /** Gives up the current client (once) and schedules a new one. */
-  let lose: ((error: unknown) => void) | undefined;
+  /** The LISTEN client in use, and how to give it up (once) for a new one. */
+  let current: { client: pg.Client; lose: (error: unknown) => void } | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
   let started: Promise<void> | undefined;
   let stopped = false;
@@ -73,16 +72,14 @@ export function createNotifications(pool: Pool, connectionString: string, logger
       keepAliveInitialDelayMillis: HEARTBEAT_MS,
       connectionTimeoutMillis: heartbeatTimeoutMs,
     });
+    const close = () => void next.end().catch(() => undefined);
     let lost = false;
-    const loseNext = (error: unknown) => {
+    const lose = (error: unknown) => {
       if (lost || stopped) return;
       lost = true;
       logger.warn({ err: error }, 'notification connection lost; reconnecting');
-      void next.end().catch(() => undefined);
-      if (client === next) {
-        client = undefined;
-        lose = undefined;
-      }
+      close();
+      if (current?.client === next) current = undefined;
       scheduleReconnect();
     };
     next.on('notification', (message) => {
@@ -91,34 +88,29 @@ export function createNotifications(pool: Pool, connectionString: string, logger
       if (bar < 0 || raw.startsWith(prefix)) return;
       deliverLocal(message.channel, raw.slice(bar + 1));
     });
-    next.on('error', loseNext);
+    next.on('error', lose);
     try {
       await next.connect();
       for (const channel of handlers.keys()) await next.query(`LISTEN "${channel}"`);
     } catch (error) {
       lost = true; // given up here: the caller tries again with a new client
-      void next.end().catch(() => undefined);
+      close();
       throw error;
     }
-    if (stopped) {
-      void next.end().catch(() => undefined);
-      return;
-    }
-    client = next;
-    lose = loseNext;
+    if (stopped) close();
+    else current = { client: next, lose };
   };
 
   const beat = () => {
-    const current = client;
-    const loseCurrent = lose;
-    if (current === undefined || loseCurrent === undefined) return;
-    const timer = setTimeout(() => loseCurrent(new Error(`no answer to a heartbeat within ${heartbeatTimeoutMs} ms`)), heartbeatTimeoutMs);
+    if (current === undefined) return;
+    const { client, lose } = current;
+    const timer = setTimeout(() => lose(new Error(`no answer to a heartbeat within ${heartbeatTimeoutMs} ms`)), heartbeatTimeoutMs);
     timer.unref();
-    current.query('SELECT 1').then(
+    client.query('SELECT 1').then(
       () => clearTimeout(timer),
       (error: unknown) => {
         clearTimeout(timer);
-        loseCurrent(error);
+        lose(error);
       },
     );
   };
@@ -149,7 +141,7 @@ export function createNotifications(pool: Pool, connectionString: string, logger
       }
       handlers.set(channel, [handler]);
       // A channel added after start is listened to at once.
-      if (client !== undefined) void client.query(`LISTEN "${channel}"`).catch(() => undefined);
+      if (current !== undefined) void current.client.query(`LISTEN "${channel}"`).catch(() => undefined);
     },
     onReconnect(handler) {
       reconnectHandlers.push(handler);
@@ -175,8 +167,8 @@ export function createNotifications(pool: Pool, connectionString: string, logger
       stopped = true;
       if (retry !== undefined) clearTimeout(retry);
       if (heartbeat !== undefined) clearInterval(heartbeat);
-      await client?.end().catch(() => undefined);
-      client = undefined;
+      await current?.client.end().catch(() => undefined);
+      current = undefined;
     },
   };
 }

@@ -32,11 +32,6 @@ describe('notifications', () => {
     );
     return rows.map((row) => row.pid);
   };
-  const within = async (ms: number, done: () => boolean | Promise<boolean>) => {
-    const deadline = Date.now() + ms;
-    while (!(await done()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
-    return done();
-  };
 
   it('replaces a listener whose backend stops answering, and says so', async () => {
     const heard: string[] = [];
@@ -47,22 +42,22 @@ describe('notifications', () => {
 
     const send = (payload: string) => pool.query("SELECT pg_notify('test_channel', $1)", [`elsewhere|${payload}`]);
     await send('before');
-    expect(await within(2000, () => heard.includes('before'))).toBe(true);
+    await expect.poll(() => heard.includes('before'), { timeout: 2000 }).toBe(true);
 
     const [frozen] = await listenerPid();
     expect(frozen).toBeTypeOf('number');
     process.kill(frozen as number, 'SIGSTOP');
     try {
       // Heartbeat timeout (300 ms), then the reconnect delay (1 s).
-      expect(await within(5000, () => reconnects === 1)).toBe(true);
+      await expect.poll(() => reconnects, { timeout: 5000 }).toBe(1);
       const pids = await listenerPid();
       expect(pids.filter((pid) => pid !== frozen)).toHaveLength(1);
       await send('after');
-      expect(await within(2000, () => heard.includes('after'))).toBe(true);
+      await expect.poll(() => heard.includes('after'), { timeout: 2000 }).toBe(true);
     } finally {
       process.kill(frozen as number, 'SIGCONT');
     }
     // The frozen backend, thawed, sees the Terminate it was sent and goes.
-    expect(await within(3000, async () => !(await listenerPid()).includes(frozen as number))).toBe(true);
+    await expect.poll(async () => (await listenerPid()).includes(frozen as number), { timeout: 3000 }).toBe(false);
   });
 });
