@@ -5,6 +5,10 @@
 // PostgreSQL must run as another user (`postgres`), who cannot execute binaries inside a
 // checkout under a private folder (a 0700 home or mktemp directory). We then copy the binaries
 // to a shared place first. The class also installs signal handlers that race our shutdown.
+//
+// A PostgreSQL that exits without being asked to (killed, crashed) is started again on the same
+// directory and port, so the pool's URL stays valid: PostgreSQL recovers from its WAL. When that
+// keeps failing (restart-policy.ts), `onFatal` says so; ending the process is bin/'s decision.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { chown, cp, mkdir, rename, rm, writeFile } from 'node:fs/promises';
@@ -12,7 +16,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { stopOrphanPostgres } from './postgres-orphan.js';
+import { stopOrphanBackends, stopOrphanPostgres } from './postgres-orphan.js';
+import { decideRestart, DEFAULT_RESTART_POLICY, type RestartPolicy } from './restart-policy.js';
 
 const run = promisify(execFile);
 /** How long PostgreSQL gets to say it is ready (initdb of a new cluster is separate). */
@@ -30,6 +35,12 @@ export interface EmbeddedOptions {
   /** Trade durability for speed (tests): fsync and synchronous commit off. */
   fast?: boolean;
   onLog?: (line: string) => void;
+  /** Told when PostgreSQL exits unexpectedly and when it is back. */
+  logger?: { info(fields: object, message: string): void; warn(fields: object, message: string): void };
+  /** The restart policy's numbers (tests shorten them). */
+  restart?: Partial<RestartPolicy>;
+  /** PostgreSQL exited unexpectedly and could not be started again; `error.message` is one line. */
+  onFatal?: (error: Error) => void;
 }
 
 interface Owner {
@@ -135,9 +146,55 @@ async function initialise(dir: string, password: string, initdbBin: string, owne
 
 /** sun_path in struct sockaddr_un is 108 bytes, NUL included. */
 const MAX_SOCKET_PATH = 107;
+const READY_LINE = 'database system is ready to accept connections';
+
+/** PostgreSQL's last FATAL (or PANIC) with its DETAIL and HINT, as one line; else the output's tail. */
+function lastWords(output: string): string {
+  // "2026-01-01 12:00:00.000 UTC [1234] FATAL:  …": the time and pid say nothing here.
+  const lines = output.trim().split('\n').map((line) => line.replace(/^\S+ \S+ \S+ \[\d+\] /, ''));
+  const fatal = lines.findLastIndex((line) => /^(FATAL|PANIC):/.test(line));
+  if (fatal < 0) return output.trim().slice(-300).replace(/\s+/g, ' ');
+  let end = fatal + 1;
+  while (end < lines.length && /^(DETAIL|HINT):/.test(lines[end] as string)) end++;
+  return lines.slice(fatal, end).join(' ').replace(/\s+/g, ' ').trim();
+}
+
+const hasExited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
+const exitOf = (child: ChildProcess) => (hasExited(child) ? Promise.resolve() : new Promise<void>((resolve) => child.once('exit', () => resolve())));
+
+/** Resolves once `child` says it accepts connections; rejects (and stops it) if it exits or times out first. */
+function untilReady(child: ChildProcess, onLog: (line: string) => void): Promise<void> {
+  child.stderr?.on('data', (chunk: Buffer) => onLog(chunk.toString()));
+  return new Promise<void>((resolve, reject) => {
+    let output = '';
+    const collect = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (!output.includes(READY_LINE)) return;
+      done();
+      resolve();
+    };
+    const exited = (code: number | null, signal: NodeJS.Signals | null) => {
+      done();
+      reject(new Error(`PostgreSQL exited (${signal ?? `code ${code}`}) before it was ready: ${lastWords(output)}`));
+    };
+    const timer = setTimeout(() => {
+      done();
+      child.kill('SIGINT');
+      reject(new Error(`PostgreSQL did not start within ${START_TIMEOUT_MS} ms: ${lastWords(output)}`));
+    }, START_TIMEOUT_MS);
+    const done = () => {
+      clearTimeout(timer);
+      child.stderr?.off('data', collect);
+      child.off('exit', exited);
+    };
+    child.stderr?.on('data', collect);
+    child.once('exit', exited);
+  });
+}
 
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
   const onLog = options.onLog ?? (() => undefined);
+  const policy: RestartPolicy = { ...DEFAULT_RESTART_POLICY, ...options.restart };
   const owner = isRoot() ? await postgresOwner() : undefined;
   if (owner) {
     const blocked = blockedAncestors(path.dirname(options.dir));
@@ -160,29 +217,74 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const useSocket = Buffer.byteLength(path.join(socketDir, `.s.PGSQL.${port}`)) <= MAX_SOCKET_PATH;
   const flags = ['-D', options.dir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${useSocket ? socketDir : ''}`, '-c', 'max_connections=300'];
   if (options.fast) flags.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
-  const child = spawn(bins.postgres, flags, { ...owner, env: { ...process.env, LC_MESSAGES: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  // If this process exits without stopping us (an uncaught error), do not leave postgres behind.
-  const killOnExit = () => child.kill('SIGINT');
-  process.once('exit', killOnExit);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 
-  await new Promise<void>((resolve, reject) => {
-    let output = '';
-    const timer = setTimeout(() => reject(new Error(`PostgreSQL did not start within ${START_TIMEOUT_MS} ms: ${output.slice(-500)}`)), START_TIMEOUT_MS);
-    child.stderr?.on('data', (chunk: Buffer) => {
-      const text = chunk.toString();
-      onLog(text);
-      output += text;
-      if (output.includes('database system is ready to accept connections')) {
+  // The postgres process last spawned (starting or running), and what stop() must cut short.
+  let child: ChildProcess | undefined;
+  let stopping = false;
+  let restarting: Promise<void> | undefined;
+  let cancelWait: (() => void) | undefined;
+  let attemptsAtMs: number[] = [];
+  // If this process exits without stopping us (an uncaught error, a fatal exit), do not leave postgres behind.
+  const killOnExit = () => child?.kill('SIGINT');
+  process.once('exit', killOnExit);
+
+  const launch = async () => {
+    if (stopping) throw new Error('the embedded PostgreSQL is being stopped');
+    child = spawn(bins.postgres, flags, { ...owner, env: { ...process.env, LC_MESSAGES: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const started = child;
+    await untilReady(started, onLog);
+    started.once('exit', (code, signal) => {
+      if (stopping || started !== child) return;
+      restarting = restart(code === null ? `signal ${signal}` : `exit code ${code}`).finally(() => {
+        restarting = undefined;
+      });
+    });
+  };
+
+  const wait = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      cancelWait = () => {
         clearTimeout(timer);
         resolve();
+      };
+    });
+
+  const restart = async (how: string) => {
+    const downSinceMs = Date.now();
+    options.logger?.warn({ port }, `the embedded PostgreSQL stopped (${how}); restarting it`);
+    let lastError = `it stopped (${how})`;
+    for (;;) {
+      const decision = decideRestart(attemptsAtMs, Date.now(), policy);
+      if (decision.action === 'give_up') {
+        const error = new Error(`the embedded PostgreSQL stopped (${how}) and did not start again (${decision.attempts} attempts): ${lastError}`);
+        if (options.onFatal) options.onFatal(error);
+        else options.logger?.warn({ err: error }, 'giving up on the embedded PostgreSQL');
+        return;
       }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`PostgreSQL exited with ${code} before it was ready: ${output.trim().slice(-500)}`));
-    });
-  });
+      await wait(decision.delayMs);
+      if (stopping) return;
+      const nowMs = Date.now();
+      attemptsAtMs = [...attemptsAtMs.filter((at) => nowMs - at < policy.windowMs), nowMs];
+      try {
+        await stopOrphanBackends(options.dir, bins.postgres);
+        await launch();
+        options.logger?.info({ downMs: Date.now() - downSinceMs }, 'the embedded PostgreSQL is back');
+        return;
+      } catch (error) {
+        if (stopping) return;
+        lastError = error instanceof Error ? error.message : String(error);
+        options.logger?.warn({ err: error }, 'restarting the embedded PostgreSQL failed');
+      }
+    }
+  };
+
+  try {
+    await launch();
+  } catch (error) {
+    process.removeListener('exit', killOnExit);
+    throw error;
+  }
 
   const credentials = `postgres:${encodeURIComponent(options.password)}`;
   const url = useSocket
@@ -192,11 +294,14 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     url,
     port,
     async stop() {
-      process.removeListener('exit', killOnExit);
-      if (child.exitCode === null && child.signalCode === null) {
+      stopping = true;
+      cancelWait?.();
+      if (child !== undefined && !hasExited(child)) {
         child.kill('SIGINT'); // "fast" shutdown: roll back open transactions, then exit
-        await exited;
+        await exitOf(child);
       }
+      await restarting;
+      process.removeListener('exit', killOnExit);
     },
   };
 }

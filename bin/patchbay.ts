@@ -8,13 +8,16 @@ import { startSystem, type Role } from './system.js';
 
 const USAGE = `usage: patchbay <command>
 
-  start    HTTP server and runner in one process (embedded PostgreSQL when DATABASE_URL is unset)
+  start    HTTP server and runner (on its own thread) in one process (embedded PostgreSQL when DATABASE_URL is unset)
   server   HTTP API only
   runner   function worker only
   deploy   bundle ./functions (PATCHBAY_FUNCTIONS_DIR) and upload it to a running server (PATCHBAY_URL)
 `;
 
 const ROLES: Record<string, Role[]> = { start: ['server', 'runner'], server: ['server'], runner: ['runner'] };
+// After a fatal error, how long stopping may take before the process exits anyway: with the
+// database gone, a part waiting on it must not hold the exit.
+const FATAL_STOP_MS = 10_000;
 
 async function main(argv: string[]): Promise<number> {
   const command = argv[0];
@@ -44,9 +47,13 @@ async function main(argv: string[]): Promise<number> {
     }
   }
 
+  // A failure the process cannot carry on after (the embedded PostgreSQL gone for good).
+  let onFatal!: (error: Error) => void;
+  const fatal = new Promise<Error>((resolve) => (onFatal = resolve));
+
   let system;
   try {
-    system = await startSystem(config, { roles, deployFunctions: command === 'start' });
+    system = await startSystem(config, { roles, deployFunctions: command === 'start', onFatal });
   } catch (error) {
     if (error instanceof BundleError) {
       process.stderr.write(`patchbay: the functions in ${config.functionsDir} do not build; nothing was deployed:\n${error.message}\n`);
@@ -74,14 +81,22 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`Patchbay runner ${system.worker.id} is running\n`);
   }
 
-  await new Promise<void>((resolve) => {
-    const shutdown = () => resolve();
-    process.once('SIGINT', shutdown);
-    process.once('SIGTERM', shutdown);
-    process.once('SIGHUP', shutdown);
-  });
-  await system.stop();
-  return 0;
+  const error = await Promise.race([
+    fatal,
+    new Promise<undefined>((resolve) => {
+      const shutdown = () => resolve(undefined);
+      process.once('SIGINT', shutdown);
+      process.once('SIGTERM', shutdown);
+      process.once('SIGHUP', shutdown);
+    }),
+  ]);
+  if (error === undefined) {
+    await system.stop();
+    return 0;
+  }
+  process.stderr.write(`patchbay: ${error.message}\n`);
+  await Promise.race([system.stop(), new Promise((resolve) => setTimeout(resolve, FATAL_STOP_MS).unref())]);
+  return 1;
 }
 
 main(process.argv.slice(2)).then(

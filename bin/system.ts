@@ -2,6 +2,7 @@
 // bin/patchbay.ts and the test harness both start Patchbay through here.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import pino from 'pino';
 import { buildApp } from '../server/app.js';
 import type { Config } from '../server/config.js';
@@ -15,14 +16,17 @@ import { createProxyEngine, createUpstreamAgent, type ProxyEngine } from '../ser
 import { createFunctionRegistry } from '../server/functions/registry.js';
 import { createJobQueue, createWake, RUNNER_LOST, startReaper, startScheduler } from '../server/queue/index.js';
 import { deployFunctions } from '../server/routes/functions.js';
+import { pacePrefixOf } from '../server/proxy/pacer.js';
 import { createChangeFeed } from '../server/store/change-feed.js';
-import { createNotifications, createPool, createStore, migrate } from '../server/store/index.js';
+import { createDatabaseProbe, createNotifications, createPool, createStore, migrate } from '../server/store/index.js';
 import { createWebhookSender } from '../server/webhooks/index.js';
 import { buildDeployment } from '../runner/deploy.js';
 import { createSandbox, type Sandbox } from '../runner/sandbox/index.js';
 import { createWorker, type Worker } from '../runner/worker.js';
 import { loadDataDirSecrets } from './data-dir.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded-postgres.js';
+import type { RestartPolicy } from './restart-policy.js';
+import { startRunnerThread, type RunnerThread } from './runner-thread.js';
 
 export type Role = 'server' | 'runner';
 
@@ -35,7 +39,10 @@ export interface System {
   secretKey: string;
   proxy: ProxyEngine;
   logs: LogWriter;
+  /** The runner, when it runs on this thread. */
   worker: Worker | undefined;
+  /** The runner, when it runs on a thread of its own (`runnerThread`). */
+  runnerThread: RunnerThread | undefined;
   databaseUrl: string;
   embedded: boolean;
   generatedSecretKey: boolean;
@@ -53,6 +60,16 @@ export interface SystemOptions {
   deployFunctions?: boolean;
   /** Shorter runner timers and deadlines for tests. */
   runnerTuning?: { pollMs?: number; heartbeatMs?: number; staleMs?: number; reapMs?: number; stopGraceMs?: number; actionStartTimeoutMs?: number };
+  /**
+   * With both roles, run the runner on a worker thread (bin/runner-thread.ts), so that what
+   * functions make the host do never delays HTTP. Default true (`patchbay start`); tests that
+   * reach into the runner's in-process parts pass false.
+   */
+  runnerThread?: boolean;
+  /** The embedded PostgreSQL died and could not be restarted: the process should end (bin/patchbay.ts). */
+  onFatal?: (error: Error) => void;
+  /** The embedded PostgreSQL's restart policy (tests). */
+  embeddedRestart?: Partial<RestartPolicy>;
 }
 
 export async function startSystem(config: Config, options: SystemOptions): Promise<System> {
@@ -64,7 +81,12 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
 
   try {
     // First the checks that need no I/O beyond reading files: a bad catalog fails in milliseconds.
-    const catalog = loadCatalog(config.providersFile);
+    // The runner thread reads the same file: only the process's main thread says what it skipped.
+    const catalog = loadCatalog(config.providersFile, {
+      onWarning: (message, details) => {
+        if (isMainThread) logger.warn(details, message);
+      },
+    });
     const needsDataDir = config.databaseUrl === undefined || config.secretKey === undefined || config.encryptionKey === undefined;
     const stored = needsDataDir ? await loadDataDirSecrets(config.dataDir) : undefined;
     const secretKey = config.secretKey ?? (stored?.secrets.secretKey as string);
@@ -78,6 +100,9 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
         password: stored?.secrets.databasePassword as string,
         fast: options.fastEmbeddedDatabase,
         onLog: (line) => logger.debug({ postgres: line.trim() }, 'postgres'),
+        logger,
+        restart: options.embeddedRestart,
+        onFatal: options.onFatal,
       });
       stack.push(() => (embedded as EmbeddedDatabase).stop());
       databaseUrl = embedded.url;
@@ -115,7 +140,7 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
     // Every process records webhooks (a reaper in a server process fails runs too); only
     // runner processes deliver them.
     const webhooks = createWebhookSender({
-      store, logs, logger, functions, url: config.webhookUrl, secret: config.webhookSecret ?? secretKey,
+      store, logs, logger, functions, url: config.webhookUrl, allowPrivateEgress: config.allowPrivateEgress, secret: config.webhookSecret ?? secretKey,
       maxAttempts: config.webhookMaxAttempts, retryBaseMs: config.webhookRetryBaseMs, timeoutMs: config.webhookTimeoutMs,
     });
     // Stopped after the worker and the reaper (pushed before them): their last webhooks are written.
@@ -150,13 +175,17 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
       dispatcher,
       allowPrivateEgress: config.allowPrivateEgress,
       maxWaitMs: config.proxyMaxWaitMs,
+      pacingMaxHoldMs: config.pacingMaxHoldMs,
       ...options.proxyTuning,
     });
     const engine = proxy;
     feed.subscribe((change) => {
       if (change.kind === 'connection') engine.targets.invalidate(change.providerConfigKey, change.connectionId);
       else if (change.kind === 'integration') engine.targets.invalidateIntegration(change.providerConfigKey);
-      else functions.invalidate();
+      else if (change.kind === 'pacing') {
+        engine.pacer.reset(pacePrefixOf(change.providerConfigKey, change.connectionId));
+        return;
+      } else functions.invalidate();
       // Deploys, connections and integrations coming and going add or drop sync schedules.
       scheduler.changed();
     });
@@ -168,25 +197,47 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
     });
     const deployed = () => feed.publish({ kind: 'functions' });
 
+    const runnerThreadAsked = options.roles.includes('runner') && options.roles.includes('server') && options.runnerThread !== false;
+    const runnerHere = options.roles.includes('runner') && !runnerThreadAsked;
     let sandbox: Sandbox | undefined;
-    if (options.roles.includes('runner') || options.deployFunctions === true) {
+    if (runnerHere) {
       const created = createSandbox({ size: config.runnerConcurrency });
       sandbox = created;
       stack.push(() => created.close());
     }
     if (options.deployFunctions === true && existsSync(config.functionsDir)) {
-      const inputs = await buildDeployment(config.functionsDir, sandbox as Sandbox, {
-        typecheck: config.typecheckFunctions,
-        onWarning: (message) => logger.warn(message),
-      });
-      const changes = await deployFunctions({ store, deployed }, inputs);
-      logger.info({ dir: config.functionsDir, ...changes }, `deployed ${inputs.length} functions`);
+      // Without a runner here, one isolate reads the definitions and is gone before serving.
+      const inspector = sandbox ?? createSandbox({ size: 1 });
+      try {
+        const inputs = await buildDeployment(config.functionsDir, inspector, {
+          typecheck: config.typecheckFunctions,
+          onWarning: (message) => logger.warn(message),
+        });
+        const changes = await deployFunctions({ store, deployed }, inputs);
+        logger.info({ dir: config.functionsDir, ...changes }, `deployed ${inputs.length} functions`);
+      } finally {
+        if (inspector !== sandbox) await inspector.close();
+      }
     }
 
     // The runner starts before the HTTP server, so it stops after it: requests in flight at
     // shutdown still get their runs finished.
+    let runnerThread: RunnerThread | undefined;
+    if (runnerThreadAsked) {
+      const thread = await startRunnerThread({
+        logger,
+        data: {
+          config: { ...config, databaseUrl, secretKey, encryptionKey },
+          proxyTuning: options.proxyTuning,
+          runnerTuning: options.runnerTuning,
+        },
+      });
+      runnerThread = thread;
+      stack.push(() => thread.stop());
+      logger.info({ runner: thread.runnerId, thread: thread.threadId, concurrency: config.runnerConcurrency }, 'runner started on its own thread');
+    }
     let worker: Worker | undefined;
-    if (options.roles.includes('runner')) {
+    if (runnerHere) {
       webhooks.start();
       const started = createWorker({
         webhooks,
@@ -202,6 +253,7 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
         operations: {
           proxy: engine,
           store,
+          crossIntegration: config.functionsCrossIntegration,
           connectionChanged: (providerConfigKey, connectionId) => feed.publish({ kind: 'connection', providerConfigKey, connectionId }),
         },
         ...options.runnerTuning,
@@ -220,6 +272,7 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
         config,
         secretKey,
         store,
+        database: createDatabaseProbe(pool),
         catalog,
         logger,
         proxy: engine,
@@ -232,6 +285,7 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
         queue,
         wake,
         deployed,
+        resetPacing: (providerConfigKey, connectionId) => feed.publish({ kind: 'pacing', providerConfigKey, connectionId }),
         actionStartTimeoutMs: options.runnerTuning?.actionStartTimeoutMs,
       });
       stack.push(async () => {
@@ -252,6 +306,7 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
       proxy: engine,
       logs,
       worker,
+      runnerThread,
       databaseUrl,
       embedded: embedded !== undefined,
       generatedSecretKey: config.secretKey === undefined && (stored?.created ?? false),

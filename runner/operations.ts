@@ -4,6 +4,7 @@
 import { Buffer } from 'node:buffer';
 import { toConnectionDetails } from '../server/connection-json.js';
 import { isPatchbayError, PatchbayError } from '../server/errors.js';
+import { isReservedRequestHeader } from '../server/proxy/headers.js';
 import type { ProxyEngine } from '../server/proxy/index.js';
 import type { CancelSignal } from '../server/proxy/cancel.js';
 import type { Store } from '../server/store/index.js';
@@ -12,6 +13,11 @@ import type { HostFailure } from './sandbox/index.js';
 // A function buffers each response to copy it into the isolate, whose heap is 128 MB by default:
 // 10 MB leaves room for the parsed copy and the function's own work.
 export const MAX_FUNCTION_RESPONSE_BYTES = 10 * 1024 * 1024;
+
+// RFC 9110 field names (tokens) and values (no CR, LF or NUL): anything else would be refused
+// by undici deep in the send path, or worse, split into another header.
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
+const HEADER_VALUE_FORBIDDEN = /[\r\n\0]/;
 
 export interface RunScope {
   providerConfigKey: string;
@@ -23,6 +29,8 @@ export interface RunScope {
 export interface OperationDeps {
   proxy: ProxyEngine;
   store: Store;
+  /** Functions may use connections of other integrations (PATCHBAY_FUNCTIONS_CROSS_INTEGRATION). */
+  crossIntegration: boolean;
   /** Tells other processes a connection changed (its cached copies must go). */
   connectionChanged(providerConfigKey: string, connectionId: string): void;
 }
@@ -43,10 +51,17 @@ export function toHostFailure(error: unknown): HostFailure {
 }
 
 export function buildOperations(deps: OperationDeps, scope: RunScope): Record<string, Operation> {
-  const keysOf = (args: Record<string, unknown>) => ({
-    providerConfigKey: typeof args.providerConfigKey === 'string' && args.providerConfigKey !== '' ? args.providerConfigKey : scope.providerConfigKey,
-    connectionId: typeof args.connectionId === 'string' && args.connectionId !== '' ? args.connectionId : scope.connectionId,
-  });
+  // A function serves one integration: reaching another's connections (and, through them, its
+  // credentials) needs the operator's PATCHBAY_FUNCTIONS_CROSS_INTEGRATION=true.
+  const keysOf = (args: Record<string, unknown>) => {
+    const providerConfigKey = typeof args.providerConfigKey === 'string' && args.providerConfigKey !== '' ? args.providerConfigKey : scope.providerConfigKey;
+    if (providerConfigKey !== scope.providerConfigKey && !deps.crossIntegration) {
+      throw new PatchbayError('integration_not_allowed', {
+        message: `This function belongs to the integration ${scope.providerConfigKey} and cannot use connections of ${providerConfigKey.slice(0, 200)}.`,
+      });
+    }
+    return { providerConfigKey, connectionId: typeof args.connectionId === 'string' && args.connectionId !== '' ? args.connectionId : scope.connectionId };
+  };
 
   const connectionOf = async (args: Record<string, unknown>) => {
     const keys = keysOf(args);
@@ -99,7 +114,13 @@ export function toProxyRequest(args: Record<string, unknown>) {
   const headers: Record<string, string> = {};
   if (typeof args.headers === 'object' && args.headers !== null) {
     for (const [name, value] of Object.entries(args.headers)) {
-      if (value !== undefined && value !== null) headers[name.toLowerCase()] = String(value);
+      const lower = name.toLowerCase();
+      if (value === undefined || value === null || isReservedRequestHeader(lower)) continue;
+      const text = String(value);
+      if (!HEADER_NAME.test(lower) || HEADER_VALUE_FORBIDDEN.test(text)) {
+        throw hostFailure('invalid_headers', `The header ${JSON.stringify(name.slice(0, 100))} has a name or value that cannot be sent.`);
+      }
+      headers[lower] = text;
     }
   }
   let body: Buffer | undefined;

@@ -9,6 +9,7 @@ import type { LogWriter } from '../server/logs/writer.js';
 import type { Catalog } from '../server/providers/catalog.js';
 import { ACTION_QUEUE, RUNNER_LOST, SYNC_QUEUE, type JobQueue, type QueueName, type Wake } from '../server/queue/index.js';
 import { toRunError, type ClaimedRun, type FunctionKind, type RunError, type Store } from '../server/store/index.js';
+import { createOutageLog } from '../server/store/index.js';
 import { buildSyncOperations, type ModelChanges } from './sync-operations.js';
 import { buildRunHost, type RunLog } from './context.js';
 import { decideOutcome } from './outcome.js';
@@ -67,6 +68,9 @@ interface Active {
   abort: AbortController;
   done: Promise<void>;
 }
+
+// One shared reason: a per-run Error would capture a stack for every run.
+const RUN_ENDED = new Error('The run has ended.');
 
 export function createWorker(options: WorkerOptions): Worker {
   const id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -145,6 +149,9 @@ export function createWorker(options: WorkerOptions): Worker {
         limits: { ...(isSync ? { wallMs: SYNC_WALL_MS } : {}), ...limitsOf(deployed?.config) },
         signal: abort.signal,
       });
+      // The run is over, whatever ended it (a limit, an error, a promise left pending): the calls
+      // it still has in flight or waiting for a slot are cut, so their connection slots are free.
+      abort.abort(RUN_ENDED);
       if (outcome.ok) {
         state = 'success';
         await finish(run, { outputJson: isSync ? JSON.stringify({ models: changes }) : outcome.outputJson });
@@ -267,7 +274,7 @@ export function createWorker(options: WorkerOptions): Worker {
     }
     pumping = true;
     pumpOnce()
-      .catch((error: unknown) => logger.warn({ err: error }, 'fetching jobs failed'))
+      .then(() => fetching.succeeded(), (error: unknown) => fetching.failed(error))
       .finally(() => {
         pumping = false;
         if (pumpAgain && running) {
@@ -277,9 +284,15 @@ export function createWorker(options: WorkerOptions): Worker {
       });
   };
 
+  // While the database is away, each loop says so once, not on every tick.
+  const fetching = createOutageLog(logger, 'fetching jobs');
   const every = (ms: number, work: () => Promise<unknown>, what: string) => {
+    const outage = createOutageLog(logger, what);
     const timer = setInterval(() => {
-      work().catch((error: unknown) => logger.warn({ err: error }, `${what} failed`));
+      work().then(
+        () => outage.succeeded(),
+        (error: unknown) => outage.failed(error),
+      );
     }, ms);
     timer.unref();
     timers.push(timer);

@@ -4,25 +4,32 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { deferredChildLogger } from './request-logger.js';
 import type { Config } from './config.js';
 import { addSecretKeyAuth } from './plugins/auth.js';
-import { registerErrorHandling } from './plugins/errors.js';
+import { answerClientError, registerErrorHandling, sendError } from './plugins/errors.js';
 import type { Catalog } from './providers/catalog.js';
 import type { FunctionRegistry } from './functions/registry.js';
 import type { JobQueue, Wake } from './queue/index.js';
 import { actionRoutes } from './routes/actions.js';
 import { functionRoutes } from './routes/functions.js';
+import { healthRoutes } from './routes/health.js';
 import { syncRoutes } from './routes/syncs.js';
 import { connectionRoutes, type ConnectionEvents, type CredentialsRefresher } from './routes/connections.js';
 import { integrationRoutes } from './routes/integrations.js';
 import { logRoutes } from './routes/logs.js';
 import { recordRoutes } from './routes/records.js';
 import { proxyRoutes } from './routes/proxy.js';
+import { rateLimitRoutes } from './routes/rate-limits.js';
+import { pacePrefixOf } from './proxy/pacer.js';
 import type { ProxyEngine } from './proxy/index.js';
-import type { Store } from './store/index.js';
+import type { DatabaseProbe, Store } from './store/index.js';
+import { validationError } from './errors.js';
+import { exceedsDepth, MAX_JSON_DEPTH } from './validate.js';
 
 export interface AppDeps {
   config: Config;
   secretKey: string;
   store: Store;
+  /** Answers GET /ready. */
+  database: DatabaseProbe;
   catalog: Catalog;
   logger: FastifyBaseLogger;
   proxy: ProxyEngine;
@@ -33,8 +40,16 @@ export interface AppDeps {
   wake: Wake;
   /** Announces a deploy to every process. */
   deployed: () => void;
+  /** Tells every process to forget a connection's pacing state; default: this process only. */
+  resetPacing?: (providerConfigKey: string, connectionId: string) => void;
   actionStartTimeoutMs?: number | undefined;
 }
+
+/**
+ * fastify's default (100) answered a 414 in its own shape for connection ids over 100 characters,
+ * which the API accepts up to 255: percent-encoded UTF-8, those take up to 255 × 9 bytes.
+ */
+const MAX_PATH_PARAM_LENGTH = 2300;
 
 const NO_EVENTS: ConnectionEvents = { changed: () => undefined, integrationChanged: () => undefined };
 
@@ -49,6 +64,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // Bad URLs and HTTP parser refusals answer in our error shape too, not fastify's.
+    frameworkErrors: sendError,
+    clientErrorHandler: answerClientError,
+    routerOptions: { maxParamLength: MAX_PATH_PARAM_LENGTH },
   });
   registerErrorHandling(app);
   acceptEmptyJsonBodies(app);
@@ -57,7 +76,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     app.addHttpMethod(method, { hasBody: true });
   }
 
-  app.get('/health', async () => ({ result: 'ok' }));
+  healthRoutes(app, deps);
 
   await app.register(async (api) => {
     addSecretKeyAuth(api, deps.secretKey);
@@ -69,6 +88,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     actionRoutes(api, deps);
     functionRoutes(api, deps);
     syncRoutes(api, deps);
+    rateLimitRoutes(api, {
+      store: deps.store,
+      proxy: deps.proxy,
+      resetPacing: deps.resetPacing ?? ((key, id) => void deps.proxy.pacer.reset(pacePrefixOf(key, id))),
+    });
     // Its own scope: the proxy replaces the body parsers with a raw pass-through.
     await api.register(async (scope) => proxyRoutes(scope, { proxy: deps.proxy, maxBodyBytes: deps.config.maxBodyBytes }));
   });
@@ -79,6 +103,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 /**
  * Clients (@nangohq/node's deleteConnection among them) send `Content-Type: application/json`
  * with an empty body; fastify's default parser refuses that with a 400. An empty body is no body.
+ * A body nested deeper than MAX_JSON_DEPTH is refused here, before any handler walks it.
  */
 function acceptEmptyJsonBodies(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser('error', 'error');
@@ -86,6 +111,11 @@ function acceptEmptyJsonBodies(app: FastifyInstance): void {
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') return done(null, undefined);
-    parseJson(request, text, done);
+    parseJson(request, text, (error: Error | null, value?: unknown) => {
+      if (error === null && exceedsDepth(value, MAX_JSON_DEPTH)) {
+        return done(validationError('invalid_body', [{ code: 'too_deep', message: `JSON may nest at most ${MAX_JSON_DEPTH} levels`, path: [] }]));
+      }
+      done(error, value);
+    });
   });
 }

@@ -1,6 +1,7 @@
 // The only reader of process.env. Validates every setting once, at start-up, and turns a bad
 // value into one line naming the variable and the reason (ConfigError), never a stack trace.
 import path from 'node:path';
+import { DEFAULT_MAX_HOLD_MS } from './proxy/pacer.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -18,7 +19,11 @@ export interface Config {
   providersFile: string | undefined;
   functionsDir: string;
   allowPrivateEgress: boolean;
+  /** Functions may use connections of integrations other than their own (off: a function's reach is its integration). */
+  functionsCrossIntegration: boolean;
   proxyMaxWaitMs: number;
+  /** Longest a provider's rate-limit headers may hold a connection's calls; longer announced waits are ignored. */
+  pacingMaxHoldMs: number;
   /** Largest request body accepted on any route, /proxy uploads included. */
   maxBodyBytes: number;
   /** Days a log operation is kept before the retention sweep deletes it. */
@@ -92,7 +97,9 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     providersFile: providersFile === undefined ? undefined : path.resolve(cwd, providersFile),
     functionsDir: path.resolve(cwd, nonEmpty(env, 'PATCHBAY_FUNCTIONS_DIR') ?? 'functions'),
     allowPrivateEgress: parseBoolean(env, 'PATCHBAY_ALLOW_PRIVATE_EGRESS', false),
+    functionsCrossIntegration: parseBoolean(env, 'PATCHBAY_FUNCTIONS_CROSS_INTEGRATION', false),
     proxyMaxWaitMs: parseInteger(env, 'PATCHBAY_PROXY_MAX_WAIT_MS', DEFAULT_PROXY_MAX_WAIT_MS, 0, 3_600_000),
+    pacingMaxHoldMs: parseInteger(env, 'PATCHBAY_PACING_MAX_HOLD_MS', DEFAULT_MAX_HOLD_MS, 1000, 86_400_000),
     maxBodyBytes: parseInteger(env, 'PATCHBAY_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 1024, 2 ** 31 - 1),
     logRetentionDays: parseInteger(env, 'PATCHBAY_LOG_RETENTION_DAYS', DEFAULT_LOG_RETENTION_DAYS, 1, 3650),
     recordPruneDays: parseInteger(env, 'PATCHBAY_RECORD_PRUNE_DAYS', DEFAULT_RECORD_PRUNE_DAYS, 1, 3650),

@@ -1,7 +1,7 @@
-// A connection as JSON, in the contract's field names: the list shape and the detailed shape
-// without credentials (which only GET /connections/:id adds). Shared by the routes and the
-// function runner's `nango.getConnection`, which never sees credentials.
-import type { Connection } from './store/index.js';
+// A connection as JSON, in the contract's field names: the list shape, the detailed shape
+// without credentials (shared with the function runner's `nango.getConnection`, which never sees
+// credentials) and the full shape with them, which only the connection routes answer.
+import type { Connection, ConnectionCredentials } from './store/index.js';
 
 function toConnectionSummary(connection: Connection) {
   return {
@@ -29,6 +29,26 @@ export function toConnectionDetails(connection: Connection) {
     updated_at: connection.updatedAt.toISOString(),
     last_fetched_at: connection.lastFetchedAt?.toISOString() ?? null,
   };
+}
+
+/** The detailed shape with credentials; the refresh token only when asked (`refresh_token=true`). */
+export function toFullConnection(connection: Connection, withRefreshToken = false) {
+  return { ...toConnectionDetails(connection), credentials: toPublicCredentials(connection.credentials, withRefreshToken) };
+}
+
+/**
+ * Without `withRefreshToken` the refresh token appears nowhere: neither beside the access token
+ * nor in `raw`, the provider's token response, which carries it too (as Nango strips both).
+ * Any `refresh_token` key in `raw` goes, at any depth, and any value equal to the token.
+ */
+export function toPublicCredentials(credentials: ConnectionCredentials, withRefreshToken: boolean) {
+  if (withRefreshToken || (credentials.type !== 'OAUTH2' && credentials.type !== 'OAUTH2_CC')) return credentials;
+  const refreshToken = credentials.type === 'OAUTH2' ? credentials.refresh_token : undefined;
+  const isSecret = (key: string, value: unknown) => key === 'refresh_token' || (refreshToken !== undefined && refreshToken !== '' && value === refreshToken);
+  const raw = JSON.parse(JSON.stringify(credentials.raw, (key, value: unknown) => (isSecret(key, value) ? undefined : value))) as Record<string, unknown>;
+  if (credentials.type === 'OAUTH2_CC') return { ...credentials, raw };
+  const { refresh_token: _hidden, ...rest } = credentials;
+  return { ...rest, raw };
 }
 
 function toPublicEndUser(connection: Connection) {

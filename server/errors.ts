@@ -15,6 +15,9 @@ export const ERRORS = {
   invalid_uri_params: { status: 400, message: 'Invalid path parameters.' },
   invalid_content_type: { status: 415, message: 'Unsupported Content-Type for this route.' },
   request_too_large: { status: 413, message: 'The request body is larger than this server accepts.' },
+  request_headers_too_large: { status: 431, message: 'The request headers are larger than this server accepts.' },
+  malformed_request: { status: 400, message: 'The request is not valid HTTP.' },
+  request_timeout: { status: 408, message: 'The request was not received in time.' },
 
   // Lookups
   not_found: { status: 404, message: 'Not found.' },
@@ -22,6 +25,7 @@ export const ERRORS = {
   unknown_connection: { status: 404, message: 'Provided ConnectionId and ProviderConfigKey does not match a valid connection.' },
   unknown_provider: { status: 400, message: 'The provider is not in the catalog.' },
   connection_test_failed: { status: 400, message: 'The credentials could not be verified with the provider.' },
+  metadata_too_large: { status: 413, message: 'Connection metadata is limited to 64 KiB of JSON.' },
 
   // Credentials (contract §3)
   connection_refresh_backoff: { status: 424, message: 'A recent refresh attempt failed. Backing off before retrying.' },
@@ -33,6 +37,7 @@ export const ERRORS = {
   missing_api_url: { status: 400, message: 'The provider has no proxy base URL and no Base-Url-Override was given.' },
   invalid_endpoint: { status: 400, message: 'The endpoint must be a path on the provider API.' },
   base_url_override_not_allowed: { status: 400, message: 'Base-Url-Override points to an address that is not allowed.' },
+  invalid_connection_config: { status: 400, message: "The connection's configuration points the provider URL outside the provider's hosts." },
   egress_denied: { status: 403, message: 'The upstream address is not allowed.' },
   rate_limited: { status: 429, message: 'The provider asked to wait longer than the configured maximum.' },
   upstream_network_error: { status: 502, message: 'The provider could not be reached.' },
@@ -54,7 +59,11 @@ export const ERRORS = {
   runner_lost: { status: 500, message: 'The runner executing the function stopped before it finished.' },
   runner_unavailable: { status: 503, message: 'No runner started the action in time.' },
   function_build_failed: { status: 400, message: 'The functions could not be built.' },
+  integration_not_allowed: { status: 403, message: "A function may only use connections of its own integration." },
   missing_provider_config_key: { status: 400, message: 'A provider config key is required (body or Provider-Config-Key header).' },
+
+  // Availability: the database is away (an outage, a restart); the request may be tried again.
+  database_unavailable: { status: 503, message: 'The database is unreachable. Try again shortly.' },
 
   // Catch-all: the raw message of an unexpected error never leaves the process.
   generic_error_support: { status: 500, message: 'An error occurred. Please contact support with this unique id.' },

@@ -1,10 +1,13 @@
 // The host end of one context's bridge: the operation call, the timer and the synchronous services
 // handed to the guest at bootstrap. Values cross as copies the host makes; host exceptions become
-// data here (no host Error, stack or path reaches the guest). Serves one run, then refuses all.
-import { getRandomValues, randomUUID } from 'node:crypto';
+// data here (no host Error, stack or path reaches the guest). Every input is size-checked
+// (guest/bounds.ts) and the host time spent on the run's behalf is counted (`hostNs`), so the CPU
+// limit covers it. Serves one run, then refuses all.
 import ivm from 'isolated-vm';
-import type { HostFailureData, HostReply, SyncReply, UrlParts } from './guest/protocol.js';
-import { MAX_REMEMBERED_FAILURES } from './limits.js';
+import { MAX_CALL_BODY_BYTES, MAX_CALL_JSON_CHARS, MAX_LOG_MESSAGE_CHARS } from './guest/bounds.js';
+import type { HostFailureData, HostReply, SyncReply } from './guest/protocol.js';
+import { HOST_CALL_OVERHEAD_NS, MAX_REMEMBERED_FAILURES } from './limits.js';
+import { servePure } from './services.js';
 import type { HostCall, LogLevel } from './types.js';
 
 /** What a failureRef stands for: a non-2xx proxy response or a failed operation. */
@@ -16,31 +19,10 @@ export interface RunBinding {
 }
 
 const LOG_LEVELS: ReadonlySet<string> = new Set(['debug', 'info', 'warn', 'error']);
-const URL_SETTERS: ReadonlySet<string> = new Set(['protocol', 'username', 'password', 'host', 'hostname', 'port', 'pathname', 'search', 'hash']);
 const ERROR_NAMES: ReadonlySet<string> = new Set(['TypeError', 'RangeError', 'InvalidCharacterError', 'SyntaxError']);
-// WebCrypto's bound for one getRandomValues call.
-const MAX_RANDOM_BYTES = 65536;
 // Service error messages are Node's (`Invalid URL`, `The encoded data was not valid…`); capped
 // because some echo their input.
 const MAX_SERVICE_MESSAGE_CHARS = 1000;
-
-const encoder = new TextEncoder();
-
-function toUrlParts(url: URL): UrlParts {
-  return {
-    href: url.href,
-    origin: url.origin,
-    protocol: url.protocol,
-    username: url.username,
-    password: url.password,
-    host: url.host,
-    hostname: url.hostname,
-    port: url.port,
-    pathname: url.pathname,
-    search: url.search,
-    hash: url.hash,
-  };
-}
 
 /**
  * A copy of `value` whose typed arrays own exactly their bytes. Structured clone copies a view's
@@ -86,6 +68,25 @@ export function toFailureData(thrown: unknown): HostFailureData {
   return failure;
 }
 
+/**
+ * An operation's arguments as the guest sends them: their JSON, and a binary request body apart
+ * (`data` of nango.proxy). The guest checked both sizes before they crossed; checked again here.
+ */
+function parseCallArgs(argsJson: unknown, body: unknown): Record<string, unknown> {
+  if (typeof argsJson !== 'string' || argsJson.length > MAX_CALL_JSON_CHARS) {
+    throw { hostFailure: true, code: 'invalid_arguments', message: `The arguments must be JSON of at most ${MAX_CALL_JSON_CHARS} characters.` } satisfies HostFailureData & { hostFailure: true };
+  }
+  const parsed = JSON.parse(argsJson) as unknown;
+  const args = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+  if (body instanceof Uint8Array) {
+    if (body.byteLength > MAX_CALL_BODY_BYTES) {
+      throw { hostFailure: true, code: 'invalid_arguments', message: `A request body may be at most ${MAX_CALL_BODY_BYTES} bytes.` } satisfies HostFailureData & { hostFailure: true };
+    }
+    args.data = body;
+  }
+  return args;
+}
+
 function isErrorResponse(value: unknown): value is { status: number; headers?: Record<string, string>; data?: unknown } {
   return typeof value === 'object' && value !== null && typeof (value as { status?: unknown }).status === 'number' && (value as { status: number }).status >= 400;
 }
@@ -107,7 +108,7 @@ const refusedService = (): SyncReply => serviceError(RUN_ENDED);
 
 export class ContextBridge {
   /** Handed to the guest runtime's bootstrap, in this order. */
-  readonly call: ivm.Reference<(op: unknown, args: unknown) => Promise<unknown>>;
+  readonly call: ivm.Reference<(op: unknown, argsJson: unknown, body?: unknown) => Promise<unknown>>;
   readonly timer: ivm.Reference<(id: unknown, delayMs: unknown) => Promise<boolean>>;
   readonly service: ivm.Callback<(...args: unknown[]) => SyncReply>;
 
@@ -116,6 +117,7 @@ export class ContextBridge {
   #closed = false;
   #inFlight = 0;
   #nextFailureRef = 1;
+  #hostNs = 0n;
   readonly #failures = new Map<number, RecordedFailure>();
   readonly #timers = new Map<number, { handle: NodeJS.Timeout; resolve: (fired: boolean) => void }>();
 
@@ -126,13 +128,26 @@ export class ContextBridge {
 
   constructor() {
     const self = this.#self;
-    this.call = new ivm.Reference((op: unknown, args: unknown) => (self.bridge === undefined ? Promise.reject(RUN_ENDED) : self.bridge.#call(op, args)));
+    this.call = new ivm.Reference((op: unknown, argsJson: unknown, body?: unknown) =>
+      self.bridge === undefined ? Promise.reject(RUN_ENDED) : self.bridge.#call(op, argsJson, body),
+    );
     this.timer = new ivm.Reference((id: unknown, delayMs: unknown) => (self.bridge === undefined ? Promise.resolve(false) : self.bridge.#startTimer(id, delayMs)));
     this.service = new ivm.Callback((...args: unknown[]) => (self.bridge === undefined ? refusedService() : self.bridge.#service(args)));
   }
 
   attach(binding: RunBinding): void {
     this.#binding = binding;
+    this.#hostNs = 0n;
+  }
+
+  /**
+   * Host CPU spent on this run's behalf since attach: synchronous services, and decoding the
+   * arguments and copying the reply of each operation, each call plus HOST_CALL_OVERHEAD_NS.
+   * Not measured: isolated-vm's copies of a service's arguments and result (bounded by
+   * guest/bounds.ts) and an operation's I/O.
+   */
+  get hostNs(): bigint {
+    return this.#hostNs;
   }
 
   /** Ends the run's use of this bridge: timers cleared, later calls refused. Returns calls still in flight. */
@@ -167,7 +182,7 @@ export class ContextBridge {
     return failureRef;
   }
 
-  async #call(op: unknown, args: unknown): Promise<ivm.Copy<HostReply>> {
+  async #call(op: unknown, argsJson: unknown, body: unknown): Promise<ivm.Copy<HostReply>> {
     const binding = this.#binding;
     if (this.#closed || binding === undefined) {
       return this.#reply({ ok: false, failureRef: 0, failure: { code: 'run_ended', message: 'The run has ended; nango can no longer be used.' } });
@@ -175,7 +190,15 @@ export class ContextBridge {
     this.#inFlight++;
     let reply: HostReply;
     try {
-      const value = await binding.host(String(op), args, this.#runEnded.signal);
+      const started = process.hrtime.bigint();
+      let pending: Promise<unknown>;
+      try {
+        // The operation's synchronous start (building the request, encoding a JSON body) is counted too.
+        pending = binding.host(String(op), parseCallArgs(argsJson, body), this.#runEnded.signal);
+      } finally {
+        this.#hostNs += process.hrtime.bigint() - started + HOST_CALL_OVERHEAD_NS;
+      }
+      const value = await pending;
       if (op === 'proxy' && isErrorResponse(value)) {
         const failureRef = this.#remember({ kind: 'http', status: value.status, headers: { ...(value.headers ?? {}) }, data: value.data });
         reply = { ok: true, value, failureRef };
@@ -192,12 +215,15 @@ export class ContextBridge {
   }
 
   #reply(reply: HostReply): ivm.Copy<HostReply> {
+    const started = process.hrtime.bigint();
     try {
       return new ivm.ExternalCopy(toExactBytes(reply) as HostReply).copyInto({ release: true });
     } catch {
       // A value structured clone refuses (a function, a class with private state…).
       const failure: HostFailureData = { code: 'internal_error', message: 'The operation returned a value that cannot be copied into the function.' };
       return new ivm.ExternalCopy<HostReply>({ ok: false, failureRef: this.#remember({ kind: 'host', failure }), failure }).copyInto({ release: true });
+    } finally {
+      this.#hostNs += process.hrtime.bigint() - started;
     }
   }
 
@@ -214,55 +240,19 @@ export class ContextBridge {
   }
 
   #service(args: unknown[]): SyncReply {
+    const started = process.hrtime.bigint();
     try {
       return [true, this.#serve(args)];
     } catch (error) {
       return serviceError(error);
+    } finally {
+      this.#hostNs += process.hrtime.bigint() - started + HOST_CALL_OVERHEAD_NS;
     }
   }
 
+  /** The services that touch this run's state; the pure ones are services.ts's. */
   #serve([name, a, b, c, d]: unknown[]): unknown {
     switch (name) {
-      case 'url.parse':
-        try {
-          return toUrlParts(new URL(String(a), b === undefined ? undefined : String(b)));
-        } catch {
-          return null;
-        }
-      case 'url.set': {
-        const url = new URL(String(a));
-        if (typeof b !== 'string' || !URL_SETTERS.has(b)) throw new TypeError('Unknown URL component');
-        (url as unknown as Record<string, string>)[b] = String(c);
-        return toUrlParts(url);
-      }
-      case 'search.parse':
-        return [...new URLSearchParams(String(a))];
-      case 'search.serialize': {
-        if (!Array.isArray(a)) throw new TypeError('Expected a list of pairs');
-        return new URLSearchParams(a.map((pair): [string, string] => [String((pair as unknown[])[0]), String((pair as unknown[])[1])])).toString();
-      }
-      case 'text.encode':
-        return encoder.encode(String(a));
-      case 'text.decode': {
-        const decoder = new TextDecoder(String(b), { fatal: c === true, ignoreBOM: d === true });
-        if (a === null) return decoder.encoding;
-        if (!(a instanceof Uint8Array)) throw new TypeError('Expected bytes');
-        return decoder.decode(a);
-      }
-      case 'base64.encode':
-        return btoa(String(a));
-      case 'base64.decode':
-        return atob(String(a));
-      case 'crypto.uuid':
-        return randomUUID();
-      case 'crypto.random': {
-        const size = Number(a);
-        if (!Number.isInteger(size) || size < 0 || size > MAX_RANDOM_BYTES) throw new RangeError('Bad size');
-        return getRandomValues(new Uint8Array(size));
-      }
-      case 'clone':
-        // `a` arrived as a structured copy; returning it copies it back: a clone both ways.
-        return a;
       case 'timer.clear': {
         const timer = typeof a === 'number' ? this.#timers.get(a) : undefined;
         if (timer !== undefined) {
@@ -275,8 +265,9 @@ export class ContextBridge {
       case 'log': {
         const binding = this.#binding;
         if (binding !== undefined && typeof a === 'string' && LOG_LEVELS.has(a)) {
+          const message = String(b);
           try {
-            binding.log(a as LogLevel, String(b), c);
+            binding.log(a as LogLevel, message.length > MAX_LOG_MESSAGE_CHARS ? `${message.slice(0, MAX_LOG_MESSAGE_CHARS)}…` : message, c);
           } catch {
             // A failing log sink must not fail the function.
           }
@@ -284,7 +275,7 @@ export class ContextBridge {
         return null;
       }
       default:
-        throw new TypeError('Unknown service');
+        return servePure(name, a, b, c, d);
     }
   }
 }

@@ -170,8 +170,7 @@ interface Waiter {
 }
 
 interface CpuWatch {
-  isolate: ivm.Isolate;
-  startNs: bigint;
+  usedNs: () => bigint;
   limitNs: bigint;
   onExceeded: () => void;
 }
@@ -255,9 +254,9 @@ export class IsolatePool {
     if (waiter !== undefined) waiter.resolve(this.#assign(slot, waiter.memoryMb));
   }
 
-  /** Calls `onExceeded` once the isolate has used `limitMs` of CPU since `startNs`. */
-  watchCpu(isolate: ivm.Isolate, startNs: bigint, limitMs: number, onExceeded: () => void): () => void {
-    const watch: CpuWatch = { isolate, startNs, limitNs: BigInt(limitMs) * 1_000_000n, onExceeded };
+  /** Calls `onExceeded` once `usedNs()` (a run's CPU time: its isolate's and the host's on its behalf) passes `limitMs`. */
+  watchCpu(usedNs: () => bigint, limitMs: number, onExceeded: () => void): () => void {
+    const watch: CpuWatch = { usedNs, limitNs: BigInt(limitMs) * 1_000_000n, onExceeded };
     this.#watches.add(watch);
     this.#cpuTimer ??= setInterval(() => this.#checkCpu(), CPU_CHECK_INTERVAL_MS);
     return () => {
@@ -301,13 +300,7 @@ export class IsolatePool {
 
   #checkCpu(): void {
     for (const watch of this.#watches) {
-      let used: bigint;
-      try {
-        used = watch.isolate.cpuTime - watch.startNs;
-      } catch {
-        continue;
-      }
-      if (used > watch.limitNs) {
+      if (watch.usedNs() > watch.limitNs) {
         this.#watches.delete(watch);
         watch.onExceeded();
       }

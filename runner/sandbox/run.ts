@@ -77,6 +77,9 @@ export async function runSession(pool: IsolatePool, slot: IsolateSlot, job: Sess
   const isolate = slot.isolate;
   const cpuStart = cpuNs(isolate, 0n);
   let cpuEnd: bigint | undefined;
+  // The run's CPU: its isolate's, and the host's on its behalf (services, operation arguments and
+  // replies), which the isolate's clock does not see: the guest only waits while the host works.
+  const usedNs = () => (cpuEnd ?? cpuNs(isolate, cpuStart)) - cpuStart + prepared.bridge.hostNs;
   const wallStart = performance.now();
 
   let killReason: KillReason | undefined;
@@ -92,7 +95,7 @@ export async function runSession(pool: IsolatePool, slot: IsolateSlot, job: Sess
     onKilled();
   };
   const wallTimer = setTimeout(() => kill('wall_timeout'), job.limits.wallMs);
-  const unwatch = pool.watchCpu(isolate, cpuStart, job.limits.cpuMs, () => kill('cpu_limit'));
+  const unwatch = pool.watchCpu(usedNs, job.limits.cpuMs, () => kill('cpu_limit'));
   const onAbort = () => kill('aborted');
   job.signal?.addEventListener('abort', onAbort, { once: true });
   const untrack = pool.track(onAbort);
@@ -136,7 +139,7 @@ export async function runSession(pool: IsolatePool, slot: IsolateSlot, job: Sess
   if (killReason !== undefined) ending = limitEnding(killReason, job.limits);
   else if (isolate.isDisposed) ending = { how: 'limit', failure: { type: 'out_of_memory', limitMb: slot.memoryMb } };
 
-  const cpuMs = Number((cpuEnd ?? cpuNs(isolate, cpuStart)) - cpuStart) / 1e6;
+  const cpuMs = Number(usedNs()) / 1e6;
   const wallMs = performance.now() - wallStart;
   const { inFlight } = prepared.bridge.detach();
   prepared.bridge.release();

@@ -20,6 +20,26 @@ export interface TokenGrant {
   raw: Record<string, unknown>;
 }
 
+// A token response is a few hundred bytes (a JWT access token a few KB); a token endpoint that
+// sends megabytes is broken or hostile, and must not fill the server's memory.
+const MAX_TOKEN_RESPONSE_BYTES = 256 * 1024;
+
+async function readAtMost(body: AsyncIterable<Buffer> & { destroy(): unknown }, maxBytes: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of body) {
+    total += chunk.byteLength;
+    if (total > maxBytes) {
+      body.destroy();
+      const tooLarge: NodeJS.ErrnoException = new Error('token response too large');
+      tooLarge.code = 'response_too_large';
+      throw tooLarge;
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, total).toString('utf8');
+}
+
 function externalError(message: string, payload: Record<string, unknown>): PatchbayError {
   return new PatchbayError('refresh_token_external_error', { message, payload });
 }
@@ -59,7 +79,7 @@ export async function requestToken(dispatcher: Dispatcher, request: TokenRequest
     });
     status = response.statusCode;
     contentType = String(response.headers['content-type'] ?? '');
-    text = await response.body.text();
+    text = await readAtMost(response.body, MAX_TOKEN_RESPONSE_BYTES);
   } catch (error) {
     const code = (error as { code?: string }).code ?? 'network_error';
     throw externalError(`The token endpoint could not be reached (${code}).`, { code });

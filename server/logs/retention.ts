@@ -3,6 +3,7 @@
 // holds long locks or competes with the writer. Runs hourly in every server process; the work
 // is idempotent, so several processes sweeping at once only share it.
 import type { FastifyBaseLogger } from 'fastify';
+import { createOutageLog } from '../store/index.js';
 import type { LogStore } from '../store/logs.js';
 import type { RecordStore } from '../store/records.js';
 import type { RunStore } from '../store/runs.js';
@@ -15,6 +16,7 @@ export function startLogRetention(
   retention: { logDays: number; recordPruneDays: number },
   logger: FastifyBaseLogger,
 ): () => void {
+  const outage = createOutageLog(logger, 'the log retention sweep');
   const sweep = async () => {
     const cutoff = new Date(Date.now() - retention.logDays * 86_400_000);
     const pruneBefore = new Date(Date.now() - retention.recordPruneDays * 86_400_000);
@@ -26,8 +28,9 @@ export function startLogRetention(
       while (deleted === BATCH);
       do deleted = await store.records.prunePayloadsDeletedBefore(pruneBefore, BATCH);
       while (deleted === BATCH);
+      outage.succeeded();
     } catch (error) {
-      logger.warn({ err: error }, 'log retention sweep failed');
+      outage.failed(error);
     }
   };
   const timer = setInterval(() => void sweep(), SWEEP_INTERVAL_MS);

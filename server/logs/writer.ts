@@ -1,8 +1,10 @@
 // Buffered log writer: operations are queued in memory and inserted in batches off the
 // request path. Bounded: past MAX_QUEUE the oldest are dropped (and counted), never the process.
+// While the database is away, batches wait (in order) and are sent again with a backoff.
 import { randomFillSync } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import { v7 as uuidv7 } from 'uuid';
+import { createOutageLog } from '../store/index.js';
 import { chunkFacets, connectionKey, createdAt, toCopyLine, type LogChunk, type LogOperation, type LogStore } from '../store/logs.js';
 
 // Randomness for log ids, drawn from the system 4 KB at a time: uuid's own pool asks for 256
@@ -44,6 +46,11 @@ export interface LogWriter {
 
 /** SQLSTATE class 22 (data exception): a value the column cannot take. */
 const isDataError = (error: unknown) => String((error as { code?: unknown })?.code ?? '').startsWith('22');
+
+// After a failed insert the next one waits twice as long as the last, up to 2 s: retrying a
+// database that is away five times a second is noise, and once it is back the queued calls
+// show up within two seconds.
+const MAX_RETRY_WAIT_MS = 2000;
 
 /** Queued COPY text is kept in buffers of this size, allocated outside the JavaScript heap. */
 const CHUNK_BYTES = 64 * 1024;
@@ -142,6 +149,11 @@ export function createLogWriter(options: LogWriterOptions): LogWriter {
   let timer: NodeJS.Timeout | undefined;
   let flushing: Promise<void> | undefined;
   let dropped = 0;
+  // Consecutive failed inserts, and when the next insert may be tried (explicit flushes try at once).
+  let failures = 0;
+  let retryAtMs = 0;
+  const outage = createOutageLog(options.logger, 'writing log batches');
+  let droppingLogged = false;
 
   const closeOpen = () => {
     waiting.push(open);
@@ -154,6 +166,10 @@ export function createLogWriter(options: LogWriterOptions): LogWriter {
       const oldest = waiting.shift() as CopyBatch;
       queued -= oldest.rows;
       dropped += oldest.rows;
+      if (!droppingLogged) {
+        droppingLogged = true;
+        options.logger.warn({ maxQueue }, 'log queue full while the database is away: dropping the oldest calls');
+      }
     }
   };
 
@@ -167,18 +183,26 @@ export function createLogWriter(options: LogWriterOptions): LogWriter {
       if (batch === undefined) return;
       queued -= batch.rows;
       try {
+        // Sent again after a failure, a chunk keeps its id: the insert skips a chunk that was
+        // stored after all (a connection lost on the way back from COMMIT).
         await options.store.insertChunk(batch.toChunk());
+        failures = 0;
+        retryAtMs = 0;
+        droppingLogged = false;
+        outage.succeeded({ queued, dropped });
       } catch (error) {
         if (isDataError(error)) {
           // PostgreSQL refused a value in the batch: sending it again cannot help.
           dropped += batch.rows;
           options.logger.error({ err: error, count: batch.rows }, 'log batch refused by the database; dropped');
         } else {
-          // The database is away: keep the batch for the next tick, within the bound.
-          options.logger.warn({ err: error, count: batch.rows }, 'log batch not written; will retry');
+          // The database is away: keep the batch, first in line, within the bound.
+          outage.failed(error, { count: batch.rows });
           waiting.unshift(batch);
           queued += batch.rows;
           enforceBound();
+          failures++;
+          retryAtMs = Date.now() + Math.min(flushIntervalMs * 2 ** failures, MAX_RETRY_WAIT_MS);
           return;
         }
       }
@@ -191,6 +215,11 @@ export function createLogWriter(options: LogWriterOptions): LogWriter {
       flushing = undefined;
     });
     return flushing;
+  };
+
+  /** A flush of full batches, unless the last insert failed and its backoff runs. */
+  const tick = () => {
+    if (Date.now() >= retryAtMs) void run(false);
   };
 
   /** Writes everything queued so far (or as much as the database takes). */
@@ -207,13 +236,13 @@ export function createLogWriter(options: LogWriterOptions): LogWriter {
       if (open.rows >= maxBatch) {
         closeOpen();
         enforceBound();
-        void run(false);
+        tick();
       }
     },
     flush,
     start() {
       if (timer !== undefined) return;
-      timer = setInterval(() => void run(false), flushIntervalMs);
+      timer = setInterval(tick, flushIntervalMs);
       timer.unref();
     },
     async stop() {

@@ -3,6 +3,7 @@
 import { PatchbayError } from '../errors.js';
 import type { Provider } from '../providers/catalog.js';
 import { renderTemplate, type TemplateValues } from '../providers/template.js';
+import { assertBaseOnProviderHosts } from './provider-hosts.js';
 
 /** An upstream URL in the parts the dispatcher and the log take; every field is canonical (what a URL parser would print). */
 export interface UpstreamUrl {
@@ -57,8 +58,9 @@ function invalidEndpoint(reason: string): PatchbayError {
 }
 
 export function resolveBaseUrl(provider: Provider, values: TemplateValues, override: string | undefined): URL {
-  let text = override;
-  if (text === undefined || text === '') {
+  const templated = override === undefined || override === '';
+  let text = override ?? '';
+  if (templated) {
     if (provider.proxy.baseUrl === undefined) throw new PatchbayError('missing_api_url');
     const rendered = renderTemplate(provider.proxy.baseUrl, values);
     if (!rendered.complete) {
@@ -78,6 +80,7 @@ export function resolveBaseUrl(provider: Provider, values: TemplateValues, overr
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new PatchbayError('missing_api_url', { message: 'The base URL must use http or https.' });
   }
+  if (templated) assertBaseOnProviderHosts(provider, values, url);
   return url;
 }
 

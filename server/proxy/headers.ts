@@ -39,6 +39,15 @@ export function isHopByHop(name: string, listed: ReadonlySet<string>): boolean {
 }
 
 /**
+ * Request headers a caller (a `Nango-Proxy-*` header, a function's `headers`) may not set:
+ * hop-by-hop ones, `host` (the provider's host is ours to choose: a forged one reaches other
+ * virtual hosts behind the provider's front end) and `content-length` (the body we send says).
+ */
+export function isReservedRequestHeader(name: string, listed: ReadonlySet<string> = NO_TOKENS): boolean {
+  return name === 'host' || name === 'content-length' || isHopByHop(name, listed);
+}
+
+/**
  * What the caller asked us to send upstream: every `Nango-Proxy-*` header without its prefix,
  * plus the body's own `Content-Type` (Patchbay forwards it; Nango drops it, contract §11).
  * The caller's `Authorization` (our secret key) and everything else stay here.
@@ -53,7 +62,7 @@ export function pickForwardedHeaders(incoming: Record<string, string | string[] 
     const name = rawName.toLowerCase();
     if (!name.startsWith(PREFIX)) continue;
     const target = name.slice(PREFIX.length);
-    if (target === '' || isHopByHop(target, listed) || target === 'content-length' || target === 'host') continue;
+    if (target === '' || isReservedRequestHeader(target, listed)) continue;
     forwarded[target] = Array.isArray(value) ? value.join(', ') : value;
   }
   const contentType = incoming['content-type'];

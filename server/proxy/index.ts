@@ -1,11 +1,11 @@
 // createProxyEngine(deps): the one proxy engine, used by the /proxy route and the function
 // runner. See README.md in this folder for the pipeline.
-import { Agent, type Dispatcher } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import type { CredentialsManager } from '../credentials/refresh.js';
 import type { LogWriter } from '../logs/writer.js';
 import type { Catalog } from '../providers/catalog.js';
 import type { Store } from '../store/index.js';
-import { createGuardedLookup } from './egress.js';
+import { createGuardedAgent } from './egress.js';
 import { createPacer, type Pacer } from './pacer.js';
 import { sendCall, type SendDeps } from './send.js';
 import { createTargetResolver, type TargetResolver } from './target.js';
@@ -18,6 +18,8 @@ export interface ProxyEngineOptions {
   logs: LogWriter;
   allowPrivateEgress: boolean;
   maxWaitMs: number;
+  /** Longest a provider's rate-limit headers may hold a connection (PATCHBAY_PACING_MAX_HOLD_MS). */
+  pacingMaxHoldMs?: number;
   /** Test hooks and tuning; the defaults are production values. */
   dispatcher?: Dispatcher;
   baseBackoffMs?: number;
@@ -46,18 +48,15 @@ const DEFAULT_CONNECTION_CONCURRENCY = 64;
 // 2 minutes for headers and between body chunks: slow report endpoints answer in tens of seconds.
 const UPSTREAM_TIMEOUT_MS = 120_000;
 
+/** The agent for provider calls and token requests: every connection passes the egress guard. */
 export function createUpstreamAgent(allowPrivateEgress: boolean): Agent {
-  return new Agent({
-    keepAliveTimeout: 30_000,
-    connections: null,
-    connect: allowPrivateEgress ? {} : { lookup: createGuardedLookup(false) as never },
-  });
+  return createGuardedAgent({ allowPrivateEgress });
 }
 
 export function createProxyEngine(options: ProxyEngineOptions): ProxyEngine {
   const dispatcher = options.dispatcher ?? createUpstreamAgent(options.allowPrivateEgress);
   const targets = createTargetResolver({ store: options.store, catalog: options.catalog, credentials: options.credentials });
-  const pacer = createPacer({ maxEntries: 10_000, maxQueuePerConnection: 1000 });
+  const pacer = createPacer({ maxEntries: 10_000, maxQueuePerConnection: 1000, maxHoldMs: options.pacingMaxHoldMs });
   const deps: SendDeps = {
     dispatcher,
     targets,
@@ -85,3 +84,11 @@ export function createProxyEngine(options: ProxyEngineOptions): ProxyEngine {
 }
 
 export type { ProxyCall, ProxyOptions, ProxyResult, AttemptRecord } from './types.js';
+
+// The request stages, for calls made outside the engine with the same injection and egress rules
+// (credential verification, server/credentials/verify.ts).
+export { buildRequest, resolveBaseUrl } from './build-request.js';
+export { buildTemplateValues, defaultAuthorization, secretValuesOf } from './inject-credentials.js';
+export { assertHostAllowed } from './egress.js';
+export { assertOnTemplateHosts } from './provider-hosts.js';
+export { networkCode } from './send.js';

@@ -3,8 +3,11 @@
 import type { TemplateValues } from '../providers/template.js';
 import type { Connection, Integration } from '../store/index.js';
 
+/** What injection reads of a connection: a stored one, or one being created (credential verification). */
+export type CredentialsSource = Pick<Connection, 'credentials' | 'connectionConfig'>;
+
 /** The Authorization header a connection gets before provider headers are applied (contract §1.5). */
-export function defaultAuthorization(connection: Connection): string | undefined {
+export function defaultAuthorization(connection: CredentialsSource): string | undefined {
   const credentials = connection.credentials;
   switch (credentials.type) {
     case 'OAUTH2':
@@ -20,7 +23,7 @@ export function defaultAuthorization(connection: Connection): string | undefined
 }
 
 /** Values for `${...}` in the provider's templates: credentials spread, plus named shortcuts. */
-export function buildTemplateValues(connection: Connection, integration: Integration | undefined): TemplateValues {
+export function buildTemplateValues(connection: CredentialsSource, integration: Integration | undefined): TemplateValues {
   const credentials = connection.credentials as Record<string, unknown>;
   const values: TemplateValues = {
     ...credentials,
@@ -59,7 +62,7 @@ const SECRET_FIELDS = new Set([
 ]);
 
 /** Every secret string of a connection and its integration, for redaction in logs. */
-export function secretValuesOf(connection: Connection, integration: Integration | undefined): string[] {
+export function secretValuesOf(connection: CredentialsSource, integration: Integration | undefined): string[] {
   const secrets = new Set<string>();
   const collect = (value: unknown, key: string | undefined) => {
     if (typeof value === 'string') {

@@ -1,18 +1,30 @@
 // Per-connection pacing: remembers each connection's remaining quota and reset time from the
 // provider's rate-limit headers and holds calls until the reset instead of sending them into a
 // 429; also caps in-flight calls per connection. State is per process and bounded (LRU).
+// Keys are (connection, host): a 429 from another host (a Base-Url-Override) says nothing of the
+// provider's own quota. A hold never exceeds `maxHoldMs` (an absurd Retry-After is ignored, not
+// obeyed for 68 years), and an operator can clear a connection's state.
 import type { CancelSignal } from './cancel.js';
 import { PatchbayError } from '../errors.js';
 import type { ProviderRetry } from '../providers/catalog.js';
 import { headerValue } from './headers.js';
 import { headerWaitMs, isRateLimited, parseResetAt } from './retry-policy.js';
 import { sleep } from './sleep.js';
+import { targetKey } from './target.js';
+
+/** The pacer's key for a connection's calls to one host; `paceKeyOf(key, '')` is the prefix of all of them. */
+export const paceKeyOf = (key: string, hostname: string) => `${key}\u0000${hostname}`;
+
+/** The pacer's prefix for every host of one connection. */
+export const pacePrefixOf = (providerConfigKey: string, connectionId: string) => paceKeyOf(targetKey(providerConfigKey, connectionId), '');
 
 export interface PacerOptions {
   /** Connections remembered at most; idle ones are forgotten first. */
   maxEntries: number;
   /** Calls waiting for a slot on one connection at most; more fail at once. */
   maxQueuePerConnection: number;
+  /** Longest a provider's rate-limit headers may hold a connection; longer waits are ignored (default 1 hour). */
+  maxHoldMs?: number;
   now?: () => number;
 }
 
@@ -39,10 +51,24 @@ interface State {
   lastUse: number;
 }
 
+/** What the pacer knows of one key, for operators. */
+export interface PaceState {
+  key: string;
+  inFlight: number;
+  waiting: number;
+  remaining: number | undefined;
+  /** When the provider's window resets (epoch ms), while calls are held or counted. */
+  resetAtMs: number | undefined;
+}
+
 export interface Pacer {
   /** A slot at once when the connection has quota and a free slot (the common case), else a promise of one. */
   acquire(key: string, limits: PaceLimits, signal?: CancelSignal): Slot | Promise<Slot>;
   observe(key: string, status: number, headers: Record<string, string | string[] | undefined>, retry: ProviderRetry): void;
+  /** The state of every key starting with `prefix`. */
+  inspect(prefix: string): PaceState[];
+  /** Forgets the quota of every key starting with `prefix` (calls in flight keep their slots). Returns how many were held. */
+  reset(prefix: string): number;
   size(): number;
 }
 
@@ -52,6 +78,8 @@ const STANDARD_RESET = ['x-ratelimit-reset', 'ratelimit-reset'];
 const STANDARD_LIMIT = ['x-ratelimit-limit', 'ratelimit-limit'];
 /** How often a call held on an exhausted quota with an unknown reset looks again. */
 const UNKNOWN_RESET_POLL_MS = 25;
+/** What a call that found no free slot in time is told to wait before trying again. */
+const SLOT_RETRY_AFTER_MS = 1000;
 
 function firstInteger(headers: Record<string, string | string[] | undefined>, names: (string | undefined)[]): number | undefined {
   for (const name of names) {
@@ -64,8 +92,12 @@ function firstInteger(headers: Record<string, string | string[] | undefined>, na
   return undefined;
 }
 
+/** The longest window any provider documents is a day, but a connection held for hours is an outage of its own. */
+export const DEFAULT_MAX_HOLD_MS = 3_600_000;
+
 export function createPacer(options: PacerOptions): Pacer {
   const now = options.now ?? Date.now;
+  const maxHoldMs = options.maxHoldMs ?? DEFAULT_MAX_HOLD_MS;
   const states = new Map<string, State>();
 
   // Recency is a counter stamped on each use, not Map order: re-inserting the key on every call
@@ -107,7 +139,7 @@ export function createPacer(options: PacerOptions): Pacer {
     return 0;
   };
 
-  const takeSlot = (state: State, limits: PaceLimits, signal: CancelSignal | undefined): Promise<void> | undefined => {
+  const takeSlot = (state: State, limits: PaceLimits, signal: CancelSignal | undefined, waitLeftMs: number): Promise<void> | undefined => {
     // A call whose client is already gone must not take a place in the queue.
     if (signal?.aborted) throw signal.reason;
     if (state.inFlight < limits.concurrency) {
@@ -121,15 +153,31 @@ export function createPacer(options: PacerOptions): Pacer {
       });
     }
     return new Promise<void>((resolve, reject) => {
+      const leave = (reason: unknown) => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        const index = state.waiters.indexOf(grant);
+        if (index !== -1) state.waiters.splice(index, 1);
+        reject(reason);
+      };
       const grant = () => {
+        clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         resolve();
       };
-      const onAbort = () => {
-        const index = state.waiters.indexOf(grant);
-        if (index !== -1) state.waiters.splice(index, 1);
-        reject(signal?.reason);
-      };
+      const onAbort = () => leave(signal?.reason);
+      // Every slot may be held by calls that never end (a trickling provider): a waiting call
+      // gives up at the configured maximum wait, as it does for a rate limit.
+      const timer = setTimeout(
+        () =>
+          leave(
+            new PatchbayError('rate_limited', {
+              message: `No call slot on this connection freed up within ${limits.maxWaitMs} ms (${limits.concurrency} calls in flight).`,
+              fields: { retry_after_ms: SLOT_RETRY_AFTER_MS },
+            }),
+          ),
+        Math.max(0, waitLeftMs),
+      );
       state.waiters.push(grant);
       signal?.addEventListener('abort', onAbort, { once: true });
     });
@@ -168,7 +216,7 @@ export function createPacer(options: PacerOptions): Pacer {
         await sleep(wait, signal);
         continue;
       }
-      const pending = takeSlot(state, limits, signal);
+      const pending = takeSlot(state, limits, signal, limits.maxWaitMs - (now() - started));
       if (pending) await pending;
       // While we waited for a slot, other calls may have spent the quota.
       if (quotaWait(state) > 0) {
@@ -193,7 +241,7 @@ export function createPacer(options: PacerOptions): Pacer {
       const nowMs = now();
       if (isRateLimited(status, headers, retry)) {
         const wait = headerWaitMs(headers, retry, nowMs);
-        if (wait !== undefined && wait > 0) {
+        if (wait !== undefined && wait > 0 && wait <= maxHoldMs) {
           state.remaining = 0;
           state.resetAtMs = nowMs + wait;
         }
@@ -209,8 +257,8 @@ export function createPacer(options: PacerOptions): Pacer {
         if (value !== undefined) resetWait = parseResetAt(value, nowMs);
         if (resetWait !== undefined) break;
       }
-      if (resetWait === undefined) {
-        // Without a reset time we cannot hold calls sensibly: forget what we knew.
+      if (resetWait === undefined || resetWait > maxHoldMs) {
+        // Without a believable reset time we cannot hold calls sensibly: forget what we knew.
         state.remaining = undefined;
         state.resetAtMs = undefined;
         return;
@@ -223,6 +271,28 @@ export function createPacer(options: PacerOptions): Pacer {
       const sameWindow = state.resetAtMs !== undefined && Math.abs(state.resetAtMs - resetAtMs) < 1000;
       state.remaining = sameWindow && state.remaining !== undefined ? Math.min(state.remaining, effective) : effective;
       state.resetAtMs = resetAtMs;
+    },
+
+    inspect(prefix) {
+      const found: PaceState[] = [];
+      for (const [key, state] of states) {
+        if (!key.startsWith(prefix)) continue;
+        const held = state.resetAtMs !== undefined && state.resetAtMs > now();
+        found.push({ key, inFlight: state.inFlight, waiting: state.waiters.length, remaining: state.remaining, resetAtMs: held ? state.resetAtMs : undefined });
+      }
+      return found;
+    },
+
+    reset(prefix) {
+      let held = 0;
+      for (const [key, state] of states) {
+        if (!key.startsWith(prefix)) continue;
+        if (quotaWait(state) > 0) held++;
+        state.remaining = undefined;
+        state.resetAtMs = undefined;
+        state.limit = undefined;
+      }
+      return held;
     },
 
     size: () => states.size,

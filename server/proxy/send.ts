@@ -4,12 +4,14 @@ import { pipeline, type Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import type { Dispatcher } from 'undici';
 import { isPatchbayError, PatchbayError } from '../errors.js';
+import { isConnectionError } from '../store/db.js';
 import { createRedactor } from '../logs/redact.js';
 import { newLogId, type LogWriter } from '../logs/writer.js';
 import { buildRequest, renderProviderParts, resolveBaseUrl, type UpstreamUrl } from './build-request.js';
 import { assertBaseUrlOverrideAllowed, assertHostAllowed } from './egress.js';
+import { assertOverrideOnProviderHosts, parseBaseUrlOverride } from './provider-hosts.js';
 import { cleanResponseHeaders, headerValue } from './headers.js';
-import type { Pacer } from './pacer.js';
+import { paceKeyOf, type Pacer } from './pacer.js';
 import { decideRetry, type RetrySettings } from './retry-policy.js';
 import { sleep } from './sleep.js';
 import type { Target, TargetResolver } from './target.js';
@@ -57,6 +59,19 @@ export function networkCode(error: unknown): string {
   return typeof code === 'string' ? code : 'UNKNOWN';
 }
 
+/** An override must be an http(s) URL, public, and one of the provider's hosts: credentials go nowhere else. */
+function checkOverride(target: Target, override: string, allowPrivateEgress: boolean): void {
+  const url = parseBaseUrlOverride(override);
+  assertBaseUrlOverrideAllowed(url, allowPrivateEgress);
+  let base: URL | undefined;
+  try {
+    base = target.baseUrl ??= resolveBaseUrl(target.provider, target.values, undefined);
+  } catch {
+    base = undefined; // no base URL of its own: only the catalog's allowed_hosts can admit the override
+  }
+  assertOverrideOnProviderHosts(target.provider, target.values, base, url);
+}
+
 export async function sendCall(deps: SendDeps, call: ProxyCall): Promise<ProxyResult> {
   const startedAt = deps.now();
   const logId = newLogId();
@@ -99,7 +114,7 @@ export async function sendCall(deps: SendDeps, call: ProxyCall): Promise<ProxyRe
     const resolved = deps.targets.resolve(call.providerConfigKey, call.connectionId);
     target = resolved instanceof Promise ? await resolved : resolved;
     const override = call.options.baseUrlOverride !== undefined && call.options.baseUrlOverride !== '' ? call.options.baseUrlOverride : undefined;
-    if (override !== undefined) assertBaseUrlOverrideAllowed(new URL(override), deps.allowPrivateEgress);
+    if (override !== undefined) checkOverride(target, override, deps.allowPrivateEgress);
     const settings: RetrySettings = {
       retries: call.options.retries,
       retryOn: call.options.retryOn,
@@ -131,8 +146,10 @@ export async function sendCall(deps: SendDeps, call: ProxyCall): Promise<ProxyRe
       requestHeaders = built.headers;
       assertHostAllowed(built.url.hostname, deps.allowPrivateEgress);
 
+      // Pacing is per (connection, host): an override's 429 says nothing of the provider's quota.
+      const paceKey = override === undefined ? (target.paceKey ??= paceKeyOf(target.key, built.url.hostname)) : paceKeyOf(target.key, built.url.hostname);
       const acquired = deps.pacer.acquire(
-        target.key,
+        paceKey,
         { concurrency: target.provider.proxy.maxConcurrency ?? deps.defaultConcurrency, maxWaitMs: deps.maxWaitMs },
         call.signal,
       );
@@ -173,7 +190,7 @@ export async function sendCall(deps: SendDeps, call: ProxyCall): Promise<ProxyRe
       }
       record.status = response.statusCode;
       record.durationMs = deps.now() - attemptStarted;
-      deps.pacer.observe(target.key, response.statusCode, response.headers, target.provider.proxy.retry);
+      deps.pacer.observe(paceKey, response.statusCode, response.headers, target.provider.proxy.retry);
 
       // A 401 on a token we believed valid: one forced refresh and one more try (contract §2).
       if (response.statusCode === 401 && !refreshedAfter401 && replayable && deps.targets.canRefresh(target)) {
@@ -234,7 +251,13 @@ export async function sendCall(deps: SendDeps, call: ProxyCall): Promise<ProxyRe
       };
     }
   } catch (error) {
-    const wire = isPatchbayError(error) ? { code: error.code, message: error.message } : { code: 'aborted', message: String((error as Error)?.message ?? error) };
+    const wire = isPatchbayError(error)
+      ? { code: error.code, message: error.message }
+      : call.signal?.aborted
+        ? { code: 'aborted', message: String((error as Error)?.message ?? error) }
+        : isConnectionError(error)
+          ? { code: 'database_unavailable', message: 'The database could not be reached.' }
+          : { code: 'internal_error', message: String((error as Error)?.message ?? error) };
     writeLog(null, wire, null);
     throw error;
   }

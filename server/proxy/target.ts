@@ -27,6 +27,8 @@ export interface Target {
   baseUrl?: URL;
   /** The provider's headers and query for this connection, filled in by the first call. */
   providerParts?: ProviderParts;
+  /** The pacer's key for calls to the base URL's host, filled in by the first call. */
+  paceKey?: string;
 }
 
 export interface TargetResolverOptions {

@@ -3,7 +3,7 @@
 // swallows SQL errors), and pg-boss shares Patchbay's pool instead of opening its own.
 import PgBoss from 'pg-boss';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Pool } from '../store/index.js';
+import { createOutageLog, type Pool } from '../store/index.js';
 import { ACTION_QUEUE, SYNC_QUEUE, type QueueName, type RunJob } from './names.js';
 
 // A ticket is held for milliseconds (fetched, its run claimed, completed), so 30 s without
@@ -54,7 +54,11 @@ export function createJobQueue(pool: Pool, logger: FastifyBaseLogger): JobQueue 
     // Cron schedules arrive with syncs; until then the scheduler's timers are not started.
     schedule: false,
   });
-  boss.on('error', (error: Error) => logger.warn({ err: error }, 'pg-boss error'));
+  // pg-boss reports its maintenance failures here, every 10 s while the database is away: one
+  // line per outage, ended by the next maintenance that ran.
+  const maintenance = createOutageLog(logger, 'pg-boss maintenance');
+  boss.on('error', (error: Error) => maintenance.failed(error));
+  boss.on('maintenance', () => maintenance.succeeded());
   let started: Promise<void> | undefined;
 
   const ensureQueue = async (name: QueueName) => {

@@ -3,7 +3,7 @@
 // told. Every process runs it (servers too, so a request is answered even when no runner is
 // left); the claim is `FOR UPDATE SKIP LOCKED`, so several reapers share the work.
 import type { FastifyBaseLogger } from 'fastify';
-import { toRunError, type RunError, type StaleRun, type Store } from '../store/index.js';
+import { createOutageLog, toRunError, type RunError, type StaleRun, type Store } from '../store/index.js';
 import type { JobQueue } from './boss.js';
 import { ACTION_QUEUE, SYNC_QUEUE } from './names.js';
 import type { Wake } from './wake.js';
@@ -42,8 +42,12 @@ export function startReaper(options: ReaperOptions): () => void {
       }
     }
   };
+  const outage = createOutageLog(logger, 'reaping stale runs');
   const timer = setInterval(() => {
-    reap().catch((error: unknown) => logger.warn({ err: error }, 'reaping stale runs failed'));
+    reap().then(
+      () => outage.succeeded(),
+      (error: unknown) => outage.failed(error),
+    );
   }, options.intervalMs ?? REAP_MS);
   timer.unref();
   return () => clearInterval(timer);

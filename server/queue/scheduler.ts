@@ -3,7 +3,7 @@
 // Schedules follow deploys and connections through `reconcile`, run when either changes and
 // every minute as a catch-up.
 import type { FastifyBaseLogger } from 'fastify';
-import type { Store } from '../store/index.js';
+import { createOutageLog, type OutageLog, type Store } from '../store/index.js';
 import type { JobQueue } from './boss.js';
 import { queueSyncRun } from './sync-runs.js';
 import type { Wake } from './wake.js';
@@ -41,11 +41,15 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     for (const due of await store.schedules.takeDue(MAX_DUE_PER_TICK)) await queueSyncRun(options, due);
   };
 
-  const exclusive = (work: () => Promise<unknown>, what: string) => {
+  // Each tick would warn while the database is away: one line per outage instead.
+  const starting = createOutageLog(logger, 'starting scheduled syncs');
+  const reconciling = createOutageLog(logger, 'reconciling sync schedules');
+
+  const exclusive = (work: () => Promise<unknown>, outage: OutageLog) => {
     if (stopped || busy !== undefined) return;
     busy = work()
-      .then(() => undefined)
-      .catch((error: unknown) => logger.warn({ err: error }, `${what} failed`))
+      .then(() => outage.succeeded())
+      .catch((error: unknown) => outage.failed(error))
       .finally(() => {
         busy = undefined;
       });
@@ -54,9 +58,9 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
   const reconcile = () => exclusive(async () => {
     await store.schedules.reconcile();
     await queueRuns();
-  }, 'reconciling sync schedules');
+  }, reconciling);
 
-  const tick = setInterval(() => exclusive(queueRuns, 'starting scheduled syncs'), options.tickMs ?? TICK_MS);
+  const tick = setInterval(() => exclusive(queueRuns, starting), options.tickMs ?? TICK_MS);
   tick.unref();
   const catchUp = setInterval(reconcile, RECONCILE_MS);
   catchUp.unref();

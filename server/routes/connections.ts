@@ -4,9 +4,9 @@ import { z } from 'zod';
 import { randomUUID } from 'node:crypto';
 import { PatchbayError, validationError } from '../errors.js';
 import type { Catalog } from '../providers/catalog.js';
-import { toConnectionDetails, toPublicConnection } from '../connection-json.js';
+import { toFullConnection, toPublicConnection } from '../connection-json.js';
 import type { Connection, ConnectionCredentials, Store } from '../store/index.js';
-import { parseInput } from '../validate.js';
+import { isPrototypeKey, mapKey, parseInput } from '../validate.js';
 import { UNIQUE_KEY } from './integrations.js';
 
 /** Hooks the routes call so other parts (the proxy's caches) hear about writes. */
@@ -20,15 +20,42 @@ export interface CredentialsRefresher {
   fresh(connection: Connection, options: { force: boolean }): Promise<Connection>;
 }
 
-const CONNECTION_ID = z
+export const CONNECTION_ID = z
   .string()
   .min(1)
   .max(255)
   .regex(/^[^\u0000-\u001f\u007f]+$/, 'must not contain control characters');
 const token = z.string().min(1).max(16384);
-const isoDate = z.coerce.date().refine((d) => !Number.isNaN(d.getTime()), 'must be a date');
-const stringMap = z.record(z.string(), z.string());
-const jsonObject = z.record(z.string(), z.unknown());
+// Years PostgreSQL's timestamptz and ISO strings both hold: JavaScript accepts ±275 760, and
+// `-271821-04-20` answered a 500 from the expiry column.
+const isoDate = z.coerce.date().refine((d) => !Number.isNaN(d.getTime()) && d.getUTCFullYear() >= 1 && d.getUTCFullYear() <= 9999, 'must be a date');
+const jsonObject = z.record(mapKey, z.unknown());
+
+/**
+ * Connection bodies hold ids, credentials and two 64 KiB JSON values; 1 MiB bounds them with
+ * room to spare, where the server-wide limit (75 MB, sized for the proxy) let 70 MB of metadata
+ * be parsed before anything looked at it.
+ */
+const MAX_CONNECTION_BODY_BYTES = 1024 * 1024;
+/**
+ * connection_config holds a few values for the provider's URL templates (subdomain, region,
+ * account ids) and goes out with every connection read and function run: the metadata bound.
+ */
+const MAX_CONNECTION_CONFIG_BYTES = 64 * 1024;
+const connectionConfig = jsonObject.refine(
+  (config) => Buffer.byteLength(JSON.stringify(config)) <= MAX_CONNECTION_CONFIG_BYTES,
+  `must be at most ${MAX_CONNECTION_CONFIG_BYTES} bytes of JSON`,
+);
+
+// Nango's tag rules (TAG_MAX_COUNT, TAG_KEY_MAX_LENGTH, TAG_VALUE_MAX_LENGTH in @nangohq/shared):
+// what Nango accepts we accept, and a tag filter stays a small jsonb containment.
+const TAG_MAX_COUNT = 10;
+const tagKey = mapKey.min(1).max(64);
+const tagsSchema = z
+  .record(tagKey, z.string().max(255))
+  .refine((tags) => Object.keys(tags).length <= TAG_MAX_COUNT, `must have at most ${TAG_MAX_COUNT} tags`);
+// Browsers and CDNs stop near 2 KB; a webhook URL has no reason to be longer.
+const webhookUrl = z.url().max(2048);
 
 const credentialsSchema = z.discriminatedUnion('type', [
   z.strictObject({
@@ -36,7 +63,7 @@ const credentialsSchema = z.discriminatedUnion('type', [
     access_token: token,
     refresh_token: token.optional(),
     expires_at: isoDate.optional(),
-    config_override: z.strictObject({ client_id: z.string().optional(), client_secret: z.string().optional() }).optional(),
+    config_override: z.strictObject({ client_id: z.string().max(4096).optional(), client_secret: z.string().max(4096).optional() }).optional(),
   }),
   z.strictObject({
     type: z.literal('OAUTH2_CC'),
@@ -54,17 +81,17 @@ const endUserSchema = z.strictObject({
   id: z.string().min(1).max(255),
   email: z.string().max(255).nullish(),
   display_name: z.string().max(255).nullish(),
-  tags: stringMap.nullish(),
+  tags: tagsSchema.nullish(),
 });
 
 const createBody = z.strictObject({
   provider_config_key: UNIQUE_KEY,
   connection_id: CONNECTION_ID.optional(),
   metadata: jsonObject.optional(),
-  connection_config: jsonObject.optional(),
-  webhook_url_override: z.url().optional(),
+  connection_config: connectionConfig.optional(),
+  webhook_url_override: webhookUrl.optional(),
   end_user: endUserSchema.optional(),
-  tags: stringMap.optional(),
+  tags: tagsSchema.optional(),
   credentials: credentialsSchema,
 });
 
@@ -79,10 +106,10 @@ const getQuery = z.strictObject({
 const keyQuery = z.strictObject({ provider_config_key: UNIQUE_KEY });
 const patchBody = z.strictObject({
   metadata: jsonObject.optional(),
-  connection_config: jsonObject.optional(),
-  tags: stringMap.optional(),
+  connection_config: connectionConfig.optional(),
+  tags: tagsSchema.optional(),
   end_user: endUserSchema.optional(),
-  webhook_url_override: z.url().nullable().optional(),
+  webhook_url_override: webhookUrl.nullable().optional(),
 });
 const listQuery = z.looseObject({
   connectionId: CONNECTION_ID.optional(),
@@ -90,7 +117,9 @@ const listQuery = z.looseObject({
   endUserId: z.string().max(255).optional(),
   integrationId: z.string().max(4096).optional(),
   limit: z.coerce.number().int().min(1).max(10_000).default(1000),
-  page: z.coerce.number().int().min(0).default(0),
+  // page × limit is the SQL OFFSET: a million pages of the largest limit is beyond any real table
+  // and stays an exact integer inside PostgreSQL's bigint, which 2^53-1 pages of 10 000 overflow.
+  page: z.coerce.number().int().min(0).max(1_000_000).default(0),
 });
 const metadataBody = z.strictObject({
   connection_id: z.union([CONNECTION_ID, z.array(CONNECTION_ID).min(1).max(1000)]),
@@ -116,26 +145,23 @@ function storedCredentials(input: z.infer<typeof credentialsSchema>): Connection
   }
 }
 
-function publicCredentials(credentials: ConnectionCredentials, withRefreshToken: boolean) {
-  if (credentials.type === 'OAUTH2' && !withRefreshToken) {
-    const { refresh_token: _hidden, ...rest } = credentials;
-    return rest;
-  }
-  return credentials;
-}
-
-export function toFullConnection(connection: Connection, withRefreshToken = false) {
-  return { ...toConnectionDetails(connection), credentials: publicCredentials(connection.credentials, withRefreshToken) };
-}
-
-/** Reads `tags[key]=value` pairs from the raw query object (fastify's parser keeps them flat). */
+/**
+ * Reads `tags[key]=value` pairs from the raw query object (fastify's parser keeps them flat),
+ * held to the rules of stored tags. A repeated pair comes as an array and is refused.
+ */
 function parseTagFilter(query: Record<string, unknown>): Record<string, string> {
-  const tags: Record<string, string> = {};
-  for (const [name, value] of Object.entries(query)) {
-    const match = /^tags\[(.+)\]$/.exec(name);
-    if (match?.[1] && typeof value === 'string') tags[match[1]] = value;
+  const tags = Object.fromEntries(
+    Object.entries(query).flatMap(([name, value]) => {
+      const key = /^tags\[(.*)\]$/s.exec(name)?.[1];
+      return key === undefined ? [] : [[key, value]];
+    }),
+  );
+  // Checked before zod, which drops a `__proto__` key without a word.
+  const reserved = Object.keys(tags).find(isPrototypeKey);
+  if (reserved !== undefined) {
+    throw validationError('invalid_query_params', [{ code: 'invalid_key', message: 'key must not be __proto__, constructor or prototype', path: ['tags', reserved] }]);
   }
-  return tags;
+  return parseInput(tagsSchema, tags, 'invalid_query_params');
 }
 
 export interface ConnectionRouteDeps {
@@ -154,7 +180,9 @@ export function connectionRoutes(app: FastifyInstance, deps: ConnectionRouteDeps
     return connection;
   };
 
-  app.post('/connections', async (request, reply) => {
+  const bounded = { bodyLimit: MAX_CONNECTION_BODY_BYTES };
+
+  app.post('/connections', bounded, async (request, reply) => {
     const body = parseInput(createBody, request.body, 'invalid_body');
     const integration = await store.integrations.getByKey(body.provider_config_key);
     if (integration === undefined) throw new PatchbayError('not_found', { message: 'Integration does not exist' });
@@ -212,7 +240,7 @@ export function connectionRoutes(app: FastifyInstance, deps: ConnectionRouteDeps
     return toFullConnection(connection, query.refresh_token ?? false);
   });
 
-  app.patch('/connections/:connectionId', async (request) => {
+  app.patch('/connections/:connectionId', bounded, async (request) => {
     const { connectionId } = parseInput(idParams, request.params, 'invalid_uri_params');
     const { provider_config_key } = parseInput(keyQuery, request.query, 'invalid_query_params');
     const body = parseInput(patchBody, request.body, 'invalid_body');
@@ -246,6 +274,6 @@ export function connectionRoutes(app: FastifyInstance, deps: ConnectionRouteDeps
     for (const id of ids) events.changed(body.provider_config_key, id);
     return { connection_id: body.connection_id, provider_config_key: body.provider_config_key, metadata: body.metadata };
   };
-  app.post('/connections/metadata', writeMetadata(false));
-  app.patch('/connections/metadata', writeMetadata(true));
+  app.post('/connections/metadata', bounded, writeMetadata(false));
+  app.patch('/connections/metadata', bounded, writeMetadata(true));
 }

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { PatchbayError, validationError } from '../errors.js';
 import type { Catalog } from '../providers/catalog.js';
 import { isUniqueViolation, type Integration, type IntegrationCredentials, type Store } from '../store/index.js';
-import { parseInput } from '../validate.js';
+import { mapKey, parseInput } from '../validate.js';
 import type { ConnectionEvents } from './connections.js';
 
 export const UNIQUE_KEY = z
@@ -32,7 +32,9 @@ const credentialsSchema = z.discriminatedUnion('type', [
     private_key: z.string().min(1).max(16384),
   }),
 ]);
-const stringMap = z.record(z.string(), z.string());
+const stringMap = z.record(mapKey, z.string());
+/** Integration bodies hold keys, names and secrets of a few KB: 1 MiB, not the proxy's 75 MB. */
+const MAX_INTEGRATION_BODY_BYTES = 1024 * 1024;
 
 const createBody = z.strictObject({
   provider: z.string().min(1).max(255),
@@ -103,7 +105,7 @@ export function integrationRoutes(app: FastifyInstance, deps: { store: Store; ca
     }
   };
 
-  app.post('/integrations', async (request) => {
+  app.post('/integrations', { bodyLimit: MAX_INTEGRATION_BODY_BYTES }, async (request) => {
     const body = parseInput(createBody, request.body, 'invalid_body');
     checkCredentialsFit(body.provider, body.credentials);
     try {
@@ -136,7 +138,7 @@ export function integrationRoutes(app: FastifyInstance, deps: { store: Store; ca
     return { data: toPublicIntegration(integration, catalog, query.include?.includes('credentials') ?? false) };
   });
 
-  app.patch('/integrations/:uniqueKey', async (request) => {
+  app.patch('/integrations/:uniqueKey', { bodyLimit: MAX_INTEGRATION_BODY_BYTES }, async (request) => {
     const { uniqueKey } = parseInput(keyParams, request.params, 'invalid_uri_params');
     const body = parseInput(patchBody, request.body, 'invalid_body');
     const existing = await store.integrations.getByKey(uniqueKey);

@@ -6,13 +6,20 @@ import type { AttemptRecord } from '../proxy/index.js';
 import type { LogOperation, Store } from '../store/index.js';
 import { parseInput } from '../validate.js';
 
+const logId = z.uuid();
+
+/**
+ * Only a cursor this API produced: a uuid and a four-digit-year instant that encode back to the
+ * same text. A looser check let `-271821-04-20…` or 36 dashes through to PostgreSQL (a 500).
+ */
 const cursorSchema = z
   .string()
   .max(200)
   .transform((text, context) => {
-    const [at, id] = Buffer.from(text, 'base64url').toString('utf8').split('|');
-    const startedAt = new Date(at ?? '');
-    if (Number.isNaN(startedAt.getTime()) || !id || !/^[0-9a-f-]{36}$/.test(id)) {
+    const [at = '', id = '', ...rest] = Buffer.from(text, 'base64url').toString('utf8').split('|');
+    const startedAt = new Date(at);
+    const year = startedAt.getUTCFullYear();
+    if (rest.length > 0 || Number.isNaN(year) || year < 1 || year > 9999 || !logId.safeParse(id).success || toCursor(startedAt, id) !== text) {
       context.addIssue({ code: 'custom', message: 'is not a cursor returned by this API' });
       return z.NEVER;
     }
@@ -32,7 +39,7 @@ const listQuery = z.strictObject({
   cursor: cursorSchema.optional(),
 });
 
-const toCursor = (op: LogOperation) => Buffer.from(`${op.startedAt.toISOString()}|${op.id}`).toString('base64url');
+const toCursor = (startedAt: Date, id: string) => Buffer.from(`${startedAt.toISOString()}|${id}`).toString('base64url');
 
 export function toWireOperation(op: LogOperation) {
   return {
@@ -83,12 +90,12 @@ export function logRoutes(app: FastifyInstance, deps: { store: Store }): void {
     const last = page.at(-1);
     return {
       data: page.map(toWireOperation),
-      next_cursor: operations.length > query.limit && last ? toCursor(last) : null,
+      next_cursor: operations.length > query.limit && last ? toCursor(last.startedAt, last.id) : null,
     };
   });
 
   app.get('/logs/:id', async (request) => {
-    const { id } = parseInput(z.strictObject({ id: z.uuid() }), request.params, 'invalid_uri_params');
+    const { id } = parseInput(z.strictObject({ id: logId }), request.params, 'invalid_uri_params');
     const operation = await deps.store.logs.get(id);
     if (operation === undefined) throw new PatchbayError('not_found', { message: `No log operation '${id}'` });
     return { data: toWireOperation(operation) };

@@ -8,6 +8,8 @@ const CHANNEL = 'patchbay_changes';
 export type Change =
   | { kind: 'connection'; providerConfigKey: string; connectionId: string }
   | { kind: 'integration'; providerConfigKey: string }
+  /** An operator cleared a connection's pacing state (the proxy's rate-limit holds). */
+  | { kind: 'pacing'; providerConfigKey: string; connectionId: string }
   | { kind: 'functions' };
 
 export interface ChangeFeed {

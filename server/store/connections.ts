@@ -1,7 +1,17 @@
 // SQL for the connections table. Credentials are sealed (AES-256-GCM) before they reach a row
 // and opened only when a connection is read back; no other column holds secret text.
 import type { Cipher } from '../credentials/cipher.js';
+import { PatchbayError } from '../errors.js';
 import type { Queryable } from './db.js';
+
+/**
+ * Metadata goes out whole with every connection of a list (1 000 a page by default) and into
+ * every function run; unbounded, one 70 MB write made each list answer 73 MB for minutes.
+ * 64 KiB is far above what apps keep there (ids, settings, cursors). Measured as the JSON text
+ * PostgreSQL stores (`jsonb::text`), so that a replace and a merge are measured alike; that text
+ * is never shorter than JSON.stringify's, which lets `checkMetadataSize` refuse early.
+ */
+export const MAX_METADATA_BYTES = 64 * 1024;
 
 /** A connection's credentials, in the contract's field names (they go out on the wire as is). */
 export type ConnectionCredentials =
@@ -119,7 +129,11 @@ export function expiresAtOf(credentials: ConnectionCredentials): Date | null {
 }
 
 export interface ConnectionStore {
-  /** Creates the connection, or replaces credentials and settings of an existing one (Nango's upsert). */
+  /**
+   * Creates the connection, or replaces credentials and settings of an existing one (Nango's
+   * upsert). Here, in `update` and in `writeMetadata`, metadata over MAX_METADATA_BYTES throws
+   * `metadata_too_large`: the store is the one place every writer (routes, functions) passes.
+   */
   upsert(input: ConnectionInput): Promise<{ connection: Connection; created: boolean }>;
   get(providerConfigKey: string, connectionId: string): Promise<Connection | undefined>;
   /** The connection's provider, or undefined when there is no such connection (no decryption). */
@@ -130,7 +144,8 @@ export interface ConnectionStore {
   update(providerConfigKey: string, connectionId: string, patch: ConnectionPatch): Promise<Connection | undefined>;
   /**
    * Replaces (`merge: false`) or merges metadata on every named connection, all or none:
-   * when one of them does not exist nothing is written and the missing ids come back.
+   * when one of them does not exist nothing is written and the missing ids come back; when one
+   * result would be over MAX_METADATA_BYTES nothing is written and `metadata_too_large` is thrown.
    */
   writeMetadata(
     providerConfigKey: string,
@@ -144,7 +159,28 @@ export interface ConnectionStore {
   touchFetched(id: number): Promise<void>;
 }
 
+function metadataTooLarge(bytes: number): PatchbayError {
+  return new PatchbayError('metadata_too_large', {
+    message: `Connection metadata is limited to ${MAX_METADATA_BYTES} bytes of JSON; this write would store ${bytes}.`,
+  });
+}
+
+/** Refuses, before any round trip, metadata whose JSON alone is over the bound. */
+function checkMetadataSize(metadata: Record<string, unknown>): void {
+  const bytes = Buffer.byteLength(JSON.stringify(metadata));
+  if (bytes > MAX_METADATA_BYTES) throw metadataTooLarge(bytes);
+}
+
 export function createConnectionStore(db: Queryable, cipher: Cipher): ConnectionStore {
+  /** Refuses metadata over the bound as PostgreSQL will store it (numbers written out in full). */
+  const checkStoredMetadataSize = async (metadata: Record<string, unknown> | undefined) => {
+    if (metadata === undefined) return;
+    checkMetadataSize(metadata);
+    const { rows } = await db.query<{ bytes: number }>('SELECT octet_length($1::jsonb::text) AS bytes', [metadata]);
+    const bytes = rows[0]?.bytes ?? 0;
+    if (bytes > MAX_METADATA_BYTES) throw metadataTooLarge(bytes);
+  };
+
   const toConnection = (row: ConnectionRow): Connection => ({
     id: row.id,
     connectionId: row.connection_id,
@@ -172,6 +208,7 @@ export function createConnectionStore(db: Queryable, cipher: Cipher): Connection
 
   return {
     async upsert(input) {
+      await checkStoredMetadataSize(input.metadata);
       const { rows } = await db.query<{ id: number; created: boolean }>(
         `INSERT INTO connections (integration_id, connection_id, credentials_type, credentials_enc, credentials_expires_at,
            connection_config, metadata, tags, end_user, webhook_url_override)
@@ -240,6 +277,7 @@ export function createConnectionStore(db: Queryable, cipher: Cipher): Connection
       return rows.map(toConnection);
     },
     async update(providerConfigKey, connectionId, patch) {
+      await checkStoredMetadataSize(patch.metadata);
       const { rows } = await db.query<{ id: number }>(
         `UPDATE connections c SET
            connection_config = COALESCE($3, c.connection_config),
@@ -265,23 +303,34 @@ export function createConnectionStore(db: Queryable, cipher: Cipher): Connection
       return rows[0] ? getById(rows[0].id, false) : undefined;
     },
     async writeMetadata(providerConfigKey, connectionIds, metadata, merge) {
+      // A merge is never smaller than what it merges in, so this holds for both.
+      checkMetadataSize(metadata);
       const ids = [...new Set(connectionIds)];
-      // One statement: the UPDATE only runs when every id exists, so a typo never half-applies.
-      const { rows } = await db.query<{ connection_id: string; updated: boolean }>(
+      // One statement: the UPDATE only runs when every id exists and every result fits, so a
+      // typo or one full connection never half-applies. The rows are locked (in id order, so two
+      // writers cannot deadlock) while the merged value is measured, so what is measured is
+      // what is written.
+      const { rows } = await db.query<{ connection_id: string; largest: number }>(
         `WITH target AS (
-           SELECT c.id, c.connection_id FROM connections c JOIN integrations i ON i.id = c.integration_id
+           SELECT c.id, c.connection_id, ${merge ? 'c.metadata || $3::jsonb' : '$3::jsonb'} AS metadata
+           FROM connections c JOIN integrations i ON i.id = c.integration_id
            WHERE i.unique_key = $1 AND c.connection_id = ANY($2)
-         ), complete AS (SELECT count(*) = cardinality($2::text[]) AS ok FROM target),
-         updated AS (
-           UPDATE connections c SET metadata = ${merge ? 'c.metadata || $3' : '$3'}, updated_at = now()
-           FROM target, complete WHERE c.id = target.id AND complete.ok
+           ORDER BY c.id FOR UPDATE OF c
+         ), checked AS (
+           SELECT count(*) = cardinality($2::text[]) AS complete, coalesce(max(octet_length(metadata::text)), 0) AS largest FROM target
+         ), updated AS (
+           UPDATE connections c SET metadata = target.metadata, updated_at = now()
+           FROM target, checked WHERE c.id = target.id AND checked.complete AND checked.largest <= $4
            RETURNING c.id
          )
-         SELECT target.connection_id, EXISTS (SELECT 1 FROM updated) AS updated FROM target`,
-        [providerConfigKey, ids, metadata],
+         SELECT target.connection_id, checked.largest FROM target, checked`,
+        [providerConfigKey, ids, metadata, MAX_METADATA_BYTES],
       );
       const found = new Set(rows.map((row) => row.connection_id));
-      return { missing: ids.filter((id) => !found.has(id)) };
+      const missing = ids.filter((id) => !found.has(id));
+      const largest = rows[0]?.largest ?? 0;
+      if (missing.length === 0 && largest > MAX_METADATA_BYTES) throw metadataTooLarge(largest);
+      return { missing };
     },
     async remove(providerConfigKey, connectionId) {
       const { rowCount } = await db.query(

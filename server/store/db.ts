@@ -46,6 +46,44 @@ export function isUniqueViolation(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
 }
 
+// SQLSTATEs that mean "the server is not taking queries", not "this query is wrong": class 08
+// (connection exception), 57P01 admin_shutdown (a fast shutdown, or the postmaster died under
+// the backend), 57P02 crash_shutdown, 57P03 cannot_connect_now (starting up, recovering after a
+// crash), 53300 too_many_connections.
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
+// Socket errors of a connect or of a connection that broke; ENOENT is a Unix socket whose file
+// is gone (the embedded PostgreSQL removes it when it stops).
+const UNAVAILABLE_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOENT', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+// node-postgres raises these as plain Errors without a code (pg/lib/client.js, pg-pool/index.js),
+// so their text is the only thing to recognise them by.
+const UNAVAILABLE_MESSAGES = [
+  'Connection terminated',
+  'timeout exceeded when trying to connect',
+  'Client has encountered a connection error and is not queryable',
+  'Query read timeout',
+];
+
+/**
+ * The database could not be reached or dropped the connection: an outage to wait out (and to
+ * answer 503 for), as opposed to an error in the statement itself.
+ */
+export function isConnectionError(error: unknown): boolean {
+  // pg-pool wraps a connect timeout: "Connection terminated due to connection timeout" { cause }.
+  return isUnavailable(error) || (typeof error === 'object' && error !== null && isUnavailable((error as { cause?: unknown }).cause));
+}
+
+function isUnavailable(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, syscall, message } = error as { code?: unknown; syscall?: unknown; message?: unknown };
+  if (typeof code === 'string') {
+    if (code.length === 5 && code.startsWith('08')) return true;
+    if (UNAVAILABLE_SQLSTATES.has(code)) return true;
+    // ENOENT only from connect(): a missing file elsewhere is no outage.
+    if (UNAVAILABLE_ERRNOS.has(code) && (code !== 'ENOENT' || syscall === 'connect')) return true;
+  }
+  return typeof message === 'string' && UNAVAILABLE_MESSAGES.some((text) => message.startsWith(text));
+}
+
 /** PostgreSQL refused a text or JSON value it cannot store (a NUL character, SQLSTATE 22P05 / 22021). */
 export function isUnstorableText(error: unknown): boolean {
   const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;

@@ -51,7 +51,9 @@ export function createStore(pool: Pool, cipher: Cipher): Store {
   };
 }
 
-export { createPool, withTransaction, isUniqueViolation, isUnstorableText, type Pool, type Queryable } from './db.js';
+export { createPool, withTransaction, isConnectionError, isUniqueViolation, isUnstorableText, type Pool, type Queryable } from './db.js';
+export { createOutageLog, type OutageLog } from './outage-log.js';
+export { createDatabaseProbe, type DatabaseProbe } from './probe.js';
 export { migrate } from './migrate.js';
 export { readSetting, writeSettingOnce } from './settings.js';
 export type { Connection, ConnectionCredentials, ConnectionInput, EndUser } from './connections.js';

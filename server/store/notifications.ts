@@ -5,7 +5,11 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Pool } from './db.js';
+import { createOutageLog } from './outage-log.js';
 
+// 1 s, not a growing backoff: a reconnect attempt costs one connect, and the sooner LISTEN is
+// back, the sooner the caches dropped on reconnect are fresh again. Quiet while the database is
+// away (one warning per outage, see outage-log.ts).
 const RECONNECT_MS = 1000;
 // A LISTEN connection whose peer vanished without a FIN (a failover, a NAT timeout) raises no
 // error for as long as TCP keeps quiet, and every notification meanwhile is lost. A query
@@ -52,6 +56,8 @@ export function createNotifications(pool: Pool, connectionString: string, logger
   let started: Promise<void> | undefined;
   let stopped = false;
   let retry: NodeJS.Timeout | undefined;
+  const listening = createOutageLog(logger, 'listening for notifications');
+  const sending = createOutageLog(logger, 'sending notifications');
 
   const deliverLocal = (channel: string, payload: string) => {
     for (const handler of handlers.get(channel) ?? []) {
@@ -77,7 +83,7 @@ export function createNotifications(pool: Pool, connectionString: string, logger
     const lose = (error: unknown) => {
       if (lost || stopped) return;
       lost = true;
-      logger.warn({ err: error }, 'notification connection lost; reconnecting');
+      listening.failed(error);
       close();
       if (current?.client === next) current = undefined;
       scheduleReconnect();
@@ -121,10 +127,11 @@ export function createNotifications(pool: Pool, connectionString: string, logger
       retry = undefined;
       connect()
         .then(() => {
+          listening.succeeded();
           for (const handler of reconnectHandlers) handler();
         })
         .catch((error: unknown) => {
-          logger.warn({ err: error }, 'notification reconnect failed');
+          listening.failed(error);
           scheduleReconnect();
         });
     }, RECONNECT_MS);
@@ -148,9 +155,10 @@ export function createNotifications(pool: Pool, connectionString: string, logger
     },
     notify(channel, payload, options = { local: true }) {
       if (options.local) deliverLocal(channel, payload);
-      pool.query('SELECT pg_notify($1, $2)', [channel, prefix + payload]).catch((error: unknown) => {
-        logger.warn({ err: error, channel }, 'notification not sent');
-      });
+      pool.query('SELECT pg_notify($1, $2)', [channel, prefix + payload]).then(
+        () => sending.succeeded(),
+        (error: unknown) => sending.failed(error, { channel }),
+      );
     },
     raw(channel, payload) {
       return { channel, payload: prefix + payload, deliverLocally: () => deliverLocal(channel, payload) };

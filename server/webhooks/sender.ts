@@ -4,10 +4,11 @@
 // with backoff (retry-policy.ts), so a failing endpoint never fails a sync.
 import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
-import { Agent, request } from 'undici';
+import { request } from 'undici';
+import { createGuardedAgent } from '../proxy/egress.js';
 import type { FunctionRegistry } from '../functions/registry.js';
 import { newLogId, type LogWriter } from '../logs/writer.js';
-import type { ClaimedRun, LeasedWebhookDelivery, Store, WebhookKind } from '../store/index.js';
+import { createOutageLog, type ClaimedRun, type LeasedWebhookDelivery, type Store, type WebhookKind } from '../store/index.js';
 import { buildAsyncActionWebhook, buildSyncWebhooks, type ModelResults } from './payloads.js';
 import { decideDelivery, MAX_RETRY_WAIT_MS, type AttemptOutcome, type DeliveryDecision, type DeliveryPolicy } from './retry-policy.js';
 import { buildSignatureHeaders } from './sign.js';
@@ -48,6 +49,8 @@ export interface WebhookSenderOptions {
   functions: Pick<FunctionRegistry, 'find'>;
   /** The app's URL; a connection's `webhook_url_override` wins. Neither: nothing is sent. */
   url: string | undefined;
+  /** PATCHBAY_ALLOW_PRIVATE_EGRESS: connection overrides may reach private addresses. */
+  allowPrivateEgress: boolean;
   secret: string;
   maxAttempts: number;
   retryBaseMs: number;
@@ -60,8 +63,17 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
   const pollMs = options.pollMs ?? POLL_MS;
   const policy: DeliveryPolicy = { maxAttempts: options.maxAttempts, baseBackoffMs: options.retryBaseMs, maxWaitMs: MAX_RETRY_WAIT_MS };
   // Its own pool: webhook receivers never share sockets or limits with provider calls. The
-  // operator configures the URL, so no SSRF guard; redirects are never followed (undici's default).
-  const agent = new Agent({ connect: { timeout: options.timeoutMs }, headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs });
+  // operator's PATCHBAY_WEBHOOK_URL is trusted even on a private address (the app often runs
+  // beside Patchbay); a connection's override goes through the egress guard like any other
+  // request. Redirects are never followed (undici's default).
+  const trustedHosts = options.url === undefined ? [] : [new URL(options.url).hostname];
+  const agent = createGuardedAgent({
+    allowPrivateEgress: options.allowPrivateEgress,
+    trustedHosts,
+    connectTimeoutMs: options.timeoutMs,
+    headersTimeout: options.timeoutMs,
+    bodyTimeout: options.timeoutMs,
+  });
   const writes = new Set<Promise<void>>();
   const timers: NodeJS.Timeout[] = [];
   let wakeTimer: NodeJS.Timeout | undefined;
@@ -208,6 +220,9 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
     }
   };
 
+  // The poll would warn every second while the database is away: one line per outage instead.
+  const sending = createOutageLog(logger, 'sending webhooks');
+
   const pump = () => {
     if (!running) return;
     if (pumping !== undefined) {
@@ -215,7 +230,10 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
       return;
     }
     pumping = pumpOnce()
-      .catch((error: unknown) => logger.warn({ err: error }, 'sending webhooks failed'))
+      .then(
+        () => sending.succeeded(),
+        (error: unknown) => sending.failed(error),
+      )
       .finally(() => {
         pumping = undefined;
         if (pumpAgain && running) {

@@ -56,6 +56,8 @@ export interface StartOptions {
   functionsDir?: string;
   /** Runner timers and deadlines (defaults: short, so recovery tests stay fast). */
   runnerTuning?: SystemOptions['runnerTuning'];
+  /** Run the runner on its own thread, as `patchbay start` does (default: in the test's thread). */
+  runnerThread?: boolean;
 }
 
 export async function startPatchbay(options: StartOptions): Promise<TestPatchbay> {
@@ -86,6 +88,7 @@ export async function startPatchbay(options: StartOptions): Promise<TestPatchbay
     proxyTuning: { baseBackoffMs: 40, maxBackoffMs: 400, ...options.proxyTuning },
     deployFunctions: options.functionsDir !== undefined,
     runnerTuning: { pollMs: 500, heartbeatMs: 200, staleMs: 1500, reapMs: 300, stopGraceMs: 2000, ...options.runnerTuning },
+    runnerThread: options.runnerThread ?? false,
   });
   const url = system.url ?? '';
 

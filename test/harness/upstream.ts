@@ -105,7 +105,9 @@ export function hugeBody(bytes: number, chunkBytes = 64 * 1024): Step {
   };
 }
 
-export async function startUpstream(): Promise<Upstream> {
+/** `host`: another loopback address (127.0.0.2…) plays another machine, e.g. an attacker's. */
+export async function startUpstream(options: { host?: string } = {}): Promise<Upstream> {
+  const host = options.host ?? '127.0.0.1';
   const steps: Step[] = [];
   const requests: ReceivedRequest[] = [];
   let fallback: Step = echo();
@@ -134,10 +136,10 @@ export async function startUpstream(): Promise<Upstream> {
     socket.on('close', () => sockets.delete(socket));
   });
   server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host}:${port}`,
     port,
     requests,
     script: (...more) => void steps.push(...more),

@@ -218,7 +218,7 @@ describe('actions: POST /action/trigger and GET /action/:id', () => {
       headers: { 'provider-config-key': 'github', 'connection-id': 'gh-1' },
       body: '{"action_name":"whoami","input":{"text":"a\\u0000b"}}',
     });
-    expect([nul.status, nul.json.error.code, nul.json.error.errors[0].path]).toEqual([400, 'invalid_body', ['input']]);
+    expect([nul.status, nul.json.error.code, nul.json.error.errors[0].path]).toEqual([400, 'invalid_body', ['input', 'text']]);
   });
 
   it('runs asynchronously with X-Async: 202 and Location, action_pending while it runs, then the output', async () => {

@@ -311,6 +311,28 @@ describe('log writer', () => {
     expect(patient.dropped).toBe(0);
   });
 
+  it('warns once while the database is away and once when it is back, not at every try', async () => {
+    let away = true;
+    const flaky = {
+      ...store.logs,
+      insertChunk: async (chunk: LogChunk) => {
+        if (away) throw Object.assign(new Error('connect ECONNREFUSED /tmp/.s.PGSQL.5432'), { code: 'ECONNREFUSED', syscall: 'connect' });
+        await store.logs.insertChunk(chunk);
+      },
+    };
+    const lines: { level: number; msg: string; failures?: number }[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const quiet = createLogWriter({ store: flaky, logger, flushIntervalMs: 60_000 });
+    quiet.write(operation({ integrationKey: 'quiet' }));
+    for (let i = 0; i < 5; i++) await quiet.flush();
+    expect(lines.map((line) => line.msg)).toEqual(['writing log batches failed: the database is unreachable; retrying quietly until it is back']);
+
+    away = false;
+    await quiet.flush();
+    expect(lines.slice(1)).toMatchObject([{ level: 30, msg: 'writing log batches works again', failures: 5 }]);
+    expect(await store.logs.list({ integrationKey: 'quiet', limit: 10 })).toHaveLength(1);
+  });
+
   it('past its bound drops the oldest rows, counts them and writes the newest', async () => {
     const down = { ...store.logs, insertChunk: async () => Promise.reject(Object.assign(new Error('gone'), { code: 'ECONNRESET' })) };
     const bounded = createLogWriter({ store: down, logger: pino({ level: 'silent' }), flushIntervalMs: 60_000, maxBatch: 10, maxQueue: 50 });

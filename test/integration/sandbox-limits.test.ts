@@ -187,6 +187,108 @@ describe('sandbox limits', () => {
   });
 });
 
+describe('sandbox limits: host services', () => {
+  it('refuses the URLSearchParams bomb of the security review at once, with a RangeError the function can catch', async () => {
+    const outcome = await run(`try { new URLSearchParams('a=b&'.repeat(5_000_000)); return 'parsed'; } catch (e) { return e.name + ': ' + e.message; }`);
+    expect(outcome).toMatchObject({ ok: true, output: 'RangeError: The query string is longer than 262144 characters.' });
+  });
+
+  it('refuses every host service input over its bound before copying it out', async () => {
+    const calls: string[] = [];
+    const outcome = await sandbox.run({
+      bundle: await bundleOnce(
+        actionSource(`
+          const refused = {};
+          const attempt = async (name, call) => { try { await call(); refused[name] = 'accepted'; } catch (e) { refused[name] = e.name + ': ' + e.message; } };
+          const long = (n) => 'x'.repeat(n);
+          await attempt('url', () => new URL('https://a.example/' + long(256 * 1024)));
+          await attempt('url base', () => new URL('/x', 'https://a.example/' + long(256 * 1024)));
+          await attempt('url setter', () => { new URL('https://a.example/').pathname = long(256 * 1024 + 1); });
+          await attempt('searchParams', () => new URL('https://a.example/').searchParams.set('k', long(256 * 1024)));
+          await attempt('query pairs', () => new URLSearchParams('a&'.repeat(10_001)));
+          await attempt('query serialize', () => { const p = new URLSearchParams(); for (let i = 0; i <= 10_000; i++) p.append('k', 'v'); return p.toString(); });
+          await attempt('encode', () => new TextEncoder().encode(long(16 * 1024 * 1024 + 1)));
+          await attempt('decode', () => new TextDecoder().decode(new Uint8Array(16 * 1024 * 1024 + 1)));
+          await attempt('label', () => new TextDecoder(long(65)));
+          await attempt('btoa', () => btoa(long(16 * 1024 * 1024 + 1)));
+          await attempt('atob', () => atob(long(16 * 1024 * 1024 + 4)));
+          await attempt('endpoint', () => nango.get({ endpoint: '/' + long(256 * 1024) }));
+          await attempt('json body', () => nango.post({ endpoint: '/x', data: { blob: long(16 * 1024 * 1024) } }));
+          await attempt('binary body', () => nango.post({ endpoint: '/x', data: new Uint8Array(16 * 1024 * 1024 + 1) }));
+          await attempt('metadata', () => nango.setMetadata({ blob: long(16 * 1024 * 1024) }));
+          return { refused, canParse: URL.canParse('https://a.example/' + long(256 * 1024)) };
+        `),
+      ),
+      kind: 'action',
+      context: CONTEXT,
+      host: async (op) => {
+        calls.push(op);
+        return null;
+      },
+      log: () => undefined,
+      limits: { memoryMb: 256 },
+    });
+    if (!outcome.ok) throw new Error(JSON.stringify(outcome.failure));
+    const { refused, canParse } = outcome.output as { refused: Record<string, string>; canParse: boolean };
+    for (const [name, result] of Object.entries(refused)) expect(result, name).toMatch(/^RangeError: .* (longer|larger|more) than \d+/);
+    expect(Object.keys(refused)).toHaveLength(15);
+    expect(canParse).toBe(false);
+    expect(calls, 'nothing over a bound reaches the host').toEqual([]);
+  });
+
+  it('serves what real functions need: base64 of a 10 MiB file, 10,000 query pairs, a 10 MiB upload', async () => {
+    const uploads: unknown[] = [];
+    const outcome = await sandbox.run({
+      bundle: await bundleOnce(
+        actionSource(`
+          const file = 'x'.repeat(10 * 1024 * 1024);
+          const encoded = btoa(file);
+          const roundTrip = atob(encoded) === file;
+          const pairs = new URLSearchParams('a=b&'.repeat(10_000)).size;
+          const bytes = new TextEncoder().encode(file);
+          await nango.post({ endpoint: '/upload', data: bytes });
+          return { encoded: encoded.length, roundTrip, pairs, decoded: new TextDecoder().decode(bytes).length };
+        `),
+      ),
+      kind: 'action',
+      context: CONTEXT,
+      host: async (_op, args) => {
+        uploads.push((args as { data?: unknown }).data);
+        return { status: 200, headers: {}, data: null };
+      },
+      log: () => undefined,
+      limits: { memoryMb: 256 },
+    });
+    expect(outcome).toMatchObject({ ok: true, output: { encoded: 13_981_016, roundTrip: true, pairs: 10_000, decoded: 10 * 1024 * 1024 } });
+    expect(uploads).toHaveLength(1);
+    expect((uploads[0] as Uint8Array).byteLength).toBe(10 * 1024 * 1024);
+  });
+
+  it('charges host service time to the run: the parses a function asks for count in its CPU time', async () => {
+    // The guest only waits while the host parses: its isolate's clock saw a fraction of this.
+    const query = 'a=b&'.repeat(9000);
+    const outcome = await run(`const query = 'a=b&'.repeat(9000); let pairs = 0; for (let i = 0; i < 50; i++) pairs += new URLSearchParams(query).size; return pairs;`);
+    expect(outcome).toMatchObject({ ok: true, output: 450_000 });
+    const started = performance.now();
+    for (let index = 0; index < 50; index++) expect([...new URLSearchParams(query)]).toHaveLength(9000);
+    const hostMs = performance.now() - started;
+    expect(outcome.cpuMs).toBeGreaterThan(hostMs / 2);
+  });
+
+  it('charges each host call its hop between threads (20 µs), so cheap calls in a loop add up', async () => {
+    const outcome = await run(`for (let i = 0; i < 20_000; i++) crypto.randomUUID(); return 'done';`);
+    expect(outcome).toMatchObject({ ok: true, output: 'done' });
+    expect(outcome.cpuMs).toBeGreaterThanOrEqual(400);
+  });
+
+  it('ends a loop of host calls at its CPU limit, with host time in its cpuMs', async () => {
+    const outcome = await run(`const text = 'x'.repeat(1_000_000); while (true) btoa(text);`, { limits: { cpuMs: 300, wallMs: 20_000 } });
+    expect(outcome).toMatchObject({ ok: false, failure: { type: 'cpu_limit', limitMs: 300 } });
+    expect(outcome.cpuMs).toBeGreaterThanOrEqual(300);
+    await expectPoolServes();
+  });
+});
+
 describe('sandbox over many runs', () => {
   it('keeps heaps bounded over 1,200 runs and answers a no-op run in a few milliseconds', async () => {
     const pool = createSandbox({ size: 2 });

@@ -1,8 +1,9 @@
 // The guest's end of the bridge: the host references handed to the runtime at bootstrap, kept in
 // this module's closure (never on a global, never on an object user code can reach), and the
 // three ways to use them. Runs INSIDE the isolate.
+import { MAX_CALL_BODY_BYTES, MAX_CALL_JSON_CHARS } from './bounds.js';
 import type { HostReply, SyncReply, SyncServiceName } from './protocol.js';
-import { ErrorCtor, RangeErrorCtor, reflectApply, sealedOptions, TypeErrorCtor } from './intrinsics.js';
+import { ErrorCtor, jsonStringify, RangeErrorCtor, reflectApply, sealedOptions, TypeErrorCtor } from './intrinsics.js';
 
 /** An isolated-vm Reference to a host function, as the guest sees it. */
 export interface HostReference {
@@ -10,7 +11,7 @@ export interface HostReference {
 }
 
 export interface HostLinks {
-  /** `(op, args) → HostReply`, async. */
+  /** `(op, argsJson, body?) → HostReply`, async. */
   call: HostReference;
   /** `(timerId, delayMs) → fired`, resolves when the host timer fires or is cleared. */
   timer: HostReference;
@@ -20,8 +21,9 @@ export interface HostLinks {
 
 let links: HostLinks | undefined;
 
-// Arguments go out as copies; the reply comes back as a copy the host made (an ExternalCopy),
-// so nothing but data crosses either way.
+// Arguments go out as copies (a JSON string and an optional body: what crosses is exactly what
+// was measured); the reply comes back as a copy the host made (an ExternalCopy), so nothing but
+// data crosses either way.
 const CALL_OPTIONS = sealedOptions({ arguments: { copy: true }, result: { promise: true } });
 const TIMER_OPTIONS = sealedOptions({ arguments: { copy: true }, result: { promise: true, copy: true } });
 
@@ -30,8 +32,15 @@ export function connect(hostLinks: HostLinks): void {
   links = hostLinks;
 }
 
-export async function callHost(op: string, args: unknown): Promise<HostReply> {
-  const reply = await linksOrThrow().call.apply(undefined, [op, args], CALL_OPTIONS);
+/**
+ * Calls a host operation with `args` as JSON (the host stores or sends them as JSON anyway) and
+ * `body`, a binary request body, as bytes. Either over its bound (bounds.ts) is a RangeError here.
+ */
+export async function callHost(op: string, args: Record<string, unknown>, body?: Uint8Array): Promise<HostReply> {
+  const argsJson = jsonStringify(args) ?? '{}';
+  if (argsJson.length > MAX_CALL_JSON_CHARS) throw new RangeErrorCtor(`The arguments of nango.${op}() are longer than ${MAX_CALL_JSON_CHARS} characters of JSON.`);
+  if (body !== undefined && body.byteLength > MAX_CALL_BODY_BYTES) throw new RangeErrorCtor(`The request body is larger than ${MAX_CALL_BODY_BYTES} bytes.`);
+  const reply = await linksOrThrow().call.apply(undefined, body === undefined ? [op, argsJson] : [op, argsJson, body], CALL_OPTIONS);
   return reply as HostReply;
 }
 

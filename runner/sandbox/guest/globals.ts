@@ -1,15 +1,20 @@
 // The web globals a function may use (URL, URLSearchParams, TextEncoder/Decoder, atob/btoa,
 // structuredClone, crypto, timers, console): small classes whose hard parts (WHATWG parsing,
-// encodings, randomness) the host does through synchronous services. Runs INSIDE the isolate.
+// encodings, randomness) the host does through synchronous services. An input over its bound
+// (bounds.ts) is refused here with a RangeError, before it is copied out. Runs INSIDE the isolate.
+import { MAX_CODEC_INPUT, MAX_ENCODING_LABEL_CHARS, MAX_LOG_MESSAGE_CHARS, MAX_QUERY_CHARS, MAX_QUERY_PAIRS, MAX_URL_CHARS } from './bounds.js';
 import { callService, waitTimer } from './channel.js';
+import { structuredClone } from './clone.js';
 import {
   arrayBufferIsView,
   ArrayBufferCtor,
+  indexOf,
   jsonStringify,
   MapCtor,
   objectDefineProperty,
   objectKeys,
   push,
+  RangeErrorCtor,
   reflectApply,
   slice,
   StringCtor,
@@ -17,6 +22,25 @@ import {
   Uint8ArrayCtor,
 } from './intrinsics.js';
 import type { UrlParts } from './protocol.js';
+
+/** `text`, unless it is longer than `maxChars`: then the RangeError the host would throw, without the copy. */
+function bounded(text: string, maxChars: number, what: string): string {
+  if (text.length > maxChars) throw new RangeErrorCtor(`${what} is longer than ${maxChars} characters.`);
+  return text;
+}
+
+/** Non-empty `&`-separated segments, counted until one past `max` (as services.ts counts them). */
+function countPairs(query: string, max: number): number {
+  let pairs = 0;
+  let start = 0;
+  while (start <= query.length && pairs <= max) {
+    const end = indexOf(query, '&', start);
+    const stop = end < 0 ? query.length : end;
+    if (stop > start) pairs++;
+    start = stop + 1;
+  }
+  return pairs;
+}
 
 // ───────────────────────── URLSearchParams ─────────────────────────
 
@@ -26,6 +50,8 @@ let replaceList: (params: URLSearchParams, query: string) => void;
 let linkOwner: (params: URLSearchParams, onChange: (query: string) => void) => void;
 
 function parseQuery(query: string): Pair[] {
+  bounded(query, MAX_QUERY_CHARS, 'The query string');
+  if (countPairs(query, MAX_QUERY_PAIRS) > MAX_QUERY_PAIRS) throw new RangeErrorCtor(`The query string has more than ${MAX_QUERY_PAIRS} pairs.`);
   return callService('search.parse', query) as Pair[];
 }
 
@@ -141,7 +167,16 @@ export class URLSearchParams {
   }
 
   toString(): string {
-    return this.#list.length === 0 ? '' : (callService('search.serialize', this.#list) as string);
+    const list = this.#list;
+    if (list.length === 0) return '';
+    if (list.length > MAX_QUERY_PAIRS) throw new RangeErrorCtor(`The query string has more than ${MAX_QUERY_PAIRS} pairs.`);
+    let chars = 0;
+    for (let index = 0; index < list.length; index++) {
+      const [name, value] = list[index] as Pair;
+      chars += name.length + value.length + 2;
+    }
+    if (chars > MAX_QUERY_CHARS) throw new RangeErrorCtor(`The query string is longer than ${MAX_QUERY_CHARS} characters.`);
+    return callService('search.serialize', list) as string;
   }
 
   get [Symbol.toStringTag](): string {
@@ -159,7 +194,8 @@ const SETTABLE = ['protocol', 'username', 'password', 'host', 'hostname', 'port'
 type Settable = (typeof SETTABLE)[number];
 
 function parseUrl(input: unknown, base: unknown): UrlParts | null {
-  return callService('url.parse', StringCtor(input), base === undefined ? undefined : StringCtor(base)) as UrlParts | null;
+  const text = bounded(StringCtor(input), MAX_URL_CHARS, 'The URL');
+  return callService('url.parse', text, base === undefined ? undefined : bounded(StringCtor(base), MAX_URL_CHARS, 'The base URL')) as UrlParts | null;
 }
 
 export class URL {
@@ -173,6 +209,8 @@ export class URL {
   }
 
   static canParse(url: unknown, base?: unknown): boolean {
+    // Too long to be a URL here: `new URL` would throw, so it cannot be parsed.
+    if (StringCtor(url).length > MAX_URL_CHARS || (base !== undefined && StringCtor(base).length > MAX_URL_CHARS)) return false;
     return parseUrl(url, base) !== null;
   }
 
@@ -247,7 +285,7 @@ export class URL {
     if (this.#searchParams === undefined) {
       const params = new URLSearchParams(this.#parts.search);
       linkOwner(params, (query) => {
-        this.#parts = callService('url.set', this.#parts.href, 'search', query) as UrlParts;
+        this.#parts = callService('url.set', this.#parts.href, 'search', bounded(query, MAX_URL_CHARS, "The URL's search")) as UrlParts;
       });
       this.#searchParams = params;
     }
@@ -265,7 +303,7 @@ export class URL {
   }
 
   #set(name: Settable, value: unknown): void {
-    this.#replace(callService('url.set', this.#parts.href, name, StringCtor(value)) as UrlParts);
+    this.#replace(callService('url.set', this.#parts.href, name, bounded(StringCtor(value), MAX_URL_CHARS, `The URL's ${name}`)) as UrlParts);
   }
 
   #replace(parts: UrlParts): void {
@@ -290,7 +328,7 @@ export class TextEncoder {
   }
 
   encode(input: unknown = ''): Uint8Array {
-    return callService('text.encode', StringCtor(input)) as Uint8Array;
+    return callService('text.encode', bounded(StringCtor(input), MAX_CODEC_INPUT, 'The text')) as Uint8Array;
   }
 
   /** Writes as many whole UTF-8 sequences of `source` as fit in `destination`. */
@@ -358,7 +396,7 @@ export class TextDecoder {
   constructor(label: unknown = 'utf-8', options: { fatal?: boolean; ignoreBOM?: boolean } = {}) {
     this.#fatal = options?.fatal === true;
     this.#ignoreBOM = options?.ignoreBOM === true;
-    this.#encoding = callService('text.decode', null, StringCtor(label), this.#fatal, this.#ignoreBOM) as string;
+    this.#encoding = callService('text.decode', null, bounded(StringCtor(label), MAX_ENCODING_LABEL_CHARS, 'The encoding label'), this.#fatal, this.#ignoreBOM) as string;
   }
 
   get encoding(): string {
@@ -388,6 +426,7 @@ export class TextDecoder {
         bytes = bytes.subarray(0, bytes.length - tail);
       }
     }
+    if (bytes.length > MAX_CODEC_INPUT) throw new RangeErrorCtor(`The input is larger than ${MAX_CODEC_INPUT} bytes.`);
     // A BOM is only a BOM at the start of the stream; later U+FEFF are text.
     const text = callService('text.decode', bytes.slice(), this.#encoding, this.#fatal, this.#ignoreBOM || this.#started) as string;
     this.#started = stream;
@@ -401,24 +440,14 @@ export class TextDecoder {
 
 export function btoa(data: unknown): string {
   if (arguments.length === 0) throw new TypeErrorCtor('btoa requires 1 argument');
-  return callService('base64.encode', StringCtor(data)) as string;
+  return callService('base64.encode', bounded(StringCtor(data), MAX_CODEC_INPUT, 'The string')) as string;
 }
 
 export function atob(data: unknown): string {
   if (arguments.length === 0) throw new TypeErrorCtor('atob requires 1 argument');
-  return callService('base64.decode', StringCtor(data)) as string;
+  return callService('base64.decode', bounded(StringCtor(data), MAX_CODEC_INPUT, 'The string')) as string;
 }
 
-export function structuredClone<T>(value: T): T {
-  try {
-    return callService('clone', value) as T;
-  } catch (error) {
-    // Values that cannot be cloned fail while being copied out (functions, symbols, class-less objects).
-    const failure = new TypeErrorCtor((error as Error).message);
-    failure.name = 'DataCloneError';
-    throw failure;
-  }
-}
 
 // ───────────────────────── crypto ─────────────────────────
 
@@ -522,10 +551,6 @@ export const clearInterval = cancel;
 
 // ───────────────────────── console ─────────────────────────
 
-// Lines are cut before they cross: the host keeps shorter ones anyway, and a 100 MB string
-// should not be copied to learn that.
-export const MAX_LOG_MESSAGE_CHARS = 32 * 1024;
-
 function formatValue(value: unknown): string {
   if (typeof value === 'string') return value;
   if (value instanceof Error) return value.stack !== undefined && value.stack !== '' ? StringCtor(value.stack) : `${value.name}: ${value.message}`;
@@ -554,7 +579,9 @@ export function formatMessage(args: unknown[]): string {
 }
 
 export function writeLog(level: 'debug' | 'info' | 'warn' | 'error', message: string, meta?: unknown): void {
-  callService('log', level, message, meta);
+  // Cut before it crosses: the host keeps shorter lines anyway, and a 100 MB string should not be
+  // copied to learn that.
+  callService('log', level, message.length > MAX_LOG_MESSAGE_CHARS ? `${slice(message, 0, MAX_LOG_MESSAGE_CHARS)}…` : message, meta);
 }
 
 const consoleMethod =

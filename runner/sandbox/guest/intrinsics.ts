@@ -28,6 +28,7 @@ const weakMapHas = WeakMap.prototype.has;
 const stringSplit = String.prototype.split;
 const stringSlice = String.prototype.slice;
 const stringIncludes = String.prototype.includes;
+const stringIndexOf = String.prototype.indexOf;
 const stringStartsWith = String.prototype.startsWith;
 const arrayJoin = Array.prototype.join;
 const arrayPush = Array.prototype.push;
@@ -49,6 +50,7 @@ export class SealedWeakMap<K extends object, V> {
 export const split = (text: string, separator: string): string[] => reflectApply(stringSplit, text, [separator]) as string[];
 export const slice = (text: string, start: number, end?: number): string => reflectApply(stringSlice, text, end === undefined ? [start] : [start, end]) as string;
 export const includes = (text: string, part: string): boolean => reflectApply(stringIncludes, text, [part]) as boolean;
+export const indexOf = (text: string, part: string, from: number): number => reflectApply(stringIndexOf, text, [part, from]) as number;
 export const startsWith = (text: string, part: string): boolean => reflectApply(stringStartsWith, text, [part]) as boolean;
 export const join = (items: string[], separator: string): string => reflectApply(arrayJoin, items, [separator]) as string;
 export const push = <T>(items: T[], item: T): void => {

@@ -5,7 +5,8 @@ import type { ConnectionInfo, LogLevel, NangoAction, NangoSync, ProxyConfigurati
 import { callHost } from './channel.js';
 import { markHostFailure } from './failure.js';
 import { formatMessage, URLSearchParams, writeLog } from './globals.js';
-import { arrayBufferIsView, arrayIsArray, ArrayBufferCtor, ErrorCtor, join, jsonParse, jsonStringify, MapCtor, objectHasOwn, objectKeys, push, TypeErrorCtor, Uint8ArrayCtor } from './intrinsics.js';
+import { MAX_LOG_META_CHARS, MAX_URL_CHARS } from './bounds.js';
+import { arrayBufferIsView, arrayIsArray, ArrayBufferCtor, ErrorCtor, join, jsonParse, jsonStringify, MapCtor, objectHasOwn, objectKeys, push, RangeErrorCtor, slice, TypeErrorCtor, Uint8ArrayCtor } from './intrinsics.js';
 import { appendQuery, serializeParams } from '../../../sdk/params.js';
 import { paginate } from './paginate.js';
 import type { GuestContextData, HostFailureData, HostReply } from './protocol.js';
@@ -132,6 +133,7 @@ function toProxyArgs(config: ProxyConfiguration): Record<string, unknown> {
   // the same URL: arrays as a[]=1&a[]=2 by default, nested objects, URLSearchParams, paramsSerializer.
   const query = serializeParams(config.params, config.paramsSerializer);
   if (query !== '') args.endpoint = appendQuery(config.endpoint, query);
+  if ((args.endpoint as string).length > MAX_URL_CHARS) throw new RangeErrorCtor(`The endpoint with its query is longer than ${MAX_URL_CHARS} characters.`);
   if (config.data !== undefined) args.data = toBody(config.data);
   for (const key of ['retries', 'retryOn', 'baseUrlOverride', 'decompress', 'responseType', 'providerConfigKey', 'connectionId'] as const) {
     if (config[key] !== undefined) args[key] = config[key];
@@ -149,11 +151,12 @@ function toHostResponse(value: unknown): HostResponse {
   };
 }
 
-/** JSON-safe copy of log metadata, or its string form. */
+/** JSON-safe copy of log metadata, or its string form; cut as the host's run log would cut it (runner/context.ts). */
 function toMeta(meta: unknown): unknown {
   if (meta === undefined) return undefined;
   try {
     const json = jsonStringify(meta);
+    if (json !== undefined && json.length > MAX_LOG_META_CHARS) return { truncated: slice(json, 0, MAX_LOG_META_CHARS) };
     return json === undefined ? undefined : jsonParse(json);
   } catch {
     return formatMessage([meta]);
@@ -191,7 +194,11 @@ export class GuestNango implements NangoAction {
   }
 
   async proxy<T = any>(config: ProxyConfiguration): Promise<ProxyResponse<T>> {
-    const reply = await callHost('proxy', toProxyArgs(config));
+    const args = toProxyArgs(config);
+    // A binary body crosses as bytes beside the JSON of the rest.
+    const body = args.data instanceof Uint8ArrayCtor ? args.data : undefined;
+    if (body !== undefined) delete args.data;
+    const reply = await callHost('proxy', args, body);
     if (!reply.ok) throw toError(reply.failure, reply.failureRef, config);
     const response = toHostResponse(reply.value);
     if (response.status >= 400) {

@@ -72,7 +72,6 @@ export type SyncServiceName =
   | 'base64.decode'
   | 'crypto.uuid'
   | 'crypto.random'
-  | 'clone'
   | 'timer.clear'
   | 'log';
 

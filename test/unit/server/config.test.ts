@@ -25,7 +25,9 @@ describe('loadConfig', () => {
       providersFile: undefined,
       functionsDir: '/srv/app/functions',
       allowPrivateEgress: false,
+      functionsCrossIntegration: false,
       proxyMaxWaitMs: 60_000,
+      pacingMaxHoldMs: 3_600_000,
     });
   });
 
@@ -44,6 +46,8 @@ describe('loadConfig', () => {
         PATCHBAY_FUNCTIONS_DIR: '/fns',
         PATCHBAY_ALLOW_PRIVATE_EGRESS: 'true',
         PATCHBAY_PROXY_MAX_WAIT_MS: '5000',
+        PATCHBAY_FUNCTIONS_CROSS_INTEGRATION: 'true',
+        PATCHBAY_PACING_MAX_HOLD_MS: '120000',
       },
       '/srv/app',
     );
@@ -57,7 +61,9 @@ describe('loadConfig', () => {
       providersFile: '/srv/app/extra.yaml',
       functionsDir: '/fns',
       allowPrivateEgress: true,
+      functionsCrossIntegration: true,
       proxyMaxWaitMs: 5000,
+      pacingMaxHoldMs: 120_000,
     });
     expect(config.encryptionKey?.toString('hex')).toBe(key);
   });

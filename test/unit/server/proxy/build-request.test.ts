@@ -37,6 +37,7 @@ function handMadeProvider(proxy: Partial<Provider['proxy']>): Provider {
       decompress: false,
       retry: { at: [], after: [], remaining: undefined, errorCodes: undefined },
       maxConcurrency: undefined,
+      allowedHosts: [],
       paginate: undefined,
       verification: undefined,
       ...proxy,

@@ -1,4 +1,5 @@
 import type dns from 'node:dns';
+import os from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { createGuardedLookup, isHostAllowed, isPrivateAddress } from '../../../../server/proxy/egress.js';
 
@@ -29,6 +30,25 @@ describe('isPrivateAddress', () => {
     '::ffff:a9fe:a9fe',
     '64:ff9b::a9fe:a9fe',
     '64:ff9b::10.0.0.1',
+    // Other IPv4 embeddings and special-purpose ranges (found in a review: they passed).
+    '::ffff:0:7f00:1', // SIIT (RFC 6145) carrying 127.0.0.1
+    '::7f00:1', // deprecated IPv4-compatible form
+    '::127.0.0.1',
+    '2002:7f00:1::1', // 6to4 carrying 127.0.0.1
+    '2002:a9fe:a9fe::1', // 6to4 carrying the metadata address
+    '2001:0:4136:e378:8000:63bf:3fff:fdd2', // Teredo
+    '64:ff9b:1::a00:1', // local-use NAT64 (RFC 8215)
+    '100::1', // discard-only
+    '2001:db8::1', // documentation
+    'fec0::1', // deprecated site-local
+    '192.0.2.1', // TEST-NET-1
+    '198.51.100.7',
+    '203.0.113.9',
+    '192.88.99.1', // 6to4 relay anycast
+    '255.255.255.255',
+    '240.0.0.1',
+    '198.18.0.1', // benchmarking
+    '192.0.0.9',
   ])('refuses %s', (address) => {
     expect(isPrivateAddress(address)).toBe(true);
   });
@@ -39,6 +59,14 @@ describe('isPrivateAddress', () => {
       expect(isPrivateAddress(address)).toBe(false);
     },
   );
+
+  it("refuses the machine's own interface addresses, whatever their range", () => {
+    const own = Object.values(os.networkInterfaces())
+      .flatMap((entries) => entries ?? [])
+      .map((entry) => entry.address.split('%')[0] as string);
+    expect(own.length).toBeGreaterThan(0);
+    for (const address of own) expect(isPrivateAddress(address), address).toBe(true);
+  });
 
   it('does not judge names, only addresses', () => {
     expect(isPrivateAddress('api.github.com')).toBe(false);

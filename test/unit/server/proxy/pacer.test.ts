@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { ProviderRetry } from '../../../../server/providers/catalog.js';
 import { createPacer, type Slot } from '../../../../server/proxy/pacer.js';
 
@@ -263,5 +263,64 @@ describe('createPacer: bounded state', () => {
     await exhaust('old');
     for (let i = 1000; i < 1200; i++) (await pacer.acquire(`c-${i}`, limits)).release();
     expect((await pacer.acquire('old', limits)).waitedMs).toBe(0);
+  });
+});
+
+describe('createPacer: bounds (review findings)', () => {
+  it('ignores a Retry-After longer than maxHoldMs instead of locking the connection (Retry-After: 2147483647)', async () => {
+    const clock = NOW;
+    const pacer = createPacer({ maxEntries: 100, maxQueuePerConnection: 10, now: () => clock });
+    const limits = { concurrency: 5, maxWaitMs: 5000 };
+    (await pacer.acquire('conn', limits)).release();
+    pacer.observe('conn', 429, { 'retry-after': '2147483647' }, NO_RULES);
+    const next = pacer.acquire('conn', limits);
+    expect(next).not.toBeInstanceOf(Promise);
+    expect(pacer.inspect('conn')).toEqual([{ key: 'conn', inFlight: 1, waiting: 0, remaining: undefined, resetAtMs: undefined }]);
+  });
+
+  it('ignores a reset header further away than maxHoldMs, and obeys one within it', async () => {
+    const clock = NOW;
+    const pacer = createPacer({ maxEntries: 100, maxQueuePerConnection: 10, now: () => clock, maxHoldMs: 60_000 });
+    const limits = { concurrency: 5, maxWaitMs: 120_000 };
+    (await pacer.acquire('far', limits)).release();
+    pacer.observe('far', 200, { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(NOW_S + 61) }, NO_RULES);
+    expect(pacer.acquire('far', limits)).not.toBeInstanceOf(Promise);
+    (await pacer.acquire('near', limits)).release();
+    pacer.observe('near', 429, { 'retry-after': '60' }, NO_RULES);
+    expect(pacer.inspect('near')[0]?.resetAtMs).toBe(NOW + 60_000);
+  });
+
+  it('forgets a held quota when an operator resets the connection, for every host under its prefix', async () => {
+    const clock = NOW;
+    const pacer = createPacer({ maxEntries: 100, maxQueuePerConnection: 10, now: () => clock });
+    const limits = { concurrency: 5, maxWaitMs: 5000 };
+    for (const key of ['gh\0c1\0api.github.com', 'gh\0c1\0uploads.github.com', 'gh\0c2\0api.github.com']) {
+      (await pacer.acquire(key, limits)).release();
+      pacer.observe(key, 429, { 'retry-after': '1800' }, NO_RULES);
+    }
+    expect(pacer.reset('gh\0c1\0')).toBe(2);
+    expect(pacer.acquire('gh\0c1\0api.github.com', limits)).not.toBeInstanceOf(Promise);
+    expect(pacer.acquire('gh\0c1\0uploads.github.com', limits)).not.toBeInstanceOf(Promise);
+    await expect(pacer.acquire('gh\0c2\0api.github.com', limits)).rejects.toMatchObject({ code: 'rate_limited' });
+  });
+
+  it('answers rate_limited to a call that waited maxWaitMs for a slot held by calls that never end, and frees its place', async () => {
+    vi.useFakeTimers();
+    try {
+      const pacer = createPacer({ maxEntries: 100, maxQueuePerConnection: 10 });
+      const limits = { concurrency: 1, maxWaitMs: 5000 };
+      const holder = pacer.acquire('conn', limits) as Slot;
+      const waiting = watch(pacer.acquire('conn', limits));
+      await vi.advanceTimersByTimeAsync(4990);
+      expect(waiting.state).toBe('pending');
+      await vi.advanceTimersByTimeAsync(20);
+      expect(waiting.state).toBe('rejected');
+      expect(waiting.error).toMatchObject({ code: 'rate_limited', fields: { retry_after_ms: 1000 } });
+      expect(pacer.inspect('conn')[0]).toMatchObject({ inFlight: 1, waiting: 0 });
+      holder.release();
+      expect(pacer.acquire('conn', limits)).not.toBeInstanceOf(Promise);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -1,0 +1,32 @@
+// The runner thread (bin/runner-thread.ts starts it): the runner role of startSystem, with its own
+// database pool, queue, proxy engine and isolates, on the configuration the process resolved.
+// Reports `started` or `failed` once, and on `stop` stops the runner and ends the thread.
+import { parentPort, workerData } from 'node:worker_threads';
+import type { RunnerThreadCommand, RunnerThreadData, RunnerThreadMessage } from './runner-thread.js';
+import { startSystem, type System } from './system.js';
+
+const port = parentPort;
+if (port === null) throw new Error('runner-thread-entry runs as a worker thread');
+const data = workerData as RunnerThreadData;
+const send = (message: RunnerThreadMessage) => port.postMessage(message);
+
+let system: System | undefined;
+try {
+  // A Buffer arrives as a plain Uint8Array.
+  const config = { ...data.config, encryptionKey: Buffer.from(data.config.encryptionKey) };
+  system = await startSystem(config, { roles: ['runner'], proxyTuning: data.proxyTuning, runnerTuning: data.runnerTuning });
+} catch (error) {
+  // startSystem stopped what it had started; the process ends this thread once it reads this.
+  send({ type: 'failed', message: error instanceof Error ? error.message : String(error) });
+}
+
+if (system !== undefined) {
+  const started = system;
+  send({ type: 'started', runnerId: started.worker?.id ?? 'unknown' });
+  port.on('message', (command: RunnerThreadCommand) => {
+    if (command.type !== 'stop') return;
+    port.removeAllListeners('message');
+    // process.exit in a worker ends this thread only: whatever handle a part left open does not keep it.
+    started.stop().finally(() => process.exit(0));
+  });
+}

@@ -1,0 +1,178 @@
+// `patchbay start` runs its runner on a thread of its own: what functions make the host do costs
+// the runner's event loop, not the HTTP server's (security review: one URLSearchParams bomb held
+// /health 9 s, four ≥ 30 s). The thread stops with the system and is restarted when it dies.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRunnerThread, type RunnerThreadData } from '../../bin/runner-thread.js';
+import { writeFunctions, type FunctionsFolder } from '../harness/functions.js';
+import { addConnection, startPatchbay, type TestPatchbay } from '../harness/patchbay.js';
+import type { FakeRunnerData } from '../harness/runner-thread-fake.js';
+import { startUpstream, type Upstream } from '../harness/upstream.js';
+
+const RUNS = 4;
+
+const FUNCTIONS = {
+  'github/actions/bomb.ts': `
+    import { createAction } from 'patchbay';
+    export default createAction({
+      description: 'The security finding, as reported',
+      exec: async () => ({ size: new URLSearchParams('a=b&'.repeat(5_000_000)).size }),
+    });`,
+  // Says it started, then keeps the host busy with services below their bounds until its CPU
+  // limit: host time it is now charged for.
+  'github/actions/hammer.ts': `
+    import { createAction } from 'patchbay';
+    export default createAction({
+      description: 'Synchronous host services in a tight loop',
+      limits: { cpuMs: 2000 },
+      exec: async (nango) => {
+        await nango.get({ endpoint: '/started' });
+        const query = 'a=b&'.repeat(9000);
+        const text = 'x'.repeat(1_000_000);
+        while (true) {
+          new URLSearchParams(query);
+          btoa(text);
+          new URL('https://example.com/' + 'p/'.repeat(10_000));
+        }
+      },
+    });`,
+};
+
+describe('patchbay start: the runner on its own thread', () => {
+  let upstream: Upstream;
+  let functions: FunctionsFolder;
+  let patchbay: TestPatchbay;
+  const trigger = async (action: string) => {
+    const res = await patchbay.request('POST', '/action/trigger', {
+      headers: { 'provider-config-key': 'github', 'connection-id': 'gh-1', 'x-async': 'true' },
+      body: { action_name: action },
+    });
+    expect(res.status).toBe(202);
+    return res.json.statusUrl as string;
+  };
+  const pending = async (statusUrl: string) => {
+    const res = await patchbay.request('GET', statusUrl);
+    return res.status === 404 && res.json.error.code === 'action_pending';
+  };
+  const finished = async (statusUrl: string) => {
+    await expect.poll(() => pending(statusUrl), { timeout: 60_000, interval: 200 }).toBe(false);
+    return patchbay.request('GET', statusUrl);
+  };
+
+  beforeAll(async () => {
+    upstream = await startUpstream();
+    functions = await writeFunctions(FUNCTIONS);
+    patchbay = await startPatchbay({
+      label: 'runner-thread',
+      runnerThread: true,
+      functionsDir: functions.dir,
+      providers: { github: { proxy: { base_url: upstream.url } } },
+    });
+    await addConnection(patchbay, { provider: 'github', providerConfigKey: 'github', connectionId: 'gh-1', accessToken: 'token-one' });
+  });
+
+  afterAll(async () => {
+    await patchbay?.stop();
+    await upstream?.close();
+    await functions?.remove();
+  });
+
+  it('runs the runner on a worker thread, not in the thread that serves HTTP', () => {
+    expect(patchbay.system.worker).toBeUndefined();
+    expect(patchbay.system.runnerThread?.threadId).toBeGreaterThan(0);
+    expect(patchbay.system.runnerThread?.runnerId).toMatch(/:\d+:/);
+  });
+
+  it('ends four URLSearchParams bombs at once with a clear error, not a parse (security review)', async () => {
+    const runs = await Promise.all(Array.from({ length: RUNS }, () => trigger('bomb')));
+    expect((await patchbay.request('GET', '/health')).status).toBe(200);
+    for (const run of runs) {
+      const res = await finished(run);
+      expect(res.status).toBe(500);
+      expect(res.json.error.message).toBe('The query string is longer than 262144 characters.');
+    }
+  });
+
+  it('answers /health and /proxy while four functions hammer host services, before any of them ends', { timeout: 120_000 }, async () => {
+    upstream.clear();
+    const runs = await Promise.all(Array.from({ length: RUNS }, () => trigger('hammer')));
+    // All four are running (each called the upstream first), so their host work is under way.
+    await expect.poll(() => upstream.requests.filter((request) => request.path === '/started').length, { timeout: 30_000 }).toBe(RUNS);
+
+    // How busy the HTTP server's event loop is while they run. The host side of four isolates
+    // calling services back to back keeps a loop > 90% busy (measured); this one barely notices.
+    const before = performance.eventLoopUtilization();
+    await sleep(500);
+    const utilization = performance.eventLoopUtilization(before).utilization;
+
+    const health = await patchbay.request('GET', '/health');
+    const proxied = await patchbay.request('GET', '/proxy/ping', { headers: { 'provider-config-key': 'github', 'connection-id': 'gh-1' } });
+    const stillRunning = await Promise.all(runs.map(pending));
+
+    expect(health.status).toBe(200);
+    expect(proxied.status).toBe(200);
+    expect(proxied.json).toMatchObject({ method: 'GET', path: '/ping' });
+    expect(stillRunning, 'no run had finished when /health and /proxy answered').toEqual([true, true, true, true]);
+    expect(utilization).toBeLessThan(0.5);
+
+    for (const run of runs) {
+      const res = await finished(run);
+      expect([res.status, res.json.error.code]).toEqual([500, 'execution_cpu_limit']);
+    }
+  });
+
+  it('stops the thread with the system', async () => {
+    const thread = patchbay.system.runnerThread;
+    await patchbay.system.stop();
+    expect(thread?.threadId).toBe(-1);
+  });
+});
+
+describe('runner thread lifecycle', () => {
+  const entry = new URL('../harness/runner-thread-fake.ts', import.meta.url);
+  const capture = () => {
+    const lines: { level: number; msg: string; err?: { message: string } }[] = [];
+    const logger = pino(
+      { level: 'info' },
+      new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          lines.push(JSON.parse(chunk.toString()));
+          done();
+        },
+      }),
+    );
+    return { lines, logger };
+  };
+  const fake = (behaviour: FakeRunnerData['behaviour']) => {
+    const starts = new Int32Array(new SharedArrayBuffer(4));
+    return { starts, data: { behaviour, starts } as unknown as RunnerThreadData };
+  };
+
+  it('says in one error line that the thread died and why, and starts it again', async () => {
+    const { lines, logger } = capture();
+    const { starts, data } = fake('crash-once');
+    const thread = await startRunnerThread({ data, logger, entry, restartDelayMs: 20 });
+    try {
+      expect(thread.runnerId).toBe('fake-0');
+      await expect.poll(() => thread.restarts, { timeout: 10_000 }).toBe(1);
+      expect(thread.runnerId).toBe('fake-1');
+      expect(Atomics.load(starts, 0)).toBe(2);
+      const errors = lines.filter((line) => line.level >= 50);
+      expect(errors).toHaveLength(1);
+      expect(errors[0]?.msg).toBe('runner thread died (exit code 1, the runner blew up); restarting it in 20 ms');
+      expect(lines.map((line) => line.msg)).toContain('runner thread restarted');
+    } finally {
+      await thread.stop();
+    }
+    expect(thread.threadId).toBe(-1);
+  });
+
+  it('fails the start with the reason the thread gave', async () => {
+    const { logger } = capture();
+    await expect(startRunnerThread({ data: fake('fail').data, logger, entry })).rejects.toThrow(
+      'the runner thread did not start: cannot connect to the database at 127.0.0.1:1/none (ECONNREFUSED)',
+    );
+  });
+});
