@@ -20,7 +20,10 @@ async function livePostmaster(pgdataDir: string): Promise<number | undefined> {
   const pidFile = path.join(pgdataDir, 'postmaster.pid');
   if (!existsSync(pidFile)) return undefined;
   const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
-  return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : undefined;
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return undefined;
+  // A stale file's pid may belong to another program by now: never signal what is not postgres.
+  if (process.platform === 'linux' && !path.basename(procLink(pid, 'exe')).startsWith('postgres')) return undefined;
+  return pid;
 }
 
 /** @returns the pid stopped, or undefined when no live postgres held `pgdataDir`. */

@@ -56,9 +56,15 @@ const STOP_TIMEOUT_MS = 30_000;
 // loading) and keeps it; 8 MB costs a few more scavenges of ~1 ms under load and takes ~15 MB
 // off the idle RSS (measured: 170 → 155 MB for `patchbay start`, dist build).
 const YOUNG_GENERATION_MB = 8;
+// The thread's own heap (isolates have theirs): host copies of responses (10 MB each, 16 runs at
+// once) fit many times over; past it the thread dies and is restarted, not the whole process.
+const OLD_GENERATION_MB = 2048;
+// Migrations done, a pool and a queue connected: a thread that has not said `started` by then
+// is stuck (a database that does not answer), and a stop must not wait on it forever.
+const START_TIMEOUT_MS = 120_000;
 
 function spawnThread(entry: URL, data: RunnerThreadData): Worker {
-  const options = { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } };
+  const options = { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB, maxOldGenerationSizeMb: OLD_GENERATION_MB } };
   // Run from source (npm start, tests) the entry is TypeScript: the thread registers tsx's loader
   // before importing it, as runner/typecheck-thread.ts does. Compiled into dist/ it is JavaScript.
   if (!entry.pathname.endsWith('.ts')) return new Worker(fileURLToPath(entry), options);
@@ -70,7 +76,10 @@ function spawnThread(entry: URL, data: RunnerThreadData): Worker {
 function startOnce(entry: URL, data: RunnerThreadData): Promise<{ thread: Worker; runnerId: string }> {
   const thread = spawnThread(entry, data);
   return new Promise((resolve, reject) => {
+    const deadline = setTimeout(() => fail(`it did not start within ${START_TIMEOUT_MS} ms`), START_TIMEOUT_MS);
+    deadline.unref();
     const settle = () => {
+      clearTimeout(deadline);
       thread.off('message', onMessage);
       thread.off('error', onError);
       thread.off('exit', onExit);

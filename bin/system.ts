@@ -20,6 +20,8 @@ import { pacePrefixOf } from '../server/proxy/pacer.js';
 import { createChangeFeed } from '../server/store/change-feed.js';
 import { createDatabaseProbe, createNotifications, createPool, createStore, migrate } from '../server/store/index.js';
 import { createWebhookSender } from '../server/webhooks/index.js';
+import { createConnectFlows } from '../server/connect/flows.js';
+import { createWsHub } from '../server/connect/ws-hub.js';
 import { buildDeployment } from '../runner/deploy.js';
 import { createSandbox, type Sandbox } from '../runner/sandbox/index.js';
 import { createWorker, type Worker } from '../runner/worker.js';
@@ -70,6 +72,13 @@ export interface SystemOptions {
   onFatal?: (error: Error) => void;
   /** The embedded PostgreSQL's restart policy (tests). */
   embeddedRestart?: Partial<RestartPolicy>;
+}
+
+/** http://localhost:<port> when listening on every interface (what a browser on this machine types), else the address itself. */
+function defaultPublicUrl(listening: URL | undefined, host: string): string {
+  const port = listening?.port ?? '3003';
+  const everywhere = host === '0.0.0.0' || host === '::' || host === '';
+  return everywhere ? `http://localhost:${port}` : `${listening?.protocol ?? 'http:'}//${listening?.host ?? `${host}:${port}`}`;
 }
 
 export async function startSystem(config: Config, options: SystemOptions): Promise<System> {
@@ -268,6 +277,35 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
     if (options.roles.includes('server')) {
       const stopRetention = startLogRetention(store, { logDays: config.logRetentionDays, recordPruneDays: config.recordPruneDays }, logger);
       stack.push(async () => stopRetention());
+      const verification = { dispatcher, allowPrivateEgress: config.allowPrivateEgress, logs, timeoutMs: options.proxyTuning?.headersTimeoutMs };
+      // Known once the server listens (PORT=0 picks one): redirect URIs and connect links use it.
+      let listening: URL | undefined;
+      const publicUrl = () => config.publicUrl ?? defaultPublicUrl(listening, config.host);
+      const ws = createWsHub(notifications);
+      const flows = createConnectFlows({
+        store,
+        catalog,
+        ws,
+        verification,
+        dispatcher,
+        publicUrl,
+        connectionChanged: (providerConfigKey, connectionId) => feed.publish({ kind: 'connection', providerConfigKey, connectionId }),
+        authEvent: (event) =>
+          webhooks.authEvent(
+            {
+              connectionId: event.connectionId,
+              providerConfigKey: event.integrationKey,
+              provider: event.provider.key,
+              authMode: event.provider.authMode,
+              operation: event.operation,
+              success: event.success,
+              tags: event.session.tags,
+              endUser: event.session.endUser === null ? null : { ...event.session.endUser, organization: event.session.organization },
+              error: event.error,
+            },
+            event.session.webhookUrlOverride,
+          ),
+      });
       const app = await buildApp({
         config,
         secretKey,
@@ -281,6 +319,9 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
           integrationChanged: (providerConfigKey) => feed.publish({ kind: 'integration', providerConfigKey }),
         },
         refresher: credentials,
+        // The proxy's upstream timeout when a test shortens it; otherwise verify.ts's own bound.
+        verification,
+        connect: { flows, ws, publicUrl },
         functions,
         queue,
         wake,
@@ -297,6 +338,7 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
       });
       const address = await app.listen({ port: config.port, host: config.host });
       url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');
+      listening = new URL(url);
     }
 
 

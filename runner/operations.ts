@@ -5,6 +5,7 @@ import { Buffer } from 'node:buffer';
 import { toConnectionDetails } from '../server/connection-json.js';
 import { isPatchbayError, PatchbayError } from '../server/errors.js';
 import { isReservedRequestHeader } from '../server/proxy/headers.js';
+import { findUnstorableText } from '../server/validate.js';
 import type { ProxyEngine } from '../server/proxy/index.js';
 import type { CancelSignal } from '../server/proxy/cancel.js';
 import type { Store } from '../server/store/index.js';
@@ -75,6 +76,9 @@ export function buildOperations(deps: OperationDeps, scope: RunScope): Record<st
     if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
       throw hostFailure('invalid_metadata', 'Metadata must be an object.');
     }
+    // PostgreSQL refuses NUL and lone surrogates in json: say so instead of an internal error.
+    const unstorable = findUnstorableText(metadata);
+    if (unstorable !== undefined) throw hostFailure('invalid_metadata', `Metadata ${unstorable.path.join('.')}: ${unstorable.message}`);
     const keys = keysOf(args);
     const { missing } = await deps.store.connections.writeMetadata(keys.providerConfigKey, [keys.connectionId], metadata as Record<string, unknown>, merge);
     if (missing.length > 0) throw new PatchbayError('unknown_connection');

@@ -149,9 +149,7 @@ export function createWorker(options: WorkerOptions): Worker {
         limits: { ...(isSync ? { wallMs: SYNC_WALL_MS } : {}), ...limitsOf(deployed?.config) },
         signal: abort.signal,
       });
-      // The run is over, whatever ended it (a limit, an error, a promise left pending): the calls
-      // it still has in flight or waiting for a slot are cut, so their connection slots are free.
-      abort.abort(RUN_ENDED);
+      abort.abort(RUN_ENDED); // at once: storing the outcome below takes a round trip
       if (outcome.ok) {
         state = 'success';
         await finish(run, { outputJson: isSync ? JSON.stringify({ models: changes }) : outcome.outputJson });
@@ -177,6 +175,9 @@ export function createWorker(options: WorkerOptions): Worker {
       failure = toRunError('script_internal_error', 'The run failed inside Patchbay.');
       await finish(run, { error: failure }).catch(() => undefined);
     } finally {
+      // The run is over, whatever ended it (a limit, an error, a promise left pending): the calls
+      // it still has in flight or waiting for a slot are cut, so their connection slots are free.
+      abort.abort(RUN_ENDED);
       const endedAt = new Date();
       options.logs.write({
         id: run.logId,

@@ -3,6 +3,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { deferredChildLogger } from './request-logger.js';
 import type { Config } from './config.js';
+import type { VerifyDeps } from './credentials/verify.js';
 import { addSecretKeyAuth } from './plugins/auth.js';
 import { answerClientError, registerErrorHandling, sendError } from './plugins/errors.js';
 import type { Catalog } from './providers/catalog.js';
@@ -11,12 +12,16 @@ import type { JobQueue, Wake } from './queue/index.js';
 import { actionRoutes } from './routes/actions.js';
 import { functionRoutes } from './routes/functions.js';
 import { healthRoutes } from './routes/health.js';
+import { connectUiRoutes } from './routes/connect-ui.js';
 import { syncRoutes } from './routes/syncs.js';
 import { connectionRoutes, type ConnectionEvents, type CredentialsRefresher } from './routes/connections.js';
 import { integrationRoutes } from './routes/integrations.js';
 import { logRoutes } from './routes/logs.js';
 import { recordRoutes } from './routes/records.js';
 import { proxyRoutes } from './routes/proxy.js';
+import { connectPublicRoutes, connectSessionRoutes } from './routes/connect.js';
+import type { ConnectFlows } from './connect/flows.js';
+import type { WsHub } from './connect/ws-hub.js';
 import { rateLimitRoutes } from './routes/rate-limits.js';
 import { pacePrefixOf } from './proxy/pacer.js';
 import type { ProxyEngine } from './proxy/index.js';
@@ -35,6 +40,8 @@ export interface AppDeps {
   proxy: ProxyEngine;
   events?: ConnectionEvents;
   refresher?: CredentialsRefresher;
+  /** Calls the provider to check API_KEY and BASIC credentials before they are stored. */
+  verification: VerifyDeps;
   functions: FunctionRegistry;
   queue: JobQueue;
   wake: Wake;
@@ -43,6 +50,8 @@ export interface AppDeps {
   /** Tells every process to forget a connection's pacing state; default: this process only. */
   resetPacing?: (providerConfigKey: string, connectionId: string) => void;
   actionStartTimeoutMs?: number | undefined;
+  /** Connect (sessions, OAuth, api-auth); absent: the routes are not served. */
+  connect?: { flows: ConnectFlows; ws: WsHub; publicUrl: () => string } | undefined;
 }
 
 /**
@@ -77,6 +86,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
 
   healthRoutes(app, deps);
+  // The hosted Connect UI page: no key, and the one page that may be framed.
+  await app.register(connectUiRoutes);
+  const connect = deps.connect;
+  if (connect !== undefined) {
+    const connectDeps = { store: deps.store, catalog: deps.catalog, flows: connect.flows, ws: connect.ws, publicUrl: connect.publicUrl };
+    // The session-token routes and the popup pages: their own scope, without the secret key.
+    await app.register(async (scope) => connectPublicRoutes(scope, connectDeps));
+    // @nangohq/frontend opens its socket on the host's root path.
+    connect.ws.attach(app.server, '/');
+    app.addHook('onClose', async () => connect.ws.close());
+  }
 
   await app.register(async (api) => {
     addSecretKeyAuth(api, deps.secretKey);
@@ -88,6 +108,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     actionRoutes(api, deps);
     functionRoutes(api, deps);
     syncRoutes(api, deps);
+    if (connect !== undefined) connectSessionRoutes(api, { store: deps.store, catalog: deps.catalog, flows: connect.flows, ws: connect.ws, publicUrl: connect.publicUrl });
     rateLimitRoutes(api, {
       store: deps.store,
       proxy: deps.proxy,

@@ -30,6 +30,11 @@ export interface Config {
   logRetentionDays: number;
   /** Functions one runner process runs at once (one isolate each). */
   runnerConcurrency: number;
+  /**
+   * The URL browsers reach Patchbay at (PATCHBAY_PUBLIC_URL): OAuth redirect URIs and Connect
+   * links are built on it. Unset: http://localhost:<port>, or the HOST it listens on.
+   */
+  publicUrl: string | undefined;
   /** Where `patchbay deploy` sends the functions (PATCHBAY_URL; default: this machine's port). */
   serverUrl: string;
   /** Type-check functions when deploying (`start`, `deploy`); off trades safety for speed. */
@@ -106,6 +111,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     runnerConcurrency: parseInteger(env, 'PATCHBAY_RUNNER_CONCURRENCY', DEFAULT_RUNNER_CONCURRENCY, 1, 256),
     typecheckFunctions: parseBoolean(env, 'PATCHBAY_TYPECHECK_FUNCTIONS', true),
     serverUrl: parseServerUrl(env, port),
+    publicUrl: parsePublicUrl(env),
     webhookUrl: parseWebhookUrl(env),
     webhookSecret: parseWebhookSecret(env),
     webhookMaxAttempts: parseInteger(env, 'PATCHBAY_WEBHOOK_MAX_ATTEMPTS', DEFAULT_WEBHOOK_MAX_ATTEMPTS, 1, 20),
@@ -135,6 +141,21 @@ function parseWebhookSecret(env: Env): string | undefined {
   // The app holds the same value to verify signatures: short keys are guessable.
   if (value.length < 16 || value.length > 256) throw new ConfigError('PATCHBAY_WEBHOOK_SECRET', 'must be 16-256 characters');
   return value;
+}
+
+function parsePublicUrl(env: Env): string | undefined {
+  const value = nonEmpty(env, 'PATCHBAY_PUBLIC_URL');
+  if (value === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError('PATCHBAY_PUBLIC_URL', 'must be an http(s) URL like https://patchbay.example.com');
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search !== '' || url.hash !== '') {
+    throw new ConfigError('PATCHBAY_PUBLIC_URL', 'must be an http(s) URL without query or fragment, like https://patchbay.example.com');
+  }
+  return url.href.replace(/\/+$/, '');
 }
 
 function parseServerUrl(env: Env, port: number): string {

@@ -54,5 +54,6 @@ export function toPublicCredentials(credentials: ConnectionCredentials, withRefr
 function toPublicEndUser(connection: Connection) {
   const user = connection.endUser;
   if (user === null) return null;
-  return { id: user.id, email: user.email ?? null, display_name: user.display_name ?? null, tags: user.tags ?? null, organization: null };
+  const organization = user.organization ? { id: user.organization.id, display_name: user.organization.display_name ?? null } : null;
+  return { id: user.id, email: user.email ?? null, display_name: user.display_name ?? null, tags: user.tags ?? null, organization };
 }

@@ -6,6 +6,8 @@ export const ERRORS = {
   // Authentication (contract §1.1)
   missing_auth_header: { status: 401, message: 'Authentication failed. The request is missing the Authorization header.' },
   malformed_auth_header: { status: 401, message: 'Authentication failed. The Authorization header is not of the form "Bearer <secret key>".' },
+  invalid_connect_session_token: { status: 401, message: 'The connect session token is missing, malformed or unknown.' },
+  expired_connect_session_token: { status: 401, message: 'The connect session has expired; create a new one.' },
   unknown_account: { status: 401, message: 'Authentication failed. The provided secret key does not match any account.' },
 
   // Input validation
@@ -59,7 +61,7 @@ export const ERRORS = {
   runner_lost: { status: 500, message: 'The runner executing the function stopped before it finished.' },
   runner_unavailable: { status: 503, message: 'No runner started the action in time.' },
   function_build_failed: { status: 400, message: 'The functions could not be built.' },
-  integration_not_allowed: { status: 403, message: "A function may only use connections of its own integration." },
+  integration_not_allowed: { status: 403, message: 'The integration is not allowed here (another integration than the function\'s, or one the connect session does not allow).' },
   missing_provider_config_key: { status: 400, message: 'A provider config key is required (body or Provider-Config-Key header).' },
 
   // Availability: the database is away (an outage, a restart); the request may be tried again.

@@ -6,6 +6,7 @@ import type { Dispatcher } from 'undici';
 import { PatchbayError } from '../errors.js';
 import type { Catalog, Provider } from '../providers/catalog.js';
 import { renderTemplate } from '../providers/template.js';
+import { assertOnTemplateHosts } from '../proxy/provider-hosts.js';
 import type { Connection, ConnectionCredentials, Store } from '../store/index.js';
 import { requestToken, type TokenGrant } from './oauth2.js';
 
@@ -97,6 +98,13 @@ export function createCredentialsManager(deps: CredentialsManagerDeps): Credenti
       throw new PatchbayError('refresh_token_external_error', {
         message: `The token URL of ${provider.key} needs connection_config values the connection lacks.`,
       });
+    }
+    // The client secret and refresh token go only where the template says: a subdomain value
+    // such as `attacker.example/x?` must not move the token URL off the provider's domain.
+    try {
+      assertOnTemplateHosts(provider, template, { connectionConfig: connection.connectionConfig }, new URL(rendered.text));
+    } catch (error) {
+      throw new PatchbayError('refresh_token_external_error', { message: `The token URL of ${provider.key} is not on the provider's hosts once filled in.`, cause: error });
     }
     let clientId: string | undefined;
     let clientSecret: string | undefined;

@@ -210,7 +210,7 @@ function testFailed(method: string, outcomes: AttemptOutcome[]): PatchbayError {
   const message =
     last.status === null
       ? `The provider could not be reached to verify the credentials: ${method} ${last.endpoint} failed with ${last.network_code}.`
-      : `The provider refused the credentials: ${method} ${last.endpoint} answered ${last.status}.`;
+      : `The provider did not accept the credentials: ${method} ${last.endpoint} answered ${last.status}.`;
   return new PatchbayError('connection_test_failed', {
     message,
     payload: { status: last.status, ...(last.network_code === undefined ? {} : { network_code: last.network_code }), attempts: outcomes },

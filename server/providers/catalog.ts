@@ -79,7 +79,7 @@ export function loadCatalog(overrideFile?: string, options: CatalogOptions = {})
   const lenient = Object.keys(overrides).length >= THIRD_PARTY_CATALOG_MIN_ENTRIES;
   const merged: Entries = { ...bundled };
   for (const [key, override] of Object.entries(overrides)) {
-    merged[key] = bundled[key] === undefined ? override : deepMerge(bundled[key], override);
+    merged[key] = bundled[key] === undefined || changesAuthMode(bundled[key], override) ? override : deepMerge(bundled[key], override);
   }
 
   const providers = new Map<string, Provider>();
@@ -182,6 +182,16 @@ function readYamlMap(file: string): Entries {
     throw new CatalogError(`providers file ${file} must be a map from provider key to definition`);
   }
   return { ...(parsed as Entries) };
+}
+
+/**
+ * An entry with another auth mode is another provider under the same key (Nango's `stripe` is
+ * Stripe Connect over OAuth, the bundled one a secret key): it replaces the bundled entry
+ * rather than inheriting headers and a verification written for the other mode.
+ */
+function changesAuthMode(base: unknown, override: unknown): boolean {
+  const mode = (value: unknown) => (isPlainObject(value) ? value.auth_mode : undefined);
+  return mode(override) !== undefined && mode(override) !== mode(base);
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

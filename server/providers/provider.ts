@@ -244,7 +244,7 @@ function toProvider(key: string, p: RawProvider): Provider {
     disablePkce: p.disable_pkce ?? false,
     tokenExpirationBufferSec: p.token_expiration_buffer,
     connectionConfig: toFields(p.connection_config),
-    credentialFields: toFields(p.credentials),
+    credentialFields: { ...defaultCredentialFields(p.auth_mode), ...toFields(p.credentials) },
     tokenResponseMetadata: p.token_response_metadata ?? [],
     redirectUriMetadata: p.redirect_uri_metadata ?? [],
     proxy: {
@@ -272,6 +272,17 @@ function toProvider(key: string, p: RawProvider): Provider {
         : undefined,
     },
   };
+}
+
+/** What an end user types for these modes when the entry describes nothing more (Nango's field names). */
+function defaultCredentialFields(mode: AuthMode): Record<string, FieldDefinition> {
+  const field = (title: string, secret: boolean): FieldDefinition => ({
+    type: 'string', title, description: undefined, example: undefined, pattern: undefined, format: undefined, prefix: undefined, suffix: undefined,
+    defaultValue: undefined, enum: undefined, optional: false, automated: false, hidden: false, secret, docSection: undefined,
+  });
+  if (mode === 'API_KEY') return { apiKey: field('API key', true) };
+  if (mode === 'BASIC') return { username: field('Username', false), password: field('Password', true) };
+  return {};
 }
 
 function toFields(raw: Record<string, RawField> | undefined): Record<string, FieldDefinition> {

@@ -75,7 +75,8 @@ export function resolveBaseUrl(provider: Provider, values: TemplateValues, overr
   try {
     url = new URL(text);
   } catch {
-    throw new PatchbayError('missing_api_url', { message: `The base URL is not a valid URL: ${text}` });
+    // The template, not the text: once filled in it may hold a credential (`${apiKey}`).
+    throw new PatchbayError('missing_api_url', { message: `The base URL is not a valid URL: ${templated ? (provider.proxy.baseUrl ?? '') : 'Base-Url-Override'}` });
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new PatchbayError('missing_api_url', { message: 'The base URL must use http or https.' });

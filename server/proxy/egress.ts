@@ -116,10 +116,18 @@ export function createGuardedLookup(allowPrivate: boolean) {
   };
 }
 
+const DEFAULT_PORTS: Record<string, string> = { 'http:': '80', 'https:': '443' };
+
+/** `https:|host|443`: hostname lower-case and without IPv6 brackets (undici passes `::1`, a URL says `[::1]`), port made explicit. */
+function originKey(origin: { protocol: string; hostname: string; port?: string | number | null | undefined }): string {
+  const port = origin.port === undefined || origin.port === null || origin.port === '' ? DEFAULT_PORTS[origin.protocol] : String(origin.port);
+  return `${origin.protocol}|${origin.hostname.toLowerCase().replace(/^\[|\]$/g, '')}|${port}`;
+}
+
 export interface GuardedAgentOptions {
   allowPrivateEgress: boolean;
-  /** Hosts an operator configured (the webhook URL): trusted even when private. */
-  trustedHosts?: readonly string[];
+  /** URLs an operator configured (the webhook URL): their exact origin is trusted even when private. */
+  trustedUrls?: readonly string[];
   keepAliveTimeout?: number;
   connectTimeoutMs?: number;
   headersTimeout?: number;
@@ -132,13 +140,13 @@ export interface GuardedAgentOptions {
  * a token URL filled from connection config, a function.
  */
 export function createGuardedAgent(options: GuardedAgentOptions): Agent {
-  const trusted = new Set((options.trustedHosts ?? []).map((host) => host.toLowerCase()));
+  const trusted = new Set((options.trustedUrls ?? []).map((url) => originKey(new URL(url))));
   const base = { ...(options.connectTimeoutMs === undefined ? {} : { timeout: options.connectTimeoutMs }) };
   const open = buildConnector(base);
   const openGuarded = buildConnector({ ...base, lookup: createGuardedLookup(false) as never });
   const connect: buildConnector.connector = (connectOptions, callback) => {
     const hostname = connectOptions.hostname.toLowerCase();
-    if (options.allowPrivateEgress || trusted.has(hostname)) return open(connectOptions, callback);
+    if (options.allowPrivateEgress || trusted.has(originKey(connectOptions))) return open(connectOptions, callback);
     if (!isHostAllowed(hostname, false)) return callback(egressDenied(hostname, 'a private, loopback, link-local or own address'), null);
     return openGuarded(connectOptions, callback);
   };

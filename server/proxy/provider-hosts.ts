@@ -31,15 +31,26 @@ export function hostMatches(hostname: string, pattern: string): boolean {
   return host === wanted;
 }
 
-/** `https://${connectionConfig.subdomain}.zendesk.com/x` → `*.zendesk.com`; a literal host → itself. */
-function hostPatternOf(template: string): string | 'any' | undefined {
-  const authority = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/([^/?#]*)/.exec(template.trim())?.[1];
-  if (authority === undefined) return template.trim().startsWith('${') ? 'any' : undefined;
-  const host = authority.replace(/^.*@/, '').replace(/:\d+$/, '');
+/**
+ * The hosts a URL template may render to: a literal host → itself; a placeholder followed by a
+ * literal domain of two labels or more (`https://${connectionConfig.subdomain}.zendesk.com`,
+ * `https://api-${region}.example.com`) → `*.zendesk.com`, `*.example.com`; a placeholder that
+ * is the whole origin or the whole host (an operator's own instance URL) → 'any'. A placeholder
+ * anywhere else (`https://api.${domain}`, a port) cannot be bounded: 'closed', and only the
+ * catalog's allowed_hosts can admit what it renders to.
+ */
+function hostPatternOf(template: string): string | 'any' | 'closed' | undefined {
+  const trimmed = template.trim();
+  const authority = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/([^/?#]*)/.exec(trimmed)?.[1];
+  if (authority === undefined) return trimmed.startsWith('${') ? 'any' : undefined;
+  if (authority.includes('@')) return 'closed';
+  const port = /:(\d+|\$\{[^}]*\})$/.exec(authority);
+  if (port?.[1]?.startsWith('${')) return 'closed';
+  const host = port === null ? authority : authority.slice(0, port.index);
   if (!host.includes('${')) return host;
-  // A placeholder as the leftmost labels, a literal domain after it.
-  const templated = /^\$\{[^}]*\}((?:\.[A-Za-z0-9-]+)+)$/.exec(host);
-  return templated ? `*${templated[1]}` : 'any';
+  if (/^\$\{[^}]*\}$/.test(host)) return 'any';
+  const suffix = host.slice(host.lastIndexOf('}') + 1);
+  return /^(\.[A-Za-z0-9-]+){2,}$/.test(suffix) ? `*${suffix}` : 'closed';
 }
 
 function hostsOfTemplate(template: string): BaseHosts {
@@ -49,7 +60,7 @@ function hostsOfTemplate(template: string): BaseHosts {
     for (const alternative of template.split('||')) {
       const pattern = hostPatternOf(alternative);
       if (pattern === 'any') hosts.any = true;
-      else if (pattern !== undefined) hosts.patterns.push(pattern);
+      else if (pattern !== undefined && pattern !== 'closed') hosts.patterns.push(pattern);
     }
     if (templateHostsCache.size < MAX_CACHED_TEMPLATES) templateHostsCache.set(template, hosts);
   }
@@ -82,7 +93,7 @@ export function assertOnTemplateHosts(provider: Provider, template: string, valu
   if (allowed.some((pattern) => hostMatches(base.hostname, pattern))) return;
   if (hosts.any && allowed.length === 0) return; // the operator's own instance URL, with nothing to hold it to
   throw new PatchbayError('invalid_connection_config', {
-    message: `The connection's configuration points the provider's base URL at ${base.hostname}, which is not one of ${provider.key}'s hosts.`,
+    message: `The connection's configuration points a URL of the provider at ${base.hostname}, which is not one of ${provider.key}'s hosts.`,
   });
 }
 
@@ -99,7 +110,8 @@ export function assertOverrideOnProviderHosts(provider: Provider, values: Templa
       message: `Base-Url-Override points to ${override.hostname}, which is not one of ${provider.key}'s hosts${known.length > 0 ? ` (${known.join(', ')})` : ''}: credentials are only sent to the provider. An operator can list more hosts in the catalog's proxy.allowed_hosts.`,
     });
   }
-  if (base?.protocol === 'https:' && override.protocol !== 'https:') {
+  // Plain http only where the provider's own base URL is plain http (a local test server).
+  if ((base?.protocol ?? 'https:') === 'https:' && override.protocol !== 'https:') {
     throw new PatchbayError('base_url_override_not_allowed', {
       message: `Base-Url-Override must use https, as the provider's base URL does: credentials are never sent in clear text.`,
     });

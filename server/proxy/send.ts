@@ -63,6 +63,9 @@ export function networkCode(error: unknown): string {
 function checkOverride(target: Target, override: string, allowPrivateEgress: boolean): void {
   const url = parseBaseUrlOverride(override);
   assertBaseUrlOverrideAllowed(url, allowPrivateEgress);
+  // Nothing secret travels (auth mode NONE, Nango's `unauthenticated`, has no base URL at all):
+  // the egress guard is the only rule.
+  if (target.connection.credentials.type === 'NONE' && target.integration.credentials === null) return;
   let base: URL | undefined;
   try {
     base = target.baseUrl ??= resolveBaseUrl(target.provider, target.values, undefined);
@@ -147,7 +150,9 @@ export async function sendCall(deps: SendDeps, call: ProxyCall): Promise<ProxyRe
       assertHostAllowed(built.url.hostname, deps.allowPrivateEgress);
 
       // Pacing is per (connection, host): an override's 429 says nothing of the provider's quota.
-      const paceKey = override === undefined ? (target.paceKey ??= paceKeyOf(target.key, built.url.hostname)) : paceKeyOf(target.key, built.url.hostname);
+      // The host as the pacer knows it: `api.github.com.` and `api.github.com` share one quota.
+      const paceKey =
+        override === undefined ? (target.paceKey ??= paceKeyOf(target.key, built.url.hostname.replace(/\.$/, ''))) : paceKeyOf(target.key, built.url.hostname.replace(/\.$/, ''));
       const acquired = deps.pacer.acquire(
         paceKey,
         { concurrency: target.provider.proxy.maxConcurrency ?? deps.defaultConcurrency, maxWaitMs: deps.maxWaitMs },

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { randomUUID } from 'node:crypto';
+import { verifyCredentials, type VerifyDeps } from '../credentials/verify.js';
 import { PatchbayError, validationError } from '../errors.js';
 import type { Catalog } from '../providers/catalog.js';
 import { toFullConnection, toPublicConnection } from '../connection-json.js';
@@ -51,11 +52,11 @@ const connectionConfig = jsonObject.refine(
 // what Nango accepts we accept, and a tag filter stays a small jsonb containment.
 const TAG_MAX_COUNT = 10;
 const tagKey = mapKey.min(1).max(64);
-const tagsSchema = z
+export const tagsSchema = z
   .record(tagKey, z.string().max(255))
   .refine((tags) => Object.keys(tags).length <= TAG_MAX_COUNT, `must have at most ${TAG_MAX_COUNT} tags`);
 // Browsers and CDNs stop near 2 KB; a webhook URL has no reason to be longer.
-const webhookUrl = z.url().max(2048);
+export const webhookUrl = z.url({ protocol: /^https?$/ }).max(2048);
 
 const credentialsSchema = z.discriminatedUnion('type', [
   z.strictObject({
@@ -77,7 +78,7 @@ const credentialsSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('NONE') }),
 ]);
 
-const endUserSchema = z.strictObject({
+export const endUserSchema = z.strictObject({
   id: z.string().min(1).max(255),
   email: z.string().max(255).nullish(),
   display_name: z.string().max(255).nullish(),
@@ -93,6 +94,9 @@ const createBody = z.strictObject({
   end_user: endUserSchema.optional(),
   tags: tagsSchema.optional(),
   credentials: credentialsSchema,
+  // Patchbay's addition (Nango's body has no such field): `false` stores API_KEY and BASIC
+  // credentials without calling the provider's verification endpoint first, e.g. for a bulk import.
+  verify: z.boolean().optional(),
 });
 
 const idParams = z.strictObject({ connectionId: CONNECTION_ID });
@@ -169,6 +173,8 @@ export interface ConnectionRouteDeps {
   catalog: Catalog;
   events: ConnectionEvents;
   refresher: CredentialsRefresher | undefined;
+  /** Checks API_KEY and BASIC credentials with the provider before they are stored. */
+  verification: VerifyDeps;
 }
 
 export function connectionRoutes(app: FastifyInstance, deps: ConnectionRouteDeps): void {
@@ -198,10 +204,14 @@ export function connectionRoutes(app: FastifyInstance, deps: ConnectionRouteDeps
       ]);
     }
     const connectionId = body.connection_id ?? randomUUID();
+    const credentials = storedCredentials(body.credentials);
+    if (body.verify !== false) {
+      await verifyCredentials(deps.verification, { provider, integration, connectionId, connectionConfig: body.connection_config ?? {}, credentials });
+    }
     const { connection } = await store.connections.upsert({
       integrationId: integration.id,
       connectionId,
-      credentials: storedCredentials(body.credentials),
+      credentials,
       connectionConfig: body.connection_config,
       metadata: body.metadata,
       tags: body.tags,

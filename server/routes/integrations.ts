@@ -92,7 +92,9 @@ export function integrationRoutes(app: FastifyInstance, deps: { store: Store; ca
   const checkCredentialsFit = (providerKey: string, credentials: IntegrationCredentials | undefined) => {
     const provider = catalog.get(providerKey);
     if (provider === undefined) {
-      throw validationError('invalid_body', [{ code: 'invalid_enum_value', message: `Unknown provider '${providerKey}'`, path: ['provider'] }]);
+      const skipped = catalog.whySkipped(providerKey);
+      const message = skipped === undefined ? `Unknown provider '${providerKey}'` : `Provider '${providerKey}' was skipped when the providers file was loaded: ${skipped}`;
+      throw validationError('invalid_body', [{ code: 'invalid_enum_value', message, path: ['provider'] }]);
     }
     if (credentials !== undefined && credentials.type !== provider.authMode) {
       throw validationError('invalid_body', [

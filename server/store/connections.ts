@@ -40,6 +40,8 @@ export interface EndUser {
   email?: string | null | undefined;
   display_name?: string | null | undefined;
   tags?: Record<string, string> | null | undefined;
+  /** The end user's organization, as a Connect session named it. */
+  organization?: { id: string; display_name?: string | null | undefined } | null | undefined;
 }
 
 export interface RefreshState {

@@ -1,5 +1,6 @@
 // The store: every SQL statement Patchbay runs lives in this folder, one module per table family.
 import type { Cipher } from '../credentials/cipher.js';
+import { createConnectStore, type ConnectStore } from './connect.js';
 import { createConnectionStore, type ConnectionStore } from './connections.js';
 import { withTransaction, type Pool, type Queryable } from './db.js';
 import { createFunctionStore, type FunctionStore } from './functions.js';
@@ -21,6 +22,7 @@ export interface Repositories {
   checkpoints: CheckpointStore;
   schedules: ScheduleStore;
   webhooks: WebhookStore;
+  connect: ConnectStore;
 }
 
 export interface Store extends Repositories {
@@ -40,6 +42,7 @@ function repositories(db: Queryable, cipher: Cipher, pool: Pool): Repositories {
     checkpoints: createCheckpointStore(db),
     schedules: createScheduleStore(db),
     webhooks: createWebhookStore(db),
+    connect: createConnectStore(db, cipher),
   };
 }
 
@@ -57,6 +60,7 @@ export { createDatabaseProbe, type DatabaseProbe } from './probe.js';
 export { migrate } from './migrate.js';
 export { readSetting, writeSettingOnce } from './settings.js';
 export type { Connection, ConnectionCredentials, ConnectionInput, EndUser } from './connections.js';
+export type { ConnectSession, ConnectSessionInput, ConnectStore, IntegrationConfigDefaults, OAuthFlow } from './connect.js';
 export type { Integration, IntegrationCredentials, IntegrationInput } from './integrations.js';
 export type { LogOperation, LogFilter } from './logs.js';
 export type { DeployChanges, DeployedFunction, FunctionInput, FunctionKind } from './functions.js';

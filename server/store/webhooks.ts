@@ -2,7 +2,7 @@
 // (SKIP LOCKED, so any number of runners share the work), record each attempt's result.
 import type { Queryable } from './db.js';
 
-export type WebhookKind = 'sync' | 'async_action';
+export type WebhookKind = 'sync' | 'async_action' | 'auth';
 
 export interface NewWebhookDelivery {
   id: string;

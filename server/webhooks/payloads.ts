@@ -128,3 +128,57 @@ export function buildAsyncActionWebhook(action: { providerConfigKey: string; con
     payload: { id: action.runId, statusUrl: `/action/${action.runId}` },
   };
 }
+
+/** Nango's auth webhook (@nangohq/types NangoAuthWebhookBody): a connection made, re-made or failing to refresh. Never a credential. */
+export interface AuthWebhook {
+  from: 'nango';
+  type: 'auth';
+  connectionId: string;
+  providerConfigKey: string;
+  provider: string;
+  authMode: string;
+  environment: 'prod';
+  operation: 'creation' | 'override' | 'refresh';
+  success: boolean;
+  tags?: Record<string, string>;
+  endUser?: { endUserId: string; organizationId?: string; endUserEmail?: string | null; tags: Record<string, string> };
+  error?: { type: string; description: string };
+}
+
+export interface AuthFacts {
+  connectionId: string;
+  providerConfigKey: string;
+  provider: string;
+  authMode: string;
+  operation: AuthWebhook['operation'];
+  success: boolean;
+  tags: Record<string, string>;
+  endUser: { id: string; email?: string | null; tags?: Record<string, string> | null; organization?: { id: string } | null } | null;
+  error?: { type: string; description: string } | undefined;
+}
+
+export function buildAuthWebhook(facts: AuthFacts): AuthWebhook {
+  return {
+    from: 'nango',
+    type: 'auth',
+    connectionId: facts.connectionId,
+    providerConfigKey: facts.providerConfigKey,
+    provider: facts.provider,
+    authMode: facts.authMode,
+    environment: 'prod',
+    operation: facts.operation,
+    success: facts.success,
+    ...(Object.keys(facts.tags).length > 0 ? { tags: facts.tags } : {}),
+    ...(facts.endUser === null
+      ? {}
+      : {
+          endUser: {
+            endUserId: facts.endUser.id,
+            ...(facts.endUser.organization ? { organizationId: facts.endUser.organization.id } : {}),
+            endUserEmail: facts.endUser.email ?? null,
+            tags: facts.endUser.tags ?? {},
+          },
+        }),
+    ...(facts.error === undefined ? {} : { error: facts.error }),
+  };
+}

@@ -9,7 +9,7 @@ import { createGuardedAgent } from '../proxy/egress.js';
 import type { FunctionRegistry } from '../functions/registry.js';
 import { newLogId, type LogWriter } from '../logs/writer.js';
 import { createOutageLog, type ClaimedRun, type LeasedWebhookDelivery, type Store, type WebhookKind } from '../store/index.js';
-import { buildAsyncActionWebhook, buildSyncWebhooks, type ModelResults } from './payloads.js';
+import { buildAsyncActionWebhook, buildAuthWebhook, buildSyncWebhooks, type AuthFacts, type ModelResults } from './payloads.js';
 import { decideDelivery, MAX_RETRY_WAIT_MS, type AttemptOutcome, type DeliveryDecision, type DeliveryPolicy } from './retry-policy.js';
 import { buildSignatureHeaders } from './sign.js';
 
@@ -36,6 +36,8 @@ export type FinishedRunResult = { outputJson: string; interrupted?: { code: stri
 export interface WebhookSender {
   /** Queues the webhooks a finished run calls for. Returns at once; never throws. */
   runFinished(run: FinishedRun, result: FinishedRunResult): void;
+  /** Queues an auth webhook (a connection made or re-made through Connect, a refresh that failed). Never throws. */
+  authEvent(facts: AuthFacts, webhookUrlOverride: string | null): void;
   /** Starts the delivery loop (runner processes). Idempotent. */
   start(): void;
   /** Waits for queued writes, cuts in-flight requests (they are retried later), stops the loop. */
@@ -66,10 +68,10 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
   // operator's PATCHBAY_WEBHOOK_URL is trusted even on a private address (the app often runs
   // beside Patchbay); a connection's override goes through the egress guard like any other
   // request. Redirects are never followed (undici's default).
-  const trustedHosts = options.url === undefined ? [] : [new URL(options.url).hostname];
+
   const agent = createGuardedAgent({
     allowPrivateEgress: options.allowPrivateEgress,
-    trustedHosts,
+    trustedUrls: options.url === undefined ? [] : [options.url],
     connectTimeoutMs: options.timeoutMs,
     headersTimeout: options.timeoutMs,
     bodyTimeout: options.timeoutMs,
@@ -252,6 +254,29 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
       if (run.kind === 'action' && !run.isAsync) return;
       const write: Promise<void> = enqueue(run, result)
         .catch((error: unknown) => logger.warn({ err: error, runId: run.id }, 'queueing webhooks failed'))
+        .finally(() => writes.delete(write));
+      writes.add(write);
+    },
+    authEvent(facts, webhookUrlOverride) {
+      const url = webhookUrlOverride ?? options.url;
+      if (url === undefined || !isHttpUrl(url)) return;
+      const write: Promise<void> = store.webhooks
+        .add([
+          {
+            id: randomUUID(),
+            kind: 'auth',
+            url,
+            body: JSON.stringify(buildAuthWebhook(facts)),
+            integrationKey: facts.providerConfigKey,
+            connectionId: facts.connectionId,
+            runId: null,
+            parentLogId: null,
+          },
+        ])
+        .then(() => {
+          if (running) pump();
+        })
+        .catch((error: unknown) => logger.warn({ err: error, connectionId: facts.connectionId }, 'queueing an auth webhook failed'))
         .finally(() => writes.delete(write));
       writes.add(write);
     },

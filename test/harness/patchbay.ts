@@ -58,6 +58,8 @@ export interface StartOptions {
   runnerTuning?: SystemOptions['runnerTuning'];
   /** Run the runner on its own thread, as `patchbay start` does (default: in the test's thread). */
   runnerThread?: boolean;
+  /** Receives the system's log lines (default: a logger at LOG_LEVEL). */
+  logger?: SystemOptions['logger'];
 }
 
 export async function startPatchbay(options: StartOptions): Promise<TestPatchbay> {
@@ -89,6 +91,7 @@ export async function startPatchbay(options: StartOptions): Promise<TestPatchbay
     deployFunctions: options.functionsDir !== undefined,
     runnerTuning: { pollMs: 500, heartbeatMs: 200, staleMs: 1500, reapMs: 300, stopGraceMs: 2000, ...options.runnerTuning },
     runnerThread: options.runnerThread ?? false,
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
   });
   const url = system.url ?? '';
 

@@ -86,6 +86,10 @@ describe('attacks: functions, providers and callers', () => {
         gamma: apiKey(provider.url, { allowed_hosts: ['127.0.0.2'] }),
         delta: apiKey(slow.url, { max_concurrency: 2 }),
         epsilon: { auth_mode: 'OAUTH2', token_url: `${endlessToken.url}/token`, proxy: { base_url: provider.url } },
+        // Zendesk-style: the token URL is filled from connection config.
+        zeta: { auth_mode: 'OAUTH2', token_url: 'http://${connectionConfig.subdomain}.zendesk.test/token', proxy: { base_url: provider.url } },
+        // Nango's `unauthenticated`: no credentials, no base URL; an override is the only way.
+        open: { auth_mode: 'NONE' },
       },
     });
     for (const [key, id, secret] of [
@@ -110,6 +114,19 @@ describe('attacks: functions, providers and callers', () => {
       },
     });
     expect(expired.status).toBe(201);
+    expect((await patchbay.request('POST', '/integrations', { body: { provider: 'zeta', unique_key: 'zeta', credentials: oauth } })).status).toBe(200);
+    const steered = await patchbay.request('POST', '/connections', {
+      body: {
+        provider_config_key: 'zeta',
+        connection_id: 'z-1',
+        connection_config: { subdomain: `${new URL(attacker.url).host}/steal?` },
+        credentials: { type: 'OAUTH2', access_token: 'expired', refresh_token: 'refresh-secret-zeta', expires_at: '2020-01-01T00:00:00Z' },
+        verify: false,
+      },
+    });
+    expect(steered.status).toBe(201);
+    expect((await patchbay.request('POST', '/integrations', { body: { provider: 'open', unique_key: 'open' } })).status).toBe(200);
+    expect((await patchbay.request('POST', '/connections', { body: { provider_config_key: 'open', connection_id: 'n-1', credentials: { type: 'NONE' } } })).status).toBe(201);
   });
   afterAll(async () => {
     await patchbay?.stop();
@@ -264,6 +281,22 @@ describe('attacks: functions, providers and callers', () => {
       status: 429,
       code: 'rate_limited',
       check: (response) => expect(response.json.error.retry_after_ms).toBeGreaterThan(0),
+    },
+    {
+      name: "a connection config value cannot move the token URL off the provider's domain (refresh token and client secret stay home)",
+      attempt: async () => {
+        const response = await proxy('zeta', 'z-1', '/x');
+        expect(attacker.requests).toEqual([]);
+        return response;
+      },
+      status: 424,
+      code: 'refresh_token_external_error',
+    },
+    {
+      name: 'a provider without credentials or base URL (Nango\'s unauthenticated) still takes a Base-Url-Override',
+      attempt: () => proxy('open', 'n-1', '/public', { 'base-url-override': provider.url }),
+      status: 200,
+      check: (response) => expect(response.json.path).toBe('/public'),
     },
     {
       name: 'a token endpoint that never stops sending is cut off, not read into memory',

@@ -58,9 +58,10 @@ describe('connections API', () => {
     expect(withRefresh.json.last_fetched_at).not.toBeNull();
   });
 
+  // Imports of existing keys skip the provider call (`verify: false`); connections-verify.test.ts covers the call.
   it('imports API_KEY and BASIC connections', async () => {
     const apiKey = await patchbay.request('POST', '/connections', {
-      body: { provider_config_key: 'openai', connection_id: 'org-1', credentials: { type: 'API_KEY', apiKey: SECRET_API_KEY } },
+      body: { provider_config_key: 'openai', connection_id: 'org-1', credentials: { type: 'API_KEY', apiKey: SECRET_API_KEY }, verify: false },
     });
     expect(apiKey.status).toBe(201);
     expect(apiKey.json.credentials).toEqual({ type: 'API_KEY', apiKey: SECRET_API_KEY });
@@ -70,6 +71,7 @@ describe('connections API', () => {
         connection_id: 'desk-1',
         connection_config: { subdomain: 'acme' },
         credentials: { type: 'BASIC', username: 'agent@acme.com', password: SECRET_PASSWORD },
+        verify: false,
       },
     });
     expect(basic.status).toBe(201);
@@ -78,11 +80,11 @@ describe('connections API', () => {
 
   it('generates a connection id when none is given, and upserts on the same id', async () => {
     const first = await patchbay.request('POST', '/connections', {
-      body: { provider_config_key: 'openai', credentials: { type: 'API_KEY', apiKey: 'sk-one' } },
+      body: { provider_config_key: 'openai', credentials: { type: 'API_KEY', apiKey: 'sk-one' }, verify: false },
     });
     expect(first.json.connection_id).toMatch(/^[0-9a-f-]{36}$/);
     const again = await patchbay.request('POST', '/connections', {
-      body: { provider_config_key: 'openai', connection_id: first.json.connection_id, credentials: { type: 'API_KEY', apiKey: 'sk-two' } },
+      body: { provider_config_key: 'openai', connection_id: first.json.connection_id, credentials: { type: 'API_KEY', apiKey: 'sk-two' }, verify: false },
     });
     expect(again.status).toBe(201);
     expect(again.json.id).toBe(first.json.id);

@@ -73,7 +73,7 @@ describe('migrations', () => {
     }));
     await pool.query('INSERT INTO log_operations SELECT * FROM json_populate_recordset(null::log_operations, $1)', [JSON.stringify(rows)]);
 
-    expect(await migrate(pool)).toEqual(['007_log_chunks.sql', '008_log_facets.sql']);
+    expect((await migrate(pool)).slice(0, 2)).toEqual(['007_log_chunks.sql', '008_log_facets.sql']);
     const { rows: chunks } = await pool.query<{ row_count: number; facets: string[] }>('SELECT row_count, facets FROM log_chunks ORDER BY first_started');
     expect(chunks.map((chunk) => chunk.row_count)).toEqual([1000, 1000, 500]);
     // 008 filled in the facets of the chunks 007 made: statuses 200-204, and 503 only at the end.

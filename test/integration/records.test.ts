@@ -37,7 +37,7 @@ describe('records', () => {
     store = createStore(pool, createCipher(randomBytes(32)));
     expect((await patchbay.request('POST', '/integrations', { body: { provider: 'openai', unique_key: KEY } })).status).toBe(200);
     const created = await patchbay.request('POST', '/connections', {
-      body: { provider_config_key: KEY, connection_id: CONN, credentials: { type: 'API_KEY', apiKey: 'sk-test' } },
+      body: { provider_config_key: KEY, connection_id: CONN, credentials: { type: 'API_KEY', apiKey: 'sk-test' }, verify: false },
     });
     expect(created.status).toBe(201);
   });

@@ -3,6 +3,7 @@ import { isPatchbayError } from '../../../../server/errors.js';
 import { buildRequest, joinUrl, resolveBaseUrl, type RequestParts } from '../../../../server/proxy/build-request.js';
 import { buildTemplateValues, defaultAuthorization } from '../../../../server/proxy/inject-credentials.js';
 import { loadCatalog, type Provider } from '../../../../server/providers/catalog.js';
+import { parseProvider } from '../../../../server/providers/provider.js';
 import type { Connection } from '../../../../server/store/index.js';
 import { connectionFixture } from '../../../harness/fixtures.js';
 
@@ -16,33 +17,9 @@ function provider(key: string): Provider {
 
 /** A provider written by hand, for rules no catalog entry shows (e.g. a provider user-agent). */
 function handMadeProvider(proxy: Partial<Provider['proxy']>): Provider {
-  return {
-    key: 'hand-made',
-    displayName: 'Hand made',
-    authMode: 'OAUTH2',
-    categories: [],
-    docs: undefined,
-    authorizationUrl: undefined,
-    tokenUrl: undefined,
-    refreshUrl: undefined,
-    tokenParams: {},
-    refreshParams: {},
-    authorizationMethod: 'body',
-    bodyFormat: 'form',
-    tokenExpirationBufferSec: undefined,
-    proxy: {
-      baseUrl: 'https://api.example.com',
-      headers: {},
-      query: {},
-      decompress: false,
-      retry: { at: [], after: [], remaining: undefined, errorCodes: undefined },
-      maxConcurrency: undefined,
-      allowedHosts: [],
-      paginate: undefined,
-      verification: undefined,
-      ...proxy,
-    },
-  };
+  const parsed = parseProvider('hand-made', { display_name: 'Hand made', auth_mode: 'OAUTH2', proxy: { base_url: 'https://api.example.com' } });
+  if (!parsed.ok) throw new Error(parsed.reason);
+  return { ...parsed.provider, proxy: { ...parsed.provider.proxy, ...proxy } };
 }
 
 const connection = connectionFixture;

@@ -1,7 +1,10 @@
 import type dns from 'node:dns';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
-import { describe, expect, it } from 'vitest';
-import { createGuardedLookup, isHostAllowed, isPrivateAddress } from '../../../../server/proxy/egress.js';
+import type { Agent } from 'undici';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createGuardedAgent, createGuardedLookup, isHostAllowed, isPrivateAddress } from '../../../../server/proxy/egress.js';
 
 describe('isPrivateAddress', () => {
   it.each([
@@ -148,5 +151,49 @@ describe('createGuardedLookup', () => {
   it('resolves a public IP literal', async () => {
     const result = await lookup(false, '8.8.8.8');
     expect(result).toEqual({ error: null, address: '8.8.8.8', family: 4 });
+  });
+});
+
+describe('createGuardedAgent', () => {
+  const servers: http.Server[] = [];
+  const listen = async (host: string) => {
+    const server = http.createServer((_req, res) => res.end('ok'));
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, host, resolve));
+    return (server.address() as AddressInfo).port;
+  };
+  afterAll(() => Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve)))));
+
+  const status = async (agent: Agent, url: string) => {
+    try {
+      const response = await agent.request({ origin: new URL(url).origin, path: '/', method: 'GET' });
+      await response.body.dump();
+      return response.statusCode;
+    } catch (error) {
+      return (error as { code?: string }).code;
+    }
+  };
+
+  it('refuses a loopback IP literal (no DNS involved), as token requests to 127.0.0.1 used to pass', async () => {
+    const port = await listen('127.0.0.1');
+    const agent = createGuardedAgent({ allowPrivateEgress: false });
+    expect(await status(agent, `http://127.0.0.1:${port}/`)).toBe('EGRESS_DENIED');
+    await agent.close();
+  });
+
+  it("trusts exactly the operator's webhook origin: another port on the same host stays refused", async () => {
+    const trustedPort = await listen('127.0.0.1');
+    const otherPort = await listen('127.0.0.1');
+    const agent = createGuardedAgent({ allowPrivateEgress: false, trustedUrls: [`http://127.0.0.1:${trustedPort}/hooks`] });
+    expect(await status(agent, `http://127.0.0.1:${trustedPort}/`)).toBe(200);
+    expect(await status(agent, `http://127.0.0.1:${otherPort}/`)).toBe('EGRESS_DENIED');
+    await agent.close();
+  });
+
+  it('trusts an IPv6 literal webhook origin written with brackets', async () => {
+    const port = await listen('::1');
+    const agent = createGuardedAgent({ allowPrivateEgress: false, trustedUrls: [`http://[::1]:${port}/hooks`] });
+    expect(await status(agent, `http://[::1]:${port}/`)).toBe(200);
+    await agent.close();
   });
 });

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { loadCatalog, type Provider } from '../../../../server/providers/catalog.js';
+import { parseProvider } from '../../../../server/providers/provider.js';
 import {
   assertBaseOnProviderHosts,
+  assertOnTemplateHosts,
   assertOverrideOnProviderHosts,
   hostMatches,
   parseBaseUrlOverride,
@@ -44,6 +46,15 @@ describe('a base URL filled from connection config stays on the provider', () =>
       );
     },
   );
+
+  it("holds another URL template of the entry to its own domain (a verification's base_url_override)", () => {
+    const template = 'https://${connectionConfig.company}.jobs.personio.de';
+    const values = config({ company: 'acme' });
+    expect(() => assertOnTemplateHosts(provider('github'), template, values, new URL('https://acme.jobs.personio.de'))).not.toThrow();
+    expect(() => assertOnTemplateHosts(provider('github'), template, values, new URL('https://attacker.example/#.jobs.personio.de'))).toThrow(
+      expect.objectContaining({ code: 'invalid_connection_config' }),
+    );
+  });
 
   it('holds an instance URL to the catalog allowed_hosts (salesforce)', () => {
     expect(resolveBaseUrl(provider('salesforce'), config({ instance_url: 'https://acme.my.salesforce.com' }), undefined).hostname).toBe('acme.my.salesforce.com');
@@ -97,5 +108,37 @@ describe('assertOverrideOnProviderHosts', () => {
 describe('parseBaseUrlOverride', () => {
   it.each(['not a url', 'file:///etc/passwd', 'javascript:alert(1)', ''])('refuses %j with base_url_override_not_allowed', (text) => {
     expect(() => parseBaseUrlOverride(text)).toThrow(expect.objectContaining({ code: 'base_url_override_not_allowed' }));
+  });
+});
+
+describe('templates whose host cannot be bounded fail closed (review findings)', () => {
+  const made = (baseUrl: string, allowedHosts: string[] = []) => {
+    const parsed = parseProvider('made', { auth_mode: 'API_KEY', proxy: { base_url: baseUrl, allowed_hosts: allowedHosts } });
+    if (!parsed.ok) throw new Error(parsed.reason);
+    return parsed.provider;
+  };
+
+  it.each([
+    ['https://api-${connectionConfig.region}.example.com', { region: 'x@evil.example#' }],
+    ['https://${connectionConfig.a}.${connectionConfig.b}.example.com', { a: 'x', b: 'evil.example#' }],
+    ['https://api.example.com:${connectionConfig.port}', { port: '1@evil.example#' }],
+    ['https://api.${connectionConfig.domain}', { domain: 'evil.example' }],
+    ['https://${connectionConfig.tenant}.com', { tenant: 'evil' }],
+  ])('%s with %j is refused', (template, values) => {
+    expect(() => resolveBaseUrl(made(template), config(values), undefined)).toThrow(expect.objectContaining({ code: 'invalid_connection_config' }));
+  });
+
+  it('accepts what stays under the literal domain, and what allowed_hosts lists', () => {
+    expect(resolveBaseUrl(made('https://api-${connectionConfig.region}.example.com'), config({ region: 'eu' }), undefined).hostname).toBe('api-eu.example.com');
+    expect(resolveBaseUrl(made('https://api.${connectionConfig.domain}', ['api.acme.example']), config({ domain: 'acme.example' }), undefined).hostname).toBe('api.acme.example');
+  });
+
+  it("lets a self-hosted instance URL (the whole origin) through when the catalog lists no hosts", () => {
+    expect(resolveBaseUrl(made('${connectionConfig.instance_url}'), config({ instance_url: 'https://gitlab.acme.internal' }), undefined).hostname).toBe('gitlab.acme.internal');
+  });
+
+  it('refuses plain http for an override when the base URL is not known yet', () => {
+    const salesforce = provider('salesforce');
+    expect(() => assertOverrideOnProviderHosts(salesforce, {}, undefined, new URL('http://acme.my.salesforce.com'))).toThrow(/https/);
   });
 });
