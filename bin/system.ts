@@ -7,6 +7,7 @@ import pino from 'pino';
 import { buildApp } from '../server/app.js';
 import type { Config } from '../server/config.js';
 import { createCipher } from '../server/credentials/cipher.js';
+import { isPatchbayError } from '../server/errors.js';
 import { checkEncryptionKey } from '../server/credentials/key-check.js';
 import { createCredentialsManager } from '../server/credentials/refresh.js';
 import { startLogRetention } from '../server/logs/retention.js';
@@ -171,6 +172,23 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
       store,
       catalog,
       dispatcher,
+      onRefreshFailed: (connection, error) => {
+        const provider = catalog.get(connection.provider);
+        webhooks.authEvent(
+          {
+            connectionId: connection.connectionId,
+            providerConfigKey: connection.providerConfigKey,
+            provider: connection.provider,
+            authMode: provider?.authMode ?? 'unknown',
+            operation: 'refresh',
+            success: false,
+            tags: connection.tags,
+            endUser: connection.endUser,
+            error: { type: isPatchbayError(error) ? error.code : 'refresh_failed', description: isPatchbayError(error) ? error.message : 'The token could not be refreshed.' },
+          },
+          connection.webhookUrlOverride,
+        );
+      },
       onRefreshed: (connection) => {
         proxy?.targets.update(connection);
         feed.publish({ kind: 'connection', providerConfigKey: connection.providerConfigKey, connectionId: connection.connectionId }, { local: false });

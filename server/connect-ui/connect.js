@@ -44,7 +44,9 @@ setup();
 function setup() {
   if (framed) document.documentElement.classList.add('framed');
   const theme = query.get('theme');
-  if (theme === 'light' || theme === 'dark') document.documentElement.dataset.theme = theme;
+  // The app's choice, else the system's: one set of dark colours in the CSS serves both.
+  document.documentElement.dataset.theme =
+    theme === 'light' || theme === 'dark' ? theme : window.matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light';
 
   closeButton.addEventListener('click', requestClose);
   backButton.addEventListener('click', () => {

@@ -27,6 +27,8 @@ export interface CredentialsManagerDeps {
   now?: () => number;
   /** Called with every connection whose credentials changed (cache invalidation, logs). */
   onRefreshed?: (connection: Connection) => void;
+  /** Called when the token endpoint refused a refresh (the auth webhook's `refresh` failure). */
+  onRefreshFailed?: (connection: Connection, error: unknown) => void;
 }
 
 export interface CredentialsManager {
@@ -162,7 +164,10 @@ export function createCredentialsManager(deps: CredentialsManagerDeps): Credenti
         return undefined;
       }
     });
-    if (failure !== undefined || result === undefined) throw failure;
+    if (failure !== undefined || result === undefined) {
+      deps.onRefreshFailed?.(seen, failure);
+      throw failure;
+    }
     if (result !== seen) deps.onRefreshed?.(result);
     return result;
   };

@@ -14,6 +14,9 @@ export interface AuthorizationSeen {
 export interface TokenSeen {
   params: Record<string, string>;
   authorization: string | undefined;
+  /** performance.now() when the request arrived and when its answer was written (benchmarks subtract it). */
+  receivedAtMs: number;
+  answeredAtMs: number;
 }
 
 export interface OAuthProvider {
@@ -46,6 +49,7 @@ export async function startOAuthProvider(): Promise<OAuthProvider> {
   };
 
   const server = http.createServer((req, res) => {
+    const receivedAtMs = performance.now();
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
@@ -75,7 +79,11 @@ export async function startOAuthProvider(): Promise<OAuthProvider> {
         const params: Record<string, string> = (req.headers['content-type'] ?? '').includes('json')
           ? (JSON.parse(text) as Record<string, string>)
           : Object.fromEntries(new URLSearchParams(text));
-        provider.tokenRequests.push({ params, authorization: req.headers.authorization });
+        const seen: TokenSeen = { params, authorization: req.headers.authorization, receivedAtMs, answeredAtMs: receivedAtMs };
+        provider.tokenRequests.push(seen);
+        res.once('finish', () => {
+          seen.answeredAtMs = performance.now();
+        });
         const granted = codes.get(params.code ?? '');
         codes.delete(params.code ?? '');
         const verifierOk =

@@ -284,6 +284,27 @@ describe('Connect: sessions, OAuth2 with PKCE, API keys', () => {
     expect(await connectionsOf('keyed-user')).toHaveLength(1);
   });
 
+  it('sends an auth webhook with operation refresh when a refresh fails', async () => {
+    const session = await newSession({ end_user: { id: 'refresh-fails' } });
+    const browser = await openSocket();
+    await popup(`/oauth/connect/fake?connect_session_token=${session.token}&ws_client_id=${browser.wsClientId}`);
+    await expect.poll(() => browser.messages.at(-1)?.message_type).toBe('success');
+    browser.socket.close();
+    const connectionId = browser.messages.at(-1)?.connection_id as string;
+    // The fake provider refuses refresh grants (it only knows authorization codes).
+    const refreshed = await patchbay.request('GET', `/connections/${connectionId}?provider_config_key=fake&force_refresh=true`);
+    expect(refreshed.status).toBe(424);
+    await expect
+      .poll(
+        () =>
+          receiver.requests
+            .map((r) => JSON.parse(r.body.toString()))
+            .find((b) => b.type === 'auth' && b.operation === 'refresh' && b.connectionId === connectionId),
+        { timeout: 20_000 },
+      )
+      .toMatchObject({ success: false, providerConfigKey: 'fake', endUser: { endUserId: 'refresh-fails' }, error: { type: 'refresh_token_external_error' } });
+  });
+
   it('sends signed auth webhooks without credentials, verified by @nangohq/node', async () => {
     await expect.poll(() => receiver.requests.filter((r) => JSON.parse(r.body.toString()).type === 'auth').length, { timeout: 20_000 }).toBeGreaterThan(0);
     const hooks = receiver.requests.filter((r) => JSON.parse(r.body.toString()).type === 'auth');

@@ -68,6 +68,10 @@ describe('patchbay start: the runner on its own thread', () => {
       label: 'runner-thread',
       runnerThread: true,
       functionsDir: functions.dir,
+      // The harness's 1.5 s makes a runner "lost" after one late heartbeat: four functions
+      // hammering host services on a busy 2-core machine delayed one past it (CI). Production
+      // waits 30 s; this file is about the server staying responsive, not about reaping.
+      runnerTuning: { staleMs: 15_000 },
       providers: { github: { proxy: { base_url: upstream.url } } },
     });
     await addConnection(patchbay, { provider: 'github', providerConfigKey: 'github', connectionId: 'gh-1', accessToken: 'token-one' });
