@@ -21,6 +21,8 @@ const FLOW_TTL_MS = 15 * 60_000;
 // the templates they fill (provider-hosts.ts keeps base URLs on the provider's domain).
 const MAX_CONFIG_KEYS = 20;
 const MAX_CONFIG_VALUE_CHARS = 1024;
+// An end user retries a few times at most; a session token in a loop must not fill a table.
+const MAX_FLOWS_PER_SESSION = 20;
 
 export interface AuthEvent {
   operation: 'creation' | 'override';
@@ -184,7 +186,7 @@ export function createConnectFlows(deps: ConnectFlowDeps) {
         codeChallenge: pkce?.challenge,
         extraParams: { ...(defaults?.authorization_params ?? {}), ...start.authorizationParams },
       });
-      await deps.store.connect.createFlow({
+      const created = await deps.store.connect.createFlow({
         stateHash: hashSecret(state),
         sessionId: start.session.id,
         integrationKey: start.integrationKey,
@@ -193,7 +195,8 @@ export function createConnectFlows(deps: ConnectFlowDeps) {
         secret: { codeVerifier: pkce?.verifier ?? '', redirectUri: redirectUri() },
         connectionConfig,
         expiresAt: new Date(Math.min(now() + FLOW_TTL_MS, start.session.expiresAt.getTime())),
-      });
+      }, MAX_FLOWS_PER_SESSION);
+      if (!created) throw new FlowError('too_many_attempts', 'Too many authorizations were started with this session. Please start again later.', 429);
       return url;
     },
 

@@ -7,12 +7,13 @@ import { createOutageLog } from '../store/index.js';
 import type { LogStore } from '../store/logs.js';
 import type { RecordStore } from '../store/records.js';
 import type { RunStore } from '../store/runs.js';
+import type { ConnectStore } from '../store/connect.js';
 
 const SWEEP_INTERVAL_MS = 60 * 60_000;
 const BATCH = 5000;
 
 export function startLogRetention(
-  store: { logs: LogStore; runs: RunStore; records: RecordStore },
+  store: { logs: LogStore; runs: RunStore; records: RecordStore; connect: ConnectStore },
   retention: { logDays: number; recordPruneDays: number },
   logger: FastifyBaseLogger,
 ): () => void {
@@ -28,6 +29,8 @@ export function startLogRetention(
       while (deleted === BATCH);
       do deleted = await store.records.prunePayloadsDeletedBefore(pruneBefore, BATCH);
       while (deleted === BATCH);
+      // Connect sessions and OAuth flows are dead once expired: a day's grace for debugging.
+      await store.connect.purgeExpired(new Date(Date.now() - 86_400_000));
       outage.succeeded();
     } catch (error) {
       outage.failed(error);

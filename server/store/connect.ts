@@ -48,7 +48,8 @@ export interface ConnectStore {
   sessionByTokenHash(tokenHash: Buffer): Promise<ConnectSession | undefined>;
   sessionById(id: number): Promise<ConnectSession | undefined>;
   deleteSession(tokenHash: Buffer): Promise<boolean>;
-  createFlow(input: OAuthFlowInput): Promise<void>;
+  /** Records a flow; false when its session already has `maxPerSession` flows in progress. */
+  createFlow(input: OAuthFlowInput, maxPerSession: number): Promise<boolean>;
   /** Removes and returns the flow: a state works once, whatever happens next. */
   takeFlow(stateHash: Buffer): Promise<OAuthFlow | undefined>;
   /** Deletes sessions and flows expired before `before`; returns how many rows went. */
@@ -129,10 +130,11 @@ export function createConnectStore(db: Queryable, cipher: Cipher): ConnectStore 
       return (rowCount ?? 0) > 0;
     },
 
-    async createFlow(input) {
-      await db.query(
+    async createFlow(input, maxPerSession) {
+      const { rowCount } = await db.query(
         `INSERT INTO oauth_flows (state_hash, session_id, integration_key, connection_id, ws_client_id, secret_enc, connection_config, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8
+         WHERE (SELECT count(*) FROM oauth_flows WHERE session_id = $2 AND expires_at > now()) < $9`,
         [
           input.stateHash,
           input.sessionId,
@@ -142,8 +144,10 @@ export function createConnectStore(db: Queryable, cipher: Cipher): ConnectStore 
           cipher.seal(input.secret),
           JSON.stringify(input.connectionConfig),
           input.expiresAt,
+          maxPerSession,
         ],
       );
+      return (rowCount ?? 0) > 0;
     },
 
     async takeFlow(stateHash) {

@@ -248,6 +248,18 @@ describe('Connect: sessions, OAuth2 with PKCE, API keys', () => {
     browser.socket.close();
   });
 
+  it('bounds the authorizations one session token can start (a script in a loop fills no table)', async () => {
+    const session = await newSession({ end_user: { id: 'looping' } });
+    const statuses: number[] = [];
+    for (let i = 0; i < 21; i++) {
+      const response = await getGlobalDispatcher().request({ origin: patchbay.url, path: `/oauth/connect/fake?connect_session_token=${session.token}`, method: 'GET' });
+      await response.body.dump();
+      statuses.push(response.statusCode);
+    }
+    expect(statuses.slice(0, 20).every((status) => status === 302)).toBe(true);
+    expect(statuses[20]).toBe(429);
+  });
+
   it('reconnects an existing connection: same id, new token, end user kept', async () => {
     const first = await newSession({ end_user: { id: 'reconnecting' } });
     const browser = await openSocket();
