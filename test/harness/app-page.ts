@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { build } from 'esbuild';
-import type { ConnectUIEvent, default as Nango } from '@nangohq/frontend';
+import type { AuthError, ConnectUIEvent, default as Nango } from '@nangohq/frontend';
 import type { Page } from 'playwright-core';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -15,10 +15,12 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 /** What the test page puts on `window`: the tsconfig has no DOM lib, so page code is typed through this. */
 export interface AppWindow {
   Nango: typeof Nango;
+  /** The frontend's error class, to tell its rejections from any other error. */
+  NangoAuthError: typeof AuthError;
   /** Every event ConnectUI passed to `onEvent`, in order. */
   connectEvents: ConnectUIEvent[];
   /** The result or error of the last `auth()` started by authInPage. */
-  authOutcome?: { ok: true; result: unknown } | { ok: false; type: string; message: string };
+  authOutcome?: { ok: true; result: unknown } | { ok: false; type: string; message: string; isAuthError: boolean };
 }
 
 export interface AppPage {
@@ -40,7 +42,11 @@ const PAGE = `<!doctype html>
 export async function bundleNangoFrontend(): Promise<string> {
   const entry = createRequire(path.join(ROOT, 'package.json')).resolve('@nangohq/frontend');
   const result = await build({
-    stdin: { contents: `import Nango from ${JSON.stringify(entry)};\nwindow.Nango = Nango;\nwindow.connectEvents = [];\n`, resolveDir: ROOT, loader: 'js' },
+    stdin: {
+      contents: `import Nango, { AuthError } from ${JSON.stringify(entry)};\nwindow.Nango = Nango;\nwindow.NangoAuthError = AuthError;\nwindow.connectEvents = [];\n`,
+      resolveDir: ROOT,
+      loader: 'js',
+    },
     bundle: true,
     format: 'iife',
     platform: 'browser',
@@ -123,17 +129,23 @@ export async function waitForConnectEvent<T extends ConnectUIEvent['type']>(page
 }
 
 /**
- * Starts `new Nango({host, connectSessionToken}).auth(providerConfigKey, options)` in the page
- * without waiting for it (its popup opens at once); read the outcome with waitForAuthOutcome.
+ * Starts `new Nango({host, connectSessionToken}).auth(providerConfigKey, options)` (or
+ * `.reconnect(…)`) in the page without waiting for it (its popup opens at once); read the
+ * outcome with waitForAuthOutcome.
  */
-export async function authInPage(page: Page, options: { patchbayUrl: string; sessionToken: string; providerConfigKey: string; authOptions?: Record<string, unknown> }): Promise<void> {
-  await page.evaluate(({ patchbayUrl, sessionToken, providerConfigKey, authOptions }) => {
+export async function authInPage(
+  page: Page,
+  options: { patchbayUrl: string; sessionToken: string; providerConfigKey: string; authOptions?: Record<string, unknown>; method?: 'auth' | 'reconnect' },
+): Promise<void> {
+  await page.evaluate(({ patchbayUrl, sessionToken, providerConfigKey, authOptions, method }) => {
     const app = globalThis as unknown as AppWindow;
     delete app.authOutcome;
     const nango = new app.Nango({ host: patchbayUrl, connectSessionToken: sessionToken });
-    nango.auth(providerConfigKey, authOptions as never).then(
+    const started = method === 'reconnect' ? nango.reconnect(providerConfigKey, authOptions as never) : nango.auth(providerConfigKey, authOptions as never);
+    started.then(
       (result) => void (app.authOutcome = { ok: true, result }),
-      (error: { type?: string; message?: string }) => void (app.authOutcome = { ok: false, type: String(error.type ?? ''), message: String(error.message ?? error) }),
+      (error: { type?: string; message?: string }) =>
+        void (app.authOutcome = { ok: false, type: String(error.type ?? ''), message: String(error.message ?? error), isAuthError: error instanceof app.NangoAuthError }),
     );
   }, options);
 }
