@@ -7,6 +7,8 @@ import { getGlobalDispatcher } from 'undici';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import pg from 'pg';
+import pino from 'pino';
+import { Writable } from 'node:stream';
 import { startOAuthProvider, type OAuthProvider } from '../harness/oauth-provider.js';
 import { startPatchbay, type TestPatchbay } from '../harness/patchbay.js';
 import { startUpstream, type Upstream } from '../harness/upstream.js';
@@ -25,13 +27,22 @@ describe('Connect: sessions, OAuth2 with PKCE, API keys', () => {
   let receiver: Upstream;
   let patchbay: TestPatchbay;
   let nango: Nango;
+  // Everything the process would print, at debug level: no secret may be in it.
+  const printed: string[] = [];
 
   beforeAll(async () => {
     provider = await startOAuthProvider();
     keyApi = await startUpstream();
     receiver = await startUpstream();
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        printed.push(chunk.toString());
+        done();
+      },
+    });
     patchbay = await startPatchbay({
       label: 'connect',
+      logger: pino({ level: 'debug' }, sink),
       env: { PATCHBAY_WEBHOOK_URL: `${receiver.url}/hooks`, PATCHBAY_WEBHOOK_SECRET: WEBHOOK_SECRET },
       providers: {
         'fake-oauth': {
@@ -43,6 +54,23 @@ describe('Connect: sessions, OAuth2 with PKCE, API keys', () => {
           scope_separator: ',',
           default_scopes: ['read'],
           proxy: { base_url: `${provider.url}/api` },
+        },
+        // Nango's other knobs: placeholders filled from what the end user enters, client
+        // authentication as Basic, connection config read from the token response.
+        'fake-tenant': {
+          display_name: 'Fake Tenant',
+          auth_mode: 'OAUTH2',
+          authorization_url: `${provider.authorizeUrl}?tenant=\${connectionConfig.tenant}`,
+          token_url: provider.tokenUrl,
+          token_request_auth_method: 'basic',
+          token_response_metadata: ['instance_url'],
+          connection_config: { tenant: { type: 'string', title: 'Tenant', pattern: '^[a-z]+$' } },
+          proxy: { base_url: `${provider.url}/api` },
+        },
+        'fake-basic': {
+          display_name: 'Fake Basic',
+          auth_mode: 'BASIC',
+          proxy: { base_url: keyApi.url, verification: { method: 'GET', endpoints: ['/me'] } },
         },
         'fake-key': {
           display_name: 'Fake Key',
@@ -56,6 +84,8 @@ describe('Connect: sessions, OAuth2 with PKCE, API keys', () => {
     expect((await patchbay.request('POST', '/integrations', { body: { provider: 'fake-oauth', unique_key: 'fake', credentials: oauth } })).status).toBe(200);
     expect((await patchbay.request('POST', '/integrations', { body: { provider: 'fake-key', unique_key: 'keyed' } })).status).toBe(200);
     expect((await patchbay.request('POST', '/integrations', { body: { provider: 'fake-oauth', unique_key: 'other', credentials: oauth } })).status).toBe(200);
+    expect((await patchbay.request('POST', '/integrations', { body: { provider: 'fake-tenant', unique_key: 'tenant', credentials: oauth } })).status).toBe(200);
+    expect((await patchbay.request('POST', '/integrations', { body: { provider: 'fake-basic', unique_key: 'basic' } })).status).toBe(200);
   });
   beforeEach(() => {
     provider.mode = 'approve';
@@ -260,6 +290,41 @@ describe('Connect: sessions, OAuth2 with PKCE, API keys', () => {
     expect(statuses[20]).toBe(429);
   });
 
+  it("fills the catalog's placeholders from the end user's values, authenticates the client with Basic, reads connection config from the token answer", async () => {
+    provider.behaviour.extra = { instance_url: 'https://acme.example.com' };
+    const session = await newSession({ end_user: { id: 'tenant-user' }, allowed_integrations: ['tenant'] });
+    const refused = await popup(`/oauth/connect/tenant?connect_session_token=${session.token}&params[tenant]=Not-Valid`);
+    expect(refused.callback.status).toBe(400);
+    expect(refused.callback.body).toContain('Tenant does not have the expected format');
+    const browser = await openSocket();
+    await popup(`/oauth/connect/tenant?connect_session_token=${session.token}&ws_client_id=${browser.wsClientId}&params[tenant]=acme`);
+    await expect.poll(() => browser.messages.at(-1)?.message_type).toBe('success');
+    browser.socket.close();
+    expect(provider.authorizations.at(-1)?.params.get('tenant')).toBe('acme');
+    const tokenRequest = provider.tokenRequests.at(-1);
+    expect(tokenRequest?.authorization).toBe(`Basic ${Buffer.from('client-abc:client-secret-xyz').toString('base64')}`);
+    expect(tokenRequest?.params.client_secret).toBeUndefined();
+    const [connection] = await connectionsOf('tenant-user');
+    const full = await patchbay.request('GET', `/connections/${connection?.connection_id}?provider_config_key=tenant`);
+    expect(full.json.connection_config).toEqual({ tenant: 'acme', instance_url: 'https://acme.example.com' });
+  });
+
+  it('connects a username and password through /api-auth/basic after the provider accepted them', async () => {
+    const session = await newSession({ end_user: { id: 'basic-user' }, allowed_integrations: ['basic'] });
+    keyApi.setFallback((req, res) => {
+      const ok = req.headers.authorization === `Basic ${Buffer.from('ada:pa55word').toString('base64')}`;
+      res.writeHead(ok ? 200 : 401);
+      res.end();
+    });
+    const refused = await patchbay.request('POST', `/api-auth/basic/basic?connect_session_token=${session.token}`, { auth: false, body: { username: 'ada', password: 'wrong' } });
+    expect(refused.json.error.code).toBe('connection_test_failed');
+    const accepted = await patchbay.request('POST', `/api-auth/basic/basic?connect_session_token=${session.token}`, { auth: false, body: { username: 'ada', password: 'pa55word' } });
+    expect(accepted.status).toBe(200);
+    expect(await connectionsOf('basic-user')).toHaveLength(1);
+    const wrongMode = await patchbay.request('POST', `/api-auth/api-key/basic?connect_session_token=${session.token}`, { auth: false, body: { apiKey: 'x' } });
+    expect(wrongMode.status).toBe(400);
+  });
+
   it('reconnects an existing connection: same id, new token, end user kept', async () => {
     const first = await newSession({ end_user: { id: 'reconnecting' } });
     const browser = await openSocket();
@@ -330,8 +395,11 @@ describe('Connect: sessions, OAuth2 with PKCE, API keys', () => {
     expect(hooks.map((h) => JSON.parse(h.body.toString())).some((b) => b.success === true && b.operation === 'creation' && b.endUser?.endUserId === 'user-42')).toBe(true);
   });
 
-  it('keeps tokens, client secrets and session tokens out of /logs', async () => {
+  it('keeps tokens, client secrets and session tokens out of /logs and of what the process prints', async () => {
     const logs = await patchbay.request('GET', '/logs?limit=500');
-    expect(logs.text).not.toMatch(/at-[0-9a-f]{16}|rt-[0-9a-f]{16}|client-secret-xyz|nango_connect_session_[0-9a-f]{64}|good-key-123/);
+    const secrets = /at-[0-9a-f]{16}|rt-[0-9a-f]{16}|client-secret-xyz|nango_connect_session_[0-9a-f]{64}|good-key-123|bad-key-456/;
+    expect(logs.text).not.toMatch(secrets);
+    expect(printed.length).toBeGreaterThan(0);
+    expect(printed.join('')).not.toMatch(secrets);
   });
 });
