@@ -78,6 +78,8 @@ const STANDARD_RESET = ['x-ratelimit-reset', 'ratelimit-reset'];
 const STANDARD_LIMIT = ['x-ratelimit-limit', 'ratelimit-limit'];
 /** How often a call held on an exhausted quota with an unknown reset looks again. */
 const UNKNOWN_RESET_POLL_MS = 25;
+/** How often a call held on a spent quota looks again whether it still must wait. */
+const HOLD_RECHECK_MS = 1000;
 /** What a call that found no free slot in time is told to wait before trying again. */
 const SLOT_RETRY_AFTER_MS = 1000;
 
@@ -213,7 +215,8 @@ export function createPacer(options: PacerOptions): Pacer {
             fields: { retry_after_ms: wait },
           });
         }
-        await sleep(wait, signal);
+        // In steps: an operator's reset (or a newer answer) lets a held call go within a second.
+        await sleep(Math.min(wait, HOLD_RECHECK_MS), signal);
         continue;
       }
       const pending = takeSlot(state, limits, signal, limits.maxWaitMs - (now() - started));

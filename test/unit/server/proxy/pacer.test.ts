@@ -324,3 +324,23 @@ describe('createPacer: bounds (review findings)', () => {
     }
   });
 });
+
+describe('createPacer: a reset reaches calls already held', () => {
+  it('lets a call sleeping on a 30-second hold go within a second of the reset', async () => {
+    vi.useFakeTimers();
+    try {
+      const pacer = createPacer({ maxEntries: 100, maxQueuePerConnection: 10 });
+      const limits = { concurrency: 5, maxWaitMs: 60_000 };
+      (pacer.acquire('conn', limits) as Slot).release();
+      pacer.observe('conn', 429, { 'retry-after': '30' }, NO_RULES);
+      const held = watch(pacer.acquire('conn', limits));
+      await vi.advanceTimersByTimeAsync(2000);
+      expect(held.state).toBe('pending');
+      pacer.reset('conn');
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(held.state).toBe('granted');
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
