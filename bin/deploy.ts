@@ -1,21 +1,30 @@
 // `patchbay deploy`: bundle and inspect the functions here, then upload them to a running server.
+// A function that does not build is uploaded as a failure (its deployed version stays) and
+// listed with its problems; `--strict` refuses the whole folder instead.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { request } from 'undici';
 import type { Config } from '../server/config.js';
-import { buildDeployment } from '../runner/deploy.js';
+import { formatProblem } from '../runner/bundle.js';
+import { buildDeployment, type Deployment } from '../runner/deploy.js';
 import { createSandbox } from '../runner/sandbox/index.js';
 
-export async function deployToServer(config: Config, out: NodeJS.WritableStream): Promise<void> {
+export interface DeployCommandOptions {
+  /** All or nothing: a `BundleError` when any function does not build. */
+  strict?: boolean;
+}
+
+export async function deployToServer(config: Config, out: NodeJS.WritableStream, options: DeployCommandOptions = {}): Promise<void> {
   const secretKey = config.secretKey ?? (await storedSecretKey(config.dataDir));
   if (secretKey === undefined) throw new Error(`no secret key: set PATCHBAY_SECRET_KEY (or run from the folder whose ${config.dataDir} holds it)`);
   const sandbox = createSandbox({ size: 2 });
-  let inputs;
+  let deployment: Deployment;
   try {
-    inputs = await buildDeployment(config.functionsDir, sandbox, { typecheck: config.typecheckFunctions });
+    deployment = await buildDeployment(config.functionsDir, sandbox, { typecheck: config.typecheckFunctions, strict: options.strict === true });
   } finally {
     await sandbox.close();
   }
+  const { inputs, failures } = deployment;
   const body = JSON.stringify({
     functions: inputs.map((f) => ({
       integration_key: f.integrationKey,
@@ -26,6 +35,7 @@ export async function deployToServer(config: Config, out: NodeJS.WritableStream)
       code: f.code,
       config: f.config,
     })),
+    failures: failures.map((f) => ({ integration_key: f.integrationKey, kind: f.kind, name: f.name, source_path: f.sourcePath, problems: f.problems })),
   });
   const response = await request(`${config.serverUrl}/functions/deploy`, {
     method: 'POST',
@@ -39,8 +49,12 @@ export async function deployToServer(config: Config, out: NodeJS.WritableStream)
   }
   const list = (key: string) => (answer[key] as string[] | undefined) ?? [];
   out.write(`deployed ${inputs.length} functions to ${config.serverUrl}\n`);
-  for (const key of ['added', 'updated', 'removed', 'unchanged']) {
+  for (const key of ['added', 'updated', 'removed', 'unchanged', 'failed']) {
     for (const name of list(key)) out.write(`  ${key.padEnd(9)} ${name}\n`);
+  }
+  if (failures.length > 0) {
+    out.write(`${failures.length} functions do not build; their deployed version, if any, still serves:\n`);
+    for (const problem of failures.flatMap((f) => f.problems)) out.write(`  ${formatProblem(problem)}\n`);
   }
 }
 

@@ -11,7 +11,9 @@ const USAGE = `usage: patchbay <command>
   start    HTTP server and runner (on its own thread) in one process (embedded PostgreSQL when DATABASE_URL is unset)
   server   HTTP API only
   runner   function worker only
-  deploy   bundle ./functions (PATCHBAY_FUNCTIONS_DIR) and upload it to a running server (PATCHBAY_URL)
+  deploy   bundle ./functions (PATCHBAY_FUNCTIONS_DIR) and upload it to a running server (PATCHBAY_URL);
+           a function that does not build is reported and keeps its deployed version
+           --strict: deploy nothing when any function does not build (for CI)
 `;
 
 const ROLES: Record<string, Role[]> = { start: ['server', 'runner'], server: ['server'], runner: ['runner'] };
@@ -22,7 +24,9 @@ const FATAL_STOP_MS = 10_000;
 async function main(argv: string[]): Promise<number> {
   const command = argv[0];
   const roles = command === undefined ? undefined : ROLES[command];
-  if (roles === undefined && command !== 'deploy') {
+  const flags = argv.slice(1);
+  const knownFlags = command === 'deploy' ? ['--strict'] : [];
+  if ((roles === undefined && command !== 'deploy') || flags.some((flag) => !knownFlags.includes(flag))) {
     process.stderr.write(USAGE);
     return command === undefined || command === 'help' || command === '--help' ? 0 : 2;
   }
@@ -39,7 +43,7 @@ async function main(argv: string[]): Promise<number> {
 
   if (roles === undefined) {
     try {
-      await deployToServer(config, process.stdout);
+      await deployToServer(config, process.stdout, { strict: flags.includes('--strict') });
       return 0;
     } catch (error) {
       process.stderr.write(`patchbay: deploy failed: ${error instanceof Error ? error.message : String(error)}\n`);

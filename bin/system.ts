@@ -23,6 +23,7 @@ import { createDatabaseProbe, createNotifications, createPool, createStore, migr
 import { createWebhookSender } from '../server/webhooks/index.js';
 import { createConnectFlows } from '../server/connect/flows.js';
 import { createWsHub } from '../server/connect/ws-hub.js';
+import { formatProblem } from '../runner/bundle.js';
 import { buildDeployment } from '../runner/deploy.js';
 import { createSandbox, type Sandbox } from '../runner/sandbox/index.js';
 import { createWorker, type Worker } from '../runner/worker.js';
@@ -236,12 +237,19 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
       // Without a runner here, one isolate reads the definitions and is gone before serving.
       const inspector = sandbox ?? createSandbox({ size: 1 });
       try {
-        const inputs = await buildDeployment(config.functionsDir, inspector, {
+        // Never strict: one broken function must not keep the others (or the server) down.
+        const { inputs, failures } = await buildDeployment(config.functionsDir, inspector, {
           typecheck: config.typecheckFunctions,
           onWarning: (message) => logger.warn(message),
         });
-        const changes = await deployFunctions({ store, deployed }, inputs);
+        const changes = await deployFunctions({ store, deployed }, inputs, failures);
         logger.info({ dir: config.functionsDir, ...changes }, `deployed ${inputs.length} functions`);
+        for (const failure of failures) {
+          logger.error(
+            { function: failure.sourcePath, problems: failure.problems },
+            `${failure.sourcePath} does not build; its deployed version, if any, still serves:\n${failure.problems.map(formatProblem).join('\n')}`,
+          );
+        }
       } finally {
         if (inspector !== sandbox) await inspector.close();
       }

@@ -1,7 +1,8 @@
 // Turns a functions folder into one self-contained, content-hashed script per action or sync,
 // in the exact shape runner/sandbox evaluates. Reads and bundles files; never runs them.
-// All problems of a folder (names, syntax, imports, types) are reported together, with
-// file:line:column relative to the folder, and nothing is returned when there is any.
+// Problems (names, syntax, imports, types) are reported with file:line:column relative to the
+// folder and tied to the functions they break: `buildFunctions` gives the functions that build
+// and the failures of the others, `bundleFunctions` is all or nothing.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
@@ -42,12 +43,34 @@ export interface BuildProblem {
   message: string;
 }
 
+/** A function of the folder that does not build, with every problem that stops it. */
+export interface FunctionFailure {
+  integration: string;
+  kind: FunctionKind;
+  name: string;
+  relativePath: string;
+  /** Sorted; a problem in a helper appears in the failure of every function importing it. */
+  problems: BuildProblem[];
+}
+
+export interface BuildOutcome {
+  /** In the order of discovery. */
+  built: BuiltFunction[];
+  failed: FunctionFailure[];
+}
+
 export interface BundleOptions {
   /** Type-check the functions before accepting them. Default true. */
   typecheck?: boolean;
   /** Receives what is worth telling but does not stop a deploy (esbuild warnings, a skipped type check). */
   onWarning?: (message: string) => void;
 }
+
+/**
+ * Module names a function may import Patchbay's function SDK by: `patchbay`, the documented
+ * one, and the names functions written for Nango use, so they deploy unchanged.
+ */
+export const SDK_MODULE_NAMES = ['patchbay', 'nango', '@nangohq/runner-sdk'] as const;
 
 /** The global the IIFE assigns; the sandbox reads `globalThis[BUNDLE_GLOBAL].default`. */
 export const BUNDLE_GLOBAL = '__patchbay_exports';
@@ -69,6 +92,12 @@ export class BundleError extends Error {
   }
 }
 
+/** The problems of failed functions as one error; a helper's problem, in several, is told once. */
+export function bundleErrorOf(failures: Array<{ problems: BuildProblem[] }>): BundleError {
+  const problems = new Map(failures.flatMap((failure) => failure.problems).map((problem) => [formatProblem(problem), problem]));
+  return new BundleError(sortProblems([...problems.values()]));
+}
+
 /** `github/actions/create-issue.ts:12:5 message`, the form editors and terminals link. */
 export function formatProblem(problem: BuildProblem): string {
   return problem.line > 0 ? `${problem.file}:${problem.line}:${problem.column} ${problem.message}` : `${problem.file} ${problem.message}`;
@@ -88,16 +117,28 @@ export async function discoverFunctions(functionsDir: string): Promise<FunctionS
 
 /** Bundles (and by default type-checks) every function of a folder; all or nothing. */
 export async function bundleFunctions(functionsDir: string, options: BundleOptions = {}): Promise<BuiltFunction[]> {
+  const { built, failed } = await buildFunctions(functionsDir, options);
+  if (failed.length > 0) throw bundleErrorOf(failed);
+  return built;
+}
+
+/**
+ * Bundles (and by default type-checks) every function of a folder: the functions that build,
+ * and for each of the others the problems that stop it. A problem counts against every
+ * function whose entry file reaches the file it is in.
+ */
+export async function buildFunctions(functionsDir: string, options: BundleOptions = {}): Promise<BuildOutcome> {
   const root = path.resolve(functionsDir);
   const warn = options.onWarning ?? (() => {});
-  const { sources, problems } = await scanFunctions(root);
+  const { sources, problems: scanProblems } = await scanFunctions(root);
   const platform = locatePlatform();
 
   // esbuild works in its own process and the type check on its own thread: both run at once.
-  const building = buildEntries(sources, root, platform);
+  const building = buildEach(sources, root, platform);
   // Awaited below; this only keeps an early failure from counting as unhandled meanwhile.
   building.catch(() => {});
   let typeProblems: BuildProblem[] = [];
+  let reach: Record<string, string[]> = {};
   if (options.typecheck !== false && sources.length > 0) {
     const sdkTypes = platform.sdkTypes;
     if (sdkTypes === undefined) {
@@ -107,6 +148,7 @@ export async function bundleFunctions(functionsDir: string, options: BundleOptio
       try {
         const checked = await typecheckInThread(sources, root, { sdkTypes, resolveFromDir: platform.runnerDir });
         typeProblems = checked.problems;
+        reach = checked.reach;
         for (const message of checked.warnings) warn(message);
       } catch (error) {
         // A crash of the checker is our bug, not the user's: the bundles are still sound.
@@ -114,22 +156,38 @@ export async function bundleFunctions(functionsDir: string, options: BundleOptio
       }
     }
   }
-  const result = await building;
+  const results = await building;
 
-  const bundleProblems = [...problems, ...result.problems];
-  for (const message of result.warnings) warn(message);
-  // A syntax error is reported by both compilers in different words: keep esbuild's.
-  const flagged = new Set(bundleProblems.map((problem) => `${problem.file}:${problem.line}`));
-  const all = [...bundleProblems, ...typeProblems.filter((problem) => !flagged.has(`${problem.file}:${problem.line}`))];
-  if (all.length > 0) throw new BundleError(sortProblems(all));
-  return result.built;
+  const built: BuiltFunction[] = [];
+  // Built alone, functions sharing a helper each repeat its warnings.
+  for (const message of new Set(results.flatMap((result) => result.warnings))) warn(message);
+  const failed: FunctionFailure[] = scanProblems.map((problem) => ({ ...describeFile(problem.file), relativePath: problem.file, problems: [problem] }));
+  sources.forEach((source, index) => {
+    const result = results[index] as EntryResult;
+    const files = new Set(reach[source.relativePath] ?? [source.relativePath]);
+    // A syntax error is reported by both compilers in different words: keep esbuild's.
+    const flagged = new Set(result.problems.map((problem) => `${problem.file}:${problem.line}`));
+    const problems = [
+      ...result.problems,
+      ...typeProblems.filter((problem) => files.has(problem.file) && !flagged.has(`${problem.file}:${problem.line}`)),
+    ];
+    if (problems.length > 0) failed.push({ integration: source.integration, kind: source.kind, name: source.name, relativePath: source.relativePath, problems: sortProblems(problems) });
+    else if (result.built !== undefined) built.push(result.built);
+  });
+  return { built, failed: failed.sort((a, b) => compareText(a.relativePath, b.relativePath)) };
 }
 
 /** Bundles one function, without type check. Gives the same code as `bundleFunctions`. */
 export async function bundleFunction(source: FunctionSource, functionsDir: string): Promise<BuiltFunction> {
-  const result = await buildEntries([source], path.resolve(functionsDir), locatePlatform());
-  if (result.problems.length > 0) throw new BundleError(sortProblems(result.problems));
-  return result.built[0] as BuiltFunction;
+  const [result] = await buildEach([source], path.resolve(functionsDir), locatePlatform());
+  if (result === undefined || result.built === undefined) throw new BundleError(sortProblems(result?.problems ?? []));
+  return result.built;
+}
+
+/** Integration, kind and name as far as a path tells them, for a file discovery refused. */
+function describeFile(relativePath: string): { integration: string; kind: FunctionKind; name: string } {
+  const [integration = '', folder = '', fileName = ''] = relativePath.split('/');
+  return { integration, kind: KIND_OF_FOLDER[folder] ?? 'action', name: fileName.replace(/\.ts$/, '') };
 }
 
 // ---- discovery ----
@@ -248,6 +306,31 @@ interface BuildResult {
   warnings: string[];
 }
 
+interface EntryResult {
+  /** Undefined when there are problems. */
+  built: BuiltFunction | undefined;
+  problems: BuildProblem[];
+  warnings: string[];
+}
+
+/**
+ * One result per source, in their order. All are built together; when that fails (esbuild gives
+ * no output at all then) each is built alone, which tells the broken ones from the others and
+ * ties each problem to the functions it breaks. Equal code either way (see `buildEntries`).
+ */
+async function buildEach(sources: FunctionSource[], root: string, platform: Platform): Promise<EntryResult[]> {
+  const together = await buildEntries(sources, root, platform);
+  if (together.problems.length === 0) {
+    return sources.map((_source, index) => ({ built: together.built[index], problems: [], warnings: index === 0 ? together.warnings : [] }));
+  }
+  return Promise.all(
+    sources.map(async (source) => {
+      const alone = await buildEntries([source], root, platform);
+      return { built: alone.built[0], problems: alone.problems, warnings: alone.warnings };
+    }),
+  );
+}
+
 // Where esbuild would put the outputs; nothing is written (`write: false`), the paths only
 // tell the outputs apart.
 const OUT_DIR = '__patchbay_out__';
@@ -295,7 +378,7 @@ function buildOptions(entryPoints: Record<string, string>, root: string, platfor
     platform: 'neutral',
     mainFields: ['module', 'main'],
     target: 'es2022',
-    ...(platform.sdkEntry !== undefined ? { alias: { patchbay: platform.sdkEntry } } : {}),
+    ...(platform.sdkEntry !== undefined ? { alias: Object.fromEntries(SDK_MODULE_NAMES.map((name) => [name, platform.sdkEntry as string])) } : {}),
     nodePaths: platform.nodePaths,
     // Fixed compiler settings: a build must not change with whatever tsconfig.json lies above
     // the folder (Patchbay's own has verbatimModuleSyntax). Setting this stops the search.
@@ -339,7 +422,7 @@ function explain(text: string): string {
   if (specifier.startsWith('node:') || NODE_BUILTINS.has(specifier.split('/')[0] as string)) {
     return `"${specifier}" is a Node module: functions run in a sandbox without Node's modules; use nango.get/post/put/patch/delete for HTTP`;
   }
-  if (specifier === 'patchbay') return `Could not resolve "patchbay": Patchbay's sdk/functions is missing from this installation`;
+  if ((SDK_MODULE_NAMES as readonly string[]).includes(specifier)) return `Could not resolve "${specifier}": Patchbay's sdk/functions is missing from this installation`;
   if (specifier.startsWith('.') || specifier.startsWith('/')) return `Could not resolve "${specifier}"`;
   const parts = specifier.split('/');
   const packageName = specifier.startsWith('@') ? parts.slice(0, 2).join('/') : (parts[0] as string);

@@ -1,47 +1,49 @@
 // Deploy: bundle every function in a folder, evaluate each once in the sandbox to read its
-// definition, and hand back the set to store. Nothing is stored when one function fails.
-import { bundleFunctions, BundleError, type BuildProblem } from './bundle.js';
+// definition, and hand back the set to store, with the functions that do not build. Strict, a
+// single function that fails refuses the whole folder.
+import { buildFunctions, bundleErrorOf, type BuildProblem, type FunctionFailure } from './bundle.js';
 import { parseFrequency } from '../server/functions/frequency.js';
-import type { FunctionInput } from '../server/store/index.js';
+import type { FunctionFailureInput, FunctionInput } from '../server/store/index.js';
 import type { Sandbox } from './sandbox/index.js';
 
 export interface DeployOptions {
   typecheck?: boolean;
+  /** Throw a `BundleError` when any function fails, instead of deploying the others (CI). */
+  strict?: boolean;
   /** esbuild warnings and a skipped type check: worth telling, never fatal. */
   onWarning?: (message: string) => void;
 }
 
-export async function buildDeployment(functionsDir: string, sandbox: Sandbox, options: DeployOptions = {}): Promise<FunctionInput[]> {
-  const built = await bundleFunctions(functionsDir, {
+export interface Deployment {
+  /** The functions that build, sorted by path. */
+  inputs: FunctionInput[];
+  /** The functions that do not, sorted by path: their deployed version (if any) stays. */
+  failures: FunctionFailureInput[];
+}
+
+export async function buildDeployment(functionsDir: string, sandbox: Sandbox, options: DeployOptions = {}): Promise<Deployment> {
+  const { built, failed } = await buildFunctions(functionsDir, {
     typecheck: options.typecheck ?? true,
     ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
   });
-  const problems: BuildProblem[] = [];
+  const failures: FunctionFailure[] = [...failed];
   const inputs: FunctionInput[] = [];
   await Promise.all(
     built.map(async (fn) => {
+      const fail = (message: string) => {
+        const problem: BuildProblem = { file: fn.relativePath, line: 0, column: 0, message };
+        failures.push({ integration: fn.integration, kind: fn.kind, name: fn.name, relativePath: fn.relativePath, problems: [problem] });
+      };
       const inspected = await sandbox.inspect({ hash: fn.hash, code: fn.code });
-      if (!inspected.ok) {
-        problems.push({ file: fn.relativePath, line: 0, column: 0, message: inspected.message });
-        return;
-      }
+      if (!inspected.ok) return fail(inspected.message);
       const { summary } = inspected;
       if (summary.type !== fn.kind) {
-        problems.push({
-          file: fn.relativePath,
-          line: 0,
-          column: 0,
-          message: `is in ${fn.kind}s/ but its default export is ${summary.type === 'action' ? 'createAction' : summary.type === 'sync' ? 'createSync' : summary.type}(…)`,
-        });
-        return;
+        return fail(`is in ${fn.kind}s/ but its default export is ${summary.type === 'action' ? 'createAction' : summary.type === 'sync' ? 'createSync' : summary.type}(…)`);
       }
       let frequencyMs: number | undefined;
       if (summary.type === 'sync') {
         const frequency = parseFrequency(summary.frequency ?? '');
-        if (!frequency.ok) {
-          problems.push({ file: fn.relativePath, line: 0, column: 0, message: `frequency: ${frequency.reason}` });
-          return;
-        }
+        if (!frequency.ok) return fail(`frequency: ${frequency.reason}`);
         frequencyMs = frequency.ms;
       }
       inputs.push({
@@ -55,6 +57,10 @@ export async function buildDeployment(functionsDir: string, sandbox: Sandbox, op
       });
     }),
   );
-  if (problems.length > 0) throw new BundleError(problems);
-  return inputs.sort((a, b) => a.sourcePath.localeCompare(b.sourcePath));
+  failures.sort((a, b) => a.relativePath.localeCompare(b.relativePath));
+  if (options.strict === true && failures.length > 0) throw bundleErrorOf(failures);
+  return {
+    inputs: inputs.sort((a, b) => a.sourcePath.localeCompare(b.sourcePath)),
+    failures: failures.map((f) => ({ integrationKey: f.integration, kind: f.kind, name: f.name, sourcePath: f.relativePath, problems: f.problems })),
+  };
 }

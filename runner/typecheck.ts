@@ -5,7 +5,7 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import type TS from 'typescript';
-import type { BuildProblem, FunctionSource } from './bundle.js';
+import { SDK_MODULE_NAMES, type BuildProblem, type FunctionSource } from './bundle.js';
 
 export interface TypecheckLocations {
   /** sdk/functions.ts, or the compiled sdk/functions.d.ts. */
@@ -16,6 +16,8 @@ export interface TypecheckLocations {
 
 export interface TypecheckResult {
   problems: BuildProblem[];
+  /** Per entry (its `relativePath`): the user files it imports, itself included, transitively. */
+  reach: Record<string, string[]>;
   warnings: string[];
   durationMs: number;
 }
@@ -118,12 +120,13 @@ export async function typecheckFunctions(sources: FunctionSource[], functionsDir
   const started = performance.now();
   const ts = await loadTypeScript();
   if (ts === undefined) {
-    return { problems: [], warnings: ['type check skipped: the typescript package is not installed'], durationMs: 0 };
+    return { problems: [], reach: {}, warnings: ['type check skipped: the typescript package is not installed'], durationMs: 0 };
   }
 
   const options = compilerOptions(ts);
   forgetParsedDependenciesLater();
-  const host = createHost(ts, options, locations);
+  const imports = new Map<string, Set<string>>();
+  const host = createHost(ts, options, locations, functionsDir, imports);
   const program = ts.createProgram({ rootNames: [SANDBOX_GLOBALS_FILE, ...sources.map((source) => source.file)], options, host });
   const isUserFile = (fileName: string) => {
     const relative = path.relative(functionsDir, fileName);
@@ -146,7 +149,14 @@ export async function typecheckFunctions(sources: FunctionSource[], functionsDir
   const warnings = [...program.getOptionsDiagnostics(), ...program.getGlobalDiagnostics()].map(
     (diagnostic) => `type check: ${ts.flattenDiagnosticMessageText(diagnostic.messageText, ' ')}`,
   );
-  return { problems, warnings, durationMs: performance.now() - started };
+  const relative = (fileName: string) => path.relative(functionsDir, fileName).split(path.sep).join('/');
+  const reach: Record<string, string[]> = {};
+  for (const source of sources) {
+    const seen = new Set([source.file]);
+    for (const file of seen) for (const imported of imports.get(file) ?? []) if (isUserFile(imported)) seen.add(imported);
+    reach[source.relativePath] = [...seen].map(relative);
+  }
+  return { problems, reach, warnings, durationMs: performance.now() - started };
 }
 
 function compilerOptions(ts: typeof TS): TS.CompilerOptions {
@@ -190,13 +200,20 @@ function forgetParsedDependenciesLater(): void {
   forgetTimer.unref();
 }
 
-function createHost(ts: typeof TS, options: TS.CompilerOptions, locations: TypecheckLocations): TS.CompilerHost {
+/**
+ * `imports` receives, per file, the files its imports resolved to: which functions a problem
+ * breaks.
+ */
+function createHost(ts: typeof TS, options: TS.CompilerOptions, locations: TypecheckLocations, functionsDir: string, imports: Map<string, Set<string>>): TS.CompilerHost {
   const host = ts.createCompilerHost(options, true);
   const getSourceFile = host.getSourceFile.bind(host);
   const fileExists = host.fileExists.bind(host);
   const readFile = host.readFile.bind(host);
   const cache = ts.createModuleResolutionCache(host.getCurrentDirectory(), (name) => host.getCanonicalFileName(name), options);
   const fallbackImporter = path.join(locations.resolveFromDir, '__patchbay_resolve__.ts');
+  const folderImporter = path.join(functionsDir, '__patchbay_resolve__.ts');
+  const sdkDir = path.dirname(locations.sdkTypes);
+  const isSdkFile = (fileName: string) => !path.relative(sdkDir, fileName).startsWith('..');
 
   host.fileExists = (fileName) => fileName === SANDBOX_GLOBALS_FILE || fileExists(fileName);
   host.readFile = (fileName) => (fileName === SANDBOX_GLOBALS_FILE ? SANDBOX_GLOBALS : readFile(fileName));
@@ -211,18 +228,34 @@ function createHost(ts: typeof TS, options: TS.CompilerOptions, locations: Typec
     return sourceFile;
   };
 
-  // The same resolution as runner/bundle.ts gives esbuild: `patchbay` aliased, then the
-  // importer's node_modules, then Patchbay's.
+  // The same resolution as runner/bundle.ts gives esbuild: `patchbay` (and the names Nango's
+  // functions use) aliased, then the importer's node_modules, then Patchbay's. The sdk's own
+  // bare imports (zod's types) are resolved from the functions folder first: a folder with its
+  // own zod must see one zod, or its schemas would not fit createAction's parameter types.
+  const resolve = (specifier: string, containingFile: string): TS.ResolvedModuleWithFailedLookupLocations => {
+    if ((SDK_MODULE_NAMES as readonly string[]).includes(specifier)) {
+      const resolvedFileName = locations.sdkTypes;
+      return { resolvedModule: { resolvedFileName, extension: extensionOf(ts, resolvedFileName), isExternalLibraryImport: false } };
+    }
+    const bare = !specifier.startsWith('.') && !path.isAbsolute(specifier);
+    if (bare && isSdkFile(containingFile)) {
+      const fromFolder = ts.resolveModuleName(specifier, folderImporter, options, host, cache);
+      if (fromFolder.resolvedModule !== undefined) return fromFolder;
+    }
+    const resolved = ts.resolveModuleName(specifier, containingFile, options, host, cache);
+    if (resolved.resolvedModule !== undefined || !bare) return resolved;
+    return ts.resolveModuleName(specifier, fallbackImporter, options, host, cache);
+  };
   host.resolveModuleNameLiterals = (literals, containingFile) =>
     literals.map((literal) => {
-      const specifier = literal.text;
-      if (specifier === 'patchbay') {
-        const resolvedFileName = locations.sdkTypes;
-        return { resolvedModule: { resolvedFileName, extension: extensionOf(ts, resolvedFileName), isExternalLibraryImport: false } };
+      const resolved = resolve(literal.text, containingFile);
+      const target = resolved.resolvedModule?.resolvedFileName;
+      if (target !== undefined) {
+        const edges = imports.get(containingFile) ?? new Set<string>();
+        edges.add(target);
+        imports.set(containingFile, edges);
       }
-      const resolved = ts.resolveModuleName(specifier, containingFile, options, host, cache);
-      if (resolved.resolvedModule !== undefined || specifier.startsWith('.') || path.isAbsolute(specifier)) return resolved;
-      return ts.resolveModuleName(specifier, fallbackImporter, options, host, cache);
+      return resolved;
     });
   return host;
 }

@@ -1,10 +1,12 @@
 // POST /functions/deploy (what `patchbay deploy` calls) and GET /functions. Bundles arrive
 // built and inspected by the CLI; the server checks each hash against its code and stores the set.
+// Functions the CLI could not build arrive as `failures`: their deployed version stays, and
+// GET /functions shows why they were not updated.
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { PatchbayError } from '../errors.js';
-import type { DeployChanges, FunctionInput, Store } from '../store/index.js';
+import type { DeployChanges, FunctionFailure, FunctionFailureInput, FunctionInput, Store } from '../store/index.js';
 import { parseInput } from '../validate.js';
 
 // Bundles that include zod weigh ~100–300 KB; 64 MB leaves room for a few hundred functions.
@@ -26,6 +28,21 @@ const deployBody = z.strictObject({
       }),
     )
     .max(5000),
+  failures: z
+    .array(
+      z.strictObject({
+        integration_key: z.string().min(1).max(255),
+        kind: z.enum(['action', 'sync']),
+        name: z.string().min(1).max(255),
+        source_path: z.string().min(1).max(1024),
+        problems: z
+          .array(z.strictObject({ file: z.string().max(1024), line: z.int().min(0), column: z.int().min(0), message: z.string().max(10_000) }))
+          .min(1)
+          .max(100),
+      }),
+    )
+    .max(5000)
+    .optional(),
 });
 
 export interface FunctionRouteDeps {
@@ -47,30 +64,62 @@ export function functionRoutes(api: FastifyInstance, deps: FunctionRouteDeps): v
       }
       return { integrationKey: f.integration_key, kind: f.kind, name: f.name, sourcePath: f.source_path, hash, code: f.code, config: f.config };
     });
-    const changes = await deployFunctions(deps, inputs);
+    const failures: FunctionFailureInput[] = (body.failures ?? []).map((f) => ({
+      integrationKey: f.integration_key,
+      kind: f.kind,
+      name: f.name,
+      sourcePath: f.source_path,
+      problems: f.problems,
+    }));
+    const changes = await deployFunctions(deps, inputs, failures);
     return { success: true, ...changes };
   });
 
   api.get('/functions', async () => {
-    const all = await deps.store.functions.list();
+    const [all, failures] = await Promise.all([deps.store.functions.list(), deps.store.functions.failures()]);
+    const failureOf = new Map(failures.map((f) => [`${f.integrationKey}\0${f.kind}\0${f.name}`, f]));
     return {
-      functions: all.map((f) => ({
+      functions: all.map((f) => {
+        const failure = failureOf.get(`${f.integrationKey}\0${f.kind}\0${f.name}`);
+        return {
+          integration_key: f.integrationKey,
+          kind: f.kind,
+          name: f.name,
+          source_path: f.sourcePath,
+          hash: f.bundleHash,
+          enabled: f.enabled,
+          deployed_at: f.deployedAt.toISOString(),
+          config: f.config,
+          // The folder's current version does not build: this deployed one still serves.
+          ...(failure === undefined ? {} : { error: wireProblem(failure) }),
+        };
+      }),
+      // Every function the last deploy could not build, deployed before or not.
+      errors: failures.map((f) => ({
         integration_key: f.integrationKey,
         kind: f.kind,
         name: f.name,
         source_path: f.sourcePath,
-        hash: f.bundleHash,
-        enabled: f.enabled,
-        deployed_at: f.deployedAt.toISOString(),
-        config: f.config,
+        ...wireProblem(f),
+        problems: f.problems,
+        failed_at: f.failedAt.toISOString(),
       })),
     };
   });
 }
 
-/** Replaces the deployed set in one transaction and announces it. Shared by the route and `start`. */
-export async function deployFunctions(deps: FunctionRouteDeps, inputs: FunctionInput[]): Promise<DeployChanges> {
-  const changes = await deps.store.transaction((tx) => tx.functions.replaceAll(inputs));
+/** A failure's first problem, as `{file, line, message}` (line 0: the whole file). */
+function wireProblem(failure: FunctionFailure): { file: string; line: number; column: number; message: string } {
+  const [first] = failure.problems;
+  return first === undefined ? { file: failure.sourcePath, line: 0, column: 0, message: 'does not build' } : { ...first };
+}
+
+/**
+ * Replaces the deployed set in one transaction (keeping the deployed version of each failure)
+ * and announces it. Shared by the route and `start`.
+ */
+export async function deployFunctions(deps: FunctionRouteDeps, inputs: FunctionInput[], failures: FunctionFailureInput[] = []): Promise<DeployChanges> {
+  const changes = await deps.store.transaction((tx) => tx.functions.replaceAll(inputs, failures));
   deps.deployed();
   return changes;
 }

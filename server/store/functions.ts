@@ -14,6 +14,19 @@ export interface FunctionInput {
   config: Record<string, unknown>;
 }
 
+/** A function the deploy could not build: its deployed version, if any, is kept. */
+export interface FunctionFailureInput {
+  integrationKey: string;
+  kind: FunctionKind;
+  name: string;
+  sourcePath: string;
+  problems: Array<{ file: string; line: number; column: number; message: string }>;
+}
+
+export interface FunctionFailure extends FunctionFailureInput {
+  failedAt: Date;
+}
+
 export interface DeployedFunction {
   integrationKey: string;
   kind: FunctionKind;
@@ -30,6 +43,8 @@ export interface DeployChanges {
   updated: string[];
   removed: string[];
   unchanged: string[];
+  /** Did not build; a deployed version of them stays. */
+  failed: string[];
 }
 
 interface FunctionRow {
@@ -41,6 +56,15 @@ interface FunctionRow {
   config: Record<string, unknown>;
   enabled: boolean;
   deployed_at: Date;
+}
+
+interface FailureRow {
+  integration_key: string;
+  kind: FunctionKind;
+  name: string;
+  source_path: string;
+  problems: FunctionFailureInput['problems'];
+  failed_at: Date;
 }
 
 const toFunction = (row: FunctionRow): DeployedFunction => ({
@@ -57,8 +81,14 @@ const toFunction = (row: FunctionRow): DeployedFunction => ({
 const labelOf = (f: { integrationKey: string; kind: string; name: string }) => `${f.integrationKey}/${f.kind}s/${f.name}`;
 
 export interface FunctionStore {
-  /** Makes `functions` the whole deployed set. Run it inside a transaction. */
-  replaceAll(functions: FunctionInput[]): Promise<DeployChanges>;
+  /**
+   * Makes `functions` the whole deployed set, except that the deployed version of a function in
+   * `failures` (it is in the folder but does not build) stays; records `failures` as the last
+   * deploy's. Run it inside a transaction.
+   */
+  replaceAll(functions: FunctionInput[], failures?: FunctionFailureInput[]): Promise<DeployChanges>;
+  /** The functions the last deploy could not build. */
+  failures(): Promise<FunctionFailure[]>;
   find(integrationKey: string, kind: FunctionKind, name: string): Promise<DeployedFunction | undefined>;
   list(): Promise<DeployedFunction[]>;
   bundles(hashes: string[]): Promise<Map<string, string>>;
@@ -66,7 +96,7 @@ export interface FunctionStore {
 
 export function createFunctionStore(db: Queryable): FunctionStore {
   return {
-    async replaceAll(functions) {
+    async replaceAll(functions, failures = []) {
       // Serialise deploys: two at once would each delete what the other added.
       await db.query(`SELECT pg_advisory_xact_lock(hashtext('patchbay.deploy'))`);
       const before = new Map((await db.query<FunctionRow>('SELECT * FROM functions')).rows.map((row) => [labelOf(toFunction(row)), row]));
@@ -78,8 +108,9 @@ export function createFunctionStore(db: Queryable): FunctionStore {
           [[...unique.keys()], [...unique.values()].map((f) => f.code), [...unique.values()].map((f) => Buffer.byteLength(f.code))],
         );
       }
-      const changes: DeployChanges = { added: [], updated: [], removed: [], unchanged: [] };
-      const keep = new Set<string>();
+      const changes: DeployChanges = { added: [], updated: [], removed: [], unchanged: [], failed: failures.map(labelOf) };
+      // Still in the folder, only broken: not removed.
+      const keep = new Set<string>(changes.failed);
       for (const f of functions) {
         const label = labelOf(f);
         keep.add(label);
@@ -102,7 +133,32 @@ export function createFunctionStore(db: Queryable): FunctionStore {
         changes.removed.push(label);
         await db.query('DELETE FROM functions WHERE integration_key = $1 AND kind = $2 AND name = $3', [row.integration_key, row.kind, row.name]);
       }
+      await db.query('DELETE FROM function_failures');
+      if (failures.length > 0) {
+        await db.query(
+          `INSERT INTO function_failures (integration_key, kind, name, source_path, problems)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[])`,
+          [
+            failures.map((f) => f.integrationKey),
+            failures.map((f) => f.kind),
+            failures.map((f) => f.name),
+            failures.map((f) => f.sourcePath),
+            failures.map((f) => JSON.stringify(f.problems)),
+          ],
+        );
+      }
       return changes;
+    },
+    async failures() {
+      const { rows } = await db.query<FailureRow>('SELECT * FROM function_failures ORDER BY source_path');
+      return rows.map((row) => ({
+        integrationKey: row.integration_key,
+        kind: row.kind,
+        name: row.name,
+        sourcePath: row.source_path,
+        problems: row.problems,
+        failedAt: row.failed_at,
+      }));
     },
     async find(integrationKey, kind, name) {
       const { rows } = await db.query<FunctionRow>('SELECT * FROM functions WHERE integration_key = $1 AND kind = $2 AND name = $3', [

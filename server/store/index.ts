@@ -63,7 +63,7 @@ export type { Connection, ConnectionCredentials, ConnectionInput, EndUser } from
 export type { ConnectSession, ConnectSessionInput, ConnectStore, IntegrationConfigDefaults, OAuthFlow } from './connect.js';
 export type { Integration, IntegrationCredentials, IntegrationInput } from './integrations.js';
 export type { LogOperation, LogFilter } from './logs.js';
-export type { DeployChanges, DeployedFunction, FunctionInput, FunctionKind } from './functions.js';
+export type { DeployChanges, DeployedFunction, FunctionFailure, FunctionFailureInput, FunctionInput, FunctionKind } from './functions.js';
 export type { ClaimedRun, LatestSyncRun, NewRun, RunError, RunState, RunStatus, RunStore, StaleRun } from './runs.js';
 export { toRunError } from './runs.js';
 export { modelKey } from './records.js';

@@ -39,3 +39,17 @@ export const SHARED_ACTIONS = {
       },
     });`,
 };
+
+/** The README's create-issue action, the SDK imported as `sdk`: 'patchbay', or 'nango' as functions written for Nango do. */
+export const createIssueAction = (sdk: string) => `
+    import { createAction } from '${sdk}';
+    import { z } from 'zod';
+    export default createAction({
+      description: 'Create an issue',
+      input: z.object({ repo: z.string(), title: z.string() }),
+      output: z.object({ number: z.number(), url: z.string() }),
+      exec: async (nango, input) => {
+        const res = await nango.post({ endpoint: \`/repos/\${input.repo}/issues\`, data: { title: input.title } });
+        return { number: res.data.number, url: res.data.html_url };
+      },
+    });`;

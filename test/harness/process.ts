@@ -14,8 +14,8 @@ export interface PatchbayProcess {
 }
 
 /** Starts `patchbay <command>` with only PATH, HOME and `env` in its environment. */
-export function spawnPatchbay(command: string, env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, ['--no-node-snapshot', '--import', 'tsx', 'bin/patchbay.ts', command], {
+export function spawnPatchbay(command: string, env: Record<string, string>, args: string[] = []): ChildProcess {
+  return spawn(process.execPath, ['--no-node-snapshot', '--import', 'tsx', 'bin/patchbay.ts', command, ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

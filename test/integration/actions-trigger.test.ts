@@ -1,22 +1,11 @@
 import { Nango } from '@nangohq/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SHARED_ACTIONS, writeFunctions, type FunctionsFolder } from '../harness/functions.js';
+import { createIssueAction, SHARED_ACTIONS, writeFunctions, type FunctionsFolder } from '../harness/functions.js';
 import { startPatchbay, type TestPatchbay } from '../harness/patchbay.js';
 import { reply, startUpstream, type Upstream } from '../harness/upstream.js';
 
 const FUNCTIONS = {
-  'github/actions/create-issue.ts': `
-    import { createAction } from 'patchbay';
-    import { z } from 'zod';
-    export default createAction({
-      description: 'Create an issue',
-      input: z.object({ repo: z.string(), title: z.string() }),
-      output: z.object({ number: z.number(), url: z.string() }),
-      exec: async (nango, input) => {
-        const res = await nango.post({ endpoint: \`/repos/\${input.repo}/issues\`, data: { title: input.title } });
-        return { number: res.data.number, url: res.data.html_url };
-      },
-    });`,
+  'github/actions/create-issue.ts': createIssueAction('patchbay'),
   'github/actions/whoami.ts': `
     import { createAction } from 'patchbay';
     export default createAction({

@@ -1,13 +1,13 @@
 // Bundling a functions folder: discovery, the script shape the sandbox relies on, stable
 // hashes, and problems reported as file:line:column. Real esbuild, real TypeScript, real files
 // in temporary folders outside the repository (as a user's functions usually are).
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { runInNewContext } from 'node:vm';
 import { afterAll, describe, expect, it } from 'vitest';
 import { installGlobals } from '../../runner/sandbox/guest/globals.js';
-import { BUNDLE_GLOBAL, BundleError, bundleFunction, bundleFunctions, discoverFunctions, type BuiltFunction } from '../../runner/bundle.js';
+import { BUNDLE_GLOBAL, BundleError, buildFunctions, bundleFunction, bundleFunctions, discoverFunctions, formatProblem, type BuiltFunction } from '../../runner/bundle.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -341,6 +341,69 @@ export default { type: 'action', exec: async (_nango: unknown, input: { title: s
     const built = await bundleFunctions(dir);
     expect(built.map((fn) => fn.name)).toEqual(['relative', 'shout']);
     for (const fn of built) expect(evaluate(fn).definition.type).toBe('action');
+  });
+
+  it("builds functions that import the sdk as 'nango' or '@nangohq/runner-sdk', as Nango's functions do", async () => {
+    const dir = await functionsFolder({
+      'demo/actions/nango.ts': ACTION.replace("'patchbay'", "'nango'"),
+      'demo/actions/runner-sdk.ts': ACTION.replace("'patchbay'", "'@nangohq/runner-sdk'"),
+      'demo/syncs/things.ts': SYNC.replace("'patchbay'", "'nango'"),
+    });
+    const built = await bundleFunctions(dir);
+    expect(built.map((fn) => fn.name)).toEqual(['nango', 'runner-sdk', 'things']);
+    for (const fn of built) expect(evaluate(fn).definition.type).toBe(fn.kind);
+    // The same module under another name: the same code as with 'patchbay'.
+    const [patchbay] = await bundleFunctions(await functionsFolder({ 'demo/actions/nango.ts': ACTION }));
+    expect(built[0]?.hash).toBe(patchbay?.hash);
+  });
+
+  it("type-checks and bundles with the folder's own zod, of another 4.x version than Patchbay's", async () => {
+    const dir = await functionsFolder({
+      'demo/actions/shout.ts': ACTION.replace("'patchbay'", "'nango'"),
+      'demo/actions/wrong.ts': ACTION.replace('return { shout: input.word.toUpperCase() };', 'return { shout: 42 };'),
+    });
+    const ownZod = path.join(dir, 'node_modules', 'zod');
+    await cp(path.join(ROOT, 'node_modules', 'zod'), ownZod, { recursive: true });
+    // Another version, so that TypeScript cannot take the two copies for one package.
+    const manifest = JSON.parse(await readFile(path.join(ownZod, 'package.json'), 'utf8')) as { version: string };
+    await writeFile(path.join(ownZod, 'package.json'), JSON.stringify({ ...manifest, version: '4.99.0' }));
+    // …and marked, to tell in the bundle which copy it holds.
+    const schemas = path.join(ownZod, 'v4', 'classic', 'schemas.js');
+    await writeFile(schemas, (await readFile(schemas, 'utf8')).replace('$constructor("ZodObject"', '$constructor("OwnCopyZodObject"'));
+    const { built, failed } = await buildFunctions(dir);
+    expect(failed.map((f) => f.problems.map(formatProblem))).toEqual([[expect.stringMatching(/^demo\/actions\/wrong\.ts:\d+:\d+ .*number.*string/)]]);
+    expect(built.map((fn) => fn.name)).toEqual(['shout']);
+    expect(built[0]?.code).toContain('OwnCopyZodObject');
+  });
+
+  it('builds the functions that build and reports each other one with the problems that stop it', async () => {
+    const dir = await functionsFolder({
+      'demo/actions/good.ts': ACTION,
+      'demo/actions/syntax.ts': ACTION.replace('exec: async', 'exec: async async'),
+      'demo/actions/types.ts': ACTION.replace('input.word.toUpperCase()', 'input.wrd'),
+      'demo/actions/unresolved.ts': `import pad from 'left-pad-not-installed';\nconsole.log(pad);\n${ACTION}`,
+      'demo/lib/broken.ts': 'export const helper: number = "one";\n',
+      'demo/actions/uses-broken.ts': `import { helper } from '../lib/broken';\n${ACTION.replace('input.word.toUpperCase()', 'String(helper)')}`,
+      'demo/syncs/things.ts': SYNC,
+    });
+    const { built, failed } = await buildFunctions(dir);
+    expect(built.map((fn) => fn.relativePath)).toEqual(['demo/actions/good.ts', 'demo/syncs/things.ts']);
+    for (const fn of built) expect(evaluate(fn).definition.type).toBe(fn.kind);
+    expect(failed.map((f) => [f.relativePath, f.integration, f.kind, f.name])).toEqual([
+      ['demo/actions/syntax.ts', 'demo', 'action', 'syntax'],
+      ['demo/actions/types.ts', 'demo', 'action', 'types'],
+      ['demo/actions/unresolved.ts', 'demo', 'action', 'unresolved'],
+      ['demo/actions/uses-broken.ts', 'demo', 'action', 'uses-broken'],
+    ]);
+    const [syntax, types, unresolved, usesBroken] = failed.map((f) => f.problems.map(formatProblem));
+    expect(syntax?.[0]).toMatch(/^demo\/actions\/syntax\.ts:8:\d+ /);
+    expect(types).toEqual([expect.stringMatching(/^demo\/actions\/types\.ts:9:\d+ .*wrd/)]);
+    expect(unresolved?.[0]).toMatch(/^demo\/actions\/unresolved\.ts:1:\d+ Could not resolve "left-pad-not-installed"/);
+    // A helper's problem counts against the function importing it, where it is.
+    expect(usesBroken).toEqual([expect.stringMatching(/^demo\/lib\/broken\.ts:1:\d+ .*string.*number/)]);
+    // All or nothing, the same problems.
+    const error = await problemsOf(bundleFunctions(dir));
+    expect(new Set(error.problems.map(formatProblem))).toEqual(new Set(failed.flatMap((f) => f.problems.map(formatProblem))));
   });
 
   it('finds nothing to build in an empty folder', async () => {
