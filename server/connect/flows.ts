@@ -108,6 +108,7 @@ export function createConnectFlows(deps: ConnectFlowDeps) {
     for (const [key, value] of entries) {
       const field: FieldDefinition | undefined = provider.connectionConfig[key];
       if (field === undefined || field.automated) continue; // not the end user's to set
+      if (value === '') continue; // left empty: an optional field's `||` alternative applies
       if (value.length > MAX_CONFIG_VALUE_CHARS) throw new PatchbayError('invalid_connection_config', { message: `${key} is too long.` });
       if (field.pattern !== undefined && !safeTest(field.pattern, value)) {
         throw new PatchbayError('invalid_connection_config', { message: `${field.title ?? key} does not have the expected format.` });

@@ -119,7 +119,10 @@ describe('provider catalog: the bundled file and small operator files', () => {
     expect(warnings).toEqual([]);
     expect(catalog.skipped()).toEqual([]);
     expect(catalog.get('airtable')).toMatchObject({ authorizationMethod: 'header', scopeSeparator: ' ', authorizationParams: { response_type: 'code' } });
-    expect(catalog.get('jira')?.connectionConfig.cloudId).toMatchObject({ title: 'Cloud ID', optional: false, automated: false });
+    expect(catalog.get('jira')?.connectionConfig.cloudId).toMatchObject({ title: 'Cloud ID', optional: true, automated: false });
+    // Nango's base URL, so functions written for Nango (`/ex/jira/${cloudId}/rest/api/3/…`) call the same URLs.
+    expect(catalog.get('jira')?.proxy.baseUrl).toBe('https://api.atlassian.com');
+    expect(catalog.get('confluence')?.proxy.baseUrl).toBe('https://api.atlassian.com');
   });
 
   it('stops on an unknown auth mode in an operator file (a typo), naming the entry', () => {

@@ -142,3 +142,13 @@ describe('templates whose host cannot be bounded fail closed (review findings)',
     expect(() => assertOverrideOnProviderHosts(salesforce, {}, undefined, new URL('http://acme.my.salesforce.com'))).toThrow(/https/);
   });
 });
+
+describe('regional base URLs as in Nango (intercom)', () => {
+  it('goes to the region given, to the US host without one, and nowhere else', () => {
+    expect(resolveBaseUrl(provider('intercom'), config({ region: 'eu' }), undefined).hostname).toBe('api.eu.intercom.io');
+    expect(resolveBaseUrl(provider('intercom'), config({}), undefined).hostname).toBe('api.intercom.io');
+    expect(() => resolveBaseUrl(provider('intercom'), config({ region: 'x@evil.example#' }), undefined)).toThrow(
+      expect.objectContaining({ code: 'invalid_connection_config' }),
+    );
+  });
+});
