@@ -6,32 +6,14 @@ import type { Dispatcher } from 'undici';
 import { PatchbayError } from '../errors.js';
 import { requestToken, type TokenGrant } from '../credentials/oauth2.js';
 import type { Provider } from '../providers/catalog.js';
-import { renderTemplate } from '../providers/template.js';
-import { assertOnTemplateHosts } from '../proxy/provider-hosts.js';
+import { renderProviderUrl } from '../proxy/build-request.js';
 
 // The token endpoint answers within seconds; an end user is waiting in the popup.
 const TOKEN_EXCHANGE_TIMEOUT_MS = 15_000;
 
-/** A catalog template filled from connection config, or a clear 400 naming what is missing. */
-export function renderUrl(provider: Provider, template: string, connectionConfig: Record<string, unknown>, what: string): URL {
-  const rendered = renderTemplate(template, { connectionConfig });
-  if (!rendered.complete) {
-    const missing = [...rendered.text.matchAll(/\$\{([^}]+)\}/g)].map((m) => (m[1] as string).replace(/^connectionConfig\./, ''));
-    throw new PatchbayError('invalid_connection_config', { message: `The ${what} needs connection config values: ${missing.join(', ')}.` });
-  }
-  let url: URL;
-  try {
-    url = new URL(rendered.text);
-  } catch {
-    throw new PatchbayError('invalid_connection_config', { message: `The ${what} is not a valid URL once filled in.` });
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new PatchbayError('invalid_connection_config', { message: `The ${what} must be an http(s) URL.` });
-  }
-  // A value entered in the browser must not move the URL off the provider's domain.
-  assertOnTemplateHosts(provider, template, { connectionConfig }, url);
-  return url;
-}
+/** A catalog URL filled from what the end user entered: held to the provider's domain, else a clear 400. */
+const renderUrl = (provider: Provider, template: string, connectionConfig: Record<string, unknown>, what: string) =>
+  renderProviderUrl(provider, template, { connectionConfig }, what, 'invalid_connection_config');
 
 /** Splits scope lists the way apps write them: commas, spaces or the provider's separator. */
 export function splitScopes(text: string | undefined, separator: string): string[] {

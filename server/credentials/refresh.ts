@@ -3,10 +3,9 @@
 // One refresh at a time per connection: a single-flight map in the process, and a row lock
 // (SELECT … FOR UPDATE, then re-read) across processes.
 import type { Dispatcher } from 'undici';
-import { PatchbayError } from '../errors.js';
+import { isPatchbayError, PatchbayError } from '../errors.js';
 import type { Catalog, Provider } from '../providers/catalog.js';
-import { renderTemplate } from '../providers/template.js';
-import { assertOnTemplateHosts } from '../proxy/provider-hosts.js';
+import { renderProviderUrl } from '../proxy/build-request.js';
 import type { Connection, ConnectionCredentials, Store } from '../store/index.js';
 import { requestToken, type TokenGrant } from './oauth2.js';
 
@@ -95,17 +94,13 @@ export function createCredentialsManager(deps: CredentialsManagerDeps): Credenti
     if (template === undefined) {
       throw new PatchbayError('refresh_token_external_error', { message: `Provider ${provider.key} has no token URL.` });
     }
-    const rendered = renderTemplate(template, { connectionConfig: connection.connectionConfig });
-    if (!rendered.complete) {
-      throw new PatchbayError('refresh_token_external_error', {
-        message: `The token URL of ${provider.key} needs connection_config values the connection lacks.`,
-      });
-    }
     // The client secret and refresh token go only where the template says: a subdomain value
     // such as `attacker.example/x?` must not move the token URL off the provider's domain.
+    let url: URL;
     try {
-      assertOnTemplateHosts(provider, template, { connectionConfig: connection.connectionConfig }, new URL(rendered.text));
+      url = renderProviderUrl(provider, template, { connectionConfig: connection.connectionConfig }, `token URL of ${provider.key}`, 'refresh_token_external_error');
     } catch (error) {
+      if (!isPatchbayError(error) || error.code !== 'invalid_connection_config') throw error;
       throw new PatchbayError('refresh_token_external_error', { message: `The token URL of ${provider.key} is not on the provider's hosts once filled in.`, cause: error });
     }
     let clientId: string | undefined;
@@ -132,7 +127,7 @@ export function createCredentialsManager(deps: CredentialsManagerDeps): Credenti
     return requestToken(
       deps.dispatcher,
       {
-        url: rendered.text,
+        url: url.href,
         params,
         clientId,
         clientSecret,

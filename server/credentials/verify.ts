@@ -10,11 +10,12 @@ import type { Provider, ProviderVerification } from '../providers/catalog.js';
 import { renderTemplate, type TemplateValues } from '../providers/template.js';
 import {
   assertHostAllowed,
-  assertOnTemplateHosts,
   buildRequest,
   buildTemplateValues,
   defaultAuthorization,
+  missingPlaceholders,
   networkCode,
+  renderProviderUrl,
   resolveBaseUrl,
   secretValuesOf,
   type AttemptRecord,
@@ -175,19 +176,7 @@ export async function verifyCredentials(deps: VerifyDeps, input: VerifyInput): P
 function verificationBase(provider: Provider, verification: ProviderVerification, values: TemplateValues): URL {
   const template = verification.baseUrlOverride;
   if (template === undefined || template === '') return resolveBaseUrl(provider, values, undefined);
-  const rendered = renderTemplate(template, values);
-  if (!rendered.complete) throw missingValues("provider's verification base URL", rendered.text);
-  let url: URL;
-  try {
-    url = new URL(rendered.text);
-  } catch {
-    throw new PatchbayError('missing_api_url', { message: `The provider's verification base URL is not a valid URL: ${template}` });
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new PatchbayError('missing_api_url', { message: "The provider's verification base URL must use http or https." });
-  }
-  assertOnTemplateHosts(provider, template, values, url);
-  return url;
+  return renderProviderUrl(provider, template, values, "provider's verification base URL", 'missing_api_url');
 }
 
 /** The verification's headers, templates filled in; one missing a value is left out (as the proxy's are). */
@@ -201,8 +190,7 @@ function renderHeaders(templates: Record<string, string>, values: TemplateValues
 }
 
 function missingValues(what: string, rendered: string): PatchbayError {
-  const missing = [...rendered.matchAll(/\$\{([^}]+)\}/g)].map((match) => match[1]).join(', ');
-  return new PatchbayError('missing_api_url', { message: `The ${what} needs values the connection does not have: ${missing}.` });
+  return new PatchbayError('missing_api_url', { message: `The ${what} needs values the connection does not have: ${missingPlaceholders(rendered)}.` });
 }
 
 function testFailed(method: string, outcomes: AttemptOutcome[]): PatchbayError {

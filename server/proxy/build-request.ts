@@ -1,9 +1,9 @@
 // The upstream request for one attempt: URL (base + endpoint + provider query) and headers
 // (default auth, provider headers, caller headers). Pure: no I/O.
-import { PatchbayError } from '../errors.js';
+import { PatchbayError, type ErrorCode } from '../errors.js';
 import type { Provider } from '../providers/catalog.js';
 import { renderTemplate, type TemplateValues } from '../providers/template.js';
-import { assertBaseOnProviderHosts } from './provider-hosts.js';
+import { assertOnTemplateHosts } from './provider-hosts.js';
 
 /** An upstream URL in the parts the dispatcher and the log take; every field is canonical (what a URL parser would print). */
 export interface UpstreamUrl {
@@ -57,31 +57,47 @@ function invalidEndpoint(reason: string): PatchbayError {
   return new PatchbayError('invalid_endpoint', { message: `The endpoint must be a path on the provider API: ${reason}.` });
 }
 
-export function resolveBaseUrl(provider: Provider, values: TemplateValues, override: string | undefined): URL {
-  const templated = override === undefined || override === '';
-  let text = override ?? '';
-  if (templated) {
-    if (provider.proxy.baseUrl === undefined) throw new PatchbayError('missing_api_url');
-    const rendered = renderTemplate(provider.proxy.baseUrl, values);
-    if (!rendered.complete) {
-      const missing = [...rendered.text.matchAll(/\$\{([^}]+)\}/g)].map((m) => m[1]).join(', ');
-      throw new PatchbayError('missing_api_url', {
-        message: `The provider's base URL needs values the connection does not have: ${missing}.`,
-      });
-    }
-    text = rendered.text;
+/** The `${...}` placeholders a rendering left unfilled: `connectionConfig.subdomain, apiKey`. */
+export function missingPlaceholders(rendered: string): string {
+  return [...rendered.matchAll(/\$\{([^}]+)\}/g)].map((m) => m[1]).join(', ');
+}
+
+/**
+ * A URL template of a provider's catalog entry (base, token, authorization or verification URL)
+ * filled in for one connection: complete, http(s), and on the provider's hosts (else
+ * `invalid_connection_config`, provider-hosts.ts). The other failures carry the caller's code.
+ * Messages name the template, never the filled-in text: it may hold a credential (`${apiKey}`).
+ */
+export function renderProviderUrl(provider: Provider, template: string, values: TemplateValues, what: string, code: ErrorCode): URL {
+  const rendered = renderTemplate(template, values);
+  if (!rendered.complete) {
+    throw new PatchbayError(code, { message: `The ${what} needs values the connection does not have: ${missingPlaceholders(rendered.text)}.` });
   }
   let url: URL;
   try {
-    url = new URL(text);
+    url = new URL(rendered.text);
   } catch {
-    // The template, not the text: once filled in it may hold a credential (`${apiKey}`).
-    throw new PatchbayError('missing_api_url', { message: `The base URL is not a valid URL: ${templated ? (provider.proxy.baseUrl ?? '') : 'Base-Url-Override'}` });
+    throw new PatchbayError(code, { message: `The ${what} is not a valid URL once filled in: ${template}` });
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new PatchbayError(code, { message: `The ${what} must use http or https.` });
+  assertOnTemplateHosts(provider, template, values, url);
+  return url;
+}
+
+export function resolveBaseUrl(provider: Provider, values: TemplateValues, override: string | undefined): URL {
+  if (override === undefined || override === '') {
+    if (provider.proxy.baseUrl === undefined) throw new PatchbayError('missing_api_url');
+    return renderProviderUrl(provider, provider.proxy.baseUrl, values, "provider's base URL", 'missing_api_url');
+  }
+  let url: URL;
+  try {
+    url = new URL(override);
+  } catch {
+    throw new PatchbayError('missing_api_url', { message: 'The base URL is not a valid URL: Base-Url-Override' });
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new PatchbayError('missing_api_url', { message: 'The base URL must use http or https.' });
   }
-  if (templated) assertBaseOnProviderHosts(provider, values, url);
   return url;
 }
 

@@ -87,8 +87,7 @@ export type { ProxyCall, ProxyOptions, ProxyResult, AttemptRecord } from './type
 
 // The request stages, for calls made outside the engine with the same injection and egress rules
 // (credential verification, server/credentials/verify.ts).
-export { buildRequest, resolveBaseUrl } from './build-request.js';
+export { buildRequest, missingPlaceholders, renderProviderUrl, resolveBaseUrl } from './build-request.js';
 export { buildTemplateValues, defaultAuthorization, secretValuesOf } from './inject-credentials.js';
 export { assertHostAllowed } from './egress.js';
-export { assertOnTemplateHosts } from './provider-hosts.js';
 export { networkCode } from './send.js';

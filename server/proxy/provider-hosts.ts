@@ -78,14 +78,10 @@ function allowedHostsOf(provider: Provider, values: TemplateValues): string[] {
 }
 
 /**
- * Throws unless the base URL rendered from the connection's config stays on the provider's hosts:
- * under the template's literal domain, or on allowed_hosts when the config gives the whole origin.
+ * Throws unless a URL rendered from one of the entry's templates (base, token, authorization,
+ * verification URL) stays on the provider's hosts: under the template's literal domain, or on
+ * allowed_hosts when the config gives the whole origin.
  */
-export function assertBaseOnProviderHosts(provider: Provider, values: TemplateValues, base: URL): void {
-  assertOnTemplateHosts(provider, provider.proxy.baseUrl ?? '', values, base);
-}
-
-/** The same rule for another URL template of the catalog entry (its verification's `base_url_override`). */
 export function assertOnTemplateHosts(provider: Provider, template: string, values: TemplateValues, base: URL): void {
   const hosts = hostsOfTemplate(template);
   if (hosts.patterns.some((pattern) => hostMatches(base.hostname, pattern))) return;

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { loadCatalog, type Provider } from '../../../../server/providers/catalog.js';
 import { parseProvider } from '../../../../server/providers/provider.js';
 import {
-  assertBaseOnProviderHosts,
   assertOnTemplateHosts,
   assertOverrideOnProviderHosts,
   hostMatches,
@@ -66,7 +65,7 @@ describe('a base URL filled from connection config stays on the provider', () =>
   it('takes the literal alternative when the config has no value (pipedrive)', () => {
     expect(resolveBaseUrl(provider('pipedrive'), config({}), undefined).hostname).toBe('api.pipedrive.com');
     expect(resolveBaseUrl(provider('pipedrive'), config({ api_domain: 'https://acme.pipedrive.com' }), undefined).hostname).toBe('acme.pipedrive.com');
-    expect(() => assertBaseOnProviderHosts(provider('pipedrive'), {}, new URL('https://attacker.example/api'))).toThrow(
+    expect(() => assertOnTemplateHosts(provider('pipedrive'), provider('pipedrive').proxy.baseUrl ?? '', {}, new URL('https://attacker.example/api'))).toThrow(
       expect.objectContaining({ code: 'invalid_connection_config' }),
     );
   });
