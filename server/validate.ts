@@ -27,6 +27,24 @@ export function isPrototypeKey(key: string): boolean {
   return PROTOTYPE_KEYS.has(key);
 }
 
+/**
+ * The `name[key]=value` pairs of a raw query (fastify's parser keeps them flat) as a map, for a
+ * schema to check; a prototype key is refused here, as zod would drop `__proto__` without a word.
+ */
+export function bracketedQuery(query: Record<string, unknown>, name: string): Record<string, unknown> {
+  const pattern = new RegExp(`^${name}\\[(.*)\\]$`, 's');
+  const found: Record<string, unknown> = {};
+  for (const [param, value] of Object.entries(query)) {
+    const key = pattern.exec(param)?.[1];
+    if (key === undefined) continue;
+    if (isPrototypeKey(key)) {
+      throw validationError('invalid_query_params', [{ code: 'invalid_key', message: 'key must not be __proto__, constructor or prototype', path: [name, key] }]);
+    }
+    found[key] = value;
+  }
+  return found;
+}
+
 export function parseInput<S extends z.ZodType>(schema: S, value: unknown, kind: InputKind): z.output<S> {
   const result = schema.safeParse(value);
   if (!result.success) throw validationError(kind, result.error.issues.map(toIssue));

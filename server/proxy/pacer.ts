@@ -12,8 +12,11 @@ import { headerWaitMs, isRateLimited, parseResetAt } from './retry-policy.js';
 import { sleep } from './sleep.js';
 import { targetKey } from './target.js';
 
-/** The pacer's key for a connection's calls to one host; `paceKeyOf(key, '')` is the prefix of all of them. */
-export const paceKeyOf = (key: string, hostname: string) => `${key}\u0000${hostname}`;
+/**
+ * The pacer's key for a connection's calls to one host (`api.github.com.` and `api.github.com`
+ * share one quota); `paceKeyOf(key, '')` is the prefix of all of them.
+ */
+export const paceKeyOf = (key: string, hostname: string) => `${key}\u0000${hostname.endsWith('.') ? hostname.slice(0, -1) : hostname}`;
 
 /** The pacer's prefix for every host of one connection. */
 export const pacePrefixOf = (providerConfigKey: string, connectionId: string) => paceKeyOf(targetKey(providerConfigKey, connectionId), '');

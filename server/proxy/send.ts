@@ -150,9 +150,7 @@ export async function sendCall(deps: SendDeps, call: ProxyCall): Promise<ProxyRe
       assertHostAllowed(built.url.hostname, deps.allowPrivateEgress);
 
       // Pacing is per (connection, host): an override's 429 says nothing of the provider's quota.
-      // The host as the pacer knows it: `api.github.com.` and `api.github.com` share one quota.
-      const paceKey =
-        override === undefined ? (target.paceKey ??= paceKeyOf(target.key, built.url.hostname.replace(/\.$/, ''))) : paceKeyOf(target.key, built.url.hostname.replace(/\.$/, ''));
+      const paceKey = override === undefined ? (target.paceKey ??= paceKeyOf(target.key, built.url.hostname)) : paceKeyOf(target.key, built.url.hostname);
       const acquired = deps.pacer.acquire(
         paceKey,
         { concurrency: target.provider.proxy.maxConcurrency ?? deps.defaultConcurrency, maxWaitMs: deps.maxWaitMs },

@@ -14,7 +14,7 @@ import type { WsHub } from '../connect/ws-hub.js';
 import { isPatchbayError, PatchbayError, validationError } from '../errors.js';
 import type { Catalog } from '../providers/catalog.js';
 import type { ConnectSession, Store } from '../store/index.js';
-import { isPrototypeKey, mapKey, parseInput } from '../validate.js';
+import { bracketedQuery, mapKey, parseInput } from '../validate.js';
 import { CONNECTION_ID, endUserSchema, tagsSchema, webhookUrl } from './connections.js';
 import { UNIQUE_KEY } from './integrations.js';
 
@@ -66,19 +66,12 @@ const integrationParam = z.strictObject({ integration: UNIQUE_KEY });
 const apiKeyBody = z.strictObject({ apiKey: z.string().min(1).max(4096) });
 const basicBody = z.strictObject({ username: z.string().max(1024), password: z.string().max(1024) });
 
-/** `params[name]=value` pairs of a raw query (fastify keeps them flat), bounded and without prototype keys. */
-function bracketed(query: Record<string, unknown>, prefix: string): Record<string, string> {
-  const found: Record<string, string> = {};
-  for (const [name, value] of Object.entries(query)) {
-    const key = new RegExp(`^${prefix}\\[(.{1,100})\\]$`, 's').exec(name)?.[1];
-    if (key === undefined) continue;
-    if (isPrototypeKey(key) || typeof value !== 'string') {
-      throw validationError('invalid_query_params', [{ code: 'invalid_key', message: 'must be a single string under a plain key', path: [prefix, key] }]);
-    }
-    found[key] = value;
-  }
-  return found;
-}
+// What @nangohq/frontend puts in the popup's query: `params[key]=value`, one string per key.
+const bracketedValues = z.record(z.string().min(1).max(100), z.string());
+
+/** `params[key]=value` (or `authorization_params[…]`) pairs of a raw query, one string each. */
+const bracketed = (query: Record<string, unknown>, name: string): Record<string, string> =>
+  parseInput(bracketedValues, bracketedQuery(query, name), 'invalid_query_params');
 
 const queryString = (query: unknown, name: string): string | undefined => {
   const value = (query as Record<string, unknown>)[name];

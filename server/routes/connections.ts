@@ -7,7 +7,7 @@ import { PatchbayError, validationError } from '../errors.js';
 import type { Catalog } from '../providers/catalog.js';
 import { toFullConnection, toPublicConnection } from '../connection-json.js';
 import type { Connection, ConnectionCredentials, Store } from '../store/index.js';
-import { isPrototypeKey, mapKey, parseInput } from '../validate.js';
+import { bracketedQuery, mapKey, parseInput } from '../validate.js';
 import { UNIQUE_KEY } from './integrations.js';
 
 /** Hooks the routes call so other parts (the proxy's caches) hear about writes. */
@@ -154,18 +154,7 @@ function storedCredentials(input: z.infer<typeof credentialsSchema>): Connection
  * held to the rules of stored tags. A repeated pair comes as an array and is refused.
  */
 function parseTagFilter(query: Record<string, unknown>): Record<string, string> {
-  const tags = Object.fromEntries(
-    Object.entries(query).flatMap(([name, value]) => {
-      const key = /^tags\[(.*)\]$/s.exec(name)?.[1];
-      return key === undefined ? [] : [[key, value]];
-    }),
-  );
-  // Checked before zod, which drops a `__proto__` key without a word.
-  const reserved = Object.keys(tags).find(isPrototypeKey);
-  if (reserved !== undefined) {
-    throw validationError('invalid_query_params', [{ code: 'invalid_key', message: 'key must not be __proto__, constructor or prototype', path: ['tags', reserved] }]);
-  }
-  return parseInput(tagsSchema, tags, 'invalid_query_params');
+  return parseInput(tagsSchema, bracketedQuery(query, 'tags'), 'invalid_query_params');
 }
 
 export interface ConnectionRouteDeps {
