@@ -316,21 +316,7 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
         dispatcher,
         publicUrl,
         connectionChanged: (providerConfigKey, connectionId) => feed.publish({ kind: 'connection', providerConfigKey, connectionId }),
-        authEvent: (event) =>
-          webhooks.authEvent(
-            {
-              connectionId: event.connectionId,
-              providerConfigKey: event.integrationKey,
-              provider: event.provider.key,
-              authMode: event.provider.authMode,
-              operation: event.operation,
-              success: event.success,
-              tags: event.session.tags,
-              endUser: event.session.endUser === null ? null : { ...event.session.endUser, organization: event.session.organization },
-              error: event.error,
-            },
-            event.session.webhookUrlOverride,
-          ),
+        authEvent: (facts, webhookUrlOverride) => webhooks.authEvent(facts, webhookUrlOverride),
       });
       const app = await buildApp({
         config,

@@ -14,6 +14,7 @@ import { buildAuthorizationUrl, exchangeCode, metadataFrom, splitScopes, TokenEx
 import { assertIntegrationAllowed, endUserOf } from './sessions.js';
 import { hashSecret, newPkcePair, newState } from './tokens.js';
 import type { WsHub } from './ws-hub.js';
+import type { AuthFacts } from '../webhooks/payloads.js';
 
 /** The end user has this long to get through the provider's consent screen. */
 const FLOW_TTL_MS = 15 * 60_000;
@@ -24,16 +25,6 @@ const MAX_CONFIG_VALUE_CHARS = 1024;
 // An end user retries a few times at most; a session token in a loop must not fill a table.
 const MAX_FLOWS_PER_SESSION = 20;
 
-export interface AuthEvent {
-  operation: 'creation' | 'override';
-  success: boolean;
-  provider: Provider;
-  integrationKey: string;
-  connectionId: string;
-  session: ConnectSession;
-  error?: { type: string; description: string };
-}
-
 export interface ConnectFlowDeps {
   store: Store;
   catalog: Catalog;
@@ -43,7 +34,8 @@ export interface ConnectFlowDeps {
   dispatcher: Dispatcher;
   publicUrl: () => string;
   connectionChanged: (providerConfigKey: string, connectionId: string) => void;
-  authEvent: (event: AuthEvent) => void;
+  /** Queues the auth webhook (to the session's webhook URL override, if any). */
+  authEvent: (facts: AuthFacts, webhookUrlOverride: string | null) => void;
   now?: () => number;
 }
 
@@ -131,6 +123,19 @@ export function createConnectFlows(deps: ConnectFlowDeps) {
     return config;
   };
 
+  /** The auth webhook of a flow's end, with the session's end user, organization and tags. */
+  const report = (
+    session: ConnectSession,
+    provider: Provider,
+    providerConfigKey: string,
+    connectionId: string,
+    outcome: Pick<AuthFacts, 'operation' | 'success' | 'error'>,
+  ) =>
+    deps.authEvent(
+      { ...outcome, connectionId, providerConfigKey, provider: provider.key, authMode: provider.authMode, tags: session.tags, endUser: endUserOf(session) ?? null },
+      session.webhookUrlOverride,
+    );
+
   const connectionIdFor = (session: ConnectSession) => session.reconnect?.connectionId ?? randomUUID();
 
   /** Stores the connection; a reconnect keeps the connection's metadata and merges its tags. */
@@ -156,7 +161,7 @@ export function createConnectFlows(deps: ConnectFlowDeps) {
       webhookUrlOverride: session.webhookUrlOverride ?? existing?.webhookUrlOverride ?? undefined,
     });
     deps.connectionChanged(integration.uniqueKey, connectionId);
-    deps.authEvent({ operation: existing === undefined ? 'creation' : 'override', success: true, provider, integrationKey: integration.uniqueKey, connectionId, session });
+    report(session, provider, integration.uniqueKey, connectionId, { operation: existing === undefined ? 'creation' : 'override', success: true });
     return { providerConfigKey: integration.uniqueKey, connectionId };
   };
 
@@ -267,13 +272,9 @@ export function createConnectFlows(deps: ConnectFlowDeps) {
       } catch (error) {
         const failure = toFlowError(error);
         if (session !== undefined && provider !== undefined) {
-          deps.authEvent({
+          report(session, provider, flow.integrationKey, flow.connectionId, {
             operation: session.reconnect === null ? 'creation' : 'override',
             success: false,
-            provider,
-            integrationKey: flow.integrationKey,
-            connectionId: flow.connectionId,
-            session,
             error: { type: failure.type, description: failure.message },
           });
         }

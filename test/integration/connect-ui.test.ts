@@ -381,8 +381,6 @@ describe("connect UI against Patchbay's Connect API", () => {
   let tokens: TokenServer;
   let authorize: http.Server;
   let authorizeUrl: string;
-  /** The Connect routes are being built alongside this page: until they answer, these tests skip. */
-  let routesExist = false;
 
   beforeAll(async () => {
     [browser, app, upstream, tokens] = await Promise.all([launchBrowser(), startAppPage(), startUpstream(), startTokenServer()]);
@@ -405,8 +403,6 @@ describe("connect UI against Patchbay's Connect API", () => {
         'octo-hub': { display_name: 'OctoHub', auth_mode: 'OAUTH2', authorization_url: authorizeUrl, token_url: tokens.tokenUrl, proxy: { base_url: upstream.url } },
       },
     });
-    routesExist = (await patchbay.request('GET', '/connect/session', { auth: false })).status !== 404;
-    if (!routesExist) return;
     for (const body of [
       { provider: 'acme-crm', unique_key: 'acme' },
       { provider: 'octo-hub', unique_key: 'octo', credentials: { type: 'OAUTH2', client_id: 'client-1', client_secret: 'client-secret-1' } },
@@ -433,8 +429,7 @@ describe("connect UI against Patchbay's Connect API", () => {
 
   const connectionsOf = async (endUserId: string) => (await patchbay.request('GET', `/connections?endUserId=${endUserId}`)).json.connections as { provider_config_key: string; connection_id: string }[];
 
-  it('connects an API key the provider accepts, after showing one it refused', async (ctx) => {
-    if (!routesExist) return ctx.skip();
+  it('connects an API key the provider accepts, after showing one it refused', async () => {
     const token = await newSession('e2e-key');
     const { page } = await browser.newPage();
     await gotoAppPage(page, app);
@@ -457,8 +452,7 @@ describe("connect UI against Patchbay's Connect API", () => {
     expect((await connectionsOf('e2e-key')).map((c) => [c.provider_config_key, c.connection_id])).toEqual([['acme', connected.payload.connectionId]]);
   });
 
-  it('connects an OAuth2 integration through the popup and the server socket', async (ctx) => {
-    if (!routesExist) return ctx.skip();
+  it('connects an OAuth2 integration through the popup and the server socket', async () => {
     const token = await newSession('e2e-oauth');
     const { context, page } = await browser.newPage();
     await gotoAppPage(page, app);
