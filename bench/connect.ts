@@ -58,7 +58,7 @@ await session.run(async () => {
   session.onCleanup(() => provider.close());
   const patchbay = await session.startPatchbay({
     providers: {
-      'fake-oauth': { auth_mode: 'OAUTH2', authorization_url: provider.authorizeUrl, token_url: provider.tokenUrl, proxy: { base_url: `${provider.url}/api` } },
+      'fake-oauth': provider.catalogEntry(),
     },
   });
   await api(patchbay, 'POST', '/integrations', { provider: 'fake-oauth', unique_key: 'fake', credentials: { type: 'OAUTH2', client_id: 'c', client_secret: 's' } });

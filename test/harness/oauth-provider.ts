@@ -31,6 +31,8 @@ export interface OAuthProvider {
   mode: 'approve' | 'deny';
   /** Access tokens issued, in order. */
   issued: string[];
+  /** A providers.yaml entry (Nango's field names) for this server: OAuth2, its API under `/api`, `extra` on top. */
+  catalogEntry(extra?: Record<string, unknown>): Record<string, unknown>;
   close(): Promise<void>;
 }
 
@@ -41,6 +43,15 @@ export async function startOAuthProvider(): Promise<OAuthProvider> {
     authorizeUrl: '',
     tokenUrl: '',
     close: async () => undefined,
+    catalogEntry: (extra = {}) => ({
+      display_name: 'Fake OAuth',
+      auth_mode: 'OAUTH2',
+      authorization_url: provider.authorizeUrl,
+      token_url: provider.tokenUrl,
+      scope_separator: ',',
+      proxy: { base_url: `${provider.url}/api` },
+      ...extra,
+    }),
     authorizations: [],
     tokenRequests: [],
     behaviour: { format: 'json', refreshToken: true, failWith: undefined, extra: {} },

@@ -87,14 +87,7 @@ describe('Connect in a browser: @nangohq/frontend against Patchbay', { timeout: 
       label: 'connect-browser',
       env: { PATCHBAY_WEBHOOK_URL: `${receiver.url}/hooks`, PATCHBAY_WEBHOOK_SECRET: WEBHOOK_SECRET },
       providers: {
-        'fake-oauth': {
-          display_name: 'Fake OAuth',
-          auth_mode: 'OAUTH2',
-          authorization_url: provider.authorizeUrl,
-          token_url: provider.tokenUrl,
-          scope_separator: ',',
-          proxy: { base_url: `${provider.url}/api` },
-        },
+        'fake-oauth': provider.catalogEntry(),
         'fake-key': {
           display_name: 'Fake Key',
           auth_mode: 'API_KEY',

@@ -45,16 +45,7 @@ describe('Connect: sessions, OAuth2 with PKCE, API keys', () => {
       logger: pino({ level: 'debug' }, sink),
       env: { PATCHBAY_WEBHOOK_URL: `${receiver.url}/hooks`, PATCHBAY_WEBHOOK_SECRET: WEBHOOK_SECRET },
       providers: {
-        'fake-oauth': {
-          display_name: 'Fake OAuth',
-          auth_mode: 'OAUTH2',
-          authorization_url: provider.authorizeUrl,
-          token_url: provider.tokenUrl,
-          authorization_params: { prompt: 'consent' },
-          scope_separator: ',',
-          default_scopes: ['read'],
-          proxy: { base_url: `${provider.url}/api` },
-        },
+        'fake-oauth': provider.catalogEntry({ authorization_params: { prompt: 'consent' }, default_scopes: ['read'] }),
         // Nango's other knobs: placeholders filled from what the end user enters, client
         // authentication as Basic, connection config read from the token response.
         'fake-tenant': {
