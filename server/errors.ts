@@ -1,6 +1,6 @@
 // The wire-error catalogue: every error a client can see, with its stable code and status.
-// Codes follow the contract (shared/reference/nango-api.md) and docs/errors.md; a test keeps
-// the three in step. Throw sites name a code from here and cannot invent one.
+// Codes follow Nango's public API where it has them; docs/errors.md lists every one, and a
+// test keeps the two in step. Throw sites name a code from here and cannot invent one.
 
 export const ERRORS = {
   // Authentication (contract §1.1)
