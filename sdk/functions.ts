@@ -187,6 +187,12 @@ export interface CreateActionProps<TInput extends z.ZodType, TOutput extends z.Z
   /** Documentation only: the OAuth scopes the action needs. */
   scopes?: string[];
   limits?: FunctionLimits;
+  /**
+   * Default true: the runner keeps this function's evaluated module warm and runs it again in the
+   * same context (module-level variables persist between runs, as on Lambda). `false` gives every
+   * run a fresh context, at the cost of evaluating the bundle each time.
+   */
+  reuseContext?: boolean;
   exec(nango: NangoAction<Infer<TMetadata>>, input: z.infer<TInput>): Promise<z.infer<TOutput>>;
 }
 
@@ -242,6 +248,12 @@ export interface CreateSyncProps<TModels extends ModelSchemas, TMetadata extends
   /** Provider webhook types `onWebhook` handles. */
   webhookSubscriptions?: string[];
   limits?: FunctionLimits;
+  /**
+   * Default true: the runner keeps this function's evaluated module warm and runs it again in the
+   * same context (module-level variables persist between runs, as on Lambda). `false` gives every
+   * run a fresh context, at the cost of evaluating the bundle each time.
+   */
+  reuseContext?: boolean;
   exec(nango: NangoSync<TModels, Infer<TMetadata>, Infer<TCheckpoint>>): Promise<void>;
   /** Handles a provider webhook for this connection. */
   onWebhook?(nango: NangoSync<TModels, Infer<TMetadata>, Infer<TCheckpoint>>, payload: any): Promise<void>;
@@ -285,6 +297,12 @@ export interface CreateOnEventProps<TMetadata extends z.ZodType | undefined = un
   metadata?: TMetadata;
   checkpoint?: z.ZodObject;
   limits?: FunctionLimits;
+  /**
+   * Default true: the runner keeps this function's evaluated module warm and runs it again in the
+   * same context (module-level variables persist between runs, as on Lambda). `false` gives every
+   * run a fresh context, at the cost of evaluating the bundle each time.
+   */
+  reuseContext?: boolean;
   exec(nango: NangoAction<Infer<TMetadata>>): Promise<void>;
 }
 

@@ -2,7 +2,8 @@
 // handed to the guest at bootstrap. Values cross as copies the host makes; host exceptions become
 // data here (no host Error, stack or path reaches the guest). Every input is size-checked
 // (guest/bounds.ts) and the host time spent on the run's behalf is counted (`hostNs`), so the CPU
-// limit covers it. Serves one run, then refuses all.
+// limit covers it. Serves one run at a time: a warm context is attached to each of its runs in
+// turn, and a call from any other run than the attached one is refused.
 import ivm from 'isolated-vm';
 import { MAX_CALL_BODY_BYTES, MAX_CALL_JSON_CHARS, MAX_LOG_MESSAGE_CHARS } from './guest/bounds.js';
 import type { HostFailureData, HostReply, SyncReply } from './guest/protocol.js';
@@ -108,13 +109,14 @@ const refusedService = (): SyncReply => serviceError(RUN_ENDED);
 
 export class ContextBridge {
   /** Handed to the guest runtime's bootstrap, in this order. */
-  readonly call: ivm.Reference<(op: unknown, argsJson: unknown, body?: unknown) => Promise<unknown>>;
+  readonly call: ivm.Reference<(op: unknown, argsJson: unknown, body: unknown, runToken: unknown) => Promise<unknown>>;
   readonly timer: ivm.Reference<(id: unknown, delayMs: unknown) => Promise<boolean>>;
   readonly service: ivm.Callback<(...args: unknown[]) => SyncReply>;
 
   #binding: RunBinding | undefined;
-  readonly #runEnded = new AbortController();
-  #closed = false;
+  #runEnded = new AbortController();
+  #runToken = 0;
+  #closed = true;
   #inFlight = 0;
   #nextFailureRef = 1;
   #hostNs = 0n;
@@ -128,16 +130,27 @@ export class ContextBridge {
 
   constructor() {
     const self = this.#self;
-    this.call = new ivm.Reference((op: unknown, argsJson: unknown, body?: unknown) =>
-      self.bridge === undefined ? Promise.reject(RUN_ENDED) : self.bridge.#call(op, argsJson, body),
+    this.call = new ivm.Reference((op: unknown, argsJson: unknown, body: unknown, runToken: unknown) =>
+      self.bridge === undefined ? Promise.reject(RUN_ENDED) : self.bridge.#call(op, argsJson, body, runToken),
     );
     this.timer = new ivm.Reference((id: unknown, delayMs: unknown) => (self.bridge === undefined ? Promise.resolve(false) : self.bridge.#startTimer(id, delayMs)));
     this.service = new ivm.Callback((...args: unknown[]) => (self.bridge === undefined ? refusedService() : self.bridge.#service(args)));
   }
 
+  /** Starts a run on this context: its host operations, a new token, nothing of the last run's. */
   attach(binding: RunBinding): void {
+    this.detach();
     this.#binding = binding;
+    this.#closed = false;
+    this.#runToken++;
+    this.#runEnded = new AbortController();
+    this.#failures.clear();
     this.#hostNs = 0n;
+  }
+
+  /** The attached run's token: the guest's `nango` for this run carries it on every call. */
+  get runToken(): number {
+    return this.#runToken;
   }
 
   /**
@@ -182,9 +195,9 @@ export class ContextBridge {
     return failureRef;
   }
 
-  async #call(op: unknown, argsJson: unknown, body: unknown): Promise<ivm.Copy<HostReply>> {
+  async #call(op: unknown, argsJson: unknown, body: unknown, runToken: unknown): Promise<ivm.Copy<HostReply>> {
     const binding = this.#binding;
-    if (this.#closed || binding === undefined) {
+    if (this.#closed || binding === undefined || runToken !== this.#runToken) {
       return this.#reply({ ok: false, failureRef: 0, failure: { code: 'run_ended', message: 'The run has ended; nango can no longer be used.' } });
     }
     this.#inFlight++;

@@ -1,5 +1,6 @@
 // The function sandbox: createSandbox() builds the isolate pool and runs functions in it, each
-// run in a fresh context of a warm isolate, within memory, CPU, wall-time and output limits.
+// run in its function's warm context (or a fresh one) of a warm isolate, within memory, CPU,
+// wall-time and output limits.
 // The protocol between host and guest is described in README.md.
 import { CodeCache } from './script-cache.js';
 import { CACHED_DATA_PER_SCRIPT_SLOT, DEFAULT_LIMITS, DEFAULT_MAX_CACHED_SCRIPTS, INSPECT_WALL_MS, resolveLimits, type SandboxLimits } from './limits.js';
@@ -40,9 +41,16 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
     codeCache: new CodeCache(maxCachedScripts * CACHED_DATA_PER_SCRIPT_SLOT),
   });
 
+  let warmRuns = 0;
+
   /** Holds a slot for `use`, giving it back (renewed when `use` says so or throws). */
-  async function withSlot<T>(memoryMb: number, signal: AbortSignal | undefined, use: (slot: IsolateSlot) => Promise<{ result: T; dirty: boolean }>): Promise<T> {
-    const slot = await pool.acquire(memoryMb, signal);
+  async function withSlot<T>(
+    memoryMb: number,
+    signal: AbortSignal | undefined,
+    hash: string | undefined,
+    use: (slot: IsolateSlot) => Promise<{ result: T; dirty: boolean }>,
+  ): Promise<T> {
+    const slot = await pool.acquire(memoryMb, signal, hash);
     let dirty = true;
     try {
       const used = await use(slot);
@@ -59,7 +67,7 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
       const aborted: RunOutcome = { ok: false, failure: { type: 'aborted' }, cpuMs: 0, wallMs: 0 };
       if (request.signal?.aborted) return aborted;
       try {
-        return await withSlot(limits.memoryMb, request.signal, async (slot) => {
+        return await withSlot(limits.memoryMb, request.signal, request.bundle.hash, async (slot) => {
           const session = await runSession(pool, slot, {
             bundle: request.bundle,
             limits,
@@ -74,6 +82,7 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
               maxOutputBytes: limits.maxOutputBytes,
             },
           });
+          if (session.warm) warmRuns++;
           return { result: toRunOutcome(session, limits), dirty: session.dirty };
         });
       } catch (error) {
@@ -85,7 +94,7 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
 
     async inspect(bundle: FunctionBundle): Promise<InspectResult> {
       const limits: SandboxLimits = { ...baseLimits, wallMs: Math.min(baseLimits.wallMs, INSPECT_WALL_MS) };
-      return withSlot(limits.memoryMb, undefined, async (slot) => {
+      return withSlot(limits.memoryMb, undefined, undefined, async (slot) => {
         const session = await runSession(pool, slot, { bundle, limits, request: { mode: 'inspect' } });
         return { result: toInspectResult(session), dirty: session.dirty };
       });
@@ -98,6 +107,8 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
         busy: slots.filter((slot) => slot.busy).length,
         runs: pool.runs,
         recycled: pool.recycled,
+        warmRuns,
+        warmContexts: slots.reduce((total, slot) => total + slot.warmContexts, 0),
         cachedScripts: pool.codeCache.size,
         compiledScripts: slots.reduce((total, slot) => total + slot.compiledScripts, 0),
         queued: pool.queued,

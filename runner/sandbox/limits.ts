@@ -44,10 +44,17 @@ export function resolveLimits(base: SandboxLimits, partial: Partial<SandboxLimit
   };
 }
 
-// A fresh context per run frees everything a run made, but V8 and isolated-vm keep a little per
-// context (compiled feedback, handles); replacing an isolate costs ~3 ms, so every 500 runs is
-// < 0.01 ms per run and bounds any slow growth.
+// V8 and isolated-vm keep a little per context (compiled feedback, handles) after it is released;
+// replacing an isolate costs ~3 ms (and its warm contexts' next evaluations), so every 500 runs is
+// < 0.1 ms per run and bounds any slow growth.
 export const MAX_RUNS_PER_ISOLATE = 500;
+
+// A warm context serves runs of one function version, its bundle evaluated once (zod 4 alone is
+// ~11 ms to evaluate). Each holds its function's heap (a zod function: a few MB), so an isolate
+// keeps the 8 most recently used; one is dropped after a kill, a limit, a failed load, calls left
+// in flight, or this many runs (re-evaluating then costs < 0.1 ms a run).
+export const MAX_WARM_CONTEXTS_PER_ISOLATE = 8;
+export const MAX_RUNS_PER_CONTEXT = 200;
 
 // The heap is measured after every run, uncollected garbage included: V8 collects lazily, so a
 // reading swings between the live size and most of the limit (measured: 2–96 MB in a 128 MB

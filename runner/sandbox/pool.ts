@@ -1,11 +1,13 @@
-// The isolate pool: `size` warm isolates, each running one run at a time in a fresh context
-// prepared while it was idle; killed, worn or resized isolates are replaced, extra runs queue.
-// Owns the CPU watchdog timer; knows nothing of what a run does (run.ts).
+// The isolate pool: `size` warm isolates, each running one run at a time, either in a warm context
+// of the same function (its bundle already evaluated by an earlier run) or in a fresh context
+// prepared while the isolate was idle; killed, worn or resized isolates are replaced, extra runs
+// queue (and go first to an isolate that holds their function warm). Owns the CPU watchdog timer;
+// knows nothing of what a run does (run.ts).
 import ivm from 'isolated-vm';
 import { ContextBridge } from './bridge.js';
 import { loadGuestRuntime } from './guest-script.js';
 import { GUEST_BOOTSTRAP_GLOBAL, RUNTIME_FILENAME, type GuestRequest } from './guest/protocol.js';
-import { CPU_CHECK_INTERVAL_MS, MAX_RUNS_PER_ISOLATE, RECYCLE_HEAP_FRACTION } from './limits.js';
+import { CPU_CHECK_INTERVAL_MS, MAX_RUNS_PER_ISOLATE, MAX_WARM_CONTEXTS_PER_ISOLATE, RECYCLE_HEAP_FRACTION } from './limits.js';
 import { CodeCache, ScriptCache } from './script-cache.js';
 
 // The guest runtime's code cache key: no bundle hash can collide with it (hashes are hex).
@@ -17,6 +19,13 @@ export interface PreparedContext {
   /** The guest's `enter(request)`. */
   enter: ivm.Reference<(request: GuestRequest) => Promise<unknown>>;
   bridge: ContextBridge;
+}
+
+/** A context whose bundle is evaluated, kept for the next run of the same function version. */
+export interface WarmContext {
+  prepared: PreparedContext;
+  /** Runs it has served. */
+  runs: number;
 }
 
 export interface PoolOptions {
@@ -33,7 +42,7 @@ function releaseQuietly(handle: { release(): void }): void {
   }
 }
 
-function releasePrepared(prepared: PreparedContext): void {
+export function releasePrepared(prepared: PreparedContext): void {
   prepared.bridge.release();
   releaseQuietly(prepared.enter);
   releaseQuietly(prepared.context);
@@ -50,6 +59,8 @@ export class IsolateSlot {
   #runtime: Promise<ivm.Script> | undefined;
   readonly #scripts: ScriptCache;
   #next: Promise<PreparedContext> | undefined;
+  // By bundle hash, least recently used first. A context serves one function only.
+  readonly #warm = new Map<string, WarmContext>();
 
   constructor(
     private readonly pool: IsolatePool,
@@ -69,6 +80,35 @@ export class IsolateSlot {
     const next = this.#next ?? this.#prepare(false);
     this.#next = undefined;
     return next;
+  }
+
+  /** Whether a context of this bundle is kept warm here. */
+  hasWarm(hash: string): boolean {
+    return this.#warm.has(hash);
+  }
+
+  get warmContexts(): number {
+    return this.#warm.size;
+  }
+
+  /** The warm context of this bundle, taken out while it runs (run.ts gives it back with keepWarm). */
+  takeWarm(hash: string): WarmContext | undefined {
+    const warm = this.#warm.get(hash);
+    if (warm !== undefined) this.#warm.delete(hash);
+    return warm;
+  }
+
+  /** Keeps a context of this bundle for its next run; the least recently used goes past the limit. */
+  keepWarm(hash: string, warm: WarmContext): void {
+    const previous = this.#warm.get(hash);
+    if (previous !== undefined) releasePrepared(previous.prepared);
+    this.#warm.delete(hash);
+    this.#warm.set(hash, warm);
+    for (const [oldest, context] of this.#warm) {
+      if (this.#warm.size <= MAX_WARM_CONTEXTS_PER_ISOLATE) break;
+      this.#warm.delete(oldest);
+      releasePrepared(context.prepared);
+    }
   }
 
   /** Starts preparing the next run's context now, while the isolate is idle. */
@@ -121,6 +161,8 @@ export class IsolateSlot {
   }
 
   #disposeIsolate(): void {
+    for (const warm of this.#warm.values()) releasePrepared(warm.prepared);
+    this.#warm.clear();
     this.#scripts.clear();
     this.#runtime?.then(releaseQuietly, () => undefined);
     this.#runtime = undefined;
@@ -165,6 +207,7 @@ export class IsolateSlot {
 
 interface Waiter {
   memoryMb: number;
+  hash: string | undefined;
   resolve: (slot: IsolateSlot) => void;
   reject: (error: Error) => void;
 }
@@ -215,13 +258,19 @@ export class IsolatePool {
     return this.#waiters.length;
   }
 
-  /** An idle isolate with `memoryMb` of heap, waiting (FIFO) when all are busy. */
-  acquire(memoryMb: number, signal?: AbortSignal): Promise<IsolateSlot> {
+  /**
+   * An idle isolate with `memoryMb` of heap, one holding the bundle `hash` warm if there is one,
+   * waiting (FIFO) when all are busy.
+   */
+  acquire(memoryMb: number, signal?: AbortSignal, hash?: string): Promise<IsolateSlot> {
     if (this.#closed) return Promise.reject(new SandboxClosedError());
-    const idle = this.#slots.find((slot) => !slot.busy && slot.memoryMb === memoryMb) ?? this.#slots.find((slot) => !slot.busy);
+    const idle =
+      (hash === undefined ? undefined : this.#slots.find((slot) => !slot.busy && slot.memoryMb === memoryMb && slot.hasWarm(hash))) ??
+      this.#slots.find((slot) => !slot.busy && slot.memoryMb === memoryMb) ??
+      this.#slots.find((slot) => !slot.busy);
     if (idle !== undefined) return Promise.resolve(this.#assign(idle, memoryMb));
     return new Promise<IsolateSlot>((resolve, reject) => {
-      const waiter: Waiter = { memoryMb, resolve, reject };
+      const waiter: Waiter = { memoryMb, hash, resolve, reject };
       this.#waiters.push(waiter);
       signal?.addEventListener(
         'abort',
@@ -250,7 +299,18 @@ export class IsolatePool {
     const renewed = dirty || worn || slot.isolate.isDisposed;
     if (renewed) slot.renew(slot.memoryMb);
     slot.prepareNext(!renewed);
-    const waiter = this.#waiters.shift();
+    // Among the oldest waiters (a window as wide as the pool, so no run waits long past its turn),
+    // the first whose function is warm here; else the oldest.
+    const window = Math.min(this.#waiters.length, this.#slots.length);
+    let at = 0;
+    for (let index = 0; index < window; index++) {
+      const hash = this.#waiters[index]!.hash;
+      if (hash !== undefined && slot.hasWarm(hash)) {
+        at = index;
+        break;
+      }
+    }
+    const waiter = this.#waiters.splice(at, 1)[0];
     if (waiter !== undefined) waiter.resolve(this.#assign(slot, waiter.memoryMb));
   }
 

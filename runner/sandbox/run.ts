@@ -1,13 +1,14 @@
-// One run or inspection on one isolate: evaluate the bundle, call the guest's entry, enforce the
-// limits (wall timer, CPU watchdog, abort, heap limit → isolate disposed), release everything, and
-// check the guest's answer field by field: it is untrusted data.
+// One run or inspection on one isolate: take the function's warm context or evaluate the bundle
+// in a fresh one, call the guest's entry, enforce the limits (wall timer, CPU watchdog, abort,
+// heap limit → isolate disposed), keep the context warm or release it, and check the guest's
+// answer field by field: it is untrusted data.
 import { Buffer } from 'node:buffer';
 import type ivm from 'isolated-vm';
 import type { RecordedFailure, RunBinding } from './bridge.js';
 import { MAX_MESSAGE_CHARS, trimStack } from './guest/failure.js';
 import { FUNCTION_FILENAME, type GuestRequest } from './guest/protocol.js';
-import type { SandboxLimits } from './limits.js';
-import type { IsolatePool, IsolateSlot, PreparedContext } from './pool.js';
+import { MAX_RUNS_PER_CONTEXT, type SandboxLimits } from './limits.js';
+import { releasePrepared, type IsolatePool, type IsolateSlot, type PreparedContext } from './pool.js';
 import type { FunctionBundle, FunctionSummary, InspectResult, RunFailure, RunOutcome } from './types.js';
 
 type KillReason = 'cpu_limit' | 'wall_timeout' | 'aborted';
@@ -25,12 +26,17 @@ export interface Session {
   wallMs: number;
   /** The isolate must be replaced: killed, or left with calls in flight into a dead context. */
   dirty: boolean;
+  /** The run found its function's context warm (no bundle evaluation). */
+  warm: boolean;
   failureOf(failureRef: number): RecordedFailure | undefined;
 }
 
+/** The guest's request; a run's token is the bridge's to give. */
+export type SessionRequest = Omit<Extract<GuestRequest, { mode: 'run' }>, 'runToken'> | Extract<GuestRequest, { mode: 'inspect' }>;
+
 interface SessionJob {
   bundle: FunctionBundle;
-  request: GuestRequest;
+  request: SessionRequest;
   limits: SandboxLimits;
   signal?: AbortSignal | undefined;
   binding?: RunBinding | undefined;
@@ -49,14 +55,6 @@ function cpuNs(isolate: ivm.Isolate, fallback: bigint): bigint {
   }
 }
 
-function releaseQuietly(handle: { release(): void }): void {
-  try {
-    handle.release();
-  } catch {
-    // Gone with a disposed isolate.
-  }
-}
-
 /** An error the bundle's top level threw, read on the host: only the function's frames are kept. */
 function toTopLevelFailure(error: unknown): RunFailure {
   if (error instanceof Error) {
@@ -70,10 +68,14 @@ function toTopLevelFailure(error: unknown): RunFailure {
   return { type: 'internal_error', name: 'Error', message: 'A non-error value was thrown while loading the function.', stack: '' };
 }
 
-/** Runs one job on `slot`: the one place that creates and releases everything a run touches. */
+/** Whether the guest's answer asks for a fresh context next time (the definition's `reuseContext: false`). */
+const wantsFresh = (answer: unknown) => typeof answer === 'object' && answer !== null && (answer as { fresh?: unknown }).fresh === true;
+
+/** Runs one job on `slot`: the one place that creates, keeps and releases everything a run touches. */
 export async function runSession(pool: IsolatePool, slot: IsolateSlot, job: SessionJob): Promise<Session> {
   slot.runs++;
-  const prepared: PreparedContext = await slot.takePrepared();
+  const warm = job.request.mode === 'run' ? slot.takeWarm(job.bundle.hash) : undefined;
+  const prepared: PreparedContext = warm?.prepared ?? (await slot.takePrepared());
   const isolate = slot.isolate;
   const cpuStart = cpuNs(isolate, 0n);
   let cpuEnd: bigint | undefined;
@@ -102,25 +104,28 @@ export async function runSession(pool: IsolatePool, slot: IsolateSlot, job: Sess
   // close() may have run while this run waited for its context.
   if (pool.closed) onAbort();
   if (job.binding !== undefined) prepared.bridge.attach(job.binding);
+  const request: GuestRequest = job.request.mode === 'run' ? { ...job.request, runToken: prepared.bridge.runToken } : job.request;
 
   let ending: Ending;
   try {
     if (job.signal?.aborted) onAbort();
     const work = (async (): Promise<Ending> => {
-      let script: ivm.Script;
-      try {
-        script = await slot.script(job.bundle.hash, job.bundle.code, FUNCTION_FILENAME);
-      } catch (error) {
-        if (isolate.isDisposed) throw error;
-        return { how: 'failed', failure: { type: 'invalid_definition', message: `The bundle does not compile: ${bound(error instanceof Error ? error.message : String(error), 1000)}` } };
+      if (warm === undefined) {
+        let script: ivm.Script;
+        try {
+          script = await slot.script(job.bundle.hash, job.bundle.code, FUNCTION_FILENAME);
+        } catch (error) {
+          if (isolate.isDisposed) throw error;
+          return { how: 'failed', failure: { type: 'invalid_definition', message: `The bundle does not compile: ${bound(error instanceof Error ? error.message : String(error), 1000)}` } };
+        }
+        try {
+          await script.run(prepared.context);
+        } catch (error) {
+          if (isolate.isDisposed) throw error;
+          return { how: 'failed', failure: toTopLevelFailure(error) };
+        }
       }
-      try {
-        await script.run(prepared.context);
-      } catch (error) {
-        if (isolate.isDisposed) throw error;
-        return { how: 'failed', failure: toTopLevelFailure(error) };
-      }
-      return { how: 'answered', value: await prepared.enter.apply(undefined, [job.request], ENTER_OPTIONS) };
+      return { how: 'answered', value: await prepared.enter.apply(undefined, [request], ENTER_OPTIONS) };
     })();
     // When a kill wins the race, `work` rejects later with "isolate disposed": nothing to report.
     work.catch(() => undefined);
@@ -142,14 +147,22 @@ export async function runSession(pool: IsolatePool, slot: IsolateSlot, job: Sess
   const cpuMs = Number(usedNs()) / 1e6;
   const wallMs = performance.now() - wallStart;
   const { inFlight } = prepared.bridge.detach();
-  prepared.bridge.release();
-  releaseQuietly(prepared.enter);
-  releaseQuietly(prepared.context);
+  const dirty = killReason !== undefined || isolate.isDisposed || inFlight > 0;
+  // Kept for the function's next run when it answered (an error it threw included) and nothing
+  // of it is still running; a limit, a failed load or calls left in flight drop it.
+  const runs = (warm?.runs ?? 0) + 1;
+  if (!dirty && job.request.mode === 'run' && ending.how === 'answered' && !wantsFresh(ending.value) && runs < MAX_RUNS_PER_CONTEXT) {
+    slot.keepWarm(job.bundle.hash, { prepared, runs });
+  } else {
+    releasePrepared(prepared);
+  }
   return {
     ending,
     cpuMs,
     wallMs,
-    dirty: killReason !== undefined || isolate.isDisposed || inFlight > 0,
+    dirty,
+    warm: warm !== undefined,
+    // Read before the slot is released: the next run on this context clears the failures.
     failureOf: (failureRef) => prepared.bridge.failure(failureRef),
   };
 }

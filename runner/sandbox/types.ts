@@ -108,6 +108,10 @@ export interface SandboxStats {
   runs: number;
   /** Isolates replaced: killed (limits, abort), recycled (run count, heap) or resized. */
   recycled: number;
+  /** Runs that found their function's context warm (no bundle evaluation). */
+  warmRuns: number;
+  /** Contexts kept warm across all isolates. */
+  warmContexts: number;
   /** Bundles with a V8 code cache in the process. */
   cachedScripts: number;
   /** Compiled scripts held by all isolates. */

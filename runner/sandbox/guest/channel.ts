@@ -11,7 +11,7 @@ export interface HostReference {
 }
 
 export interface HostLinks {
-  /** `(op, argsJson, body?) → HostReply`, async. */
+  /** `(op, argsJson, body, runToken) → HostReply`, async. */
   call: HostReference;
   /** `(timerId, delayMs) → fired`, resolves when the host timer fires or is cleared. */
   timer: HostReference;
@@ -35,12 +35,15 @@ export function connect(hostLinks: HostLinks): void {
 /**
  * Calls a host operation with `args` as JSON (the host stores or sends them as JSON anyway) and
  * `body`, a binary request body, as bytes. Either over its bound (bounds.ts) is a RangeError here.
+ * `runToken` is the run the caller's `nango` was made for: in a reused context, code a finished
+ * run left behind holds an old token, and the host refuses its calls instead of serving them as
+ * the current run's.
  */
-export async function callHost(op: string, args: Record<string, unknown>, body?: Uint8Array): Promise<HostReply> {
+export async function callHost(op: string, args: Record<string, unknown>, body: Uint8Array | undefined, runToken: number): Promise<HostReply> {
   const argsJson = jsonStringify(args) ?? '{}';
   if (argsJson.length > MAX_CALL_JSON_CHARS) throw new RangeErrorCtor(`The arguments of nango.${op}() are longer than ${MAX_CALL_JSON_CHARS} characters of JSON.`);
   if (body !== undefined && body.byteLength > MAX_CALL_BODY_BYTES) throw new RangeErrorCtor(`The request body is larger than ${MAX_CALL_BODY_BYTES} bytes.`);
-  const reply = await linksOrThrow().call.apply(undefined, body === undefined ? [op, argsJson] : [op, argsJson, body], CALL_OPTIONS);
+  const reply = await linksOrThrow().call.apply(undefined, [op, argsJson, body, runToken], CALL_OPTIONS);
   return reply as HostReply;
 }
 

@@ -6,7 +6,7 @@ import { callHost } from './channel.js';
 import { markHostFailure } from './failure.js';
 import { formatMessage, URLSearchParams, writeLog } from './globals.js';
 import { MAX_LOG_META_CHARS, MAX_URL_CHARS } from './bounds.js';
-import { arrayBufferIsView, arrayIsArray, ArrayBufferCtor, ErrorCtor, join, jsonParse, jsonStringify, MapCtor, objectHasOwn, objectKeys, push, RangeErrorCtor, slice, TypeErrorCtor, Uint8ArrayCtor } from './intrinsics.js';
+import { arrayBufferIsView, arrayIsArray, ArrayBufferCtor, ErrorCtor, join, jsonParse, jsonStringify, MapCtor, objectHasOwn, objectKeys, push, RangeErrorCtor, SealedWeakMap, slice, TypeErrorCtor, Uint8ArrayCtor } from './intrinsics.js';
 import { appendQuery, serializeParams } from '../../../sdk/params.js';
 import { paginate } from './paginate.js';
 import type { GuestContextData, HostFailureData, HostReply } from './protocol.js';
@@ -99,8 +99,11 @@ function toError(failure: HostFailureData, failureRef: number, config: ProxyConf
   return error;
 }
 
-async function call(op: string, args: Record<string, unknown>): Promise<unknown> {
-  const reply: HostReply = await callHost(op, args);
+// The run each `nango` was made for (see callHost), kept where user code cannot change it.
+const runTokens = new SealedWeakMap<GuestNango, number>();
+
+async function call(nango: GuestNango, op: string, args: Record<string, unknown>): Promise<unknown> {
+  const reply: HostReply = await callHost(op, args, undefined, runTokens.get(nango) ?? 0);
   if (!reply.ok) throw toError(reply.failure, reply.failureRef, undefined);
   return reply.value;
 }
@@ -185,7 +188,8 @@ export class GuestNango implements NangoAction {
   readonly ActionError = ActionError;
   readonly #paginateDefaults: Record<string, unknown> | undefined;
 
-  constructor(context: GuestContextData) {
+  constructor(context: GuestContextData, runToken: number) {
+    runTokens.set(this, runToken);
     this.connectionId = context.connectionId;
     this.providerConfigKey = context.providerConfigKey;
     this.provider = context.provider;
@@ -198,7 +202,7 @@ export class GuestNango implements NangoAction {
     // A binary body crosses as bytes beside the JSON of the rest.
     const body = args.data instanceof Uint8ArrayCtor ? args.data : undefined;
     if (body !== undefined) delete args.data;
-    const reply = await callHost('proxy', args, body);
+    const reply = await callHost('proxy', args, body, runTokens.get(this) ?? 0);
     if (!reply.ok) throw toError(reply.failure, reply.failureRef, config);
     const response = toHostResponse(reply.value);
     if (response.status >= 400) {
@@ -246,19 +250,19 @@ export class GuestNango implements NangoAction {
     const args: Record<string, unknown> = {};
     if (providerConfigKey !== undefined) args.providerConfigKey = providerConfigKey;
     if (connectionId !== undefined) args.connectionId = connectionId;
-    return (await call('getConnection', args)) as ConnectionInfo;
+    return (await call(this, 'getConnection', args)) as ConnectionInfo;
   }
 
   async getMetadata<T = Record<string, unknown>>(): Promise<T> {
-    return (await call('getMetadata', {})) as T;
+    return (await call(this, 'getMetadata', {})) as T;
   }
 
   async setMetadata(metadata: Record<string, unknown>): Promise<void> {
-    await call('setMetadata', { metadata });
+    await call(this, 'setMetadata', { metadata });
   }
 
   async updateMetadata(metadata: Record<string, unknown>): Promise<void> {
-    await call('updateMetadata', { metadata });
+    await call(this, 'updateMetadata', { metadata });
   }
 }
 
@@ -276,8 +280,8 @@ export class GuestNangoSync extends GuestNango implements NangoSync {
   readonly #models: Record<string, RecordSchema> | undefined;
   readonly #checkpoint: RecordSchema | undefined;
 
-  constructor(context: GuestContextData, models?: unknown, checkpoint?: unknown) {
-    super(context);
+  constructor(context: GuestContextData, runToken: number, models?: unknown, checkpoint?: unknown) {
+    super(context, runToken);
     this.#checkpoint = typeof checkpoint === 'object' && checkpoint !== null && typeof (checkpoint as RecordSchema).safeParse === 'function' ? (checkpoint as RecordSchema) : undefined;
     this.#models = typeof models === 'object' && models !== null ? (models as Record<string, RecordSchema>) : undefined;
     const date = typeof context.lastSyncDate === 'string' ? new Date(context.lastSyncDate) : undefined;
@@ -288,13 +292,13 @@ export class GuestNangoSync extends GuestNango implements NangoSync {
   async batchSave(records: unknown[], model: string): Promise<boolean> {
     const name = requireModel(model, 'batchSave');
     const valid = this.#validRecords(stripMetadata(records, 'batchSave'), name, 'batchSave', false);
-    return valid.length === 0 || (await call('batchSave', { records: valid, model: name })) !== false;
+    return valid.length === 0 || (await call(this, 'batchSave', { records: valid, model: name })) !== false;
   }
 
   async batchUpdate(records: unknown[], model: string): Promise<boolean> {
     const name = requireModel(model, 'batchUpdate');
     const valid = this.#validRecords(stripMetadata(records, 'batchUpdate'), name, 'batchUpdate', true);
-    return valid.length === 0 || (await call('batchUpdate', { records: valid, model: name })) !== false;
+    return valid.length === 0 || (await call(this, 'batchUpdate', { records: valid, model: name })) !== false;
   }
 
   /**
@@ -323,17 +327,17 @@ export class GuestNangoSync extends GuestNango implements NangoSync {
   }
 
   async batchDelete(records: unknown[], model: string): Promise<boolean> {
-    return (await call('batchDelete', { records: stripMetadata(records, 'batchDelete'), model: requireModel(model, 'batchDelete') })) !== false;
+    return (await call(this, 'batchDelete', { records: stripMetadata(records, 'batchDelete'), model: requireModel(model, 'batchDelete') })) !== false;
   }
 
   async getRecordsByIds(ids: (string | number)[], model: string): Promise<Map<string, any>> {
     if (!arrayIsArray(ids)) throw new TypeErrorCtor('getRecordsByIds() needs an array of ids');
-    const pairs = await call('getRecordsByIds', { ids: ids.map(String), model: requireModel(model, 'getRecordsByIds') });
+    const pairs = await call(this, 'getRecordsByIds', { ids: ids.map(String), model: requireModel(model, 'getRecordsByIds') });
     return new MapCtor(arrayIsArray(pairs) ? (pairs as [string, unknown][]) : []);
   }
 
   async getCheckpoint(): Promise<any> {
-    return (await call('getCheckpoint', {})) ?? null;
+    return (await call(this, 'getCheckpoint', {})) ?? null;
   }
 
   async saveCheckpoint(checkpoint: Record<string, string | number | boolean>): Promise<void> {
@@ -344,23 +348,23 @@ export class GuestNangoSync extends GuestNango implements NangoSync {
       const issues = (checked.error?.issues ?? []).slice(0, MAX_REPORTED_ISSUES).map((issue) => `${join((issue.path ?? []) as string[], '.') || '(checkpoint)'}: ${issue.message ?? 'invalid'}`);
       throw new TypeErrorCtor(`saveCheckpoint(): the checkpoint does not match the sync's checkpoint schema: ${join(issues, '; ')}`);
     }
-    await call('saveCheckpoint', { checkpoint });
+    await call(this, 'saveCheckpoint', { checkpoint });
   }
 
   async clearCheckpoint(): Promise<void> {
-    await call('clearCheckpoint', {});
+    await call(this, 'clearCheckpoint', {});
   }
 
   async setMergingStrategy(merging: { strategy: 'override' | 'ignore_if_modified_after' }, model: string): Promise<void> {
-    await call('setMergingStrategy', { strategy: merging?.strategy, model: requireModel(model, 'setMergingStrategy') });
+    await call(this, 'setMergingStrategy', { strategy: merging?.strategy, model: requireModel(model, 'setMergingStrategy') });
   }
 
   async trackDeletesStart(model: string): Promise<void> {
-    await call('trackDeletesStart', { model: requireModel(model, 'trackDeletesStart') });
+    await call(this, 'trackDeletesStart', { model: requireModel(model, 'trackDeletesStart') });
   }
 
   async trackDeletesEnd(model: string): Promise<{ deletedKeys: string[] }> {
-    const result = (await call('trackDeletesEnd', { model: requireModel(model, 'trackDeletesEnd') })) as { deletedKeys?: unknown } | null;
+    const result = (await call(this, 'trackDeletesEnd', { model: requireModel(model, 'trackDeletesEnd') })) as { deletedKeys?: unknown } | null;
     return { deletedKeys: arrayIsArray(result?.deletedKeys) ? (result.deletedKeys as string[]) : [] };
   }
 }

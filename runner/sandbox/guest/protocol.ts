@@ -24,6 +24,8 @@ export type GuestRequest =
       input: unknown;
       context: GuestContextData;
       maxOutputBytes: number;
+      /** Numbers the run within its context: operations carry it, and the host refuses any other. */
+      runToken: number;
     }
   | { mode: 'inspect' };
 
@@ -45,7 +47,10 @@ export interface HostFailureData {
 }
 
 /** How a run ended, as reported by the guest. The host validates every field. */
-export type GuestResult = { ok: true; outputJson: string } | { ok: false; failure: GuestFailure };
+export type GuestResult = ({ ok: true; outputJson: string } | { ok: false; failure: GuestFailure }) & {
+  /** The definition asks for a fresh context per run (`reuseContext: false`). */
+  fresh?: true;
+};
 
 export type GuestFailure =
   | { type: 'action_error'; payloadJson: string }

@@ -80,7 +80,7 @@ async function run(request: Extract<GuestRequest, { mode: 'run' }>): Promise<Gue
       if (!parsed.success) return { ok: false, failure: { type: 'invalid_input', issuesJson: issuesJsonOf(parsed) } };
       input = parsed.data;
     }
-    const nango = expected === 'sync' ? new GuestNangoSync(request.context, definition.models, definition.checkpoint) : new GuestNango(request.context);
+    const nango = expected === 'sync' ? new GuestNangoSync(request.context, request.runToken, definition.models, definition.checkpoint) : new GuestNango(request.context, request.runToken);
     const args = request.entry === 'onWebhook' ? [nango, input] : expected === 'action' ? [nango, input] : [nango];
     const execution = (async () => (entry as (...args: unknown[]) => unknown).apply(definition, args))();
     const settled = await PromiseCtor.race([execution.then((value) => ({ value })), timerFailure.then((failure) => ({ failure }))]);
@@ -155,7 +155,10 @@ async function enter(request: GuestRequest): Promise<GuestResult | GuestInspecti
       return { ok: false, message: `Reading the definition failed: ${failure.type === 'internal_error' ? failure.message : failure.type}` };
     }
   }
-  return run(request);
+  const result = await run(request);
+  // `reuseContext: false` in the definition: the host gives each run a fresh context.
+  const definition = readDefinition();
+  return typeof definition !== 'string' && definition.reuseContext === false ? { ...result, fresh: true } : result;
 }
 
 global[GUEST_BOOTSTRAP_GLOBAL] = (call: HostLinks['call'], timer: HostLinks['timer'], service: HostLinks['service']) => {

@@ -10,7 +10,7 @@ const recorded = new Map<number, RecordedFailure>([
   [4, { kind: 'host', failure: { code: 'upstream', message: 'x', response: { status: 502, headers: {}, data: 'bad gateway' } } }],
 ]);
 
-const answered = (value: unknown): Session => ({ ending: { how: 'answered', value }, cpuMs: 1, wallMs: 2, dirty: false, failureOf: (ref) => recorded.get(ref) });
+const answered = (value: unknown): Session => ({ ending: { how: 'answered', value }, cpuMs: 1, wallMs: 2, dirty: false, warm: false, failureOf: (ref) => recorded.get(ref) });
 const failureOf = (value: unknown) => {
   const outcome = toRunOutcome(answered(value), DEFAULT_LIMITS);
   return outcome.ok ? undefined : outcome.failure;
