@@ -1,6 +1,9 @@
 // npm run bench:actions — what an action costs end to end: POST /action/trigger on a `patchbay
 // start` (server and runner in one process, embedded PostgreSQL) until the run's result comes
-// back, for a no-op action and for an action making one `nango.get` to a loopback upstream.
+// back, for a no-op action, an action making one `nango.get` to a loopback upstream, and the
+// shape most real functions have: `zod-get`, zod input and output schemas (zod 4 bundled, as 98 %
+// of Nango's templates) around one `nango.get` whose answer it maps; beside it, the same GET
+// through `/proxy`, so the action's cost above the call it makes is measured, not guessed.
 //
 // Phases, in one run:
 //   firstRun   the first trigger of `noop` after start (deployed at start), then after a redeploy
@@ -8,6 +11,7 @@
 //   warm-up    BENCH_WARMUP_RUNS runs of each action at 32 connections
 //   noop       1 connection for BENCH_DURATION_S seconds, then 32 connections
 //   fetchOne   the same for `fetch-one`
+//   zodGet     the same for `zod-get`, and `proxyGet`: GET /proxy/items at 1 and 32 connections
 //   memory     once the phases above brought the process to its steady state, Patchbay's RSS
 //              before and after BENCH_MEMORY_RUNS (10,000) more runs at 32 connections, half
 //              `noop`, half `fetch-one` (the RSS after the warm-up is reported too)
@@ -42,6 +46,9 @@ const API_KEY = 'k-1';
 const UPSTREAM_ENDPOINT = '/items';
 
 const TARGETS = {
+  zodGetAddedP50Ms_c1: { target: '<= 5 (zod-get p50 - /proxy p50)', ok: (v: number) => v <= 5 },
+  zodGetP99Ms_c1: { target: '<= 25', ok: (v: number) => v <= 25 },
+  zodGetActionsPerS_c32: { target: '>= 400', ok: (v: number) => v >= 400 },
   noopP50Ms_c1: { target: '< 10', ok: (v: number) => v < 10 },
   noopP99Ms_c1: { target: '< 40', ok: (v: number) => v < 40 },
   noopActionsPerS_c32: { target: '>= 300', ok: (v: number) => v >= 300 },
@@ -78,11 +85,46 @@ export default createAction({
 });
 `;
 
+// A function as people write them: validated input, one provider call, its answer mapped onto a
+// validated output.
+const ZOD_GET_SOURCE = `import { createAction } from 'patchbay';
+import { z } from 'zod';
+
+const Input = z.object({
+  owner: z.string().min(1),
+  repo: z.string().min(1),
+  limit: z.number().int().min(1).max(100).default(10),
+  activeOnly: z.boolean().optional(),
+});
+
+const Item = z.object({ id: z.string(), name: z.string(), active: z.boolean() });
+const Output = z.object({ repository: z.string(), count: z.number(), items: z.array(Item) });
+
+export default createAction({
+  description: 'Lists a repository items, mapped',
+  input: Input,
+  output: Output,
+  exec: async (nango, input) => {
+    const response = await nango.get<{ items: { id: number; name: string; active: boolean }[] }>({
+      endpoint: '${UPSTREAM_ENDPOINT}',
+      params: { owner: input.owner, repo: input.repo, per_page: input.limit },
+    });
+    const items = response.data.items
+      .filter((item) => !input.activeOnly || item.active)
+      .slice(0, input.limit)
+      .map((item) => ({ id: String(item.id), name: item.name, active: item.active }));
+    return { repository: input.owner + '/' + input.repo, count: items.length, items };
+  },
+});
+`;
+const ZOD_GET_INPUT = { owner: 'octo', repo: 'hello', limit: 5 };
+
 async function writeFunctions(dir: string, noopTag: string): Promise<void> {
   const actions = path.join(dir, INTEGRATION, 'actions');
   await mkdir(actions, { recursive: true });
   await writeFile(path.join(actions, 'noop.ts'), noopSource(noopTag));
   await writeFile(path.join(actions, 'fetch-one.ts'), FETCH_ONE_SOURCE);
+  await writeFile(path.join(actions, 'zod-get.ts'), ZOD_GET_SOURCE);
 }
 
 /** `patchbay deploy` against the running Patchbay: bundle and inspect here, upload, return ms. */
@@ -121,7 +163,7 @@ function triggerHeaders(patchbay: Patchbay): Record<string, string> {
 }
 
 function triggerBody(action: string): string {
-  return JSON.stringify({ action_name: action, input: {} });
+  return JSON.stringify({ action_name: action, input: action === 'zod-get' ? ZOD_GET_INPUT : {} });
 }
 
 interface Triggered {
@@ -165,6 +207,9 @@ interface PhaseResult extends LoadResult {
 /** Runs counted since the memory baseline (2xx responses only). */
 let runsSinceBaseline = 0;
 
+/** `action`, or `/proxy` for the GET the actions make, through the proxy (the baseline). */
+const PROXY_GET = '/proxy';
+
 async function phase(
   patchbay: Patchbay,
   label: string,
@@ -180,7 +225,10 @@ async function phase(
     durationS: 'durationS' in limit ? limit.durationS : DURATION_S,
     amount: 'amount' in limit ? limit.amount : undefined,
     headers: triggerHeaders(patchbay),
-    requests: [{ method: 'POST', path: '/action/trigger', body: triggerBody(action) }],
+    requests:
+      action === PROXY_GET
+        ? [{ method: 'GET', path: `/proxy${UPSTREAM_ENDPOINT}?owner=octo&repo=hello&per_page=5` }]
+        : [{ method: 'POST', path: '/action/trigger', body: triggerBody(action) }],
     onStart: () => (before = cpuSnapshot(patchbay.child.pid)),
   });
   const after = cpuSnapshot(patchbay.child.pid);
@@ -231,6 +279,8 @@ async function main() {
   const secondAfterStart = await trigger(patchbay, 'noop');
   const fetchAfterStart = await trigger(patchbay, 'fetch-one');
   expectOutput('fetch-one', fetchAfterStart.output, { status: 200 });
+  const zodAfterStart = await trigger(patchbay, 'zod-get');
+  if (zodAfterStart.output.count !== 5 || zodAfterStart.output.repository !== 'octo/hello') throw new Error(`zod-get returned ${JSON.stringify(zodAfterStart.output)}`);
   log(`first noop after start ${afterStart.ms} ms (second ${secondAfterStart.ms} ms); first fetch-one ${fetchAfterStart.ms} ms`);
 
   const redeployTag = randomBytes(6).toString('hex');
@@ -268,6 +318,8 @@ async function main() {
   const warmup = {
     noop: await phase(patchbay, 'warm-up', 'noop', 32, { amount: WARMUP_RUNS }),
     fetchOne: await phase(patchbay, 'warm-up', 'fetch-one', 32, { amount: WARMUP_RUNS }),
+    zodGet: await phase(patchbay, 'warm-up', 'zod-get', 32, { amount: WARMUP_RUNS }),
+    proxyGet: await phase(patchbay, 'warm-up', PROXY_GET, 32, { amount: WARMUP_RUNS }),
   };
   const rssAfterWarmup = rssMb(pid);
 
@@ -279,6 +331,18 @@ async function main() {
   const fetchOne = {
     c1: await phase(patchbay, 'fetch-one c1', 'fetch-one', CONCURRENCY[0], { durationS: DURATION_S }),
     c32: await phase(patchbay, 'fetch-one c32', 'fetch-one', CONCURRENCY[1], { durationS: DURATION_S }),
+  };
+  // Interleaved at 1 connection, so that the difference is not the machine's mood changing.
+  const proxyGetC1 = await phase(patchbay, '/proxy c1', PROXY_GET, CONCURRENCY[0], { durationS: DURATION_S });
+  const zodGetC1 = await phase(patchbay, 'zod-get c1', 'zod-get', CONCURRENCY[0], { durationS: DURATION_S });
+  const zodGet = {
+    c1: zodGetC1,
+    c32: await phase(patchbay, 'zod-get c32', 'zod-get', CONCURRENCY[1], { durationS: DURATION_S }),
+    addedP50MsOverProxy_c1: round(zodGetC1.p50 - proxyGetC1.p50, 3),
+  };
+  const proxyGet = {
+    c1: proxyGetC1,
+    c32: await phase(patchbay, '/proxy c32', PROXY_GET, CONCURRENCY[1], { durationS: DURATION_S }),
   };
 
   // ---- memory: flat over MEMORY_RUNS more runs once the process is warm. The first minutes
@@ -304,6 +368,9 @@ async function main() {
   log(`memory: RSS ${memory.patchbayRssMbBefore} -> ${memory.patchbayRssMbAfter} MB (${rssDelta} MB) over ${memory.runs} runs; peak ${memory.patchbayRssMbPeak} MB`);
 
   const targets = {
+    zodGetAddedP50Ms_c1: target('zodGetAddedP50Ms_c1', zodGet.addedP50MsOverProxy_c1),
+    zodGetP99Ms_c1: target('zodGetP99Ms_c1', zodGet.c1.p99),
+    zodGetActionsPerS_c32: target('zodGetActionsPerS_c32', zodGet.c32.actionsPerS),
     noopP50Ms_c1: target('noopP50Ms_c1', noop.c1.p50),
     noopP99Ms_c1: target('noopP99Ms_c1', noop.c1.p99),
     noopActionsPerS_c32: target('noopActionsPerS_c32', noop.c32.actionsPerS),
@@ -325,6 +392,8 @@ async function main() {
       actions: {
         noop: 'createAction({ exec: async () => ({ ok: true, deploy: <tag> }) })',
         fetchOne: `createAction({ exec: async (nango) => ({ status: (await nango.get({ endpoint: '${UPSTREAM_ENDPOINT}' })).status }) })`,
+        zodGet: 'zod input (4 fields) and output (array of 3-field items) schemas, one nango.get with params, the answer mapped (bench/actions.ts ZOD_GET_SOURCE)',
+        proxyGet: `GET /proxy${UPSTREAM_ENDPOINT}?owner=octo&repo=hello&per_page=5, the call zod-get makes`,
       },
       typecheck: 'on (deploys type-check as users get them)',
       trigger: 'POST /action/trigger {"action_name": …, "input": {}}, synchronous (no X-Async), one Patchbay connection',
@@ -338,6 +407,8 @@ async function main() {
     warmup,
     noop,
     fetchOne,
+    zodGet,
+    proxyGet,
     memory,
     targets,
     pass: Object.values(targets).every((t) => t.ok),

@@ -58,7 +58,8 @@ export async function deployToServer(config: Config, out: NodeJS.WritableStream,
   }
 }
 
-async function storedSecretKey(dataDir: string): Promise<string | undefined> {
+/** The key `npm start` generated and kept in the data directory, when there is one. */
+export async function storedSecretKey(dataDir: string): Promise<string | undefined> {
   try {
     const secrets = JSON.parse(await readFile(path.join(dataDir, 'secrets.json'), 'utf8')) as { secretKey?: string };
     return secrets.secretKey;

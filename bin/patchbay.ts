@@ -1,9 +1,10 @@
 #!/usr/bin/env -S node --no-node-snapshot --import tsx
-// patchbay start | server | runner | deploy — construct, wire, start.
+// patchbay start | server | runner | deploy | dryrun — construct, wire, start.
 import { ConfigError, loadConfig } from '../server/config.js';
 import { CatalogError } from '../server/providers/catalog.js';
 import { BundleError } from '../runner/bundle.js';
 import { deployToServer } from './deploy.js';
+import { DRY_RUN_USAGE, dryRunCommand, EXIT_USAGE, parseDryRunArgs, UsageError } from './dryrun.js';
 import { startSystem, type Role } from './system.js';
 
 const USAGE = `usage: patchbay <command>
@@ -14,6 +15,10 @@ const USAGE = `usage: patchbay <command>
   deploy   bundle ./functions (PATCHBAY_FUNCTIONS_DIR) and upload it to a running server (PATCHBAY_URL);
            a function that does not build is reported and keeps its deployed version
            --strict: deploy nothing when any function does not build (for CI)
+  dryrun   run one local function once on a running server against a real connection, without
+           deploying it or storing anything: patchbay dryrun <integration> <function> <connection-id>
+           [--input JSON|@file] [--metadata JSON|@file] [--save-responses DIR] [--json] …
+           (patchbay dryrun --help for every option; exit code 0 success, 1 failure, 2 usage)
 `;
 
 const ROLES: Record<string, Role[]> = { start: ['server', 'runner'], server: ['server'], runner: ['runner'] };
@@ -25,6 +30,7 @@ async function main(argv: string[]): Promise<number> {
   const command = argv[0];
   const roles = command === undefined ? undefined : ROLES[command];
   const flags = argv.slice(1);
+  if (command === 'dryrun') return dryRun(argv.slice(1));
   const knownFlags = command === 'deploy' ? ['--strict'] : [];
   if ((roles === undefined && command !== 'deploy') || flags.some((flag) => !knownFlags.includes(flag))) {
     process.stderr.write(USAGE);
@@ -101,6 +107,35 @@ async function main(argv: string[]): Promise<number> {
   process.stderr.write(`patchbay: ${error.message}\n`);
   await Promise.race([system.stop(), new Promise((resolve) => setTimeout(resolve, FATAL_STOP_MS).unref())]);
   return 1;
+}
+
+async function dryRun(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(DRY_RUN_USAGE);
+    return 0;
+  }
+  let args;
+  try {
+    args = parseDryRunArgs(argv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`patchbay dryrun: ${error.message}\n\n${DRY_RUN_USAGE}`);
+    return EXIT_USAGE;
+  }
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`patchbay: invalid configuration: ${error.message}\n`);
+    return 1;
+  }
+  try {
+    return await dryRunCommand(config, args, process.stdout, process.stderr);
+  } catch (error) {
+    process.stderr.write(`patchbay dryrun: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
 }
 
 main(process.argv.slice(2)).then(

@@ -24,6 +24,10 @@ if (system !== undefined) {
   const started = system;
   send({ type: 'started', runnerId: started.worker?.id ?? 'unknown' });
   port.on('message', (command: RunnerThreadCommand) => {
+    if (command.type === 'metrics') {
+      void started.metrics.snapshot().then((snapshot) => send({ type: 'metrics', id: command.id, snapshot }));
+      return;
+    }
     if (command.type !== 'stop') return;
     port.removeAllListeners('message');
     // process.exit in a worker ends this thread only: whatever handle a part left open does not keep it.

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type pino from 'pino';
 import type { Config } from '../server/config.js';
+import type { MetricsSnapshot } from '../server/metrics/index.js';
 import type { SystemOptions } from './system.js';
 
 /** What the thread is started with (workerData): a structured copy, secrets included, never logged. */
@@ -19,9 +20,12 @@ export interface RunnerThreadData {
 }
 
 /** Thread → process. */
-export type RunnerThreadMessage = { type: 'started'; runnerId: string } | { type: 'failed'; message: string };
+export type RunnerThreadMessage =
+  | { type: 'started'; runnerId: string }
+  | { type: 'failed'; message: string }
+  | { type: 'metrics'; id: number; snapshot: MetricsSnapshot };
 /** Process → thread. */
-export type RunnerThreadCommand = { type: 'stop' };
+export type RunnerThreadCommand = { type: 'stop' } | { type: 'metrics'; id: number };
 
 export interface RunnerThread {
   /** The current thread's runner id (hostname:pid:random), as in the runs it claims. */
@@ -29,6 +33,11 @@ export interface RunnerThread {
   readonly threadId: number;
   /** Threads started again after one died. */
   readonly restarts: number;
+  /**
+   * The thread's counters (runs, webhooks, the proxy calls functions make) for /metrics; undefined
+   * when it does not answer within METRICS_TIMEOUT_MS (restarting, or too busy).
+   */
+  metrics(): Promise<MetricsSnapshot | undefined>;
   /** Lets running functions finish (the worker's stop grace), then ends the thread. Idempotent. */
   stop(): Promise<void>;
 }
@@ -62,6 +71,9 @@ const OLD_GENERATION_MB = 2048;
 // Migrations done, a pool and a queue connected: a thread that has not said `started` by then
 // is stuck (a database that does not answer), and a stop must not wait on it forever.
 const START_TIMEOUT_MS = 120_000;
+// A scrape must not hang on a thread that is restarting: its counters are left out of that one
+// (Prometheus reads the gap as a missed sample, not as a reset).
+const METRICS_TIMEOUT_MS = 2000;
 
 function spawnThread(entry: URL, data: RunnerThreadData): Worker {
   const options = { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB, maxOldGenerationSizeMb: OLD_GENERATION_MB } };
@@ -172,7 +184,31 @@ export async function startRunnerThread(options: RunnerThreadOptions): Promise<R
   };
   watch(current.thread);
 
+  let nextMetricsId = 0;
+  const metrics = (): Promise<MetricsSnapshot | undefined> => {
+    const thread = current.thread;
+    if (stopping !== undefined || thread.threadId < 0) return Promise.resolve(undefined);
+    const id = ++nextMetricsId;
+    return new Promise((resolve) => {
+      const done = (snapshot: MetricsSnapshot | undefined) => {
+        clearTimeout(timer);
+        thread.off('message', onMessage);
+        thread.off('exit', onExit);
+        resolve(snapshot);
+      };
+      const onMessage = (message: RunnerThreadMessage) => {
+        if (message.type === 'metrics' && message.id === id) done(message.snapshot);
+      };
+      const onExit = () => done(undefined);
+      const timer = setTimeout(() => done(undefined), METRICS_TIMEOUT_MS);
+      thread.on('message', onMessage);
+      thread.once('exit', onExit);
+      thread.postMessage({ type: 'metrics', id } satisfies RunnerThreadCommand);
+    });
+  };
+
   return {
+    metrics,
     get runnerId() {
       return current.runnerId;
     },

@@ -12,6 +12,9 @@ import { checkEncryptionKey } from '../server/credentials/key-check.js';
 import { createCredentialsManager } from '../server/credentials/refresh.js';
 import { startLogRetention } from '../server/logs/retention.js';
 import { createLogWriter, type LogWriter } from '../server/logs/writer.js';
+import { createLiveLogs, LOG_CHUNKS_CHANNEL } from '../server/logs/live.js';
+import { createMetricsRecorder, createMetricsSource, type MetricsRecorder } from '../server/metrics/index.js';
+import { createDashboardSessions } from '../server/dashboard/sessions.js';
 import { loadCatalog } from '../server/providers/catalog.js';
 import { createProxyEngine, createUpstreamAgent, type ProxyEngine } from '../server/proxy/index.js';
 import { createFunctionRegistry } from '../server/functions/registry.js';
@@ -27,6 +30,8 @@ import { formatProblem } from '../runner/bundle.js';
 import { buildDeployment } from '../runner/deploy.js';
 import { createSandbox, type Sandbox } from '../runner/sandbox/index.js';
 import { createWorker, type Worker } from '../runner/worker.js';
+import { createDryRunner } from '../runner/dryrun.js';
+import type { OperationDeps } from '../runner/operations.js';
 import { loadDataDirSecrets } from './data-dir.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded-postgres.js';
 import type { RestartPolicy } from './restart-policy.js';
@@ -43,6 +48,8 @@ export interface System {
   secretKey: string;
   proxy: ProxyEngine;
   logs: LogWriter;
+  /** This thread's counters (what /metrics serves, with the runner thread's). */
+  metrics: MetricsRecorder;
   /** The runner, when it runs on this thread. */
   worker: Worker | undefined;
   /** The runner, when it runs on a thread of its own (`runnerThread`). */
@@ -131,7 +138,11 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
     });
     const cipher = createCipher(encryptionKey);
     await checkEncryptionKey(pool, cipher);
-    const store = createStore(pool, cipher);
+    // Runs, tickets and logs: written several times per action, lost at worst as the last
+    // moment before a crash (server/store/db.ts).
+    const bookkeepingPool = createPool({ connectionString: databaseUrl, durableCommits: false, applicationName: 'patchbay-bookkeeping' });
+    stack.push(() => bookkeepingPool.end());
+    const store = createStore(pool, cipher, bookkeepingPool);
 
     const notifications = createNotifications(pool, databaseUrl, logger);
     const feed = createChangeFeed(notifications);
@@ -140,12 +151,19 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
     await notifications.start();
     stack.push(() => notifications.stop());
     stack.push(async () => wake.stop());
-    const queue = createJobQueue(pool, logger);
+    const queue = createJobQueue(bookkeepingPool, logger);
     await queue.start();
     stack.push(() => queue.stop());
     const scheduler = startScheduler({ store, queue, wake, logger });
     stack.push(() => scheduler.stop());
-    const logs = createLogWriter({ store: store.logs, logger });
+    const metrics = createMetricsRecorder();
+    const logs = createLogWriter({
+      store: store.logs,
+      logger,
+      onWrite: metrics.observe,
+      // Every process's stored chunks reach the live log streams of every server.
+      onStored: (chunkId) => notifications.notify(LOG_CHUNKS_CHANNEL, chunkId),
+    });
     logs.start();
     stack.push(() => logs.stop());
     // Every process records webhooks (a reaper in a server process fails runs too); only
@@ -274,6 +292,13 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
     let worker: Worker | undefined;
     if (runnerHere) {
       webhooks.start();
+      const operations: OperationDeps = {
+        proxy: engine,
+        store,
+        crossIntegration: config.functionsCrossIntegration,
+        egress: dispatcher,
+        connectionChanged: (providerConfigKey, connectionId) => feed.publish({ kind: 'connection', providerConfigKey, connectionId }),
+      };
       const started = createWorker({
         webhooks,
         store,
@@ -285,17 +310,15 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
         logs,
         logger,
         concurrency: config.runnerConcurrency,
-        operations: {
-          proxy: engine,
-          store,
-          crossIntegration: config.functionsCrossIntegration,
-          connectionChanged: (providerConfigKey, connectionId) => feed.publish({ kind: 'connection', providerConfigKey, connectionId }),
-        },
+        operations,
         ...options.runnerTuning,
       });
       started.start();
       worker = started;
       stack.push(() => started.stop());
+      const dryRunner = createDryRunner({ store, wake, logger, deps: { sandbox: sandbox as Sandbox, store, catalog, logs, operations }, pollMs: options.runnerTuning?.pollMs });
+      dryRunner.start();
+      stack.push(() => dryRunner.stop());
       logger.info({ runner: started.id, concurrency: config.runnerConcurrency }, 'runner started');
     }
 
@@ -334,6 +357,16 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
         // The proxy's upstream timeout when a test shortens it; otherwise verify.ts's own bound.
         verification,
         connect: { flows, ws, publicUrl },
+        dashboard: {
+          sessions: createDashboardSessions({ store: store.sessions, secretKey }),
+          // The runner thread's counters join this thread's; separate runner processes serve their own.
+          metrics: createMetricsSource({
+            recorder: metrics,
+            remotes: async () => (runnerThread === undefined ? [] : [await runnerThread.metrics()]),
+            activeRuns: () => store.runs.countActive(),
+          }),
+          live: createLiveLogs({ notifications, logs: store.logs, logger }),
+        },
         functions,
         queue,
         wake,
@@ -359,6 +392,7 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
       secretKey,
       proxy: engine,
       logs,
+      metrics,
       worker,
       runnerThread,
       databaseUrl,

@@ -25,8 +25,10 @@ export interface RunHost {
 }
 
 export function buildRunHost(deps: OperationDeps, scope: RunScope, log: RunLog, extra: Record<string, (args: Record<string, unknown>) => Promise<unknown>> = {}): RunHost {
-  const operations = { ...buildOperations(deps, scope), ...extra };
-  return {
+  let write: RunHost['log'] = () => undefined;
+  // Operations record credential reads and uncontrolled fetches in the run's log.
+  const operations = { ...buildOperations(deps, { ...scope, log: (level, message) => write(level, message) }), ...extra };
+  const host: RunHost = {
     async call(op, args) {
       const operation = Object.hasOwn(operations, op) ? operations[op] : undefined;
       if (operation === undefined) throw hostFailure('unknown_operation', `nango.${op} is not available here.`);
@@ -46,6 +48,8 @@ export function buildRunHost(deps: OperationDeps, scope: RunScope, log: RunLog, 
       log.lines.push({ level, message: text, ...(meta === undefined ? {} : { meta: boundMeta(meta) }), at: new Date().toISOString() });
     },
   };
+  write = host.log;
+  return host;
 }
 
 function boundMeta(meta: unknown): unknown {

@@ -2,13 +2,14 @@
 // `setMetadata` does, for one run. Values in and out are plain data; failures are thrown as
 // HostFailure data that the guest turns into its own errors. Nothing secret is ever returned.
 import { Buffer } from 'node:buffer';
-import { toConnectionDetails } from '../server/connection-json.js';
+import type { Dispatcher } from 'undici';
+import { toConnectionDetails, toPublicCredentials } from '../server/connection-json.js';
 import { isPatchbayError, PatchbayError } from '../server/errors.js';
 import { isReservedRequestHeader } from '../server/proxy/headers.js';
 import { findUnstorableText } from '../server/validate.js';
 import type { ProxyEngine } from '../server/proxy/index.js';
 import type { CancelSignal } from '../server/proxy/cancel.js';
-import type { Store } from '../server/store/index.js';
+import type { ConnectionCredentials, Integration, Store } from '../server/store/index.js';
 import type { HostFailure } from './sandbox/index.js';
 
 // A function buffers each response to copy it into the isolate, whose heap is 128 MB by default:
@@ -20,11 +21,20 @@ export const MAX_FUNCTION_RESPONSE_BYTES = 10 * 1024 * 1024;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 const HEADER_VALUE_FORBIDDEN = /[\r\n\0]/;
 
+// nango.uncontrolledFetch follows redirects itself (each hop through the egress guard), as fetch
+// does by default; 5 is Nango's bound, and fetch's own is 20.
+const MAX_FETCH_REDIRECTS = 5;
+const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
+// Headers a cross-origin redirect must not carry on (fetch drops them too: WHATWG Fetch §4.4).
+const CROSS_ORIGIN_DROPPED = ['authorization', 'proxy-authorization', 'cookie'];
+
 export interface RunScope {
   providerConfigKey: string;
   connectionId: string;
   logId: string;
   signal?: CancelSignal | undefined;
+  /** The run's log: credential reads and uncontrolled fetches are recorded there (never a secret). */
+  log?: ((level: 'info' | 'warn', message: string) => void) | undefined;
 }
 
 export interface OperationDeps {
@@ -34,6 +44,11 @@ export interface OperationDeps {
   crossIntegration: boolean;
   /** Tells other processes a connection changed (its cached copies must go). */
   connectionChanged(providerConfigKey: string, connectionId: string): void;
+  /**
+   * The guarded undici agent every outgoing request uses (server/proxy/egress.ts): nango.uncontrolledFetch
+   * goes through it. Without it, uncontrolledFetch is refused.
+   */
+  egress?: Dispatcher | undefined;
 }
 
 export type Operation = (args: Record<string, unknown>) => Promise<unknown>;
@@ -71,6 +86,30 @@ export function buildOperations(deps: OperationDeps, scope: RunScope): Record<st
     return connection;
   };
 
+  // Credentials cross into the isolate only when the run's own integration allows it
+  // (functions_can_read_credentials), and only for connections of that integration, whatever
+  // PATCHBAY_FUNCTIONS_CROSS_INTEGRATION says. Read from the store, not a cache: turning the
+  // setting off takes effect at the next call.
+  const readableCredentials = async (args: Record<string, unknown>, what: string) => {
+    const keys = keysOf(args);
+    if (keys.providerConfigKey !== scope.providerConfigKey) {
+      throw hostFailure('credentials_not_allowed', `Functions may read credentials of their own integration's connections only (${what}).`, { status: 403 });
+    }
+    const integration = await deps.store.integrations.getByKey(scope.providerConfigKey);
+    if (integration === undefined) throw new PatchbayError('unknown_provider_config');
+    if (!integration.functionsCanReadCredentials) {
+      throw hostFailure(
+        'credentials_not_allowed',
+        `${what} needs the integration's functions_can_read_credentials setting (PATCH /integrations/${scope.providerConfigKey} {"functions_can_read_credentials": true}); functions never see credentials otherwise.`,
+        { status: 403 },
+      );
+    }
+    // Through the proxy's target: the same fresh (refreshed when due) credentials a call would use.
+    const target = await deps.proxy.targets.resolve(keys.providerConfigKey, keys.connectionId);
+    scope.log?.('info', `${what}: the function read the credentials of connection ${keys.connectionId} (${target.connection.credentials.type}).`);
+    return { integration, connection: target.connection };
+  };
+
   const writeMetadata = async (args: Record<string, unknown>, merge: boolean) => {
     const metadata = args.metadata;
     if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
@@ -100,8 +139,27 @@ export function buildOperations(deps: OperationDeps, scope: RunScope): Record<st
       return { status: result.status, headers, data: decodeBody(body, headers['content-type'], args.responseType) };
     },
     async getConnection(args) {
-      // Everything but the credentials: secrets never enter the isolate.
-      return toConnectionDetails(await connectionOf(args));
+      if (args.withCredentials !== true) return toConnectionDetails(await connectionOf(args));
+      const { connection } = await readableCredentials(args, 'nango.getConnection() with credentials');
+      return { ...toConnectionDetails(connection), credentials: toPublicCredentials(connection.credentials, false) };
+    },
+    async getToken(args) {
+      const { connection } = await readableCredentials(args, 'nango.getToken()');
+      return toToken(connection.credentials);
+    },
+    async getIntegration(args) {
+      const include = Array.isArray(args.include) ? args.include.filter((item): item is string => typeof item === 'string') : [];
+      if (include.includes('credentials')) {
+        const { integration } = await readableCredentials({}, "nango.getIntegration({include: ['credentials']})");
+        return toFunctionIntegration(integration, true);
+      }
+      const integration = await deps.store.integrations.getByKey(scope.providerConfigKey);
+      if (integration === undefined) throw new PatchbayError('unknown_provider_config');
+      return toFunctionIntegration(integration, false);
+    },
+    async uncontrolledFetch(args) {
+      if (deps.egress === undefined) throw hostFailure('not_supported', 'nango.uncontrolledFetch is not available in this runner.');
+      return fetchUncontrolled(deps.egress, args, scope);
     },
     async getMetadata(args) {
       return (await connectionOf(args)).metadata;
@@ -109,6 +167,89 @@ export function buildOperations(deps: OperationDeps, scope: RunScope): Record<st
     setMetadata: (args) => writeMetadata(args, false),
     updateMetadata: (args) => writeMetadata(args, true),
   };
+}
+
+/** What nango.getToken() answers, as Nango's: the OAuth2 access token, else the credentials object. */
+export function toToken(credentials: ConnectionCredentials): unknown {
+  switch (credentials.type) {
+    case 'OAUTH2':
+      return credentials.access_token;
+    case 'OAUTH2_CC':
+      return { token: credentials.token, client_id: credentials.client_id, client_secret: credentials.client_secret, expires_at: credentials.expires_at };
+    case 'NONE':
+      return {};
+    default:
+      return credentials;
+  }
+}
+
+/** nango.getIntegration(): the public shape of GET /integrations/:key (client secret only with `withCredentials`). */
+function toFunctionIntegration(integration: Integration, withCredentials: boolean) {
+  return {
+    unique_key: integration.uniqueKey,
+    provider: integration.provider,
+    display_name: integration.displayName ?? integration.provider,
+    logo: `/images/template-logos/${integration.provider}.svg`,
+    forward_webhooks: integration.forwardWebhooks,
+    created_at: integration.createdAt.toISOString(),
+    updated_at: integration.updatedAt.toISOString(),
+    ...(withCredentials ? { credentials: integration.credentials } : {}),
+  };
+}
+
+/**
+ * nango.uncontrolledFetch: a plain request to any URL, with no credentials and no retries, through
+ * the egress guard on every hop (redirects are followed here, so each target is judged). The body is
+ * read bounded, as proxy responses are.
+ */
+async function fetchUncontrolled(dispatcher: Dispatcher, args: Record<string, unknown>, scope: RunScope) {
+  let url: URL;
+  try {
+    url = new URL(String(args.url));
+  } catch {
+    throw hostFailure('invalid_url', 'uncontrolledFetch() needs an absolute http or https URL.');
+  }
+  let method = typeof args.method === 'string' && args.method !== '' ? args.method.toUpperCase() : 'GET';
+  const headers = toProxyRequest({ endpoint: '/', headers: args.headers }).headers;
+  let body: Buffer | undefined;
+  // A binary body crosses beside the JSON (the bridge puts it in `data`); a string one in it.
+  if (args.data instanceof Uint8Array) body = Buffer.from(args.data.buffer, args.data.byteOffset, args.data.byteLength);
+  else if (typeof args.body === 'string') body = Buffer.from(args.body);
+  const signal = scope.signal as AbortSignal | undefined;
+  for (let redirects = 0; ; redirects++) {
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw hostFailure('invalid_url', 'uncontrolledFetch() can only fetch http and https URLs.');
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await dispatcher.request({ origin: url.origin, path: `${url.pathname}${url.search}`, method: method as Dispatcher.HttpMethod, headers, body, signal });
+    } catch (error) {
+      const code = (error as { code?: unknown } | null)?.code;
+      if (code === 'EGRESS_DENIED') throw hostFailure('egress_denied', `Calls to ${url.hostname} are not allowed (a private, loopback, link-local or metadata address).`, { status: 403 });
+      throw hostFailure('network_error', `uncontrolledFetch to ${url.hostname} failed${typeof code === 'string' ? ` (${code})` : ''}.`);
+    }
+    const location = response.headers.location;
+    if (REDIRECT_STATUSES.has(response.statusCode) && typeof location === 'string' && redirects < MAX_FETCH_REDIRECTS) {
+      response.body.destroy();
+      const next = new URL(location, url);
+      if (next.origin !== url.origin) for (const name of CROSS_ORIGIN_DROPPED) delete headers[name];
+      // fetch's rules: 303 turns anything but GET/HEAD into GET, 301/302 turn POST into GET.
+      if ((response.statusCode === 303 && method !== 'GET' && method !== 'HEAD') || ((response.statusCode === 301 || response.statusCode === 302) && method === 'POST')) {
+        method = 'GET';
+        body = undefined;
+        for (const name of Object.keys(headers)) if (name.startsWith('content-')) delete headers[name];
+      }
+      url = next;
+      continue;
+    }
+    const bytes = await readBounded(response.body, MAX_FUNCTION_RESPONSE_BYTES);
+    // Origin and path only: a query string may hold a key the function added.
+    scope.log?.('info', `uncontrolledFetch ${method} ${url.origin}${url.pathname} → ${response.statusCode}`);
+    const pairs: [string, string][] = [];
+    for (const [name, value] of Object.entries(response.headers)) {
+      if (value === undefined) continue;
+      for (const item of Array.isArray(value) ? value : [value]) pairs.push([name, item]);
+    }
+    return { status: response.statusCode, url: url.href, redirected: redirects > 0, headers: pairs, body: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
+  }
 }
 
 /** A guest's proxy config → the engine's call shape (without the keys). */

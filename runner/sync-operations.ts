@@ -1,6 +1,7 @@
 // The host side of a sync's `nango` extras: records (batchSave/batchUpdate/batchDelete,
 // getRecordsByIds) and checkpoints, bound to the run's connection, sync and variant. Counts what
 // each call changed, per model, for the run's summary.
+import { Buffer } from 'node:buffer';
 import { modelKey, type RecordChanges, type Store } from '../server/store/index.js';
 import { hostFailure, type Operation } from './operations.js';
 
@@ -9,6 +10,11 @@ import { hostFailure, type Operation } from './operations.js';
 const MAX_RECORDS_PER_CALL = 10_000;
 const MAX_RECORD_ID_CHARS = 255;
 const MAX_CHECKPOINT_BYTES = 64 * 1024;
+// nango.listRecords pages: GET /records' default and bound, so a page costs what an app's read costs.
+const DEFAULT_LIST_LIMIT = 100;
+const MAX_LIST_LIMIT = 1000;
+// A cursor is a record id (at most MAX_RECORD_ID_CHARS) in base64url: 4 characters per 3 bytes of UTF-8.
+const MAX_CURSOR_CHARS = 1400;
 
 export interface SyncScope {
   runId: string;
@@ -93,6 +99,34 @@ export function buildSyncOperations(store: Store, scope: SyncScope, changes: Mod
       if (!Array.isArray(args.ids)) throw hostFailure('invalid_ids', 'ids must be an array.');
       const found = await store.records.getByIds(model, args.ids.map(String));
       return [...found.entries()];
+    },
+    async listRecords(args) {
+      // The run's own live records of a model, in id order: a page's cursor is the last id (opaque to
+      // the function), so records this run updates while it pages are not seen twice.
+      const model = recordScope(args);
+      const cursor = args.cursor;
+      let afterId: string | undefined;
+      if (cursor !== undefined && cursor !== null) {
+        afterId = typeof cursor === 'string' && cursor.length <= MAX_CURSOR_CHARS ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
+        if (afterId === '' || afterId.length > MAX_RECORD_ID_CHARS) throw hostFailure('invalid_cursor', 'The cursor is not one listRecords() returned.');
+      }
+      const limit = args.limit === undefined || args.limit === null ? DEFAULT_LIST_LIMIT : Number(args.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) throw hostFailure('invalid_limit', `limit must be an integer from 1 to ${MAX_LIST_LIMIT}.`);
+      const page = await store.records.listLive(model, { afterId, limit });
+      const toCursor = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
+      return {
+        records: page.records.map((record) => ({
+          ...record.data,
+          _nango_metadata: {
+            first_seen_at: record.firstSeenAt.toISOString(),
+            last_modified_at: record.lastModifiedAt.toISOString(),
+            last_action: record.lastAction,
+            deleted_at: null,
+            cursor: toCursor(record.id),
+          },
+        })),
+        next_cursor: page.hasMore && page.records.length > 0 ? toCursor((page.records.at(-1) as { id: string }).id) : null,
+      };
     },
     async getCheckpoint() {
       return store.checkpoints.get(checkpointKey);

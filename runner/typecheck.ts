@@ -12,6 +12,8 @@ export interface TypecheckLocations {
   sdkTypes: string;
   /** Bare packages the functions folder lacks are resolved as if imported from here. */
   resolveFromDir: string;
+  /** The Node modules functions may import (`crypto`, `node:url`…) → their shim's types. */
+  nodeModules?: Record<string, string>;
 }
 
 export interface TypecheckResult {
@@ -92,6 +94,42 @@ declare global {
     randomUUID(): string;
     getRandomValues<T extends ArrayBufferView>(array: T): T;
   };
+  class Headers implements Iterable<[string, string]> {
+    constructor(init?: Headers | Record<string, string> | Iterable<readonly [string, string]>);
+    append(name: string, value: string): void;
+    delete(name: string): void;
+    get(name: string): string | null;
+    getSetCookie(): string[];
+    has(name: string): boolean;
+    set(name: string, value: string): void;
+    forEach(callback: (value: string, name: string, headers: Headers) => void, thisArg?: unknown): void;
+    entries(): IterableIterator<[string, string]>;
+    keys(): IterableIterator<string>;
+    values(): IterableIterator<string>;
+    [Symbol.iterator](): IterableIterator<[string, string]>;
+  }
+  class Response {
+    constructor(body?: string | ArrayBuffer | ArrayBufferView | URLSearchParams | null, init?: { status?: number; statusText?: string; headers?: Headers | Record<string, string> | Iterable<readonly [string, string]> });
+    static json(data: unknown, init?: { status?: number; statusText?: string; headers?: Record<string, string> }): Response;
+    readonly status: number;
+    readonly statusText: string;
+    readonly ok: boolean;
+    readonly url: string;
+    readonly redirected: boolean;
+    readonly type: 'basic';
+    readonly headers: Headers;
+    readonly bodyUsed: boolean;
+    readonly body: null;
+    text(): Promise<string>;
+    json(): Promise<any>;
+    arrayBuffer(): Promise<ArrayBuffer>;
+    bytes(): Promise<Uint8Array>;
+    clone(): Response;
+  }
+  // Not installed by the runtime: runner/bundle.ts injects the bundled \`buffer\` package into the
+  // functions that use it (sdk/node/buffer.ts).
+  var Buffer: typeof import('buffer/index.js').Buffer;
+  type Buffer = import('buffer/index.js').Buffer;
   // Loose on purpose, like lib.dom's: \`new Promise((resolve) => setTimeout(resolve, ms))\` must type-check.
   function setTimeout(callback: (...args: any[]) => void, delayMs?: number, ...args: any[]): number;
   function setInterval(callback: (...args: any[]) => void, delayMs?: number, ...args: any[]): number;
@@ -237,6 +275,8 @@ function createHost(ts: typeof TS, options: TS.CompilerOptions, locations: Typec
       const resolvedFileName = locations.sdkTypes;
       return { resolvedModule: { resolvedFileName, extension: extensionOf(ts, resolvedFileName), isExternalLibraryImport: false } };
     }
+    const shim = locations.nodeModules !== undefined && Object.hasOwn(locations.nodeModules, specifier) ? locations.nodeModules[specifier] : undefined;
+    if (shim !== undefined) return { resolvedModule: { resolvedFileName: shim, extension: extensionOf(ts, shim), isExternalLibraryImport: false } };
     const bare = !specifier.startsWith('.') && !path.isAbsolute(specifier);
     if (bare && isSdkFile(containingFile)) {
       const fromFolder = ts.resolveModuleName(specifier, folderImporter, options, host, cache);

@@ -60,16 +60,88 @@ export class ActionError<T = unknown> extends Error {
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
-/** A connection as the run may see it; credentials are never handed to functions. */
+/**
+ * A connection as the run may see it. `credentials` is there only when the integration lets its
+ * functions read credentials (`functions_can_read_credentials`); reading it otherwise throws an
+ * SDKError `credentials_not_allowed`.
+ */
 export interface ConnectionInfo {
   connection_id: string;
   provider_config_key: string;
   provider: string;
-  metadata: Record<string, unknown> | null;
-  connection_config: Record<string, unknown>;
+  metadata: Record<string, any> | null;
+  connection_config: Record<string, any>;
+  credentials?: any;
   created_at?: string;
   updated_at?: string;
-  [key: string]: unknown;
+  [key: string]: any;
+}
+
+/** The integration as `nango.getIntegration()` answers it (GET /integrations/:key's shape). */
+export interface IntegrationInfo {
+  unique_key: string;
+  provider: string;
+  display_name: string;
+  logo: string;
+  forward_webhooks: boolean;
+  created_at: string;
+  updated_at: string;
+  /** With `{include: ['credentials']}` and the integration's opt-in: its client id and secret. */
+  credentials?: any;
+  webhook_url?: string | null;
+}
+
+/** What `nango.uncontrolledFetch` takes, as Nango's. */
+export interface UncontrolledFetchOptions {
+  url: URL | string;
+  method?: HttpMethod | Lowercase<HttpMethod> | 'HEAD' | 'OPTIONS';
+  headers?: Record<string, string> | undefined;
+  body?: string | Uint8Array | ArrayBuffer | null;
+}
+
+/** fetch's Headers, as the sandbox implements it. */
+export interface FetchHeaders extends Iterable<[string, string]> {
+  append(name: string, value: string): void;
+  delete(name: string): void;
+  get(name: string): string | null;
+  getSetCookie(): string[];
+  has(name: string): boolean;
+  set(name: string, value: string): void;
+  forEach(callback: (value: string, name: string, headers: FetchHeaders) => void, thisArg?: unknown): void;
+  entries(): IterableIterator<[string, string]>;
+  keys(): IterableIterator<string>;
+  values(): IterableIterator<string>;
+}
+
+/** fetch's Response, as `nango.uncontrolledFetch` resolves with it: the body is held whole (no stream). */
+export interface FetchResponse {
+  readonly status: number;
+  readonly statusText: string;
+  readonly ok: boolean;
+  readonly url: string;
+  readonly redirected: boolean;
+  readonly headers: FetchHeaders;
+  readonly bodyUsed: boolean;
+  text(): Promise<string>;
+  json(): Promise<any>;
+  arrayBuffer(): Promise<ArrayBuffer>;
+  bytes(): Promise<Uint8Array>;
+  clone(): FetchResponse;
+}
+
+/** What Nango's `getEnvironmentVariables` answers. */
+export interface EnvironmentVariable {
+  name: string;
+  value: string;
+}
+
+/** A record read back with `listRecords`: its data and how Patchbay tracks it. */
+export interface RecordMetadata {
+  first_seen_at: string;
+  last_modified_at: string;
+  last_action: 'ADDED' | 'UPDATED' | 'DELETED';
+  deleted_at: string | null;
+  cursor: string;
 }
 
 /**
@@ -80,7 +152,7 @@ export interface ConnectionInfo {
  * const response = await nango.get<{ login: string }>({ endpoint: '/user' });
  * await nango.log('fetched', { login: response.data.login });
  */
-export interface NangoAction<TMetadata = Record<string, unknown>> {
+export interface NangoAction<TMetadata = Record<string, any>> {
   readonly connectionId: string;
   readonly providerConfigKey: string;
   /** The provider's catalog name (`github`). */
@@ -109,6 +181,17 @@ export interface NangoAction<TMetadata = Record<string, unknown>> {
   log(message: unknown, meta?: unknown, options?: { level?: LogLevel }): Promise<void>;
 
   getConnection(providerConfigKey?: string, connectionId?: string): Promise<ConnectionInfo>;
+  /**
+   * The connection's OAuth2 access token (a string), or its credentials object for other auth
+   * modes. Needs the integration's `functions_can_read_credentials`; each read is logged.
+   *
+   * @example
+   * const token = await nango.getToken();
+   * const signature = createHmac('sha256', String(token)).update(body).digest('hex');
+   */
+  getToken(): Promise<any>;
+  /** The run's integration; `{include: ['credentials']}` adds its client id and secret (needs the opt-in). */
+  getIntegration(queries?: { include?: ('webhook' | 'credentials')[] }): Promise<IntegrationInfo>;
   getMetadata<T = TMetadata>(): Promise<T>;
   /** Replaces the connection's metadata. */
   setMetadata(metadata: TMetadata): Promise<void>;
@@ -117,6 +200,41 @@ export interface NangoAction<TMetadata = Record<string, unknown>> {
 
   /** The ActionError class, for code written as `throw new nango.ActionError(payload)`. */
   readonly ActionError: typeof ActionError;
+
+  /**
+   * Checks `input` against a zod schema: logs each issue and throws an ActionError when it does
+   * not match; answers the parsed value.
+   */
+  zodValidateInput<T = any, Z = any>(options: { zodSchema: { safeParse(value: unknown): { success: boolean; data?: Z; error?: any } }; input: T }): Promise<Z>;
+
+  /**
+   * A plain HTTP request to any URL, without the connection's credentials and without retries;
+   * refused for private, loopback and metadata addresses. Resolves with a fetch-style Response.
+   *
+   * @example
+   * const response = await nango.uncontrolledFetch({ url: new URL('https://example.com/feed.json') });
+   * const feed = await response.json();
+   */
+  uncontrolledFetch(options: UncontrolledFetchOptions): Promise<FetchResponse>;
+
+  /** Not supported by Patchbay (throws SDKError `not_supported`). */
+  getWebhookURL(): Promise<string | null | undefined>;
+  /** Not supported by Patchbay (throws SDKError `not_supported`): keep settings in the connection metadata. */
+  getEnvironmentVariables(): Promise<EnvironmentVariable[] | null>;
+  /** `{}` in a sync; throws in an action, as Nango's does. */
+  getFlowAttributes<A = object>(): A | null;
+  /** Not supported by Patchbay (throws SDKError `not_supported`). */
+  triggerAction<In = unknown, Out = object>(providerConfigKey: string, connectionId: string, actionName: string, input?: In): Promise<Out>;
+  /** Not supported by Patchbay (throws SDKError `not_supported`). */
+  triggerSync(providerConfigKey: string, connectionId: string, sync: string | { name: string; variant: string }, syncMode?: unknown): Promise<void | string>;
+  /** Not supported by Patchbay (throws SDKError `not_supported`). */
+  startSync(providerConfigKey: string, syncs: (string | { name: string; variant: string })[], connectionId?: string): Promise<void>;
+  /** Not supported by Patchbay (throws SDKError `not_supported`). */
+  tryAcquireLock(props: { key: string; ttlMs: number }): Promise<boolean>;
+  /** Not supported by Patchbay (throws SDKError `not_supported`). */
+  releaseLock(props: { key: string }): Promise<boolean>;
+  /** Nothing to release: locks are not supported. */
+  releaseAllLocks(): Promise<void>;
 }
 
 /** A record of model `M`: the zod schema's output type. */
@@ -136,20 +254,42 @@ export type ModelSchemas = Record<string, z.ZodObject>;
  * }
  * await nango.saveCheckpoint({ since: new Date().toISOString() });
  */
-export interface NangoSync<TModels extends ModelSchemas = ModelSchemas, TMetadata = Record<string, unknown>, TCheckpoint = Record<string, string | number | boolean>>
+export interface NangoSync<TModels extends ModelSchemas = ModelSchemas, TMetadata = Record<string, any>, TCheckpoint = Record<string, string | number | boolean>>
   extends NangoAction<TMetadata> {
   /** When the last successful run started; undefined on the first run and after a reset. */
   readonly lastSyncDate: Date | undefined;
   /** The sync's variant; `base` by default. */
   readonly variant: string;
 
-  /** Adds or replaces records (matched by `id`). */
+  /**
+   * Adds or replaces records (matched by `id`). Records are checked against the model's schema;
+   * `batchSave<MyType>(records, 'Model')` (Nango's form) checks them against `MyType` instead.
+   */
   batchSave<M extends keyof TModels & string>(records: ModelRecord<TModels, M>[], model: M): Promise<boolean>;
+  batchSave<T extends object = never>(records: NoInfer<T>[], model: keyof TModels & string): Promise<boolean>;
+  /** @deprecated Nango's old name of batchSave. */
+  batchSend<T extends object = any>(records: T[], model: keyof TModels & string): Promise<boolean>;
   /** Changes some fields of existing records. */
   batchUpdate<M extends keyof TModels & string>(records: (Partial<ModelRecord<TModels, M>> & { id: string | number })[], model: M): Promise<boolean>;
+  batchUpdate<T extends object = never>(records: NoInfer<T>[], model: keyof TModels & string): Promise<boolean>;
   /** Marks records deleted. */
   batchDelete<M extends keyof TModels & string>(records: (Partial<ModelRecord<TModels, M>> & { id: string | number })[], model: M): Promise<boolean>;
+  batchDelete<T extends object = never>(records: NoInfer<T>[], model: keyof TModels & string): Promise<boolean>;
   getRecordsByIds<M extends keyof TModels & string>(ids: (string | number)[], model: M): Promise<Map<string, ModelRecord<TModels, M>>>;
+  getRecordsByIds<K = string | number, T = any>(ids: K[], model: keyof TModels & string): Promise<Map<K, T>>;
+  /**
+   * A page of this sync's own stored records of `model` (live ones, oldest change first), at most
+   * `limit` (default 100, at most 1,000). Pass `next_cursor` back as `cursor` until it is null.
+   *
+   * @example
+   * let cursor: string | null = null;
+   * do {
+   *   const page = await nango.listRecords('Contact', { cursor });
+   *   for (const contact of page.records) await enrich(contact);
+   *   cursor = page.next_cursor;
+   * } while (cursor !== null);
+   */
+  listRecords<T = any>(model: keyof TModels & string, options?: { cursor?: string | null; limit?: number }): Promise<{ records: (T & { _nango_metadata: RecordMetadata })[]; next_cursor: string | null }>;
 
   getCheckpoint(): Promise<TCheckpoint | null>;
   saveCheckpoint(checkpoint: TCheckpoint): Promise<void>;
@@ -163,7 +303,8 @@ export interface NangoSync<TModels extends ModelSchemas = ModelSchemas, TMetadat
 
 // ───────────────────────────── definitions ─────────────────────────────
 
-type Infer<T> = T extends z.ZodType ? z.infer<T> : Record<string, unknown>;
+// Without a schema, as loose as Nango's `Metadata` (Record<string, any>).
+type Infer<T> = T extends z.ZodType ? z.infer<T> : Record<string, any>;
 
 /** Limits a function asks for; the runner may cap them. */
 export interface FunctionLimits {

@@ -130,9 +130,14 @@ export interface ProxyConfiguration {
  * ProxyConfiguration inside a function: the same, params and serializer included, except that a
  * function reads bodies whole (`stream` needs Node streams, which the sandbox does not have).
  */
-export interface FunctionProxyConfiguration extends ProxyConfiguration {
-  /** How to decode the response body: JSON (default; text when it is not JSON), text, or bytes (Uint8Array). */
-  responseType?: 'json' | 'text' | 'arraybuffer';
+export interface FunctionProxyConfiguration extends Omit<ProxyConfiguration, 'responseType'> {
+  /**
+   * How to decode the response body: JSON (default; text when it is not JSON), text, or bytes
+   * (Uint8Array). `stream`, which Nango's functions may name, gives bytes too.
+   */
+  responseType?: 'json' | 'text' | 'arraybuffer' | 'stream';
+  /** Nango's rate-limit header names; accepted and unused: Patchbay reads `Retry-After` and the provider's reset headers itself. */
+  retryHeader?: { at?: string; after?: string };
 }
 
 // ───────────────────────────── responses and errors ─────────────────────────────

@@ -11,6 +11,7 @@ import type { FunctionRegistry } from './functions/registry.js';
 import type { JobQueue, Wake } from './queue/index.js';
 import { actionRoutes } from './routes/actions.js';
 import { functionRoutes } from './routes/functions.js';
+import { dryRunRoutes } from './routes/dryrun.js';
 import { healthRoutes } from './routes/health.js';
 import { connectUiRoutes } from './routes/connect-ui.js';
 import { syncRoutes } from './routes/syncs.js';
@@ -23,6 +24,13 @@ import { connectPublicRoutes, connectSessionRoutes } from './routes/connect.js';
 import type { ConnectFlows } from './connect/flows.js';
 import type { WsHub } from './connect/ws-hub.js';
 import { rateLimitRoutes } from './routes/rate-limits.js';
+import { connectionSummaryRoute } from './routes/connection-summary.js';
+import { dashboardRoutes } from './routes/dashboard.js';
+import { logStreamRoute } from './routes/log-stream.js';
+import { metricsRoute, overviewRoute } from './routes/metrics.js';
+import type { DashboardSessions } from './dashboard/sessions.js';
+import type { LiveLogs } from './logs/live.js';
+import type { MetricsSource } from './metrics/index.js';
 import { pacePrefixOf } from './proxy/pacer.js';
 import type { ProxyEngine } from './proxy/index.js';
 import type { DatabaseProbe, Store } from './store/index.js';
@@ -52,6 +60,8 @@ export interface AppDeps {
   actionStartTimeoutMs?: number | undefined;
   /** Connect (sessions, OAuth, api-auth); absent: the routes are not served. */
   connect?: { flows: ConnectFlows; ws: WsHub; publicUrl: () => string } | undefined;
+  /** The dashboard (GET /, its session cookie), /metrics, /overview and /logs/stream; absent: not served. */
+  dashboard?: { sessions: DashboardSessions; metrics: MetricsSource; live: LiveLogs } | undefined;
 }
 
 /**
@@ -98,8 +108,23 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     app.addHook('onClose', async () => connect.ws.close());
   }
 
+  const dashboard = deps.dashboard;
+  if (dashboard !== undefined) {
+    // The page, its files and the session routes: their own scope, without the secret key.
+    await app.register(async (scope) => dashboardRoutes(scope, { sessions: dashboard.sessions, publicUrl: deps.config.publicUrl }));
+    // PATCHBAY_METRICS_PUBLIC: for a scraper on a private network that holds no key.
+    if (deps.config.metricsPublic) await app.register(async (scope) => metricsRoute(scope, { metrics: dashboard.metrics, store: deps.store }));
+  }
+
   await app.register(async (api) => {
-    addSecretKeyAuth(api, deps.secretKey);
+    // The dashboard's session cookie authenticates API calls too (with its CSRF header).
+    addSecretKeyAuth(api, deps.secretKey, dashboard?.sessions);
+    if (dashboard !== undefined) {
+      if (!deps.config.metricsPublic) metricsRoute(api, { metrics: dashboard.metrics, store: deps.store });
+      overviewRoute(api, { metrics: dashboard.metrics, store: deps.store });
+      logStreamRoute(api, { live: dashboard.live });
+      connectionSummaryRoute(api, deps);
+    }
     const events = deps.events ?? NO_EVENTS;
     integrationRoutes(api, { ...deps, events });
     connectionRoutes(api, { ...deps, events, refresher: deps.refresher });
@@ -107,6 +132,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     recordRoutes(api, deps);
     actionRoutes(api, deps);
     functionRoutes(api, deps);
+    dryRunRoutes(api, deps);
     syncRoutes(api, deps);
     if (connect !== undefined) connectSessionRoutes(api, { store: deps.store, catalog: deps.catalog, flows: connect.flows, ws: connect.ws, publicUrl: connect.publicUrl });
     rateLimitRoutes(api, {

@@ -51,6 +51,8 @@ export interface Config {
   webhookRetryBaseMs: number;
   /** Longest a webhook request may take before it counts as a network failure. */
   webhookTimeoutMs: number;
+  /** Serve GET /metrics without the secret key (PATCHBAY_METRICS_PUBLIC), for scrapers on a private network. */
+  metricsPublic: boolean;
 }
 
 export class ConfigError extends Error {
@@ -117,6 +119,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     webhookMaxAttempts: parseInteger(env, 'PATCHBAY_WEBHOOK_MAX_ATTEMPTS', DEFAULT_WEBHOOK_MAX_ATTEMPTS, 1, 20),
     webhookRetryBaseMs: parseInteger(env, 'PATCHBAY_WEBHOOK_RETRY_BASE_MS', DEFAULT_WEBHOOK_RETRY_BASE_MS, 10, 3_600_000),
     webhookTimeoutMs: parseInteger(env, 'PATCHBAY_WEBHOOK_TIMEOUT_MS', DEFAULT_WEBHOOK_TIMEOUT_MS, 100, 120_000),
+    metricsPublic: parseBoolean(env, 'PATCHBAY_METRICS_PUBLIC', false),
   };
 }
 

@@ -9,6 +9,9 @@ export const ERRORS = {
   invalid_connect_session_token: { status: 401, message: 'The connect session token is missing, malformed or unknown.' },
   expired_connect_session_token: { status: 401, message: 'The connect session has expired; create a new one.' },
   unknown_account: { status: 401, message: 'Authentication failed. The provided secret key does not match any account.' },
+  invalid_session: { status: 401, message: 'The dashboard session is missing, expired or logged out; log in again.' },
+  csrf_check_failed: { status: 403, message: 'A request authenticated by the dashboard cookie needs its X-Patchbay-CSRF header and must not come from another site.' },
+  too_many_login_attempts: { status: 429, message: 'Too many wrong keys from this address; wait before trying again.' },
 
   // Input validation
   invalid_headers: { status: 400, message: 'Invalid request headers.' },
@@ -41,6 +44,7 @@ export const ERRORS = {
   base_url_override_not_allowed: { status: 400, message: 'Base-Url-Override points to an address that is not allowed.' },
   invalid_connection_config: { status: 400, message: "The connection's configuration points the provider URL outside the provider's hosts." },
   egress_denied: { status: 403, message: 'The upstream address is not allowed.' },
+  too_many_log_streams: { status: 429, message: 'Too many live log streams are open on this server.' },
   rate_limited: { status: 429, message: 'The provider asked to wait longer than the configured maximum.' },
   upstream_network_error: { status: 502, message: 'The provider could not be reached.' },
 

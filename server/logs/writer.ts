@@ -34,6 +34,10 @@ export interface LogWriterOptions {
   flushIntervalMs?: number;
   maxBatch?: number;
   maxQueue?: number;
+  /** Sees every operation as it is written, before it is queued (metrics count from here). */
+  onWrite?: (operation: LogOperation) => void;
+  /** Told the id of each chunk once it is stored (the live log stream announces it). */
+  onStored?: (chunkId: string) => void;
 }
 
 export interface LogWriter {
@@ -185,7 +189,9 @@ export function createLogWriter(options: LogWriterOptions): LogWriter {
       try {
         // Sent again after a failure, a chunk keeps its id: the insert skips a chunk that was
         // stored after all (a connection lost on the way back from COMMIT).
-        await options.store.insertChunk(batch.toChunk());
+        const chunk = batch.toChunk();
+        await options.store.insertChunk(chunk);
+        options.onStored?.(chunk.id);
         failures = 0;
         retryAtMs = 0;
         droppingLogged = false;
@@ -231,6 +237,7 @@ export function createLogWriter(options: LogWriterOptions): LogWriter {
 
   return {
     write(operation) {
+      options.onWrite?.(operation);
       open.add(operation);
       queued++;
       if (open.rows >= maxBatch) {

@@ -2,7 +2,12 @@
 // other versions read them during a rolling deploy.
 export const ACTION_QUEUE = 'patchbay.action';
 export const SYNC_QUEUE = 'patchbay.sync';
-export type QueueName = typeof ACTION_QUEUE | typeof SYNC_QUEUE;
+/**
+ * Dry runs (`patchbay dryrun`) are announced on the jobs channel under this name, but have no
+ * pg-boss ticket: their row in `dry_runs` is claimed directly (FOR UPDATE SKIP LOCKED).
+ */
+export const DRY_RUN_QUEUE = 'patchbay.dryrun';
+export type QueueName = typeof ACTION_QUEUE | typeof SYNC_QUEUE | typeof DRY_RUN_QUEUE;
 
 /** A job is only a wake-up ticket for a run; the run's row in `function_runs` is the truth. */
 export interface RunJob {

@@ -120,6 +120,8 @@ const listQuery = z.looseObject({
   search: z.string().max(255).optional(),
   endUserId: z.string().max(255).optional(),
   integrationId: z.string().max(4096).optional(),
+  // A Patchbay addition (camelCase like its neighbours): the dashboard's status filter.
+  refreshStatus: z.enum(['ok', 'failing', 'exhausted']).optional(),
   limit: z.coerce.number().int().min(1).max(10_000).default(1000),
   // page × limit is the SQL OFFSET: a million pages of the largest limit is beyond any real table
   // and stays an exact integer inside PostgreSQL's bigint, which 2^53-1 pages of 10 000 overflow.
@@ -155,6 +157,12 @@ function storedCredentials(input: z.infer<typeof credentialsSchema>): Connection
  */
 function parseTagFilter(query: Record<string, unknown>): Record<string, string> {
   return parseInput(tagsSchema, bracketedQuery(query, 'tags'), 'invalid_query_params');
+}
+
+/** How a connection's credentials are doing, as the dashboard and `refreshStatus` name it. */
+export function refreshStatusOf(connection: Connection): 'ok' | 'failing' | 'exhausted' {
+  if (connection.refreshExhausted) return 'exhausted';
+  return connection.lastRefreshFailure === null ? 'ok' : 'failing';
 }
 
 export interface ConnectionRouteDeps {
@@ -219,10 +227,11 @@ export function connectionRoutes(app: FastifyInstance, deps: ConnectionRouteDeps
       endUserId: query.endUserId,
       integrationKeys: query.integrationId?.split(',').filter((key) => key !== ''),
       tags: parseTagFilter(request.query as Record<string, unknown>),
+      refreshStatus: query.refreshStatus,
       limit: query.limit,
       offset: query.page * query.limit,
     });
-    return { connections: connections.map(toPublicConnection) };
+    return { connections: connections.map((connection) => ({ ...toPublicConnection(connection), refresh_status: refreshStatusOf(connection) })) };
   });
 
   app.get('/connections/:connectionId', async (request) => {

@@ -42,6 +42,8 @@ const createBody = z.strictObject({
   display_name: z.string().min(1).max(255).optional(),
   credentials: credentialsSchema.optional(),
   forward_webhooks: z.boolean().optional(),
+  // Patchbay's own setting: this integration's functions may read its connections' credentials.
+  functions_can_read_credentials: z.boolean().optional(),
   integration_config: stringMap.optional(),
   custom: stringMap.optional(),
 });
@@ -63,6 +65,7 @@ export function toPublicIntegration(integration: Integration, catalog: Catalog, 
     display_name: integration.displayName ?? provider?.displayName ?? integration.provider,
     logo: `/images/template-logos/${integration.provider}.svg`,
     forward_webhooks: integration.forwardWebhooks,
+    functions_can_read_credentials: integration.functionsCanReadCredentials,
     created_at: integration.createdAt.toISOString(),
     updated_at: integration.updatedAt.toISOString(),
     ...(withCredentials ? { credentials: publicCredentials(integration.credentials) } : {}),
@@ -117,6 +120,7 @@ export function integrationRoutes(app: FastifyInstance, deps: { store: Store; ca
         displayName: body.display_name,
         credentials: body.credentials,
         forwardWebhooks: body.forward_webhooks,
+        functionsCanReadCredentials: body.functions_can_read_credentials,
         integrationConfig: body.integration_config,
         custom: body.custom,
       });
@@ -152,6 +156,7 @@ export function integrationRoutes(app: FastifyInstance, deps: { store: Store; ca
         displayName: body.display_name,
         credentials: body.credentials,
         forwardWebhooks: body.forward_webhooks,
+        functionsCanReadCredentials: body.functions_can_read_credentials,
         integrationConfig: body.integration_config,
         custom: body.custom,
       });

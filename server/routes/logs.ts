@@ -26,7 +26,7 @@ const cursorSchema = z
     return { startedAt, id };
   });
 
-const listQuery = z.strictObject({
+export const logListQuery = z.strictObject({
   provider_config_key: z.string().max(255).optional(),
   connection_id: z.string().max(255).optional(),
   type: z.enum(['proxy', 'action', 'sync', 'auth', 'webhook']).optional(),
@@ -73,7 +73,7 @@ export function toWireOperation(op: LogOperation) {
 
 export function logRoutes(app: FastifyInstance, deps: { store: Store }): void {
   app.get('/logs', async (request) => {
-    const query = parseInput(listQuery, request.query, 'invalid_query_params');
+    const query = parseInput(logListQuery, request.query, 'invalid_query_params');
     const operations = await deps.store.logs.list({
       integrationKey: query.provider_config_key,
       connectionId: query.connection_id,

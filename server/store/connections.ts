@@ -85,6 +85,8 @@ export interface ConnectionFilter {
   endUserId?: string | undefined;
   integrationKeys?: string[] | undefined;
   tags?: Record<string, string> | undefined;
+  /** ok: no failed refresh since the last success; failing: failed, still retried; exhausted: given up. */
+  refreshStatus?: 'ok' | 'failing' | 'exhausted' | undefined;
   limit: number;
   offset: number;
 }
@@ -158,6 +160,8 @@ export interface ConnectionStore {
   remove(providerConfigKey: string, connectionId: string): Promise<boolean>;
   saveRefreshedCredentials(id: number, credentials: ConnectionCredentials): Promise<void>;
   saveRefreshFailure(id: number, exhaustAfterAttempts: number): Promise<void>;
+  /** Connections whose last refresh failed and is still retried, and those given up. */
+  countRefreshProblems(): Promise<{ failing: number; exhausted: number }>;
   touchFetched(id: number): Promise<void>;
 }
 
@@ -266,7 +270,21 @@ export function createConnectionStore(db: Queryable, cipher: Cipher): Connection
         where.push(sql.replace('?', `$${params.length}`));
       };
       if (filter.connectionId !== undefined) add('c.connection_id = ?', filter.connectionId);
-      if (filter.search !== undefined) add("c.connection_id ILIKE '%' || ? || '%'", filter.search.replace(/[%_\\]/g, '\\$&'));
+      if (filter.search !== undefined) {
+        params.push(filter.search.replace(/[%_\\]/g, '\\$&'));
+        const pattern = `'%' || $${params.length} || '%'`;
+        // Nango searches the connection id and the end user's profile; tag values too here, so
+        // the dashboard's search box finds a connection by any name people give it.
+        where.push(
+          `(c.connection_id ILIKE ${pattern}
+            OR concat_ws(' ', c.end_user->>'id', c.end_user->>'email', c.end_user->>'display_name',
+                 c.end_user->'organization'->>'id', c.end_user->'organization'->>'display_name') ILIKE ${pattern}
+            OR EXISTS (SELECT 1 FROM jsonb_each_text(c.tags) AS tag WHERE tag.value ILIKE ${pattern}))`,
+        );
+      }
+      if (filter.refreshStatus === 'ok') where.push('c.last_refresh_failure IS NULL AND NOT c.refresh_exhausted');
+      else if (filter.refreshStatus === 'failing') where.push('c.last_refresh_failure IS NOT NULL AND NOT c.refresh_exhausted');
+      else if (filter.refreshStatus === 'exhausted') where.push('c.refresh_exhausted');
       if (filter.endUserId !== undefined) add("c.end_user->>'id' = ?", filter.endUserId);
       if (filter.integrationKeys !== undefined) add('i.unique_key = ANY(?)', filter.integrationKeys);
       if (filter.tags !== undefined && Object.keys(filter.tags).length > 0) add('c.tags @> ?', filter.tags);
@@ -362,6 +380,13 @@ export function createConnectionStore(db: Queryable, cipher: Cipher): Connection
          WHERE id = $1`,
         [id, exhaustAfterAttempts],
       );
+    },
+    async countRefreshProblems() {
+      const { rows } = await db.query<{ failing: number; exhausted: number }>(
+        `SELECT count(*) FILTER (WHERE NOT refresh_exhausted)::int AS failing, count(*) FILTER (WHERE refresh_exhausted)::int AS exhausted
+         FROM connections WHERE last_refresh_failure IS NOT NULL OR refresh_exhausted`,
+      );
+      return rows[0] ?? { failing: 0, exhausted: 0 };
     },
     async touchFetched(id) {
       await db.query('UPDATE connections SET last_fetched_at = now() WHERE id = $1', [id]);

@@ -2,6 +2,7 @@
 import type { Cipher } from '../credentials/cipher.js';
 import { createConnectStore, type ConnectStore } from './connect.js';
 import { createConnectionStore, type ConnectionStore } from './connections.js';
+import { createDryRunStore, type DryRunStore } from './dry-runs.js';
 import { withTransaction, type Pool, type Queryable } from './db.js';
 import { createFunctionStore, type FunctionStore } from './functions.js';
 import { createLogStore, type LogStore } from './logs.js';
@@ -10,6 +11,7 @@ import { createRunStore, type RunStore } from './runs.js';
 import { createRecordStore, type RecordStore } from './records.js';
 import { createCheckpointStore, type CheckpointStore } from './checkpoints.js';
 import { createScheduleStore, type ScheduleStore } from './schedules.js';
+import { createSessionStore, type SessionStore } from './sessions.js';
 import { createWebhookStore, type WebhookStore } from './webhooks.js';
 
 export interface Repositories {
@@ -23,34 +25,44 @@ export interface Repositories {
   schedules: ScheduleStore;
   webhooks: WebhookStore;
   connect: ConnectStore;
+  sessions: SessionStore;
+  dryRuns: DryRunStore;
 }
 
 export interface Store extends Repositories {
   pool: Pool;
+  /** The pool of the run bookkeeping (runs, tickets, logs): commits not waiting for the disk. */
+  bookkeepingPool: Pool;
   /** Runs `work` in one transaction with repositories bound to it. */
   transaction<T>(work: (tx: Repositories & { client: Queryable }) => Promise<T>): Promise<T>;
 }
 
-function repositories(db: Queryable, cipher: Cipher, pool: Pool): Repositories {
+/** `bookkeeping` serves what a crash may lose (see PoolOptions.durableCommits); `db` the rest. */
+function repositories(db: Queryable, cipher: Cipher, bookkeeping: Queryable): Repositories {
   return {
     integrations: createIntegrationStore(db, cipher),
     connections: createConnectionStore(db, cipher),
-    logs: createLogStore(db),
+    logs: createLogStore(bookkeeping),
     functions: createFunctionStore(db),
-    runs: createRunStore(db),
+    runs: createRunStore(bookkeeping),
     records: createRecordStore(db),
     checkpoints: createCheckpointStore(db),
     schedules: createScheduleStore(db),
     webhooks: createWebhookStore(db),
     connect: createConnectStore(db, cipher),
+    sessions: createSessionStore(db),
+    dryRuns: createDryRunStore(bookkeeping),
   };
 }
 
-export function createStore(pool: Pool, cipher: Cipher): Store {
+/** The store on `pool`; the run bookkeeping on `bookkeepingPool` when given (durable commits off). */
+export function createStore(pool: Pool, cipher: Cipher, bookkeepingPool: Pool = pool): Store {
   return {
     pool,
-    ...repositories(pool, cipher, pool),
-    transaction: (work) => withTransaction(pool, (client) => work({ ...repositories(client, cipher, pool), client })),
+    bookkeepingPool,
+    ...repositories(pool, cipher, bookkeepingPool),
+    // One transaction is one connection: everything in it commits as `pool` does.
+    transaction: (work) => withTransaction(pool, (client) => work({ ...repositories(client, cipher, client), client })),
   };
 }
 
@@ -62,13 +74,15 @@ export { readSetting, writeSettingOnce } from './settings.js';
 export type { Connection, ConnectionCredentials, ConnectionInput, EndUser } from './connections.js';
 export type { ConnectSession, ConnectSessionInput, ConnectStore, IntegrationConfigDefaults, OAuthFlow } from './connect.js';
 export type { Integration, IntegrationCredentials, IntegrationInput } from './integrations.js';
-export type { LogOperation, LogFilter } from './logs.js';
+export type { LogOperation, LogFilter, LogStore } from './logs.js';
+export type { SessionStore } from './sessions.js';
 export type { DeployChanges, DeployedFunction, FunctionFailure, FunctionFailureInput, FunctionInput, FunctionKind } from './functions.js';
 export type { ClaimedRun, LatestSyncRun, NewRun, RunError, RunState, RunStatus, RunStore, StaleRun } from './runs.js';
 export { toRunError } from './runs.js';
 export { modelKey } from './records.js';
 export type { RecordAction, RecordChanges, RecordInput, RecordPage, RecordQuery, RecordScope, RecordStore, StoredRecord } from './records.js';
 export type { CheckpointKey, CheckpointStore } from './checkpoints.js';
+export type { ClaimedDryRun, DryRunStore, NewDryRun } from './dry-runs.js';
 export type { DueSync, Schedule, ScheduleFilter, ScheduleKey, ScheduleStore } from './schedules.js';
 export type { LeasedWebhookDelivery, NewWebhookDelivery, RunFacts, WebhookKind, WebhookStore } from './webhooks.js';
 export { createNotifications, type Notifications } from './notifications.js';

@@ -24,6 +24,8 @@ export interface Integration {
   custom: Record<string, string> | null;
   integrationConfig: Record<string, string> | null;
   forwardWebhooks: boolean;
+  /** The integration's functions may read its connections' credentials (getToken…); off by default. */
+  functionsCanReadCredentials: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -36,6 +38,7 @@ export interface IntegrationInput {
   custom?: Record<string, string> | undefined;
   integrationConfig?: Record<string, string> | undefined;
   forwardWebhooks?: boolean | undefined;
+  functionsCanReadCredentials?: boolean | undefined;
 }
 
 interface IntegrationRow {
@@ -47,12 +50,13 @@ interface IntegrationRow {
   custom: Record<string, string> | null;
   integration_config: Record<string, string> | null;
   forward_webhooks: boolean;
+  functions_can_read_credentials: boolean;
   created_at: Date;
   updated_at: Date;
 }
 
 const COLUMNS =
-  'id, unique_key, provider, display_name, credentials_enc, custom, integration_config, forward_webhooks, created_at, updated_at';
+  'id, unique_key, provider, display_name, credentials_enc, custom, integration_config, forward_webhooks, functions_can_read_credentials, created_at, updated_at';
 
 export interface IntegrationStore {
   insert(input: IntegrationInput): Promise<Integration>;
@@ -73,6 +77,7 @@ export function createIntegrationStore(db: Queryable, cipher: Cipher): Integrati
     custom: row.custom,
     integrationConfig: row.integration_config,
     forwardWebhooks: row.forward_webhooks,
+    functionsCanReadCredentials: row.functions_can_read_credentials,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   });
@@ -81,8 +86,8 @@ export function createIntegrationStore(db: Queryable, cipher: Cipher): Integrati
   return {
     async insert(input) {
       const { rows } = await db.query<IntegrationRow>(
-        `INSERT INTO integrations (unique_key, provider, display_name, credentials_enc, custom, integration_config, forward_webhooks)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${COLUMNS}`,
+        `INSERT INTO integrations (unique_key, provider, display_name, credentials_enc, custom, integration_config, forward_webhooks, functions_can_read_credentials)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${COLUMNS}`,
         [
           input.uniqueKey,
           input.provider,
@@ -91,6 +96,7 @@ export function createIntegrationStore(db: Queryable, cipher: Cipher): Integrati
           input.custom ?? null,
           input.integrationConfig ?? null,
           input.forwardWebhooks ?? true,
+          input.functionsCanReadCredentials ?? false,
         ],
       );
       return toIntegration(rows[0] as IntegrationRow);
@@ -117,6 +123,7 @@ export function createIntegrationStore(db: Queryable, cipher: Cipher): Integrati
            custom = COALESCE($5, custom),
            integration_config = COALESCE($6, integration_config),
            forward_webhooks = COALESCE($7, forward_webhooks),
+           functions_can_read_credentials = COALESCE($8, functions_can_read_credentials),
            updated_at = now()
          WHERE unique_key = $1 RETURNING ${COLUMNS}`,
         [
@@ -127,6 +134,7 @@ export function createIntegrationStore(db: Queryable, cipher: Cipher): Integrati
           patch.custom ?? null,
           patch.integrationConfig ?? null,
           patch.forwardWebhooks ?? null,
+          patch.functionsCanReadCredentials ?? null,
         ],
       );
       return rows[0] ? toIntegration(rows[0]) : undefined;

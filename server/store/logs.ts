@@ -64,6 +64,8 @@ export interface LogStore {
   insertChunk(chunk: LogChunk): Promise<void>;
   list(filter: LogFilter): Promise<LogOperation[]>;
   get(id: string): Promise<LogOperation | undefined>;
+  /** The operations of one stored chunk (the live log stream reads each chunk it is told of). */
+  readChunk(id: string): Promise<LogOperation[]>;
   deleteOlderThan(cutoff: Date, limit: number): Promise<number>;
 }
 
@@ -375,6 +377,10 @@ export function createLogStore(db: Queryable): LogStore {
         return fromCopyLine(data.slice(start, data.indexOf('\n', start)));
       }
       return undefined;
+    },
+    async readChunk(id) {
+      const { rows } = await db.query<{ data: string }>('SELECT data FROM log_chunks WHERE id = $1', [id]);
+      return rows[0] === undefined ? [] : [...linesOf(rows[0].data)].map(fromCopyLine);
     },
     async deleteOlderThan(cutoff, limit) {
       // Whole chunks: one goes once the newest operation in it is past the cutoff.

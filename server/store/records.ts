@@ -70,6 +70,11 @@ export interface RecordStore {
   removeAllExcept(scope: RecordScope, keepIds: string[], runId: string | null): Promise<string[]>;
   /** getRecordsByIds: the data of live records, by id. */
   getByIds(scope: RecordScope, ids: string[]): Promise<Map<string, Record<string, unknown>>>;
+  /**
+   * nango.listRecords: live records in id order, after `afterId`. Ids never move, so a sync that
+   * updates what it reads still sees each record once (seq order would show an updated one again).
+   */
+  listLive(scope: RecordScope, query: { afterId?: string | undefined; limit: number }): Promise<{ records: StoredRecord[]; hasMore: boolean }>;
   /** GET /records: changes in seq order, deleted records included unless filtered out. */
   list(scope: RecordScope, query: RecordQuery): Promise<RecordPage>;
   /** emptyCache / reset: deletes every record of the connection's models; returns how many. */
@@ -244,6 +249,17 @@ export function createRecordStore(db: Queryable): RecordStore {
       ]);
       for (const row of rows) found.set(row.record_id, row.data);
       return found;
+    },
+
+    async listLive(scope, query) {
+      const { rows } = await db.query<RecordRow>(
+        `SELECT record_id, data, seq, last_action, first_seen_at, last_modified_at, deleted_at, pruned_at FROM records
+         WHERE integration_key = $1 AND connection_id = $2 AND model = $3 AND deleted_at IS NULL AND ($4::text IS NULL OR record_id > $4)
+         ORDER BY record_id LIMIT $5`,
+        [scope.integrationKey, scope.connectionId, scope.model, query.afterId ?? null, query.limit + 1],
+      );
+      const hasMore = rows.length > query.limit;
+      return { records: (hasMore ? rows.slice(0, query.limit) : rows).map(toRecord), hasMore };
     },
 
     async list(scope, query) {

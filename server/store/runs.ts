@@ -162,6 +162,8 @@ export interface RunStore {
   finishedAmong(ids: string[]): Promise<RunStatus[]>;
   /** Deletes up to `limit` runs that finished before `before`; returns how many went. */
   deleteFinishedBefore(before: Date, limit: number): Promise<number>;
+  /** Runs waiting or running, by kind and state (the queue depth of /metrics). */
+  countActive(): Promise<{ kind: FunctionKind; state: 'queued' | 'running'; count: number }[]>;
 }
 
 export function createRunStore(db: Queryable): RunStore {
@@ -331,6 +333,12 @@ export function createRunStore(db: Queryable): RunStore {
         [before, limit],
       );
       return rowCount ?? 0;
+    },
+    async countActive() {
+      const { rows } = await db.query<{ kind: FunctionKind; state: 'queued' | 'running'; count: number }>(
+        `SELECT kind, state, count(*)::int AS count FROM function_runs WHERE state IN ('queued', 'running') GROUP BY kind, state`,
+      );
+      return rows;
     },
   };
 }

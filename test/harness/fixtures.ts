@@ -34,6 +34,7 @@ export function integrationFixture(credentials: IntegrationCredentials | null): 
     custom: null,
     integrationConfig: null,
     forwardWebhooks: false,
+    functionsCanReadCredentials: false,
     createdAt: new Date(0),
     updatedAt: new Date(0),
   };

@@ -15,7 +15,7 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 // runner/typecheck.ts declares them.
 const SANDBOX_GLOBAL_NAMES = [
   'URL', 'URLSearchParams', 'TextEncoder', 'TextDecoder', 'atob', 'btoa', 'structuredClone', 'crypto',
-  'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'console',
+  'Headers', 'Response', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'console',
 ];
 const folders: string[] = [];
 
@@ -245,7 +245,7 @@ console.info(structuredClone({ url: url.href, params: params.toString(), text, i
 export default { type: 'action' as const };
 `,
       'demo/actions/node.ts': `const a = process.env.TOKEN;
-const b = Buffer.from('x');
+const b = require('fs');
 const c = document.title;
 const d = fetch('https://example.com');
 export default { type: 'action' as const, a, b, c, d };
@@ -278,8 +278,8 @@ export default { leftPad, helper, readFile, http };
     expect(error.message.split('\n')).toEqual([
       'demo/actions/imports.ts:1:21 Could not resolve "left-pad-not-installed": install it in the functions folder (npm install left-pad-not-installed)',
       'demo/actions/imports.ts:2:24 Could not resolve "./missing-helper"',
-      `demo/actions/imports.ts:3:26 "node:fs/promises" is a Node module: functions run in a sandbox without Node's modules; use nango.get/post/put/patch/delete for HTTP`,
-      `demo/actions/imports.ts:4:18 "http" is a Node module: functions run in a sandbox without Node's modules; use nango.get/post/put/patch/delete for HTTP`,
+      `demo/actions/imports.ts:3:26 "node:fs/promises" is a Node module: functions run in a sandbox without Node's modules but buffer, crypto, url, querystring; use nango.get/post/put/patch/delete for HTTP`,
+      `demo/actions/imports.ts:4:18 "http" is a Node module: functions run in a sandbox without Node's modules but buffer, crypto, url, querystring; use nango.get/post/put/patch/delete for HTTP`,
     ]);
   });
 

@@ -427,8 +427,9 @@ describe('sandbox runtime: nango', () => {
       { answer: (op) => (op === 'getConnection' ? { connection_id: 'conn-1', metadata: null } : op === 'getMetadata' ? { plan: 'pro' } : null) },
     );
     expect(calls).toEqual([
-      { op: 'getConnection', args: {} },
-      { op: 'getConnection', args: { providerConfigKey: 'other-key', connectionId: 'other-conn' } },
+      // Credentials are asked for; the host includes them only with the integration's opt-in.
+      { op: 'getConnection', args: { withCredentials: true } },
+      { op: 'getConnection', args: { withCredentials: true, providerConfigKey: 'other-key', connectionId: 'other-conn' } },
       { op: 'getMetadata', args: {} },
       { op: 'setMetadata', args: { metadata: { a: 1 } } },
       { op: 'updateMetadata', args: { metadata: { b: 2 } } },

@@ -152,7 +152,7 @@ describe('warm contexts', () => {
     );
     const calls: string[] = [];
     const host = (connectionId: string): HostCall => async (op, args) => {
-      calls.push(`${connectionId} ${op} ${String(args.endpoint)}`);
+      calls.push(`${connectionId} ${op} ${String((args as { endpoint?: unknown }).endpoint)}`);
       return { status: 200, headers: {}, data: null };
     };
     await output(source, { host: host('conn-a') });

@@ -46,9 +46,13 @@ describe('syncs: schedules, pause, start, status, frequency', () => {
     expect(res.status).toBe(201);
   };
 
+  // The provider answers once `gate` is open: a test closes it to hold a run in the middle.
+  let gate: Promise<void> = Promise.resolve();
+
   beforeAll(async () => {
     upstream = await startUpstream();
-    upstream.setFallback((_req, res) => {
+    upstream.setFallback(async (_req, res) => {
+      await gate;
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify([{ id: 1, name: 'app' }, { id: 2, name: 'api' }]));
     });
@@ -118,10 +122,25 @@ describe('syncs: schedules, pause, start, status, frequency', () => {
     const before = await settle('c-1', 1);
     await db.query(`UPDATE sync_schedules SET next_run_at = now() WHERE connection_id = 'c-1'`);
     expect(await settle('c-1', before + 1)).toBe(before + 1);
-    const results = await Promise.all(Array.from({ length: 5 }, () => patchbay.request('POST', '/sync/trigger', { body: { syncs: ['repos'], provider_config_key: 'github', connection_id: 'c-1' } })));
-    expect(results.every((res) => res.status === 200)).toBe(true);
+    // The provider holds every run until the five asks are answered: whatever the runner did in
+    // between, one run at most is running (held) and one at most is queued.
+    let open!: () => void;
+    gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    try {
+      const results = await Promise.all(Array.from({ length: 5 }, () => patchbay.request('POST', '/sync/trigger', { body: { syncs: ['repos'], provider_config_key: 'github', connection_id: 'c-1' } })));
+      expect(results.every((res) => res.status === 200)).toBe(true);
+      const { rows } = await db.query(`SELECT state, count(*)::int AS n FROM function_runs WHERE kind = 'sync' AND connection_id = 'c-1' AND state IN ('queued', 'running') GROUP BY state`);
+      const byState = Object.fromEntries(rows.map((row) => [row.state as string, row.n as number]));
+      expect(byState.queued ?? 0).toBeLessThanOrEqual(1);
+      expect(byState.running ?? 0).toBeLessThanOrEqual(1);
+      expect((byState.queued ?? 0) + (byState.running ?? 0)).toBeGreaterThanOrEqual(1);
+    } finally {
+      open();
+      gate = Promise.resolve();
+    }
     const total = await settle('c-1', before + 2);
-    // At most one queued and one running at any time: five asks give at most two more runs.
     expect(total).toBeLessThanOrEqual(before + 3);
   });
 

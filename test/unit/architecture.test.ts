@@ -71,6 +71,18 @@ describe('architecture', () => {
     }
   });
 
+  it('patchbay/testing (testing/) runs functions as the runner does and imports neither bin nor the harness; nothing imports it', () => {
+    for (const file of sourceFiles('testing')) {
+      for (const { target } of importsOf(file)) {
+        expect(['bin', 'test', 'sdk'], `${file} → ${target}`).not.toContain(area(target));
+        if (area(target) === 'server') expect(target, file).not.toMatch(/^server\/(routes|plugins|app)/);
+      }
+    }
+    for (const file of [...sourceFiles('server'), ...sourceFiles('runner'), ...sourceFiles('bin'), ...sourceFiles('sdk')]) {
+      for (const { target } of importsOf(file)) expect(area(target), file).not.toBe('testing');
+    }
+  });
+
   it('functions import only patchbay helpers and packages', () => {
     for (const file of sourceFiles('functions')) {
       for (const { target } of importsOf(file)) {
@@ -80,13 +92,13 @@ describe('architecture', () => {
   });
 
   it('source code never imports the test harness', () => {
-    for (const file of [...sourceFiles('server'), ...sourceFiles('runner'), ...sourceFiles('bin'), ...sourceFiles('sdk')]) {
+    for (const file of [...sourceFiles('server'), ...sourceFiles('runner'), ...sourceFiles('bin'), ...sourceFiles('sdk'), ...sourceFiles('testing')]) {
       for (const { target } of importsOf(file)) expect(area(target), file).not.toBe('test');
     }
   });
 
   it('only server/config.ts reads process.env', () => {
-    for (const file of [...sourceFiles('server'), ...sourceFiles('runner'), ...sourceFiles('sdk')]) {
+    for (const file of [...sourceFiles('server'), ...sourceFiles('runner'), ...sourceFiles('sdk'), ...sourceFiles('testing')]) {
       if (file === path.join('server', 'config.ts')) continue;
       expect(readFileSync(path.join(ROOT, file), 'utf8'), file).not.toMatch(/process\.env/);
     }

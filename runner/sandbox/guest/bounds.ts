@@ -42,3 +42,13 @@ export const MAX_CALL_BODY_BYTES = 16 * 1024 * 1024;
 // cut there, so it is cut before it crosses.
 export const MAX_LOG_MESSAGE_CHARS = 32 * 1024;
 export const MAX_LOG_META_CHARS = 8 * 1024;
+
+// crypto.createHash/createHmac input: hashed on the host in one call at digest(), so the bound is
+// the codec bound (a whole 10 MiB response, decoded or re-encoded, signed: ~40 ms of SHA-256).
+export const MAX_HASH_INPUT_BYTES = MAX_CODEC_INPUT;
+
+// An HMAC key is a shared secret of a few dozen bytes; 64 KiB covers any PEM-sized secret.
+export const MAX_HMAC_KEY_BYTES = 64 * 1024;
+
+// crypto.randomBytes: 1 MiB is far above any nonce or id and costs ~1 ms to fill.
+export const MAX_RANDOM_BYTES_TOTAL = 1024 * 1024;

@@ -1,14 +1,26 @@
 // The web globals a function may use (URL, URLSearchParams, TextEncoder/Decoder, atob/btoa,
-// structuredClone, crypto, timers, console): small classes whose hard parts (WHATWG parsing,
+// structuredClone, crypto, Headers, Response, timers, console), and the host primitives the
+// bundled node:crypto shim (sdk/node/crypto.ts) uses: small classes whose hard parts (WHATWG parsing,
 // encodings, randomness) the host does through synchronous services. An input over its bound
 // (bounds.ts) is refused here with a RangeError, before it is copied out. Runs INSIDE the isolate.
-import { MAX_CODEC_INPUT, MAX_ENCODING_LABEL_CHARS, MAX_LOG_MESSAGE_CHARS, MAX_QUERY_CHARS, MAX_QUERY_PAIRS, MAX_URL_CHARS } from './bounds.js';
+import {
+  MAX_CODEC_INPUT,
+  MAX_ENCODING_LABEL_CHARS,
+  MAX_HASH_INPUT_BYTES,
+  MAX_HMAC_KEY_BYTES,
+  MAX_LOG_MESSAGE_CHARS,
+  MAX_QUERY_CHARS,
+  MAX_QUERY_PAIRS,
+  MAX_RANDOM_BYTES_TOTAL,
+  MAX_URL_CHARS,
+} from './bounds.js';
 import { callService, waitTimer } from './channel.js';
 import { structuredClone } from './clone.js';
 import {
   arrayBufferIsView,
   ArrayBufferCtor,
   indexOf,
+  jsonParse,
   jsonStringify,
   MapCtor,
   objectDefineProperty,
@@ -478,6 +490,255 @@ export const crypto = {
   },
 };
 
+// ───────────────────────── node:crypto primitives ─────────────────────────
+
+/**
+ * What sdk/node/crypto.ts (bundled into functions that import `crypto`) builds createHash,
+ * createHmac and randomBytes on. Found under NODE_PRIMITIVES_KEY, a registered symbol: not a
+ * global name user code lists or collides with.
+ */
+export const NODE_PRIMITIVES_KEY = Symbol.for('patchbay.node');
+
+function hashName(algorithm: unknown): string {
+  return bounded(StringCtor(algorithm), 32, 'The algorithm name');
+}
+
+function hashInput(data: Uint8Array, max: number, what: string): Uint8Array {
+  if (!(data instanceof Uint8ArrayCtor)) throw new TypeErrorCtor(`${what} must be a Uint8Array`);
+  if (data.byteLength > max) throw new RangeErrorCtor(`${what} is larger than ${max} bytes.`);
+  // Exactly its bytes: a view of a larger buffer would copy all of it.
+  return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
+}
+
+export const nodePrimitives = Object.freeze({
+  hash(algorithm: unknown, data: Uint8Array): Uint8Array {
+    return callService('crypto.hash', hashName(algorithm), hashInput(data, MAX_HASH_INPUT_BYTES, 'The data')) as Uint8Array;
+  },
+  hmac(algorithm: unknown, key: Uint8Array, data: Uint8Array): Uint8Array {
+    return callService('crypto.hmac', hashName(algorithm), hashInput(key, MAX_HMAC_KEY_BYTES, 'The key'), hashInput(data, MAX_HASH_INPUT_BYTES, 'The data')) as Uint8Array;
+  },
+  randomBytes(size: number): Uint8Array {
+    if (!Number.isInteger(size) || size < 0 || size > MAX_RANDOM_BYTES_TOTAL) throw new RangeErrorCtor(`The size must be an integer from 0 to ${MAX_RANDOM_BYTES_TOTAL}.`);
+    const bytes = new Uint8ArrayCtor(size);
+    for (let offset = 0; offset < size; offset += MAX_RANDOM_BYTES) {
+      bytes.set(callService('crypto.random', Math.min(MAX_RANDOM_BYTES, size - offset)) as Uint8Array, offset);
+    }
+    return bytes;
+  },
+});
+
+// ───────────────────────── Headers and Response ─────────────────────────
+
+type HeadersInit = Headers | Record<string, string> | Iterable<readonly [string, string]>;
+
+// RFC 9110 §5.1 field names and §5.5 values (no CR, LF or NUL), as fetch's Headers checks them.
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const HEADER_VALUE_FORBIDDEN = /[\r\n\0]/;
+
+function headerName(name: unknown): string {
+  const text = StringCtor(name);
+  if (!HEADER_NAME.test(text)) throw new TypeErrorCtor(`Invalid header name: ${slice(text, 0, 100)}`);
+  return text.toLowerCase();
+}
+
+function headerValue(value: unknown): string {
+  const text = StringCtor(value).trim();
+  if (HEADER_VALUE_FORBIDDEN.test(text)) throw new TypeErrorCtor('Invalid header value');
+  return text;
+}
+
+/** fetch's Headers: case-insensitive, combined with `, ` on get, iterated sorted by name. */
+export class Headers {
+  #list: Pair[] = [];
+
+  constructor(init?: HeadersInit) {
+    if (init === undefined || init === null) return;
+    if (init instanceof Headers) {
+      this.#list = init.#list.map(([name, value]) => [name, value]);
+      return;
+    }
+    const iterator = (init as { [Symbol.iterator]?: unknown })[Symbol.iterator];
+    if (typeof iterator === 'function') {
+      for (const pair of init as Iterable<unknown>) {
+        const items = typeof pair === 'object' && pair !== null ? [...(pair as Iterable<unknown>)] : [];
+        if (items.length !== 2) throw new TypeErrorCtor('Each header must be a [name, value] pair');
+        this.append(items[0] as string, items[1] as string);
+      }
+      return;
+    }
+    for (const name of objectKeys(init)) this.append(name, (init as Record<string, string>)[name] as string);
+  }
+
+  append(name: string, value: string): void {
+    push(this.#list, [headerName(name), headerValue(value)]);
+  }
+
+  delete(name: string): void {
+    const key = headerName(name);
+    this.#list = this.#list.filter(([n]) => n !== key);
+  }
+
+  get(name: string): string | null {
+    const key = headerName(name);
+    const values = this.#list.filter(([n]) => n === key).map(([, v]) => v);
+    return values.length === 0 ? null : values.join(', ');
+  }
+
+  getSetCookie(): string[] {
+    return this.#list.filter(([n]) => n === 'set-cookie').map(([, v]) => v);
+  }
+
+  has(name: string): boolean {
+    const key = headerName(name);
+    return this.#list.some(([n]) => n === key);
+  }
+
+  set(name: string, value: string): void {
+    const key = headerName(name);
+    this.#list = this.#list.filter(([n]) => n !== key);
+    push(this.#list, [key, headerValue(value)]);
+  }
+
+  forEach(callback: (value: string, name: string, headers: Headers) => void, thisArg?: unknown): void {
+    for (const [name, value] of this.entries()) reflectApply(callback, thisArg, [value, name, this]);
+  }
+
+  *entries(): IterableIterator<[string, string]> {
+    const names = [...new Set(this.#list.map(([name]) => name))].sort();
+    for (const name of names) {
+      if (name === 'set-cookie') for (const cookie of this.getSetCookie()) yield [name, cookie];
+      else yield [name, this.get(name) as string];
+    }
+  }
+
+  *keys(): IterableIterator<string> {
+    for (const [name] of this.entries()) yield name;
+  }
+
+  *values(): IterableIterator<string> {
+    for (const [, value] of this.entries()) yield value;
+  }
+
+  [Symbol.iterator](): IterableIterator<[string, string]> {
+    return this.entries();
+  }
+
+  get [Symbol.toStringTag](): string {
+    return 'Headers';
+  }
+}
+
+type ResponseBody = string | ArrayBuffer | ArrayBufferView | URLSearchParams | null | undefined;
+
+interface ResponseInit {
+  status?: number;
+  statusText?: string;
+  headers?: HeadersInit;
+}
+
+let setResponseSource: (response: Response, url: string, redirected: boolean) => void;
+
+/** fetch's Response, with its body held whole (what nango.uncontrolledFetch answers). */
+export class Response {
+  readonly status: number;
+  readonly statusText: string;
+  readonly headers: Headers;
+  readonly type = 'basic' as const;
+  #url = '';
+  #redirected = false;
+  #body: Uint8Array | null;
+  #used = false;
+
+  static {
+    setResponseSource = (response, url, redirected) => {
+      response.#url = url;
+      response.#redirected = redirected;
+    };
+  }
+
+  constructor(body?: ResponseBody, init: ResponseInit = {}) {
+    const status = init?.status ?? 200;
+    if (!Number.isInteger(status) || status < 200 || status > 599) throw new RangeErrorCtor(`The status ${StringCtor(status)} is not between 200 and 599`);
+    this.status = status;
+    this.statusText = init?.statusText === undefined ? '' : StringCtor(init.statusText);
+    this.headers = new Headers(init?.headers);
+    if (body === undefined || body === null) this.#body = null;
+    else if (body instanceof ArrayBufferCtor) this.#body = new Uint8ArrayCtor(body.slice(0));
+    else if (arrayBufferIsView(body)) this.#body = new Uint8ArrayCtor(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength));
+    else {
+      this.#body = new TextEncoder().encode(StringCtor(body));
+      if (!this.headers.has('content-type')) this.headers.set('content-type', body instanceof URLSearchParams ? 'application/x-www-form-urlencoded;charset=UTF-8' : 'text/plain;charset=UTF-8');
+    }
+  }
+
+  static json(data: unknown, init: ResponseInit = {}): Response {
+    const response = new Response(jsonStringify(data), init);
+    response.headers.set('content-type', 'application/json');
+    return response;
+  }
+
+  get ok(): boolean {
+    return this.status >= 200 && this.status <= 299;
+  }
+  get url(): string {
+    return this.#url;
+  }
+  get redirected(): boolean {
+    return this.#redirected;
+  }
+  get bodyUsed(): boolean {
+    return this.#used;
+  }
+  /** The body is held whole; there is no stream to read. */
+  get body(): null {
+    return null;
+  }
+
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    const bytes = this.#consume();
+    return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  }
+
+  async bytes(): Promise<Uint8Array> {
+    return this.#consume().slice();
+  }
+
+  async text(): Promise<string> {
+    const bytes = this.#consume();
+    return bytes.byteLength === 0 ? '' : new TextDecoder().decode(bytes);
+  }
+
+  async json(): Promise<any> {
+    return jsonParse(await this.text());
+  }
+
+  clone(): Response {
+    if (this.#used) throw new TypeErrorCtor('Response.clone: the body has already been read');
+    const copy = new Response(this.#body, { status: this.status, statusText: this.statusText, headers: this.headers });
+    setResponseSource(copy, this.#url, this.#redirected);
+    return copy;
+  }
+
+  get [Symbol.toStringTag](): string {
+    return 'Response';
+  }
+
+  #consume(): Uint8Array {
+    if (this.#used) throw new TypeErrorCtor('The body has already been read');
+    this.#used = true;
+    return this.#body ?? new Uint8ArrayCtor(0);
+  }
+}
+
+/** The Response nango.uncontrolledFetch resolves with, built from the host's plain answer. */
+export function buildFetchResponse(answer: { status: number; url: string; redirected: boolean; headers: [string, string][]; body: Uint8Array }): Response {
+  // fetch answers statuses Response's constructor refuses (1xx never reach here; 0 never does).
+  const response = new Response(answer.body.byteLength === 0 ? null : answer.body, { status: answer.status >= 200 ? answer.status : 200, headers: answer.headers });
+  if (answer.status < 200) objectDefineProperty(response, 'status', { value: answer.status });
+  setResponseSource(response, answer.url, answer.redirected);
+  return response;
+}
+
 // ───────────────────────── timers ─────────────────────────
 
 // Each pending timer holds a host timer and a guest closure: 10,000 is far above honest use
@@ -610,6 +871,8 @@ export function installGlobals(global: Record<string, unknown>): void {
     btoa,
     structuredClone,
     crypto,
+    Headers,
+    Response,
     setTimeout,
     clearTimeout,
     setInterval,
@@ -617,6 +880,7 @@ export function installGlobals(global: Record<string, unknown>): void {
     console,
   };
   for (const name of objectKeys(values)) objectDefineProperty(global, name, { value: values[name], writable: true, configurable: true, enumerable: false });
+  objectDefineProperty(global, NODE_PRIMITIVES_KEY, { value: nodePrimitives, writable: false, configurable: false, enumerable: false });
   // Not a language builtin, and the one way to run code the limits were not designed for.
   Reflect.deleteProperty(global, 'WebAssembly');
   // V8 flags are per process: a runner started with --expose-gc gives every isolate a `gc`

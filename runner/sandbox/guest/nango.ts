@@ -4,9 +4,9 @@
 import type { ConnectionInfo, LogLevel, NangoAction, NangoSync, ProxyConfiguration, ProxyError, ProxyResponse } from '../../../sdk/functions.js';
 import { callHost } from './channel.js';
 import { markHostFailure } from './failure.js';
-import { formatMessage, URLSearchParams, writeLog } from './globals.js';
-import { MAX_LOG_META_CHARS, MAX_URL_CHARS } from './bounds.js';
-import { arrayBufferIsView, arrayIsArray, ArrayBufferCtor, ErrorCtor, join, jsonParse, jsonStringify, MapCtor, objectHasOwn, objectKeys, push, RangeErrorCtor, SealedWeakMap, slice, TypeErrorCtor, Uint8ArrayCtor } from './intrinsics.js';
+import { buildFetchResponse, formatMessage, type Response, URLSearchParams, writeLog } from './globals.js';
+import { MAX_CALL_BODY_BYTES, MAX_LOG_META_CHARS, MAX_URL_CHARS } from './bounds.js';
+import { arrayBufferIsView, arrayIsArray, ArrayBufferCtor, ErrorCtor, join, jsonParse, jsonStringify, MapCtor, objectDefineProperty, objectHasOwn, objectKeys, push, RangeErrorCtor, SealedWeakMap, slice, TypeErrorCtor, Uint8ArrayCtor } from './intrinsics.js';
 import { appendQuery, serializeParams } from '../../../sdk/params.js';
 import { paginate } from './paginate.js';
 import type { GuestContextData, HostFailureData, HostReply } from './protocol.js';
@@ -107,6 +107,14 @@ async function call(nango: GuestNango, op: string, args: Record<string, unknown>
   if (!reply.ok) throw toError(reply.failure, reply.failureRef, undefined);
   return reply.value;
 }
+
+/** A Nango API Patchbay does not offer: a clear SDKError instead of `undefined is not a function`. */
+function notSupported(method: string, why: string): SdkError {
+  return new SdkError({ code: 'not_supported', message: `nango.${method}() is not supported by Patchbay: ${why}` });
+}
+
+const CREDENTIALS_NOT_ALLOWED =
+  "The connection's credentials are not available to functions: set functions_can_read_credentials on the integration (PATCH /integrations/<key>) to allow it.";
 
 function toBody(data: unknown): unknown {
   if (data instanceof ArrayBufferCtor) return new Uint8ArrayCtor(data.slice(0));
@@ -247,10 +255,112 @@ export class GuestNango implements NangoAction {
   }
 
   async getConnection(providerConfigKey?: string, connectionId?: string): Promise<ConnectionInfo> {
-    const args: Record<string, unknown> = {};
-    if (providerConfigKey !== undefined) args.providerConfigKey = providerConfigKey;
-    if (connectionId !== undefined) args.connectionId = connectionId;
-    return (await call(this, 'getConnection', args)) as ConnectionInfo;
+    const args: Record<string, unknown> = { withCredentials: true };
+    if (providerConfigKey !== undefined && providerConfigKey !== '') args.providerConfigKey = providerConfigKey;
+    if (connectionId !== undefined && connectionId !== '') args.connectionId = connectionId;
+    let connection: ConnectionInfo;
+    try {
+      connection = (await call(this, 'getConnection', args)) as ConnectionInfo;
+    } catch (error) {
+      // Without the integration's opt-in a connection still reads, without its credentials: reading
+      // `credentials` then says why, instead of a TypeError three lines later.
+      if ((error as SdkError).code !== 'credentials_not_allowed') throw error;
+      delete args.withCredentials;
+      connection = (await call(this, 'getConnection', args)) as ConnectionInfo;
+      objectDefineProperty(connection, 'credentials', {
+        enumerable: false,
+        configurable: true,
+        get() {
+          throw new SdkError({ code: 'credentials_not_allowed', message: CREDENTIALS_NOT_ALLOWED, status: 403 });
+        },
+      });
+    }
+    return connection;
+  }
+
+  /** The connection's access token (OAuth2) or credentials object; needs the integration's opt-in. */
+  async getToken(): Promise<any> {
+    return call(this, 'getToken', {});
+  }
+
+  async getIntegration(queries?: { include?: ('webhook' | 'credentials')[] }): Promise<any> {
+    const include = arrayIsArray(queries?.include) ? queries.include.filter((item) => typeof item === 'string') : [];
+    return call(this, 'getIntegration', { include });
+  }
+
+  async getWebhookURL(): Promise<string | null | undefined> {
+    throw notSupported('getWebhookURL', 'provider webhooks are not received by Patchbay yet.');
+  }
+
+  async getEnvironmentVariables(): Promise<{ name: string; value: string }[] | null> {
+    throw notSupported('getEnvironmentVariables', 'Patchbay has no environment variables for functions; keep settings in the connection metadata.');
+  }
+
+  getFlowAttributes<A = object>(): A | null {
+    throw new ErrorCtor('There is no current sync to get attributes from');
+  }
+
+  async triggerAction(): Promise<never> {
+    throw notSupported('triggerAction', 'functions cannot start other functions yet; call POST /action/trigger from your app.');
+  }
+
+  async triggerSync(): Promise<never> {
+    throw notSupported('triggerSync', 'functions cannot start syncs yet; call POST /sync/trigger from your app.');
+  }
+
+  async startSync(): Promise<never> {
+    throw notSupported('startSync', 'functions cannot start syncs yet; call POST /sync/start from your app.');
+  }
+
+  async tryAcquireLock(): Promise<never> {
+    throw notSupported('tryAcquireLock', 'locks are not available to functions yet.');
+  }
+
+  async releaseLock(): Promise<never> {
+    throw notSupported('releaseLock', 'locks are not available to functions yet.');
+  }
+
+  async releaseAllLocks(): Promise<void> {
+    // Nothing can be held (tryAcquireLock is refused): releasing all is done.
+  }
+
+  /**
+   * Nango's input check: logs each issue and throws an ActionError when `input` does not match.
+   * Answers the parsed input (Nango's answers nothing).
+   */
+  async zodValidateInput<T = any, Z = any>({ zodSchema, input }: { zodSchema: { safeParse(value: unknown): { success: boolean; data?: Z; error?: { issues?: { path?: unknown[]; message?: string }[] } } }; input: T }): Promise<Z> {
+    if (typeof zodSchema?.safeParse !== 'function') throw new TypeErrorCtor('zodValidateInput() needs a zodSchema');
+    const parsed = zodSchema.safeParse(input);
+    if (parsed.success) return parsed.data as Z;
+    const issues = (parsed.error?.issues ?? []).map((issue) => ({ path: join(((issue.path ?? []) as unknown[]).map(String), '.'), message: issue.message ?? 'invalid' }));
+    for (const issue of issues) await this.log(`Invalid input: ${issue.message}${issue.path === '' ? '' : ` at path ${issue.path}`}`, { level: 'error' });
+    throw new ActionError({ message: 'Invalid input provided', issues });
+  }
+
+  /**
+   * A plain request to any URL: no credentials, no retries, through Patchbay's egress guard
+   * (private and metadata addresses are refused) and bounded like proxy responses.
+   */
+  async uncontrolledFetch(options: { url: URL | string; method?: string; headers?: Record<string, string> | undefined; body?: string | Uint8Array | ArrayBuffer | null }): Promise<Response> {
+    if (typeof options !== 'object' || options === null) throw new TypeErrorCtor('uncontrolledFetch() needs {url, method?, headers?, body?}');
+    const url = String(options.url);
+    if (url.length > MAX_URL_CHARS) throw new RangeErrorCtor(`The URL is longer than ${MAX_URL_CHARS} characters.`);
+    const args: Record<string, unknown> = { url, method: typeof options.method === 'string' ? options.method : 'GET' };
+    if (options.headers !== undefined && options.headers !== null) {
+      const headers: Record<string, string> = {};
+      for (const name of objectKeys(options.headers)) {
+        const value = options.headers[name];
+        if (value !== undefined && value !== null) headers[name] = String(value);
+      }
+      args.headers = headers;
+    }
+    let body: Uint8Array | undefined;
+    if (typeof options.body === 'string') args.body = options.body;
+    else if (options.body !== undefined && options.body !== null) body = toBody(options.body) as Uint8Array;
+    if (body !== undefined && body.byteLength > MAX_CALL_BODY_BYTES) throw new RangeErrorCtor(`The request body is larger than ${MAX_CALL_BODY_BYTES} bytes.`);
+    const reply = await callHost('uncontrolledFetch', args, body, runTokens.get(this) ?? 0);
+    if (!reply.ok) throw toError(reply.failure, reply.failureRef, undefined);
+    return buildFetchResponse(reply.value as Parameters<typeof buildFetchResponse>[0]);
   }
 
   async getMetadata<T = Record<string, unknown>>(): Promise<T> {
@@ -324,6 +434,28 @@ export class GuestNangoSync extends GuestNango implements NangoSync {
       writeLog('warn', `${method}(): skipped an invalid ${model} record${id === undefined ? '' : ` (id ${formatMessage([id])})`}: ${join(issues, '; ')}`, undefined);
     }
     return valid;
+  }
+
+  /** @deprecated Nango's old name of batchSave. */
+  async batchSend(records: unknown[], model: string): Promise<boolean> {
+    return this.batchSave(records, model);
+  }
+
+  /**
+   * A page of this sync's own stored records of `model` (live ones, in change order), for a sync
+   * that reads what it saved. Pass `next_cursor` back as `cursor` until it is null.
+   */
+  async listRecords(model: string, options?: { cursor?: string | null; limit?: number }): Promise<{ records: any[]; next_cursor: string | null }> {
+    const args: Record<string, unknown> = { model: requireModel(model, 'listRecords') };
+    if (options?.cursor !== undefined && options.cursor !== null) args.cursor = options.cursor;
+    if (options?.limit !== undefined) args.limit = options.limit;
+    const page = (await call(this, 'listRecords', args)) as { records?: unknown; next_cursor?: unknown } | null;
+    return { records: arrayIsArray(page?.records) ? page.records : [], next_cursor: typeof page?.next_cursor === 'string' ? page.next_cursor : null };
+  }
+
+  override getFlowAttributes<A = object>(): A | null {
+    // Nango's attributes come from its orchestrator's schedule; Patchbay's syncs carry none.
+    return {} as A;
   }
 
   async batchDelete(records: unknown[], model: string): Promise<boolean> {

@@ -77,6 +77,8 @@ export type SyncServiceName =
   | 'base64.decode'
   | 'crypto.uuid'
   | 'crypto.random'
+  | 'crypto.hash'
+  | 'crypto.hmac'
   | 'timer.clear'
   | 'log';
 

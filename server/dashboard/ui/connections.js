@@ -1,0 +1,148 @@
+// Connections: GET /connections (search over ids, end users and tags; integration and refresh
+// status filters; paged on the server) and a connection's page from
+// GET /connections/:id/summary, which never carries a credential value.
+import { useEffect, useState } from 'preact/hooks';
+import { html } from './html.js';
+import { api, toQuery } from './api.js';
+import { formatDuration, formatTime, statusTone } from './format.js';
+import { hrefOf, navigate } from './router.js';
+
+const PAGE_SIZE = 50;
+// Typing pauses this long before the list is asked for again.
+const SEARCH_DEBOUNCE_MS = 250;
+const STATUS_LABELS = { ok: 'OK', failing: 'Refresh failing', exhausted: 'Exhausted' };
+
+function StatusPill({ status }) {
+  const tone = status === 'ok' ? 'good' : status === 'failing' ? 'warn' : 'bad';
+  return html`<span class=${`pill ${tone}`}>${STATUS_LABELS[status] ?? status}</span>`;
+}
+
+function endUserOf(connection) {
+  const user = connection.end_user;
+  if (!user) return '—';
+  return user.display_name || user.email || user.id;
+}
+
+export function ConnectionsPage({ params }) {
+  const [search, setSearch] = useState(params.search ?? '');
+  const [integrations, setIntegrations] = useState([]);
+  const [rows, setRows] = useState(null);
+  const [error, setError] = useState(null);
+  const page = Number(params.page ?? 0) || 0;
+  const paramsKey = JSON.stringify(params);
+
+  useEffect(() => {
+    api('/integrations').then((r) => setIntegrations(r.data ?? []), () => undefined);
+  }, []);
+  useEffect(() => setSearch(params.search ?? ''), [params.search]);
+  useEffect(() => {
+    let stopped = false;
+    setError(null);
+    const query = toQuery({ search: params.search, integrationId: params.integration, refreshStatus: params.status, limit: PAGE_SIZE, page });
+    api(`/connections${query}`).then((r) => !stopped && setRows(r.connections), (e) => !stopped && setError(e.message));
+    return () => {
+      stopped = true;
+    };
+  }, [paramsKey]);
+
+  const update = (changes) => navigate(['connections'], { ...params, page: undefined, ...changes }, { replace: true });
+  useEffect(() => {
+    if (search === (params.search ?? '')) return undefined;
+    const timer = setTimeout(() => update({ search }), SEARCH_DEBOUNCE_MS);
+    return () => clearTimeout(timer);
+  }, [search]);
+
+  return html`
+    <section>
+      <div class="page-head"><h1>Connections</h1></div>
+      <div class="filters card">
+        <label class="grow">Search<input type="search" value=${search} maxlength="255" placeholder="Connection id, end user or tag" onInput=${(e) => setSearch(e.currentTarget.value)} /></label>
+        <label>Integration<select value=${params.integration ?? ''} onChange=${(e) => update({ integration: e.currentTarget.value })}>
+          <option value="">all</option>
+          ${integrations.map((i) => html`<option value=${i.unique_key}>${i.unique_key}</option>`)}
+        </select></label>
+        <label>Status<select value=${params.status ?? ''} onChange=${(e) => update({ status: e.currentTarget.value })}>
+          <option value="">all</option>
+          ${Object.entries(STATUS_LABELS).map(([value, label]) => html`<option value=${value}>${label}</option>`)}
+        </select></label>
+      </div>
+      ${error && html`<p class="banner bad" role="alert">${error}</p>`}
+      <div class="card table-card">
+        <table aria-label="Connections">
+          <thead><tr><th>Connection</th><th>Integration</th><th>End user</th><th>Tags</th><th>Status</th><th>Created</th></tr></thead>
+          <tbody>
+            ${(rows ?? []).map((c) => html`
+              <tr key=${`${c.provider_config_key}/${c.connection_id}`}>
+                <td class="mono"><a href=${hrefOf(['connections', c.provider_config_key, c.connection_id])}>${c.connection_id}</a></td>
+                <td>${c.provider_config_key}</td>
+                <td>${endUserOf(c)}</td>
+                <td>${Object.entries(c.tags ?? {}).map(([k, v]) => html`<span class="tag">${k}: ${v}</span> `)}</td>
+                <td><${StatusPill} status=${c.refresh_status} /></td>
+                <td class="nowrap">${formatTime(c.created)}</td>
+              </tr>`)}
+          </tbody>
+        </table>
+        ${rows !== null && rows.length === 0 && html`<p class="empty">No connection matches.</p>`}
+        ${rows === null && !error && html`<p class="empty" aria-busy="true">Loading…</p>`}
+        <div class="pager">
+          <button type="button" disabled=${page === 0} onClick=${() => navigate(['connections'], { ...params, page: page - 1 || undefined })}>Previous</button>
+          <span class="muted">Page ${page + 1}</span>
+          <button type="button" disabled=${rows === null || rows.length < PAGE_SIZE} onClick=${() => navigate(['connections'], { ...params, page: page + 1 })}>Next</button>
+        </div>
+      </div>
+    </section>`;
+}
+
+export function ConnectionDetailPage({ integration, connectionId }) {
+  const [connection, setConnection] = useState(null);
+  const [calls, setCalls] = useState([]);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    const key = toQuery({ provider_config_key: integration });
+    api(`/connections/${encodeURIComponent(connectionId)}/summary${key}`).then(setConnection, (e) => setError(e.message));
+    api(`/logs${toQuery({ provider_config_key: integration, connection_id: connectionId, limit: 10 })}`).then((r) => setCalls(r.data), () => undefined);
+  }, [integration, connectionId]);
+  if (error) return html`<p class="banner bad" role="alert">${error}</p>`;
+  if (connection === null) return html`<div class="loading" aria-busy="true">Loading…</div>`;
+  const user = connection.end_user;
+  return html`
+    <section>
+      <a class="back" href="#/connections">← Connections</a>
+      <div class="page-head"><h1 class="mono">${connection.connection_id}</h1><${StatusPill} status=${connection.refresh.status} /></div>
+      <dl class="facts card">
+        <div><dt>Integration</dt><dd>${connection.provider_config_key} (${connection.provider})</dd></div>
+        <div><dt>Credentials</dt><dd>${connection.credentials.type}</dd></div>
+        <div><dt>Expires</dt><dd>${connection.credentials.expires_at ? new Date(connection.credentials.expires_at).toLocaleString() : 'never'}</dd></div>
+        <div><dt>Last refresh</dt><dd>${connection.refresh.last_success ? formatTime(connection.refresh.last_success) : '—'}</dd></div>
+        <div><dt>Last refresh failure</dt><dd>${connection.refresh.last_failure ? formatTime(connection.refresh.last_failure) : '—'}</dd></div>
+        <div><dt>Created</dt><dd>${new Date(connection.created_at).toLocaleString()}</dd></div>
+      </dl>
+      <div class="two">
+        <div class="card">
+          <h2>End user</h2>
+          ${user ? html`<table class="kv"><tbody>
+            <tr><th>id</th><td class="mono">${user.id}</td></tr>
+            <tr><th>name</th><td>${user.display_name ?? '—'}</td></tr>
+            <tr><th>email</th><td>${user.email ?? '—'}</td></tr>
+            <tr><th>organization</th><td>${user.organization ? user.organization.display_name ?? user.organization.id : '—'}</td></tr>
+          </tbody></table>` : html`<p class="muted">Imported without an end user.</p>`}
+          <h2>Tags</h2>
+          <p>${Object.keys(connection.tags ?? {}).length === 0 ? html`<span class="muted">none</span>` : Object.entries(connection.tags).map(([k, v]) => html`<span class="tag">${k}: ${v}</span> `)}</p>
+        </div>
+        <div class="card"><h2>Metadata</h2><pre class="json">${JSON.stringify(connection.metadata, null, 2)}</pre></div>
+      </div>
+      <div class="card table-card">
+        <div class="card-head"><h2>Recent operations</h2><a href=${hrefOf(['logs'], { integration, connection: connectionId })}>All in Logs →</a></div>
+        <table aria-label="Recent operations">
+          <tbody>${calls.map((op) => html`<tr>
+            <td class="nowrap"><a href=${hrefOf(['logs', op.id])}>${formatTime(op.started_at)}</a></td>
+            <td><span class="tag">${op.type}</span></td>
+            <td class="what"><span class="method">${op.method ?? op.action}</span> <span class="url">${op.url ?? op.request?.function ?? ''}</span></td>
+            <td><span class=${`pill ${statusTone(op.status, op.state)}`}>${op.status ?? op.state}</span></td>
+            <td class="num">${formatDuration(op.duration_ms)}</td>
+          </tr>`)}</tbody>
+        </table>
+        ${calls.length === 0 && html`<p class="empty">No operations logged for this connection.</p>`}
+      </div>
+    </section>`;
+}

@@ -1,0 +1,212 @@
+// Logs: GET /logs with filters (kept in the URL, so a search can be shared), newest first, cursor
+// paging, and live operations from GET /logs/stream (Server-Sent Events) while the page is open.
+// A call's page: GET /logs/:id — method, URL, redacted headers, attempts on a timeline.
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { html } from './html.js';
+import { api, toQuery } from './api.js';
+import { formatDuration, formatTime, statusTone } from './format.js';
+import { hrefOf, navigate } from './router.js';
+
+const PAGE_SIZE = 50;
+// Live rows kept above the first page: an open tab on a busy proxy must not grow without end.
+const MAX_ROWS = 500;
+const TYPES = ['proxy', 'action', 'sync', 'auth', 'webhook'];
+
+/** The URL's search → GET /logs query parameters. */
+function toApiFilter(params) {
+  return {
+    provider_config_key: params.integration,
+    connection_id: params.connection,
+    type: params.type,
+    state: params.state,
+    status: params.status,
+    from: params.from,
+    to: params.to,
+  };
+}
+
+const localInput = (iso) => {
+  if (!iso) return '';
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? '' : new Date(date.getTime() - date.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+};
+
+function Filters({ params }) {
+  const submit = (event) => {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    const value = (name) => String(form.get(name) ?? '').trim();
+    const iso = (name) => (value(name) === '' ? undefined : new Date(value(name)).toISOString());
+    navigate(['logs'], { integration: value('integration'), connection: value('connection'), type: value('type'), state: value('state'), status: value('status'), from: iso('from'), to: iso('to') });
+  };
+  return html`
+    <form class="filters card" onSubmit=${submit} key=${JSON.stringify(params)}>
+      <label>Integration<input name="integration" value=${params.integration ?? ''} maxlength="255" placeholder="any" /></label>
+      <label>Connection<input name="connection" value=${params.connection ?? ''} maxlength="255" placeholder="any" /></label>
+      <label>Type<select name="type" value=${params.type ?? ''}><option value="">any</option>${TYPES.map((t) => html`<option value=${t}>${t}</option>`)}</select></label>
+      <label>State<select name="state" value=${params.state ?? ''}><option value="">any</option><option value="success">success</option><option value="failed">failed</option></select></label>
+      <label>Status<input name="status" type="number" min="100" max="599" value=${params.status ?? ''} placeholder="any" /></label>
+      <label>From<input name="from" type="datetime-local" value=${localInput(params.from)} /></label>
+      <label>To<input name="to" type="datetime-local" value=${localInput(params.to)} /></label>
+      <div class="filter-actions"><button class="primary" type="submit">Apply</button><a class="button ghost" href="#/logs">Clear</a></div>
+    </form>`;
+}
+
+function what(op) {
+  if (op.type === 'proxy' || op.type === 'webhook' || (op.method && op.url)) return html`<span class="method">${op.method}</span> <span class="url">${op.url}</span>`;
+  const fn = op.request?.function;
+  return html`<span class="method">${op.action}</span> ${fn ? html`<span class="url">${fn}</span>` : null}`;
+}
+
+function LogRow({ op, fresh }) {
+  return html`
+    <tr class=${fresh ? 'fresh' : ''}>
+      <td class="nowrap"><a href=${hrefOf(['logs', op.id])}>${formatTime(op.started_at)}</a></td>
+      <td><span class="tag">${op.type}</span></td>
+      <td class="what">${what(op)}</td>
+      <td>${op.provider_config_key ?? '—'}</td>
+      <td class="mono">${op.connection_id ?? '—'}</td>
+      <td><span class=${`pill ${statusTone(op.status, op.state)}`}>${op.status ?? op.error?.code ?? op.state}</span></td>
+      <td class="num">${formatDuration(op.duration_ms)}</td>
+    </tr>`;
+}
+
+export function LogsPage({ params }) {
+  const filterKey = JSON.stringify(toApiFilter(params));
+  const filter = useMemo(() => toApiFilter(params), [filterKey]);
+  const [rows, setRows] = useState([]);
+  const [fresh, setFresh] = useState(() => new Set());
+  const [cursor, setCursor] = useState(null);
+  const [loading, setLoading] = useState(true);
+  const [error, setError] = useState(null);
+  const [live, setLive] = useState('connecting');
+
+  useEffect(() => {
+    let stopped = false;
+    setLoading(true);
+    setRows([]);
+    setError(null);
+    api(`/logs${toQuery({ ...filter, limit: PAGE_SIZE })}`).then(
+      (page) => {
+        if (stopped) return;
+        setRows((live) => mergeNewest(live, page.data));
+        setCursor(page.next_cursor);
+        setLoading(false);
+      },
+      (e) => !stopped && (setError(e.message), setLoading(false)),
+    );
+    const source = new EventSource(`/logs/stream${toQuery(filter)}`);
+    source.onopen = () => setLive('live');
+    source.onerror = () => setLive('reconnecting');
+    source.addEventListener('operation', (event) => {
+      const op = JSON.parse(event.data);
+      setRows((current) => mergeNewest([op], current).slice(0, MAX_ROWS));
+      setFresh((current) => new Set(current).add(op.id));
+    });
+    return () => {
+      stopped = true;
+      source.close();
+    };
+  }, [filterKey]);
+
+  const more = async () => {
+    setLoading(true);
+    try {
+      const page = await api(`/logs${toQuery({ ...filter, limit: PAGE_SIZE, cursor })}`);
+      setRows((current) => mergeNewest(current, page.data));
+      setCursor(page.next_cursor);
+    } catch (e) {
+      setError(e.message);
+    } finally {
+      setLoading(false);
+    }
+  };
+
+  return html`
+    <section>
+      <div class="page-head"><h1>Logs</h1><span class=${`live-dot ${live}`} role="status">${live === 'live' ? 'Live' : live === 'connecting' ? 'Connecting…' : 'Reconnecting…'}</span></div>
+      <${Filters} params=${params} />
+      ${error && html`<p class="banner bad" role="alert">${error}</p>`}
+      <div class="card table-card">
+        <table aria-label="Log operations">
+          <thead><tr><th>Time</th><th>Type</th><th>Request</th><th>Integration</th><th>Connection</th><th>Status</th><th class="num">Duration</th></tr></thead>
+          <tbody>${rows.map((op) => html`<${LogRow} key=${op.id} op=${op} fresh=${fresh.has(op.id)} />`)}</tbody>
+        </table>
+        ${!loading && rows.length === 0 && html`<p class="empty">No operations match these filters yet. New ones appear here as they happen.</p>`}
+        ${cursor && html`<div class="pager"><button type="button" onClick=${more} disabled=${loading}>Load older</button></div>`}
+        ${loading && html`<p class="empty" aria-busy="true">Loading…</p>`}
+      </div>
+    </section>`;
+}
+
+/** Rows newest first, each id once (a live row may also arrive in a page). */
+function mergeNewest(first, second) {
+  const seen = new Set();
+  const all = [...first, ...second].filter((op) => !seen.has(op.id) && seen.add(op.id));
+  return all.sort((a, b) => (a.started_at < b.started_at ? 1 : a.started_at > b.started_at ? -1 : a.id < b.id ? 1 : -1));
+}
+
+function Headers({ title, headers }) {
+  const entries = Object.entries(headers ?? {});
+  return html`
+    <div class="card">
+      <h2>${title}</h2>
+      ${entries.length === 0
+        ? html`<p class="muted">Not kept: headers are stored for failed calls.</p>`
+        : html`<table class="kv"><tbody>${entries.map(([name, value]) => html`<tr><th>${name}</th><td class="mono">${Array.isArray(value) ? value.join(', ') : value}</td></tr>`)}</tbody></table>`}
+    </div>`;
+}
+
+function Attempts({ attempts }) {
+  const total = Math.max(1, attempts.reduce((sum, a) => sum + (a.waited_ms ?? 0) + (a.duration_ms ?? 0), 0));
+  return html`
+    <div class="card">
+      <h2>Attempts</h2>
+      ${attempts.length === 0 ? html`<p class="muted">No attempt reached the provider.</p>` : null}
+      <ol class="attempts" aria-label="Attempts">
+        ${attempts.map((a) => html`
+          <li>
+            <span class="attempt-label">Attempt ${a.attempt + 1}</span>
+            <span class=${`pill ${statusTone(a.status, a.error ? 'failed' : 'success')}`}>${a.status ?? a.error ?? '—'}</span>
+            <span class="timeline">
+              <span class="wait" style=${{ width: `${((a.waited_ms ?? 0) / total) * 100}%` }}></span>
+              <span class="run" style=${{ width: `${Math.max(0.5, ((a.duration_ms ?? 0) / total) * 100)}%` }}></span>
+            </span>
+            <span class="muted nowrap">waited ${formatDuration(a.waited_ms)}, took ${formatDuration(a.duration_ms)}</span>
+          </li>`)}
+      </ol>
+    </div>`;
+}
+
+export function LogDetailPage({ id }) {
+  const [op, setOp] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    setOp(null);
+    api(`/logs/${encodeURIComponent(id)}`).then((r) => setOp(r.data), (e) => setError(e.message));
+  }, [id]);
+  if (error) return html`<p class="banner bad" role="alert">${error}</p>`;
+  if (op === null) return html`<div class="loading" aria-busy="true">Loading…</div>`;
+  return html`
+    <section>
+      <a class="back" href="#/logs">← Logs</a>
+      <div class="page-head">
+        <h1><span class="method">${op.method ?? op.action}</span> <span class="url">${op.url ?? op.request?.function ?? op.type}</span></h1>
+        <span class=${`pill large ${statusTone(op.status, op.state)}`}>${op.status ?? op.state}</span>
+      </div>
+      <dl class="facts card">
+        <div><dt>Type</dt><dd>${op.type} · ${op.action}</dd></div>
+        <div><dt>State</dt><dd>${op.state}</dd></div>
+        <div><dt>Integration</dt><dd>${op.provider_config_key ?? '—'}</dd></div>
+        <div><dt>Connection</dt><dd>${op.provider_config_key && op.connection_id ? html`<a href=${hrefOf(['connections', op.provider_config_key, op.connection_id])}>${op.connection_id}</a>` : '—'}</dd></div>
+        <div><dt>Started</dt><dd>${new Date(op.started_at).toLocaleString()}</dd></div>
+        <div><dt>Duration</dt><dd>${formatDuration(op.duration_ms)}</dd></div>
+        ${op.parent_id && html`<div><dt>Parent run</dt><dd><a href=${hrefOf(['logs', op.parent_id])}>${op.parent_id}</a></dd></div>`}
+      </dl>
+      ${op.error && html`<div class="banner bad"><strong>${op.error.code}</strong> ${op.error.message}</div>`}
+      ${op.attempts.length > 0 || op.type === 'proxy' ? html`<${Attempts} attempts=${op.attempts} />` : null}
+      ${op.type === 'proxy' ? html`<div class="two"><${Headers} title="Request headers" headers=${op.request?.headers} /><${Headers} title="Response headers" headers=${op.response?.headers} /></div>` : null}
+      ${op.messages.length > 0 && html`<div class="card"><h2>Log lines</h2><pre class="log-lines">${op.messages.map((m) => `${m.at ?? ''} ${m.level ?? ''} ${m.message ?? JSON.stringify(m)}`).join('\n')}</pre></div>`}
+      ${op.type !== 'proxy' && op.request ? html`<div class="card"><h2>Details</h2><pre class="json">${JSON.stringify(op.request, null, 2)}</pre></div>` : null}
+    </section>`;
+}
