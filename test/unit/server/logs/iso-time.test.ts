@@ -9,7 +9,9 @@ describe('isoTime', () => {
     times.push(start - 86_400_000, start, 0, 59_999, 60_000, Date.UTC(2024, 1, 29, 12), Date.UTC(9999, 11, 31, 23, 58, 59, 999));
     let seed = 3;
     for (let i = 0; i < 5000; i++) times.push((seed = (seed * 48271) % 2147483647) * 117);
-    for (const ms of times) expect(isoTime(new Date(ms))).toBe(new Date(ms).toISOString());
+    // Compared plainly and asserted once: 35,000 expect() calls take seconds on a busy machine.
+    const wrong = times.filter((ms) => isoTime(new Date(ms)) !== new Date(ms).toISOString()).slice(0, 5);
+    expect(wrong.map((ms) => ({ ms, got: isoTime(new Date(ms)), want: new Date(ms).toISOString() }))).toEqual([]);
   });
 
   it('falls back to the standard form outside years 0000–9999 and throws on an invalid date like it', () => {
