@@ -14,6 +14,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
+# npm ci runs `prepare` (scripts/build.mjs), which has no sources to compile yet: `npm run build` does.
+COPY scripts ./scripts
 RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build \
@@ -36,5 +38,5 @@ USER node
 EXPOSE 3003
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3003)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-ENTRYPOINT ["node", "--no-node-snapshot", "dist/bin/patchbay.js"]
+ENTRYPOINT ["node", "--no-node-snapshot", "--max-semi-space-size=4", "dist/bin/patchbay.js"]
 CMD ["server"]

@@ -8,6 +8,7 @@ import type { Config } from '../server/config.js';
 import { formatProblem } from '../runner/bundle.js';
 import { buildDeployment, type Deployment } from '../runner/deploy.js';
 import { createSandbox } from '../runner/sandbox/index.js';
+import { serverUrlOf } from './data-dir.js';
 
 export interface DeployCommandOptions {
   /** All or nothing: a `BundleError` when any function does not build. */
@@ -15,6 +16,7 @@ export interface DeployCommandOptions {
 }
 
 export async function deployToServer(config: Config, out: NodeJS.WritableStream, options: DeployCommandOptions = {}): Promise<void> {
+  const serverUrl = await serverUrlOf(config);
   const secretKey = config.secretKey ?? (await storedSecretKey(config.dataDir));
   if (secretKey === undefined) throw new Error(`no secret key: set PATCHBAY_SECRET_KEY (or run from the folder whose ${config.dataDir} holds it)`);
   const sandbox = createSandbox({ size: 2 });
@@ -33,11 +35,12 @@ export async function deployToServer(config: Config, out: NodeJS.WritableStream,
       source_path: f.sourcePath,
       hash: f.hash,
       code: f.code,
+      ...(f.sourceMap === undefined ? {} : { source_map: f.sourceMap }),
       config: f.config,
     })),
     failures: failures.map((f) => ({ integration_key: f.integrationKey, kind: f.kind, name: f.name, source_path: f.sourcePath, problems: f.problems })),
   });
-  const response = await request(`${config.serverUrl}/functions/deploy`, {
+  const response = await request(`${serverUrl}/functions/deploy`, {
     method: 'POST',
     headers: { authorization: `Bearer ${secretKey}`, 'content-type': 'application/json' },
     body,
@@ -45,10 +48,10 @@ export async function deployToServer(config: Config, out: NodeJS.WritableStream,
   const answer = (await response.body.json().catch(() => ({}))) as Record<string, unknown>;
   if (response.statusCode !== 200) {
     const error = answer.error as { code?: string; message?: string } | undefined;
-    throw new Error(`${config.serverUrl} refused the deploy: ${response.statusCode} ${error?.code ?? ''} ${error?.message ?? ''}`.trim());
+    throw new Error(`${serverUrl} refused the deploy: ${response.statusCode} ${error?.code ?? ''} ${error?.message ?? ''}`.trim());
   }
   const list = (key: string) => (answer[key] as string[] | undefined) ?? [];
-  out.write(`deployed ${inputs.length} functions to ${config.serverUrl}\n`);
+  out.write(`deployed ${inputs.length} functions to ${serverUrl}\n`);
   for (const key of ['added', 'updated', 'removed', 'unchanged', 'failed']) {
     for (const name of list(key)) out.write(`  ${key.padEnd(9)} ${name}\n`);
   }

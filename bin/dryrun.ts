@@ -9,6 +9,7 @@ import { request } from 'undici';
 import type { Config } from '../server/config.js';
 import { BundleError, bundleFunction, formatProblem, type FunctionKind, type FunctionSource } from '../runner/bundle.js';
 import { CONNECTION_FILE, exchangeFileName, requestKey, type SavedExchange, type SavedRequest, type SavedResponse } from '../runner/saved-responses.js';
+import { serverUrlOf } from './data-dir.js';
 import { storedSecretKey } from './deploy.js';
 
 export const DRY_RUN_USAGE = `usage: patchbay dryrun <integration> <function> <connection-id> [options]
@@ -114,7 +115,8 @@ export async function dryRunCommand(config: Config, args: DryRunArgs, out: NodeJ
     return EXIT_FAILED;
   }
 
-  const response = await request(`${config.serverUrl}/functions/dryrun`, {
+  const serverUrl = await serverUrlOf(config);
+  const response = await request(`${serverUrl}/functions/dryrun`, {
     method: 'POST',
     headers: { authorization: `Bearer ${secretKey}`, 'content-type': 'application/json' },
     body: JSON.stringify({
@@ -137,12 +139,12 @@ export async function dryRunCommand(config: Config, args: DryRunArgs, out: NodeJ
   try {
     answer = JSON.parse(text) as WireResult;
   } catch {
-    err.write(`patchbay dryrun: ${config.serverUrl} answered ${response.statusCode} with something that is not JSON\n`);
+    err.write(`patchbay dryrun: ${serverUrl} answered ${response.statusCode} with something that is not JSON\n`);
     return EXIT_FAILED;
   }
   if (response.statusCode !== 200) {
     if (args.json) out.write(`${text}\n`);
-    err.write(`patchbay dryrun: ${config.serverUrl} refused the dry run: ${response.statusCode} ${answer.error?.code ?? ''} ${answer.error?.message ?? ''}\n`);
+    err.write(`patchbay dryrun: ${serverUrl} refused the dry run: ${response.statusCode} ${answer.error?.code ?? ''} ${answer.error?.message ?? ''}\n`);
     return EXIT_FAILED;
   }
 

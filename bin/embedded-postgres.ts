@@ -144,6 +144,20 @@ async function initialise(dir: string, password: string, initdbBin: string, owne
   }
 }
 
+/**
+ * One Patchbay process is this cluster's only client: sized for it, not for a shared server
+ * (issue 18: the whole `npm start` tree idles under 150 MB).
+ * - max_connections 100: `patchbay start` opens at most ~45 (two threads, each a pool of 10, a
+ *   bookkeeping pool of 10 and a LISTEN connection), leaving room for psql and a `patchbay
+ *   runner`; each slot reserves shared memory whether used or not.
+ * - shared_buffers 32MB: the working set (connections, runs, recent logs) fits; logs written in
+ *   bulk pass through the OS cache either way. 128 MB (the default) is touched by every backend.
+ * - io_method sync: PostgreSQL 18's default runs 3 I/O worker processes for asynchronous reads,
+ *   which help large scans on fast disks, not this workload.
+ * - max_logical_replication_workers 0: no logical replication launcher process.
+ */
+const SMALL_FOOTPRINT = ['max_connections=100', 'shared_buffers=32MB', 'io_method=sync', 'max_logical_replication_workers=0'].flatMap((setting) => ['-c', setting]);
+
 /** sun_path in struct sockaddr_un is 108 bytes, NUL included. */
 const MAX_SOCKET_PATH = 107;
 const READY_LINE = 'database system is ready to accept connections';
@@ -215,7 +229,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   // A socket path has at most 107 bytes; a data directory deeper than that falls back to TCP.
   const socketDir = options.dir;
   const useSocket = Buffer.byteLength(path.join(socketDir, `.s.PGSQL.${port}`)) <= MAX_SOCKET_PATH;
-  const flags = ['-D', options.dir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${useSocket ? socketDir : ''}`, '-c', 'max_connections=300'];
+  const flags = ['-D', options.dir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${useSocket ? socketDir : ''}`, ...SMALL_FOOTPRINT];
   if (options.fast) flags.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
 
   // The postgres process last spawned (starting or running), and what stop() must cut short.

@@ -1,11 +1,13 @@
-#!/usr/bin/env -S node --no-node-snapshot --import tsx
+#!/usr/bin/env -S node --no-node-snapshot --max-semi-space-size=4
 // patchbay start | server | runner | deploy | dryrun — construct, wire, start.
+// --max-semi-space-size=4 (MB, also in package.json's scripts): V8's default of 16 lets the young
+// generation keep 48 MB after start-up's burst of allocation; 8 takes ~20 MB off the idle process
+// for a few more scavenges under load (issue 18, bench:footprint and bench:proxy).
 import { ConfigError, loadConfig } from '../server/config.js';
 import { CatalogError } from '../server/providers/catalog.js';
-import { BundleError } from '../runner/bundle.js';
-import { deployToServer } from './deploy.js';
-import { DRY_RUN_USAGE, dryRunCommand, EXIT_USAGE, parseDryRunArgs, UsageError } from './dryrun.js';
-import { startSystem, type Role } from './system.js';
+import type { Role } from './system.js';
+// Each command loads its own modules (`deploy` and `dryrun` esbuild, `start` the system), so that
+// a start does not load the bundler and `--help` loads nothing.
 
 const USAGE = `usage: patchbay <command>
 
@@ -33,8 +35,9 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'dryrun') return dryRun(argv.slice(1));
   const knownFlags = command === 'deploy' ? ['--strict'] : [];
   if ((roles === undefined && command !== 'deploy') || flags.some((flag) => !knownFlags.includes(flag))) {
-    process.stderr.write(USAGE);
-    return command === undefined || command === 'help' || command === '--help' ? 0 : 2;
+    const asked = command === undefined || command === 'help' || command === '--help' || command === '-h';
+    (asked ? process.stdout : process.stderr).write(USAGE);
+    return asked ? 0 : 2;
   }
   let config;
   try {
@@ -48,6 +51,7 @@ async function main(argv: string[]): Promise<number> {
   }
 
   if (roles === undefined) {
+    const { deployToServer } = await import('./deploy.js');
     try {
       await deployToServer(config, process.stdout, { strict: flags.includes('--strict') });
       return 0;
@@ -61,11 +65,13 @@ async function main(argv: string[]): Promise<number> {
   let onFatal!: (error: Error) => void;
   const fatal = new Promise<Error>((resolve) => (onFatal = resolve));
 
+  const { startSystem } = await import('./system.js');
   let system;
   try {
     system = await startSystem(config, { roles, deployFunctions: command === 'start', onFatal });
   } catch (error) {
-    if (error instanceof BundleError) {
+    // By name: the bundler's module is not loaded to recognise its error.
+    if (error instanceof Error && error.name === 'BundleError') {
       process.stderr.write(`patchbay: the functions in ${config.functionsDir} do not build; nothing was deployed:\n${error.message}\n`);
       return 1;
     }
@@ -110,6 +116,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function dryRun(argv: string[]): Promise<number> {
+  const { DRY_RUN_USAGE, dryRunCommand, EXIT_USAGE, parseDryRunArgs, UsageError } = await import('./dryrun.js');
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(DRY_RUN_USAGE);
     return 0;

@@ -4,7 +4,6 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import pino from 'pino';
-import { buildApp } from '../server/app.js';
 import type { Config } from '../server/config.js';
 import { createCipher } from '../server/credentials/cipher.js';
 import { isPatchbayError } from '../server/errors.js';
@@ -13,31 +12,35 @@ import { createCredentialsManager } from '../server/credentials/refresh.js';
 import { startLogRetention } from '../server/logs/retention.js';
 import { createLogWriter, type LogWriter } from '../server/logs/writer.js';
 import { createLiveLogs, LOG_CHUNKS_CHANNEL } from '../server/logs/live.js';
-import { createMetricsRecorder, createMetricsSource, type MetricsRecorder } from '../server/metrics/index.js';
+import { createMetricsRecorder, createMetricsSource, startMetricsServer, type MetricsRecorder } from '../server/metrics/index.js';
 import { createDashboardSessions } from '../server/dashboard/sessions.js';
 import { loadCatalog } from '../server/providers/catalog.js';
 import { createProxyEngine, createUpstreamAgent, type ProxyEngine } from '../server/proxy/index.js';
 import { createFunctionRegistry } from '../server/functions/registry.js';
 import { createJobQueue, createWake, RUNNER_LOST, startReaper, startScheduler } from '../server/queue/index.js';
-import { deployFunctions } from '../server/routes/functions.js';
 import { pacePrefixOf } from '../server/proxy/pacer.js';
 import { createChangeFeed } from '../server/store/change-feed.js';
 import { createDatabaseProbe, createNotifications, createPool, createStore, migrate } from '../server/store/index.js';
 import { createWebhookSender } from '../server/webhooks/index.js';
 import { createConnectFlows } from '../server/connect/flows.js';
 import { createWsHub } from '../server/connect/ws-hub.js';
-import { formatProblem } from '../runner/bundle.js';
-import { buildDeployment } from '../runner/deploy.js';
 import { createSandbox, type Sandbox } from '../runner/sandbox/index.js';
 import { createWorker, type Worker } from '../runner/worker.js';
 import { createDryRunner } from '../runner/dryrun.js';
 import type { OperationDeps } from '../runner/operations.js';
-import { loadDataDirSecrets } from './data-dir.js';
+import { loadDataDirSecrets, recordServerAddress } from './data-dir.js';
+import { deployAtStart } from './deploy-at-start.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded-postgres.js';
 import type { RestartPolicy } from './restart-policy.js';
 import { startRunnerThread, type RunnerThread } from './runner-thread.js';
 
 export type Role = 'server' | 'runner';
+
+/**
+ * Isolates the runner makes at start and keeps when idle (each holds a prepared context, a few MB):
+ * the first run after start finds one ready, and an idle runner stays small.
+ */
+const RUNNER_MIN_ISOLATES = 1;
 
 /** How long `stop` lets in-flight HTTP requests finish before closing their sockets. */
 const SHUTDOWN_GRACE_MS = 5000;
@@ -50,6 +53,8 @@ export interface System {
   logs: LogWriter;
   /** This thread's counters (what /metrics serves, with the runner thread's). */
   metrics: MetricsRecorder;
+  /** GET /metrics of a runner-only process (PATCHBAY_METRICS_PORT), when it serves one. */
+  metricsUrl: string | undefined;
   /** The runner, when it runs on this thread. */
   worker: Worker | undefined;
   /** The runner, when it runs on a thread of its own (`runnerThread`). */
@@ -84,8 +89,8 @@ export interface SystemOptions {
 }
 
 /** http://localhost:<port> when listening on every interface (what a browser on this machine types), else the address itself. */
-function defaultPublicUrl(listening: URL | undefined, host: string): string {
-  const port = listening?.port ?? '3003';
+function defaultPublicUrl(listening: URL | undefined, host: string, configuredPort?: number): string {
+  const port = listening?.port ?? String(configuredPort ?? 3003);
   const everywhere = host === '0.0.0.0' || host === '::' || host === '';
   return everywhere ? `http://localhost:${port}` : `${listening?.protocol ?? 'http:'}//${listening?.host ?? `${host}:${port}`}`;
 }
@@ -247,37 +252,23 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
     const runnerHere = options.roles.includes('runner') && !runnerThreadAsked;
     let sandbox: Sandbox | undefined;
     if (runnerHere) {
-      const created = createSandbox({ size: config.runnerConcurrency });
+      // One isolate ready at once; more as concurrent runs need them, gone again when idle.
+      const created = createSandbox({ size: config.runnerConcurrency, minIsolates: RUNNER_MIN_ISOLATES });
       sandbox = created;
       stack.push(() => created.close());
     }
     if (options.deployFunctions === true && existsSync(config.functionsDir)) {
-      // Without a runner here, one isolate reads the definitions and is gone before serving.
-      const inspector = sandbox ?? createSandbox({ size: 1 });
-      try {
-        // Never strict: one broken function must not keep the others (or the server) down.
-        const { inputs, failures } = await buildDeployment(config.functionsDir, inspector, {
-          typecheck: config.typecheckFunctions,
-          onWarning: (message) => logger.warn(message),
-        });
-        const changes = await deployFunctions({ store, deployed }, inputs, failures);
-        logger.info({ dir: config.functionsDir, ...changes }, `deployed ${inputs.length} functions`);
-        for (const failure of failures) {
-          logger.error(
-            { function: failure.sourcePath, problems: failure.problems },
-            `${failure.sourcePath} does not build; its deployed version, if any, still serves:\n${failure.problems.map(formatProblem).join('\n')}`,
-          );
-        }
-      } finally {
-        if (inspector !== sandbox) await inspector.close();
-      }
+      await deployAtStart({ functionsDir: config.functionsDir, dataDir: config.dataDir, typecheck: config.typecheckFunctions, store, deployed, logger, sandbox });
     }
 
     // The runner starts before the HTTP server, so it stops after it: requests in flight at
-    // shutdown still get their runs finished.
+    // shutdown still get their runs finished. Its thread loads its own copy of every module
+    // meanwhile the server is built and listening (/health answers sooner; a run asked for in
+    // between waits in the queue); startSystem resolves once both are up.
     let runnerThread: RunnerThread | undefined;
+    let runnerThreadStarting: Promise<RunnerThread> | undefined;
     if (runnerThreadAsked) {
-      const thread = await startRunnerThread({
+      const starting = startRunnerThread({
         logger,
         data: {
           config: { ...config, databaseUrl, secretKey, encryptionKey },
@@ -285,9 +276,10 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
           runnerTuning: options.runnerTuning,
         },
       });
-      runnerThread = thread;
-      stack.push(() => thread.stop());
-      logger.info({ runner: thread.runnerId, thread: thread.threadId, concurrency: config.runnerConcurrency }, 'runner started on its own thread');
+      runnerThreadStarting = starting;
+      // Awaited once the server listens; a failure meanwhile is not unhandled.
+      starting.catch(() => undefined);
+      stack.push(async () => (await starting.catch(() => undefined))?.stop());
     }
     let worker: Worker | undefined;
     if (runnerHere) {
@@ -298,6 +290,7 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
         crossIntegration: config.functionsCrossIntegration,
         egress: dispatcher,
         connectionChanged: (providerConfigKey, connectionId) => feed.publish({ kind: 'connection', providerConfigKey, connectionId }),
+        control: { functions, queue, wake, environment: config.functionEnvironment, publicUrl: config.publicUrl ?? defaultPublicUrl(undefined, config.host, config.port) },
       };
       const started = createWorker({
         webhooks,
@@ -322,6 +315,24 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
       logger.info({ runner: started.id, concurrency: config.runnerConcurrency }, 'runner started');
     }
 
+    // A runner process has no HTTP API: its counters (runs, webhooks, its functions' proxy calls)
+    // are scraped from a port of their own. Not `npm start`'s runner thread: the server's
+    // /metrics already sums its counters.
+    let metricsUrl: string | undefined;
+    if (runnerHere && isMainThread && !options.roles.includes('server') && config.metricsPort !== undefined) {
+      const metricsServer = await startMetricsServer({
+        metrics: createMetricsSource({ recorder: metrics, activeRuns: () => store.runs.countActive() }),
+        port: config.metricsPort,
+        host: config.host,
+        secretKey,
+        isPublic: config.metricsPublic,
+        onError: (error) => logger.error({ err: error }, 'metrics scrape failed'),
+      });
+      stack.push(() => metricsServer.stop());
+      metricsUrl = metricsServer.url;
+      logger.info({ url: `${metricsUrl}/metrics` }, 'runner metrics served');
+    }
+
     let url: string | undefined;
     if (options.roles.includes('server')) {
       const stopRetention = startLogRetention(store, { logDays: config.logRetentionDays, recordPruneDays: config.recordPruneDays }, logger);
@@ -341,6 +352,9 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
         connectionChanged: (providerConfigKey, connectionId) => feed.publish({ kind: 'connection', providerConfigKey, connectionId }),
         authEvent: (facts, webhookUrlOverride) => webhooks.authEvent(facts, webhookUrlOverride),
       });
+      // Loaded here, not at the top: a runner (its own thread in `patchbay start`) never loads
+      // fastify and the routes.
+      const { buildApp } = await import('../server/app.js');
       const app = await buildApp({
         config,
         secretKey,
@@ -384,11 +398,22 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
       const address = await app.listen({ port: config.port, host: config.host });
       url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');
       listening = new URL(url);
+      // `patchbay deploy` and `dryrun` run from the same folder find this server there, whatever its port.
+      if (existsSync(config.dataDir)) {
+        const forget = await recordServerAddress(config.dataDir, url);
+        stack.push(forget);
+      }
+    }
+    if (runnerThreadStarting !== undefined) {
+      const thread = await runnerThreadStarting;
+      runnerThread = thread;
+      logger.info({ runner: thread.runnerId, thread: thread.threadId, concurrency: config.runnerConcurrency }, 'runner started on its own thread');
     }
 
 
     return {
       url,
+      metricsUrl,
       secretKey,
       proxy: engine,
       logs,

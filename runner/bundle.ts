@@ -10,7 +10,7 @@ import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
-import { typecheckInThread } from './typecheck-thread.js';
+import { stopTypecheckThread, typecheckInThread } from './typecheck-thread.js';
 
 export type FunctionKind = 'action' | 'sync';
 
@@ -198,6 +198,16 @@ export async function buildFunctions(functionsDir: string, options: BundleOption
   return { built, failed: failed.sort((a, b) => compareText(a.relativePath, b.relativePath)) };
 }
 
+/**
+ * Frees what building needs and serving does not: esbuild's service process (~40 MB, started again
+ * by the next build) and the type check thread, unless a build is under way.
+ */
+export async function releaseBuildResources(): Promise<void> {
+  if (buildsInFlight > 0) return;
+  stopTypecheckThread();
+  await esbuild.stop();
+}
+
 /** Bundles one function, without type check. Gives the same code as `bundleFunctions`. */
 export async function bundleFunction(source: FunctionSource, functionsDir: string): Promise<BuiltFunction> {
   const [result] = await buildEach([source], path.resolve(functionsDir), locatePlatform());
@@ -307,6 +317,9 @@ function locatePlatform(): Platform {
   // next to dist/sdk/functions.js. Checked per call: cheap, and the sdk may appear later.
   const runnerDir = path.dirname(fileURLToPath(import.meta.url));
   const sdk = path.join(runnerDir, '..', 'sdk');
+  // dist/ inside a checkout (`npm start` compiles changed sources without declarations): the
+  // sources' own types, always current, are checked against.
+  const sourceSdk = path.basename(path.dirname(runnerDir)) === 'dist' ? path.join(runnerDir, '..', '..', 'sdk') : sdk;
   const nodePaths: string[] = [];
   for (let dir = path.join(runnerDir, '..'); ; dir = path.dirname(dir)) {
     if (existsSync(path.join(dir, 'node_modules'))) nodePaths.push(path.join(dir, 'node_modules'));
@@ -315,19 +328,19 @@ function locatePlatform(): Platform {
   return {
     runnerDir,
     sdkEntry: firstExisting([path.join(sdk, 'functions.ts'), path.join(sdk, 'functions.js')]),
-    sdkTypes: firstExisting([path.join(sdk, 'functions.ts'), path.join(sdk, 'functions.d.ts')]),
-    ...locateNodeShims(path.join(sdk, 'node')),
+    sdkTypes: firstExisting([path.join(sdk, 'functions.ts'), path.join(sourceSdk, 'functions.ts'), path.join(sdk, 'functions.d.ts')]),
+    ...locateNodeShims(path.join(sdk, 'node'), path.join(sourceSdk, 'node')),
     bufferGlobal: firstExisting([path.join(sdk, 'node', 'buffer-global.ts'), path.join(sdk, 'node', 'buffer-global.js')]),
     nodePaths,
   };
 }
 
-function locateNodeShims(dir: string): Pick<Platform, 'nodeShims' | 'nodeShimTypes'> {
+function locateNodeShims(dir: string, sourceDir: string): Pick<Platform, 'nodeShims' | 'nodeShimTypes'> {
   const nodeShims: Record<string, string> = {};
   const nodeShimTypes: Record<string, string> = {};
   for (const [specifier, shim] of Object.entries(NODE_SHIM_MODULES)) {
     const entry = firstExisting([path.join(dir, `${shim}.ts`), path.join(dir, `${shim}.js`)]);
-    const types = firstExisting([path.join(dir, `${shim}.ts`), path.join(dir, `${shim}.d.ts`)]);
+    const types = firstExisting([path.join(dir, `${shim}.ts`), path.join(sourceDir, `${shim}.ts`), path.join(dir, `${shim}.d.ts`)]);
     if (entry !== undefined) nodeShims[specifier] = entry;
     if (types !== undefined) nodeShimTypes[specifier] = types;
   }
@@ -411,6 +424,9 @@ async function buildEach(sources: FunctionSource[], root: string, platform: Plat
   );
 }
 
+/** esbuild builds running now: releaseBuildResources must not stop the service under them. */
+let buildsInFlight = 0;
+
 // Where esbuild would put the outputs; nothing is written (`write: false`), the paths only
 // tell the outputs apart.
 const OUT_DIR = '__patchbay_out__';
@@ -426,6 +442,7 @@ async function buildEntries(sources: FunctionSource[], root: string, platform: P
   // Messages without a location cannot be tied to one entry of several.
   const fallbackFile = sources.length === 1 ? (sources[0] as FunctionSource).relativePath : '.';
   const entryPoints = Object.fromEntries(sources.map((source, index) => [String(index), source.file]));
+  buildsInFlight++;
   try {
     const result = await esbuild.build(buildOptions(entryPoints, root, platform));
     const outputs = new Map(result.outputFiles.map((file) => [file.path, file.text]));
@@ -441,6 +458,8 @@ async function buildEntries(sources: FunctionSource[], root: string, platform: P
   } catch (error) {
     if (!isBuildFailure(error)) throw error;
     return { built: [], problems: toProblems(error.errors, fallbackFile), warnings: toProblems(error.warnings, fallbackFile).map(formatProblem) };
+  } finally {
+    buildsInFlight--;
   }
 }
 

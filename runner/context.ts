@@ -1,5 +1,7 @@
 // One run's host: the operations its guest may call, bound to the run's connection, and the
-// run's log lines (console and nango.log), bounded so a chatty loop cannot fill memory.
+// run's log lines (console and nango.log), bounded so a chatty loop cannot fill memory; and the
+// log operation a finished run (deployed or dry) becomes.
+import type { FunctionKind, LogOperation, RunError } from '../server/store/index.js';
 import { buildOperations, hostFailure, toHostFailure, type OperationDeps, type RunScope } from './operations.js';
 import type { HostCall } from './sandbox/index.js';
 
@@ -59,4 +61,45 @@ function boundMeta(meta: unknown): unknown {
   } catch {
     return { unserializable: true };
   }
+}
+
+export interface RunLogFacts {
+  logId: string;
+  kind: FunctionKind;
+  /** `run` for deployed runs, `dryrun` for dry runs. */
+  action: 'run' | 'dryrun';
+  integrationKey: string;
+  connectionId: string;
+  /** What the operation shows as its request: the function, attempt, models… */
+  request: Record<string, unknown>;
+  /** Undefined when the run succeeded. */
+  error: RunError | undefined;
+  startedAt: Date;
+}
+
+/** A run as one log operation: its lines (and how many were dropped), its outcome; its proxy calls are its children. */
+export function toRunLogOperation(facts: RunLogFacts, lines: RunLogLine[], dropped: number): LogOperation {
+  const endedAt = new Date();
+  const failed = facts.error !== undefined;
+  return {
+    id: facts.logId,
+    parentId: null,
+    type: facts.kind,
+    action: facts.action,
+    state: failed ? 'failed' : 'success',
+    level: failed ? 'error' : 'info',
+    integrationKey: facts.integrationKey,
+    connectionId: facts.connectionId,
+    method: null,
+    url: null,
+    status: facts.error?.status ?? 200,
+    error: facts.error === undefined ? null : { code: facts.error.code, message: facts.error.message },
+    attempts: [],
+    request: facts.request,
+    response: null,
+    messages: dropped > 0 ? [...lines, { level: 'warn', message: `${dropped} more log lines dropped`, at: endedAt.toISOString() }] : lines,
+    startedAt: facts.startedAt,
+    endedAt,
+    durationMs: endedAt.getTime() - facts.startedAt.getTime(),
+  };
 }

@@ -53,6 +53,7 @@ export async function buildDeployment(functionsDir: string, sandbox: Sandbox, op
         sourcePath: fn.relativePath,
         hash: fn.hash,
         code: fn.code,
+        sourceMap: fn.sourceMap,
         config: { ...summary, ...(frequencyMs === undefined ? {} : { frequencyMs }) },
       });
     }),

@@ -5,11 +5,7 @@
 import { findUnstorableText } from '../server/validate.js';
 import { hostFailure, type Operation } from './operations.js';
 import type { SavedConnection } from './saved-responses.js';
-
-// As runner/sync-operations.ts: the SDK sends chunks of 1,000; more in one call is refused.
-const MAX_RECORDS_PER_CALL = 10_000;
-const MAX_RECORD_ID_CHARS = 255;
-const MAX_CHECKPOINT_BYTES = 64 * 1024;
+import { checkMergingStrategy, checkpointOf, recordsOf } from './sync-operations.js';
 // Records kept to show per model, and for all models: a sample to read, not a copy of the
 // account; counts stay exact.
 const MAX_KEPT_RECORDS_PER_MODEL = 100;
@@ -65,21 +61,9 @@ export function buildCapturingOperations(capture: Capture, sources: CaptureSourc
     if (typeof args.model !== 'string' || args.model === '') throw hostFailure('invalid_model', 'A model name is required.');
     return (capture.models[args.model] ??= { saved: 0, updated: 0, deleted: 0, records: [], recordsDropped: 0 });
   };
-  const recordsOf = (args: Record<string, unknown>) => {
-    if (!Array.isArray(args.records)) throw hostFailure('invalid_records', 'Records must be an array.');
-    if (args.records.length > MAX_RECORDS_PER_CALL) throw hostFailure('invalid_records', `At most ${MAX_RECORDS_PER_CALL} records per call.`);
-    return args.records.map((record: unknown, index) => {
-      if (typeof record !== 'object' || record === null || Array.isArray(record)) throw hostFailure('invalid_records', `Record ${index} is not an object.`);
-      const id = (record as { id?: unknown }).id;
-      if ((typeof id !== 'string' && typeof id !== 'number') || String(id) === '' || String(id).length > MAX_RECORD_ID_CHARS) {
-        throw hostFailure('invalid_records', `Record ${index} needs an id (a string or number of at most ${MAX_RECORD_ID_CHARS} characters).`);
-      }
-      return record as Record<string, unknown>;
-    });
-  };
   const write = (write: RecordWrite) => async (args: Record<string, unknown>) => {
     const model = modelOf(args);
-    const records = recordsOf(args);
+    const records = recordsOf(args).map((record) => record.data);
     model[write] += records.length;
     for (const record of records) {
       const shown = write === 'deleted' ? { id: record.id } : record;
@@ -124,8 +108,7 @@ export function buildCapturingOperations(capture: Capture, sources: CaptureSourc
       return sources.readRecords === undefined ? [] : sources.readRecords(args.model as string, args.ids.map(String));
     },
     async setMergingStrategy(args) {
-      if (args.strategy !== 'override') throw hostFailure('unsupported_merging_strategy', `Merging strategy ${JSON.stringify(args.strategy)} is not supported; 'override' is.`);
-      return null;
+      return checkMergingStrategy(args);
     },
     async trackDeletesStart(args) {
       modelOf(args);
@@ -136,14 +119,24 @@ export function buildCapturingOperations(capture: Capture, sources: CaptureSourc
       modelOf(args);
       return { deletedKeys: [] };
     },
+    async deleteRecordsFromPreviousExecutions(args) {
+      modelOf(args);
+      return { deletedKeys: [] };
+    },
+    // Each would start real work (a run, a schedule), which a dry run never does.
+    ...Object.fromEntries(
+      ['triggerAction', 'triggerSync', 'startSync'].map((name) => [
+        name,
+        async () => {
+          throw hostFailure('not_supported', `nango.${name}() starts deployed functions, which a dry run does not do; it runs in deployed functions only.`);
+        },
+      ]),
+    ),
     async getCheckpoint() {
       return checkpoint;
     },
     async saveCheckpoint(args) {
-      const value = args.checkpoint;
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) throw hostFailure('invalid_checkpoint', 'A checkpoint is an object.');
-      if (JSON.stringify(value).length > MAX_CHECKPOINT_BYTES) throw hostFailure('invalid_checkpoint', 'The checkpoint is larger than 64 KB.');
-      checkpoint = value as Record<string, unknown>;
+      checkpoint = checkpointOf(args);
       capture.checkpoint = { value: checkpoint };
       return null;
     },

@@ -15,14 +15,15 @@ import type { Catalog } from '../server/providers/catalog.js';
 import type { ProxyEngine } from '../server/proxy/index.js';
 import { DRY_RUN_QUEUE, type Wake } from '../server/queue/index.js';
 import { createOutageLog, modelKey, toRunError, type ClaimedDryRun, type FunctionKind, type RunError, type Store } from '../server/store/index.js';
-import { buildRunHost, type RunLog, type RunLogLine } from './context.js';
+import { buildRunHost, toRunLogOperation, type RunLog, type RunLogLine } from './context.js';
 import { buildCapturingOperations, createCapture, type ModelCapture } from './dry-run-host.js';
 import { decideOutcome } from './outcome.js';
 import { buildSyncOperations } from './sync-operations.js';
 import { MAX_FUNCTION_RESPONSE_BYTES, type OperationDeps } from './operations.js';
 import type { Sandbox } from './sandbox/index.js';
 import { bodySha256, toSavedBody, type SavedConnection, type SavedRequest, type SavedResponse } from './saved-responses.js';
-import { mapStack, parseSourceMap, type SourceLocation } from './source-map.js';
+import { createPump } from './pump.js';
+import { mapRunError, mapStack, parseSourceMap, type SourceLocation } from './source-map.js';
 
 // Dry runs are a developer's loop, not production work: two at a time per runner leaves the
 // isolates to deployed functions.
@@ -158,34 +159,14 @@ export async function executeDryRun(deps: DryRunDeps, dryRun: Pick<ClaimedDryRun
   if (!outcome.ok) {
     error = decideOutcome(outcome.failure).error;
     if (outcome.failure.type === 'internal_error') {
-      const mapped = mapStack(outcome.failure.stack, map);
-      error = { ...error, payload: { ...(error.payload as object), stacktrace: mapped.stack }, ...(mapped.location === undefined ? {} : { location: mapped.location }) };
+      const mapped = mapRunError(error, outcome.failure.stack, map);
+      error = { ...mapped.error, ...(mapped.location === undefined ? {} : { location: mapped.location }) };
     }
   }
-  const endedAt = new Date();
   // Real calls with real credentials are audited like any: one log operation (action `dryrun`)
   // holding the run's lines, with the proxy calls as its children.
-  deps.logs.write({
-    id: logId,
-    parentId: null,
-    type: request.kind,
-    action: 'dryrun',
-    state: outcome.ok ? 'success' : 'failed',
-    level: outcome.ok ? 'info' : 'error',
-    integrationKey: request.integrationKey,
-    connectionId: request.connectionId,
-    method: null,
-    url: null,
-    status: error?.status ?? 200,
-    error: error === undefined ? null : { code: error.code, message: error.message },
-    attempts: [],
-    request: { function: request.functionName, dryRun: true },
-    response: null,
-    messages: logs,
-    startedAt,
-    endedAt,
-    durationMs: endedAt.getTime() - startedAt.getTime(),
-  });
+  const facts = { logId, kind: request.kind, action: 'dryrun' as const, integrationKey: request.integrationKey, connectionId: request.connectionId, startedAt };
+  deps.logs.write(toRunLogOperation({ ...facts, request: { function: request.functionName, dryRun: true }, error }, logs, 0));
   return {
     ok: outcome.ok,
     ...(outcome.ok && request.kind !== 'sync' ? { outputJson: outcome.outputJson } : {}),
@@ -301,8 +282,6 @@ export function createDryRunner(options: DryRunnerOptions): DryRunner {
   const id = `${hostname()}:${process.pid}:dryrun:${randomUUID().slice(0, 8)}`;
   const active = new Map<string, { abort: AbortController; done: Promise<void> }>();
   let running = false;
-  let pumping = false;
-  let pumpAgain = false;
   let timer: NodeJS.Timeout | undefined;
   const polling = createOutageLog(logger, 'fetching dry runs');
 
@@ -340,22 +319,8 @@ export function createDryRunner(options: DryRunnerOptions): DryRunner {
     }
   };
 
-  const pump = () => {
-    if (pumping) {
-      pumpAgain = true;
-      return;
-    }
-    pumping = true;
-    pumpOnce()
-      .then(() => polling.succeeded(), (error: unknown) => polling.failed(error))
-      .finally(() => {
-        pumping = false;
-        if (pumpAgain && running) {
-          pumpAgain = false;
-          pump();
-        }
-      });
-  };
+  const pump = createPump(pumpOnce, polling, () => running);
+
 
   return {
     start() {

@@ -10,6 +10,7 @@ import { findUnstorableText } from '../server/validate.js';
 import type { ProxyEngine } from '../server/proxy/index.js';
 import type { CancelSignal } from '../server/proxy/cancel.js';
 import type { ConnectionCredentials, Integration, Store } from '../server/store/index.js';
+import { buildControlOperations, type ControlDeps } from './control-operations.js';
 import type { HostFailure } from './sandbox/index.js';
 
 // A function buffers each response to copy it into the isolate, whose heap is 128 MB by default:
@@ -35,6 +36,8 @@ export interface RunScope {
   signal?: CancelSignal | undefined;
   /** The run's log: credential reads and uncontrolled fetches are recorded there (never a secret). */
   log?: ((level: 'info' | 'warn', message: string) => void) | undefined;
+  /** How many nango.triggerAction calls led to this run (0: the app or a schedule started it). */
+  triggerDepth?: number | undefined;
 }
 
 export interface OperationDeps {
@@ -49,6 +52,8 @@ export interface OperationDeps {
    * goes through it. Without it, uncontrolledFetch is refused.
    */
   egress?: Dispatcher | undefined;
+  /** What triggerAction, triggerSync, startSync, getEnvironmentVariables and getWebhookURL need; without it they are refused. */
+  control?: ControlDeps | undefined;
 }
 
 export type Operation = (args: Record<string, unknown>) => Promise<unknown>;
@@ -126,6 +131,7 @@ export function buildOperations(deps: OperationDeps, scope: RunScope): Record<st
   };
 
   return {
+    ...buildControlOperations(deps.store, deps.control, scope, keysOf),
     async proxy(args) {
       const keys = keysOf(args);
       const result = await deps.proxy.call({

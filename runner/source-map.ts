@@ -1,8 +1,13 @@
 // Maps stack frames of a function's bundle (`function.js:1:2345`) back to its own sources
-// (`github/actions/create-issue.ts:12:5`) with the bundle's source map. Pure: text in, text out;
-// a frame the map does not cover is left as it was.
+// (`github/actions/create-issue.ts:12:5`) with the bundle's source map. Pure, but for the cache of
+// deployed bundles' maps (createSourceMaps); a frame the map does not cover is left as it was.
 import { originalPositionFor, TraceMap } from '@jridgewell/trace-mapping';
+import type { RunError } from '../server/store/index.js';
 import { FUNCTION_FILENAME } from './sandbox/guest/protocol.js';
+
+// Parsed maps of deployed bundles kept by hash: a function failing in a loop parses its map once.
+// A zod action's map is ~370 KB of JSON, a few MB parsed; 16 cover the functions failing at once.
+const MAX_CACHED_MAPS = 16;
 
 export interface SourceLocation {
   /** As the map names it: relative to the functions folder (`../` outside it). */
@@ -53,4 +58,45 @@ export function formatLocation(location: SourceLocation): string {
 // Packages and Patchbay's own SDK sit outside what the author wrote; the frame to show is theirs.
 function isAuthorSource(file: string): boolean {
   return !file.includes('node_modules/') && !/(^|\/)sdk\/functions\.[jt]s$/.test(file);
+}
+
+export interface MappedRunError {
+  /** `payload.stacktrace` mapped and `payload.location` (`file:line:column`) added when found. */
+  error: RunError;
+  stack: string;
+  location: SourceLocation | undefined;
+}
+
+/** An `internal_error` run error with its stack mapped to the author's sources (dry runs and deployed runs alike). */
+export function mapRunError(error: RunError, stack: string, map: TraceMap | undefined): MappedRunError {
+  const mapped = mapStack(stack, map);
+  const payload = { ...(error.payload as object), stacktrace: mapped.stack, ...(mapped.location === undefined ? {} : { location: formatLocation(mapped.location) }) };
+  return { error: { ...error, payload }, stack: mapped.stack, location: mapped.location };
+}
+
+export interface SourceMaps {
+  /**
+   * A deployed run's `internal_error` with its stack mapped through its bundle's stored map, the
+   * mapped stack also written to the run's log. Never fails: without a map, the error as it was.
+   */
+  mapError(bundleHash: string, error: RunError, stack: string, log: (level: 'error', message: string) => void): Promise<RunError>;
+}
+
+export function createSourceMaps(load: (bundleHash: string) => Promise<string | undefined>): SourceMaps {
+  const parsed = new Map<string, TraceMap | undefined>();
+  const mapOf = async (hash: string) => {
+    if (parsed.has(hash)) return parsed.get(hash);
+    const map = parseSourceMap(await load(hash).catch(() => undefined));
+    if (parsed.size >= MAX_CACHED_MAPS) parsed.delete(parsed.keys().next().value as string);
+    parsed.set(hash, map);
+    return map;
+  };
+  return {
+    async mapError(bundleHash, error, stack, log) {
+      if (stack === '') return error;
+      const mapped = mapRunError(error, stack, await mapOf(bundleHash));
+      log('error', mapped.stack);
+      return mapped.error;
+    },
+  };
 }

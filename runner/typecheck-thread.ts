@@ -76,6 +76,18 @@ function stopWhenIdle(): void {
   idleTimer.unref();
 }
 
+/**
+ * Stops the thread now if no check is running, instead of a minute later: `patchbay start` builds
+ * its functions once, and the checker's memory has no use after that.
+ */
+export function stopTypecheckThread(): void {
+  if (worker === undefined || pending.size > 0) return;
+  clearTimeout(idleTimer);
+  const idle = worker;
+  worker = undefined;
+  void idle.terminate();
+}
+
 /** typecheckFunctions, on the type check thread. */
 export function typecheckInThread(sources: FunctionSource[], functionsDir: string, locations: TypecheckLocations): Promise<TypecheckResult> {
   clearTimeout(idleTimer);

@@ -28,7 +28,7 @@ export interface TypecheckResult {
 // runner/sandbox/guest/globals.ts installs, declared here as that file implements them: no DOM,
 // no Node (`types: []`). test/integration/bundle.test.ts checks both lists name the same globals.
 const SANDBOX_GLOBALS_FILE = '/__patchbay__/sandbox-globals.d.ts';
-const SANDBOX_GLOBALS = `export {};
+const SANDBOX_GLOBALS = `import type { FetchHeaders, FetchResponse } from 'patchbay';
 declare global {
   interface Console {
     log(...data: unknown[]): void;
@@ -94,38 +94,23 @@ declare global {
     randomUUID(): string;
     getRandomValues<T extends ArrayBufferView>(array: T): T;
   };
-  class Headers implements Iterable<[string, string]> {
-    constructor(init?: Headers | Record<string, string> | Iterable<readonly [string, string]>);
-    append(name: string, value: string): void;
-    delete(name: string): void;
-    get(name: string): string | null;
-    getSetCookie(): string[];
-    has(name: string): boolean;
-    set(name: string, value: string): void;
+  // Their members are sdk/functions.ts's FetchHeaders and FetchResponse (what
+  // nango.uncontrolledFetch resolves with); the constructors are the sandbox's own.
+  interface Headers extends FetchHeaders {
     forEach(callback: (value: string, name: string, headers: Headers) => void, thisArg?: unknown): void;
-    entries(): IterableIterator<[string, string]>;
-    keys(): IterableIterator<string>;
-    values(): IterableIterator<string>;
-    [Symbol.iterator](): IterableIterator<[string, string]>;
   }
-  class Response {
-    constructor(body?: string | ArrayBuffer | ArrayBufferView | URLSearchParams | null, init?: { status?: number; statusText?: string; headers?: Headers | Record<string, string> | Iterable<readonly [string, string]> });
-    static json(data: unknown, init?: { status?: number; statusText?: string; headers?: Record<string, string> }): Response;
-    readonly status: number;
-    readonly statusText: string;
-    readonly ok: boolean;
-    readonly url: string;
-    readonly redirected: boolean;
+  var Headers: { prototype: Headers; new (init?: Headers | Record<string, string> | Iterable<readonly [string, string]>): Headers };
+  interface Response extends FetchResponse {
     readonly type: 'basic';
     readonly headers: Headers;
-    readonly bodyUsed: boolean;
     readonly body: null;
-    text(): Promise<string>;
-    json(): Promise<any>;
-    arrayBuffer(): Promise<ArrayBuffer>;
-    bytes(): Promise<Uint8Array>;
     clone(): Response;
   }
+  var Response: {
+    prototype: Response;
+    new (body?: string | ArrayBuffer | ArrayBufferView | URLSearchParams | null, init?: { status?: number; statusText?: string; headers?: Headers | Record<string, string> | Iterable<readonly [string, string]> }): Response;
+    json(data: unknown, init?: { status?: number; statusText?: string; headers?: Record<string, string> }): Response;
+  };
   // Not installed by the runtime: runner/bundle.ts injects the bundled \`buffer\` package into the
   // functions that use it (sdk/node/buffer.ts).
   var Buffer: typeof import('buffer/index.js').Buffer;

@@ -11,8 +11,10 @@ import { ACTION_QUEUE, RUNNER_LOST, SYNC_QUEUE, type JobQueue, type QueueName, t
 import { toRunError, type ClaimedRun, type FunctionKind, type RunError, type Store } from '../server/store/index.js';
 import { createOutageLog } from '../server/store/index.js';
 import { buildSyncOperations, type ModelChanges } from './sync-operations.js';
-import { buildRunHost, type RunLog } from './context.js';
+import { buildRunHost, toRunLogOperation, type RunLog } from './context.js';
 import { decideOutcome } from './outcome.js';
+import { createPump } from './pump.js';
+import { createSourceMaps } from './source-map.js';
 import type { OperationDeps } from './operations.js';
 import type { Sandbox, SandboxLimits } from './sandbox/index.js';
 import type { WebhookSender } from '../server/webhooks/index.js';
@@ -76,11 +78,10 @@ export function createWorker(options: WorkerOptions): Worker {
   const id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const { store, queue, wake, logger } = options;
   const bundles = new Map<string, string>();
+  const sourceMaps = createSourceMaps((hash) => store.functions.sourceMap(hash));
   const active = new Map<string, Active>();
   const timers: NodeJS.Timeout[] = [];
   let running = false;
-  let pumping = false;
-  let pumpAgain = false;
 
   const bundleCode = async (hash: string) => {
     const cached = bundles.get(hash);
@@ -130,7 +131,7 @@ export function createWorker(options: WorkerOptions): Worker {
       const isSync = run.kind === 'sync';
       const syncKey = { integrationKey: run.integrationKey, connectionId: run.connectionId, syncName: run.functionName, variant: run.variant };
       const extra = isSync ? buildSyncOperations(store, { runId: run.id, ...syncKey }, changes) : {};
-      const host = buildRunHost(options.operations, { providerConfigKey: run.integrationKey, connectionId: run.connectionId, logId: run.logId, signal: abort.signal }, log, extra);
+      const host = buildRunHost(options.operations, { providerConfigKey: run.integrationKey, connectionId: run.connectionId, logId: run.logId, signal: abort.signal, triggerDepth: run.triggerDepth }, log, extra);
       const lastSyncDate = isSync ? await store.runs.lastSuccessAt(syncKey) : null;
       const outcome = await options.sandbox.run({
         bundle: { hash: run.bundleHash, code },
@@ -156,6 +157,8 @@ export function createWorker(options: WorkerOptions): Worker {
         return;
       }
       const decision = decideOutcome(outcome.failure);
+      // The author's file:line in the answer, GET /action/:id and the run's log, not the bundle's.
+      if (outcome.failure.type === 'internal_error') decision.error = await sourceMaps.mapError(run.bundleHash, decision.error, outcome.failure.stack, host.log);
       failure = decision.error;
       if (isSync && outcome.failure.type === 'wall_timeout') {
         // Contract §11: a sync cut short by its limit is interrupted, not a success; what it
@@ -178,28 +181,9 @@ export function createWorker(options: WorkerOptions): Worker {
       // The run is over, whatever ended it (a limit, an error, a promise left pending): the calls
       // it still has in flight or waiting for a slot are cut, so their connection slots are free.
       abort.abort(RUN_ENDED);
-      const endedAt = new Date();
-      options.logs.write({
-        id: run.logId,
-        parentId: null,
-        type: run.kind,
-        action: 'run',
-        state,
-        level: state === 'success' ? 'info' : 'error',
-        integrationKey: run.integrationKey,
-        connectionId: run.connectionId,
-        method: null,
-        url: null,
-        status: failure?.status ?? 200,
-        error: failure === undefined ? null : { code: failure.code, message: failure.message },
-        attempts: [],
-        request: { function: run.functionName, attempt: run.attempt, runId: run.id, ...(run.kind === 'sync' ? { variant: run.variant, models: changes } : {}) },
-        response: null,
-        messages: log.dropped > 0 ? [...log.lines, { level: 'warn', message: `${log.dropped} more log lines dropped`, at: endedAt.toISOString() }] : log.lines,
-        startedAt,
-        endedAt,
-        durationMs: endedAt.getTime() - startedAt.getTime(),
-      });
+      const request = { function: run.functionName, attempt: run.attempt, runId: run.id, ...(run.kind === 'sync' ? { variant: run.variant, models: changes } : {}) };
+      const facts = { logId: run.logId, kind: run.kind, action: 'run' as const, integrationKey: run.integrationKey, connectionId: run.connectionId, request, startedAt };
+      options.logs.write(toRunLogOperation({ ...facts, error: state === 'success' ? undefined : (failure ?? toRunError('script_internal_error')) }, log.lines, log.dropped));
     }
   };
 
@@ -268,25 +252,10 @@ export function createWorker(options: WorkerOptions): Worker {
     }
   };
 
-  const pump = () => {
-    if (pumping) {
-      pumpAgain = true;
-      return;
-    }
-    pumping = true;
-    pumpOnce()
-      .then(() => fetching.succeeded(), (error: unknown) => fetching.failed(error))
-      .finally(() => {
-        pumping = false;
-        if (pumpAgain && running) {
-          pumpAgain = false;
-          pump();
-        }
-      });
-  };
-
   // While the database is away, each loop says so once, not on every tick.
   const fetching = createOutageLog(logger, 'fetching jobs');
+  const pump = createPump(pumpOnce, fetching, () => running);
+
   const every = (ms: number, work: () => Promise<unknown>, what: string) => {
     const outage = createOutageLog(logger, what);
     const timer = setInterval(() => {

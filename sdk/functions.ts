@@ -7,7 +7,7 @@ import type { z } from 'zod';
 
 // The proxy types are the Node client's own (sdk/types.ts): a `nango.get(...)` moves between an
 // app and a function unchanged.
-import type { FunctionProxyConfiguration as ProxyConfiguration, HttpMethod, ProxyError, ProxyResponse } from './types.js';
+import type { FunctionProxyConfiguration as ProxyConfiguration, HttpMethod, ProxyError, ProxyResponse, RecordMetadata } from './types.js';
 
 export type {
   AxiosLikeResponse,
@@ -135,14 +135,8 @@ export interface EnvironmentVariable {
   value: string;
 }
 
-/** A record read back with `listRecords`: its data and how Patchbay tracks it. */
-export interface RecordMetadata {
-  first_seen_at: string;
-  last_modified_at: string;
-  last_action: 'ADDED' | 'UPDATED' | 'DELETED';
-  deleted_at: string | null;
-  cursor: string;
-}
+/** A record read back with `listRecords`: its data and how Patchbay tracks it (as GET /records shows it). */
+export type { RecordMetadata };
 
 /**
  * The `nango` object an action receives (and the base of a sync's). Every call goes through
@@ -217,23 +211,42 @@ export interface NangoAction<TMetadata = Record<string, any>> {
    */
   uncontrolledFetch(options: UncontrolledFetchOptions): Promise<FetchResponse>;
 
-  /** Not supported by Patchbay (throws SDKError `not_supported`). */
+  /** The URL providers send this integration's webhooks to: `PATCHBAY_PUBLIC_URL/webhook/<integration>`. */
   getWebhookURL(): Promise<string | null | undefined>;
-  /** Not supported by Patchbay (throws SDKError `not_supported`): keep settings in the connection metadata. */
+  /**
+   * The operator's function settings: each `PATCHBAY_FUNCTION_ENV_<NAME>` variable of the runner
+   * as `{name: '<NAME>', value}`. Nothing else of the environment.
+   *
+   * @example
+   * const env = await nango.getEnvironmentVariables();
+   * const apiBase = env?.find((variable) => variable.name === 'API_BASE')?.value;
+   */
   getEnvironmentVariables(): Promise<EnvironmentVariable[] | null>;
   /** `{}` in a sync; throws in an action, as Nango's does. */
   getFlowAttributes<A = object>(): A | null;
-  /** Not supported by Patchbay (throws SDKError `not_supported`). */
+  /**
+   * Runs another deployed action (of this integration) on a connection and answers its output; its
+   * failure rejects with an SDKError of its code. Chains stop two levels down (`trigger_depth_exceeded`).
+   *
+   * @example
+   * const contact = await nango.triggerAction(nango.providerConfigKey, nango.connectionId, 'get-contact', { id });
+   */
   triggerAction<In = unknown, Out = object>(providerConfigKey: string, connectionId: string, actionName: string, input?: In): Promise<Out>;
-  /** Not supported by Patchbay (throws SDKError `not_supported`). */
-  triggerSync(providerConfigKey: string, connectionId: string, sync: string | { name: string; variant: string }, syncMode?: unknown): Promise<void | string>;
-  /** Not supported by Patchbay (throws SDKError `not_supported`). */
+  /** Queues a run of a sync now, as POST /sync/trigger; `full_refresh` (or `true`) clears its checkpoint first. */
+  triggerSync(providerConfigKey: string, connectionId: string, sync: string | { name: string; variant: string }, syncMode?: 'incremental' | 'full_refresh' | 'full_refresh_and_clear_cache' | boolean): Promise<void | string>;
+  /** Starts (unpauses) the schedules of syncs, as POST /sync/start; every connection when none is named. */
   startSync(providerConfigKey: string, syncs: (string | { name: string; variant: string })[], connectionId?: string): Promise<void>;
-  /** Not supported by Patchbay (throws SDKError `not_supported`). */
+  /**
+   * Takes a lock on `key` for this connection, shared by every runner, for `ttlMs` (or until the run
+   * ends); false when another run holds it. Taking a lock the run holds extends it.
+   *
+   * @example
+   * if (!(await nango.tryAcquireLock({ key: 'refresh-export', ttlMs: 60_000 }))) return { skipped: true };
+   */
   tryAcquireLock(props: { key: string; ttlMs: number }): Promise<boolean>;
-  /** Not supported by Patchbay (throws SDKError `not_supported`). */
+  /** Releases a lock this run holds; false when it held none on `key`. */
   releaseLock(props: { key: string }): Promise<boolean>;
-  /** Nothing to release: locks are not supported. */
+  /** Releases every lock this run holds (done anyway when the run ends). */
   releaseAllLocks(): Promise<void>;
 }
 
@@ -299,6 +312,8 @@ export interface NangoSync<TModels extends ModelSchemas = ModelSchemas, TMetadat
   /** Starts tracking which records this run saves; trackDeletesEnd deletes the others. */
   trackDeletesStart(model: keyof TModels & string): Promise<void>;
   trackDeletesEnd(model: keyof TModels & string): Promise<{ deletedKeys: string[] }>;
+  /** Marks deleted every stored record of `model` this execution did not save or update (Nango's older form of trackDeletesStart/End). */
+  deleteRecordsFromPreviousExecutions(model: keyof TModels & string): Promise<{ deletedKeys: string[] }>;
 }
 
 // ───────────────────────────── definitions ─────────────────────────────

@@ -28,6 +28,8 @@ import { connectionSummaryRoute } from './routes/connection-summary.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { logStreamRoute } from './routes/log-stream.js';
 import { metricsRoute, overviewRoute } from './routes/metrics.js';
+import { providerRoutes } from './routes/providers.js';
+import { runRoutes } from './routes/runs.js';
 import type { DashboardSessions } from './dashboard/sessions.js';
 import type { LiveLogs } from './logs/live.js';
 import type { MetricsSource } from './metrics/index.js';
@@ -124,6 +126,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       overviewRoute(api, { metrics: dashboard.metrics, store: deps.store });
       logStreamRoute(api, { live: dashboard.live });
       connectionSummaryRoute(api, deps);
+      runRoutes(api, deps);
+      providerRoutes(api, deps);
     }
     const events = deps.events ?? NO_EVENTS;
     integrationRoutes(api, { ...deps, events });

@@ -37,6 +37,11 @@ export interface Config {
   publicUrl: string | undefined;
   /** Where `patchbay deploy` sends the functions (PATCHBAY_URL; default: this machine's port). */
   serverUrl: string;
+  /**
+   * Whether PATCHBAY_URL or PORT said where the server is. Unset, `patchbay deploy` and `dryrun`
+   * ask the data directory for the running server's address (bin/data-dir.ts) before `serverUrl`.
+   */
+  serverUrlGiven: boolean;
   /** Type-check functions when deploying (`start`, `deploy`); off trades safety for speed. */
   typecheckFunctions: boolean;
   /** Days after which a deleted record's payload is pruned (its id and metadata stay). */
@@ -53,6 +58,16 @@ export interface Config {
   webhookTimeoutMs: number;
   /** Serve GET /metrics without the secret key (PATCHBAY_METRICS_PUBLIC), for scrapers on a private network. */
   metricsPublic: boolean;
+  /**
+   * PATCHBAY_METRICS_PORT: a `patchbay runner` process (no HTTP API) serves GET /metrics on this
+   * port (0: any free one). Unset: it serves none. Ignored where the HTTP API runs (it has /metrics).
+   */
+  metricsPort: number | undefined;
+  /**
+   * What functions' `nango.getEnvironmentVariables()` answers: each PATCHBAY_FUNCTION_ENV_<NAME>
+   * as `{name: '<NAME>', value}`, sorted by name. Nothing else of the environment reaches a function.
+   */
+  functionEnvironment: { name: string; value: string }[];
 }
 
 export class ConfigError extends Error {
@@ -113,6 +128,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     runnerConcurrency: parseInteger(env, 'PATCHBAY_RUNNER_CONCURRENCY', DEFAULT_RUNNER_CONCURRENCY, 1, 256),
     typecheckFunctions: parseBoolean(env, 'PATCHBAY_TYPECHECK_FUNCTIONS', true),
     serverUrl: parseServerUrl(env, port),
+    serverUrlGiven: nonEmpty(env, 'PATCHBAY_URL') !== undefined || nonEmpty(env, 'PORT') !== undefined,
     publicUrl: parsePublicUrl(env),
     webhookUrl: parseWebhookUrl(env),
     webhookSecret: parseWebhookSecret(env),
@@ -120,7 +136,27 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     webhookRetryBaseMs: parseInteger(env, 'PATCHBAY_WEBHOOK_RETRY_BASE_MS', DEFAULT_WEBHOOK_RETRY_BASE_MS, 10, 3_600_000),
     webhookTimeoutMs: parseInteger(env, 'PATCHBAY_WEBHOOK_TIMEOUT_MS', DEFAULT_WEBHOOK_TIMEOUT_MS, 100, 120_000),
     metricsPublic: parseBoolean(env, 'PATCHBAY_METRICS_PUBLIC', false),
+    metricsPort: nonEmpty(env, 'PATCHBAY_METRICS_PORT') === undefined ? undefined : parseInteger(env, 'PATCHBAY_METRICS_PORT', 0, 0, 65_535),
+    functionEnvironment: parseFunctionEnvironment(env),
   };
+}
+
+const FUNCTION_ENV_PREFIX = 'PATCHBAY_FUNCTION_ENV_';
+// Settings and API keys, not files: 100 of them of 32 KiB at most keep every run's copy small.
+const MAX_FUNCTION_ENV_VARIABLES = 100;
+const MAX_FUNCTION_ENV_VALUE_CHARS = 32 * 1024;
+
+function parseFunctionEnvironment(env: Env): { name: string; value: string }[] {
+  const variables: { name: string; value: string }[] = [];
+  for (const [variable, value] of Object.entries(env)) {
+    if (!variable.startsWith(FUNCTION_ENV_PREFIX) || value === undefined) continue;
+    const name = variable.slice(FUNCTION_ENV_PREFIX.length);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new ConfigError(variable, `must be ${FUNCTION_ENV_PREFIX} followed by a name of letters, digits and _`);
+    if (value.length > MAX_FUNCTION_ENV_VALUE_CHARS) throw new ConfigError(variable, `must be at most ${MAX_FUNCTION_ENV_VALUE_CHARS} characters`);
+    variables.push({ name, value });
+  }
+  if (variables.length > MAX_FUNCTION_ENV_VARIABLES) throw new ConfigError(FUNCTION_ENV_PREFIX, `at most ${MAX_FUNCTION_ENV_VARIABLES} variables are passed to functions`);
+  return variables.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 function parseWebhookUrl(env: Env): string | undefined {

@@ -1,6 +1,7 @@
 // A connection as JSON, in the contract's field names: the list shape, the detailed shape
 // without credentials (shared with the function runner's `nango.getConnection`, which never sees
-// credentials) and the full shape with them, which only the connection routes answer.
+// credentials) and the full shape with them, which only the connection routes answer, and only
+// to the secret key (a dashboard session gets `toRedactedConnection`).
 import type { Connection, ConnectionCredentials } from './store/index.js';
 
 function toConnectionSummary(connection: Connection) {
@@ -34,6 +35,17 @@ export function toConnectionDetails(connection: Connection) {
 /** The detailed shape with credentials; the refresh token only when asked (`refresh_token=true`). */
 export function toFullConnection(connection: Connection, withRefreshToken = false) {
   return { ...toConnectionDetails(connection), credentials: toPublicCredentials(connection.credentials, withRefreshToken) };
+}
+
+/** Credentials as a dashboard session sees them: their type and expiry, never a value. */
+export function toCredentialsSummary(credentials: ConnectionCredentials) {
+  const expiresAt = credentials.type === 'OAUTH2' || credentials.type === 'OAUTH2_CC' ? (credentials.expires_at ?? null) : null;
+  return { type: credentials.type, expires_at: expiresAt === null ? null : new Date(expiresAt).toISOString() };
+}
+
+/** The detailed shape with `credentials` reduced to their summary (answers to a dashboard session). */
+export function toRedactedConnection(connection: Connection) {
+  return { ...toConnectionDetails(connection), credentials: toCredentialsSummary(connection.credentials) };
 }
 
 /**

@@ -11,6 +11,7 @@ export const ERRORS = {
   unknown_account: { status: 401, message: 'Authentication failed. The provided secret key does not match any account.' },
   invalid_session: { status: 401, message: 'The dashboard session is missing, expired or logged out; log in again.' },
   csrf_check_failed: { status: 403, message: 'A request authenticated by the dashboard cookie needs its X-Patchbay-CSRF header and must not come from another site.' },
+  session_not_allowed: { status: 403, message: 'Credential values are answered to the secret key only, never to a dashboard session.' },
   too_many_login_attempts: { status: 429, message: 'Too many wrong keys from this address; wait before trying again.' },
 
   // Input validation

@@ -8,10 +8,11 @@
 // BENCH_PROFILE=1 starts Patchbay with --cpu-prof: a V8 profile of the Patchbay process alone is
 // written to bench/results/profiles/ when it stops.
 //
-// Patchbay runs as it is deployed (the Dockerfile): compiled by `npm run build` into dist/, which
-// the session does once before the first start. BENCH_PATCHBAY=source runs bin/patchbay.ts
-// through tsx instead, as `npm start` does in development.
-import { execFile } from 'node:child_process';
+// Patchbay starts as `npm start` starts it: package.json's `start` script (scripts/launch.mjs,
+// which runs dist/ after compiling whatever source changed), with the same Node flags.
+// BENCH_PATCHBAY=source runs bin/patchbay.ts through tsx instead; BENCH_PATCHBAY_ENTRY=<file> runs
+// another compiled entry point (an A/B run of two builds), with the same flags.
+import { readFileSync } from 'node:fs';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -73,7 +74,6 @@ export class BenchSession {
   /** Undo steps, run in reverse on the way out. */
   private readonly undo: (() => Promise<void>)[] = [];
   private cleaning: Promise<void> | undefined;
-  private building: Promise<string> | undefined;
 
   constructor(name: string) {
     this.name = name;
@@ -127,20 +127,6 @@ export class BenchSession {
     return child;
   }
 
-  /** `npm run build`, once per session; returns the compiled entry point. */
-  private buildPatchbay(): Promise<string> {
-    this.building ??= (async () => {
-      this.log('building Patchbay (npm run build)');
-      await new Promise<void>((resolve, reject) => {
-        execFile('npm', ['run', 'build'], { cwd: ROOT }, (error, _stdout, stderr) =>
-          error ? reject(new Error(`npm run build failed: ${stderr.slice(-2000)}`)) : resolve(),
-        );
-      });
-      return path.join(ROOT, 'dist', 'bin', 'patchbay.js');
-    })();
-    return this.building;
-  }
-
   /** `patchbay start` in a child process, on an embedded PostgreSQL in a fresh data dir. */
   async startPatchbay(options: PatchbayOptions): Promise<Patchbay> {
     const dataDir = await this.tempDir('patchbay-bench-');
@@ -173,11 +159,12 @@ export class BenchSession {
       profilesBefore = new Set(await readdir(PROFILE_DIR));
       profileArgs.push('--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`);
     }
-    const entry =
-      options.entry !== undefined ? [options.entry] : FROM_SOURCE ? ['--import', 'tsx', path.join(ROOT, 'bin', 'patchbay.ts')] : [await this.buildPatchbay()];
+    const { flags, script } = npmStartCommand();
+    const otherEntry = options.entry ?? process.env.BENCH_PATCHBAY_ENTRY;
+    const entry = otherEntry !== undefined && otherEntry !== '' ? [otherEntry] : FROM_SOURCE ? ['--import', 'tsx', path.join(ROOT, 'bin', 'patchbay.ts')] : [path.join(ROOT, script)];
     const child = await spawnChild({
       name: 'patchbay',
-      args: [...profileArgs, '--no-node-snapshot', ...entry, 'start'],
+      args: [...profileArgs, ...flags, ...entry, 'start'],
       env,
       cwd: ROOT,
       ready: (line) => /Patchbay is running at (\S+)/.exec(line)?.[1],
@@ -233,6 +220,14 @@ export class BenchSession {
       process.exit(code);
     }, 10_000).unref();
   }
+}
+
+/** package.json's `start` script, `node <flags> <script> start`, taken apart. */
+function npmStartCommand(): { flags: string[]; script: string } {
+  const start = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start ?? '';
+  const words = start.trim().split(/\s+/);
+  if (words[0] !== 'node' || words.at(-1) !== 'start' || words.length < 3) throw new Error(`package.json's start script is not \`node <flags> <script> start\`: ${start}`);
+  return { flags: words.slice(1, -2), script: words.at(-2) as string };
 }
 
 /** A call to Patchbay's API with its secret key; throws unless it answers 2xx. Returns the JSON body. */

@@ -1,10 +1,15 @@
 // Builds the guest runtime (guest/runtime.ts and what it imports) into one script with esbuild,
 // once per process at first use. The build is a pure function of files shipped with Patchbay, so
-// the promise is memoised at module level; a failed build is retried on the next call.
+// the promise is memoised at module level; a failed build is retried on the next call. dist/
+// ships it built (GUEST_RUNTIME_FILE, written by scripts/dist.mjs with `buildGuestRuntime`): a
+// compiled Patchbay reads it and never starts esbuild to serve.
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as esbuild from 'esbuild';
+
+/** The built runtime beside this file in dist/. */
+export const GUEST_RUNTIME_FILE = 'guest-runtime.built.js';
 
 // Scripts end with `void 0` so that running one returns undefined: a returned value would keep
 // its whole context alive (DESIGN.md, "isolated-vm context leak").
@@ -13,14 +18,17 @@ const SCRIPT_SUFFIX = '\n;void 0;\n';
 let building: Promise<string> | undefined;
 
 export function loadGuestRuntime(): Promise<string> {
-  building ??= buildGuestRuntime().catch((error: unknown) => {
+  const built = path.join(path.dirname(fileURLToPath(import.meta.url)), GUEST_RUNTIME_FILE);
+  building ??= (existsSync(built) ? readFile(built, 'utf8') : buildGuestRuntime()).catch((error: unknown) => {
     building = undefined;
     throw error;
   });
   return building;
 }
 
-async function buildGuestRuntime(): Promise<string> {
+export async function buildGuestRuntime(): Promise<string> {
+  // Loaded only to build: a compiled Patchbay reads the built runtime instead.
+  const esbuild = await import('esbuild');
   const here = path.dirname(fileURLToPath(import.meta.url));
   // Sources under tsx; compiled .js next to this file in dist/.
   const entry = ['runtime.ts', 'runtime.js'].map((name) => path.join(here, 'guest', name)).find((file) => existsSync(file));

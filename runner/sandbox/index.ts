@@ -36,6 +36,8 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
   const maxCachedScripts = Math.max(1, Math.floor(options.maxCachedScripts ?? DEFAULT_MAX_CACHED_SCRIPTS));
   const pool = new IsolatePool({
     size,
+    minSize: Math.min(size, Math.max(1, Math.floor(options.minIsolates ?? size))),
+    idleMs: options.isolateIdleMs,
     memoryMb: baseLimits.memoryMb,
     maxCachedScripts,
     codeCache: new CodeCache(maxCachedScripts * CACHED_DATA_PER_SCRIPT_SLOT),

@@ -88,3 +88,8 @@ export const INSPECT_WALL_MS = 10_000;
 // Failures a run may refer to after they happened (the error escaping exec names one by number):
 // a sync that swallows thousands of 404s keeps only the latest.
 export const MAX_REMEMBERED_FAILURES = 1000;
+
+// How long an isolate above the pool's minimum may sit unused before it is disposed: long enough
+// that a steady trickle of runs keeps its warm contexts, short enough that memory taken by a burst
+// comes back within a minute.
+export const ISOLATE_IDLE_MS = 30_000;

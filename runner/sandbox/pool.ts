@@ -1,4 +1,5 @@
-// The isolate pool: `size` warm isolates, each running one run at a time, either in a warm context
+// The isolate pool: up to `size` warm isolates (`minSize` made at once and kept, the others made
+// on demand and disposed when idle), each running one run at a time, either in a warm context
 // of the same function (its bundle already evaluated by an earlier run) or in a fresh context
 // prepared while the isolate was idle; killed, worn or resized isolates are replaced, extra runs
 // queue (and go first to an isolate that holds their function warm). Owns the CPU watchdog timer;
@@ -7,7 +8,7 @@ import ivm from 'isolated-vm';
 import { ContextBridge } from './bridge.js';
 import { loadGuestRuntime } from './guest-script.js';
 import { GUEST_BOOTSTRAP_GLOBAL, RUNTIME_FILENAME, type GuestRequest } from './guest/protocol.js';
-import { CPU_CHECK_INTERVAL_MS, MAX_RUNS_PER_ISOLATE, MAX_WARM_CONTEXTS_PER_ISOLATE, RECYCLE_HEAP_FRACTION } from './limits.js';
+import { CPU_CHECK_INTERVAL_MS, ISOLATE_IDLE_MS, MAX_RUNS_PER_ISOLATE, MAX_WARM_CONTEXTS_PER_ISOLATE, RECYCLE_HEAP_FRACTION } from './limits.js';
 import { CodeCache, ScriptCache } from './script-cache.js';
 
 // The guest runtime's code cache key: no bundle hash can collide with it (hashes are hex).
@@ -30,6 +31,10 @@ export interface WarmContext {
 
 export interface PoolOptions {
   size: number;
+  /** Isolates made at once and kept when idle; the others up to `size` come and go with demand. */
+  minSize?: number;
+  /** How long an isolate above `minSize` may stay unused; default ISOLATE_IDLE_MS. */
+  idleMs?: number | undefined;
   maxCachedScripts: number;
   codeCache: CodeCache;
 }
@@ -236,14 +241,25 @@ export class IsolatePool {
   #cpuTimer: NodeJS.Timeout | undefined;
   #closed = false;
   #drained: (() => void) | undefined;
+  readonly #size: number;
+  readonly #minSize: number;
+  readonly #maxCachedScripts: number;
+  readonly #idleMs: number;
+  #shrinkTimer: NodeJS.Timeout | undefined;
 
   constructor(options: PoolOptions & { memoryMb: number }) {
     this.codeCache = options.codeCache;
-    for (let index = 0; index < options.size; index++) {
-      const slot = new IsolateSlot(this, options.memoryMb, options.maxCachedScripts);
-      this.#slots.push(slot);
-      slot.prepareNext(false);
-    }
+    this.#size = options.size;
+    this.#minSize = Math.min(options.size, options.minSize ?? options.size);
+    this.#maxCachedScripts = options.maxCachedScripts;
+    this.#idleMs = options.idleMs ?? ISOLATE_IDLE_MS;
+    for (let index = 0; index < this.#minSize; index++) this.#addSlot(options.memoryMb).prepareNext(false);
+  }
+
+  #addSlot(memoryMb: number): IsolateSlot {
+    const slot = new IsolateSlot(this, memoryMb, this.#maxCachedScripts);
+    this.#slots.push(slot);
+    return slot;
   }
 
   get closed(): boolean {
@@ -269,6 +285,8 @@ export class IsolatePool {
       this.#slots.find((slot) => !slot.busy && slot.memoryMb === memoryMb) ??
       this.#slots.find((slot) => !slot.busy);
     if (idle !== undefined) return Promise.resolve(this.#assign(idle, memoryMb));
+    // All busy and room left: one more isolate, its context prepared by the run itself.
+    if (this.#slots.length < this.#size) return Promise.resolve(this.#assign(this.#addSlot(memoryMb), memoryMb));
     return new Promise<IsolateSlot>((resolve, reject) => {
       const waiter: Waiter = { memoryMb, hash, resolve, reject };
       this.#waiters.push(waiter);
@@ -312,6 +330,24 @@ export class IsolatePool {
     }
     const waiter = this.#waiters.splice(at, 1)[0];
     if (waiter !== undefined) waiter.resolve(this.#assign(slot, waiter.memoryMb));
+    else if (this.#slots.length > this.#minSize) this.#shrinkWhenIdle();
+  }
+
+  /** After `idleMs` without a run, the isolates above the minimum that are idle go. */
+  #shrinkWhenIdle(): void {
+    clearTimeout(this.#shrinkTimer);
+    this.#shrinkTimer = setTimeout(() => {
+      this.#shrinkTimer = undefined;
+      if (this.#closed) return;
+      // The last made go first; the first ones hold the longest-lived warm contexts.
+      for (let index = this.#slots.length - 1; index >= 0 && this.#slots.length > this.#minSize; index--) {
+        const slot = this.#slots[index] as IsolateSlot;
+        if (slot.busy) continue;
+        this.#slots.splice(index, 1);
+        slot.dispose();
+      }
+    }, this.#idleMs);
+    this.#shrinkTimer.unref();
   }
 
   /** Calls `onExceeded` once `usedNs()` (a run's CPU time: its isolate's and the host's on its behalf) passes `limitMs`. */
@@ -338,6 +374,7 @@ export class IsolatePool {
   close(): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
+      clearTimeout(this.#shrinkTimer);
       for (const waiter of this.#waiters.splice(0)) waiter.reject(new SandboxClosedError());
       for (const kill of [...this.#active]) kill();
       for (const slot of this.#slots) if (!slot.busy) slot.dispose();

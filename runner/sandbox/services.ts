@@ -1,33 +1,18 @@
 // The synchronous services' computations that need no run state: WHATWG URL and query parsing,
-// text codecs, base64, randomness, hashes and HMACs (node:crypto's createHash/createHmac). Pure, and bounded: every input is checked against
+// text codecs, base64, randomness, hashes and HMACs (node:crypto's createHash/createHmac; signatures,
+// key derivation and ciphers are crypto-services.ts'). Pure, and bounded: every input is checked against
 // guest/bounds.ts (the guest checked first; a service call cannot be interrupted, so its input
 // is what bounds its time) and an input over its bound is a RangeError the guest rethrows.
 import { createHash, createHmac, getRandomValues, randomUUID } from 'node:crypto';
 import { MAX_CODEC_INPUT, MAX_ENCODING_LABEL_CHARS, MAX_HASH_INPUT_BYTES, MAX_HMAC_KEY_BYTES, MAX_QUERY_CHARS, MAX_QUERY_PAIRS, MAX_URL_CHARS } from './guest/bounds.js';
 import type { UrlParts } from './guest/protocol.js';
+import { boundedBytes, serveCrypto, toHashAlgorithm } from './crypto-services.js';
 
 const URL_SETTERS: ReadonlySet<string> = new Set(['protocol', 'username', 'password', 'host', 'hostname', 'port', 'pathname', 'search', 'hash']);
 // WebCrypto's bound for one getRandomValues call.
 const MAX_RANDOM_BYTES = 65536;
 
 const encoder = new TextEncoder();
-
-// The digests functions sign and check with (webhook signatures, AWS SigV4, OAuth 1 HMAC-SHA1,
-// content hashes). A closed list: OpenSSL's full list changes with the Node build.
-const HASH_ALGORITHMS: ReadonlySet<string> = new Set(['md5', 'sha1', 'sha224', 'sha256', 'sha384', 'sha512', 'sha512-256', 'sha3-256', 'sha3-384', 'sha3-512']);
-
-/** Node's spellings (`SHA256`, `RSA-SHA256`, `sha-256`) → one of HASH_ALGORITHMS, else the error Node throws. */
-function toHashAlgorithm(value: unknown): string {
-  const name = String(value).slice(0, 32).toLowerCase().replace(/^rsa-/, '').replace(/^sha-(\d)/, 'sha$1');
-  if (!HASH_ALGORITHMS.has(name)) throw new Error('Digest method not supported');
-  return name;
-}
-
-function boundedBytes(value: unknown, maxBytes: number, what: string): Uint8Array {
-  if (!(value instanceof Uint8Array)) throw new TypeError(`${what} must be bytes`);
-  if (value.byteLength > maxBytes) throw new RangeError(`${what} is larger than ${maxBytes} bytes.`);
-  return value;
-}
 
 /** `value` as a string of at most `maxChars`, else the RangeError the guest rethrows. */
 function boundedText(value: unknown, maxChars: number, what: string): string {
@@ -137,7 +122,10 @@ export function servePure(name: unknown, a: unknown, b: unknown, c: unknown, d: 
       const digest = createHmac(toHashAlgorithm(a), boundedBytes(b, MAX_HMAC_KEY_BYTES, 'The key')).update(boundedBytes(c, MAX_HASH_INPUT_BYTES, 'The data')).digest();
       return new Uint8Array(digest);
     }
-    default:
-      throw new TypeError('Unknown service');
+    default: {
+      const served = serveCrypto(name, a, b, c, d);
+      if (served === undefined) throw new TypeError('Unknown service');
+      return served.value;
+    }
   }
 }

@@ -135,6 +135,13 @@ export interface Sandbox {
 export interface SandboxOptions {
   /** Isolates, hence concurrent runs; default 4. Runs beyond it wait in a queue. */
   size?: number;
+  /**
+   * Isolates made at once and kept when idle; default `size` (all). Fewer: the others are made
+   * when runs need them and disposed after ISOLATE_IDLE_MS without use (`patchbay start` idles small).
+   */
+  minIsolates?: number;
+  /** How long an isolate above `minIsolates` may stay unused; default ISOLATE_IDLE_MS (tests shorten it). */
+  isolateIdleMs?: number;
   limits?: Partial<SandboxLimits>;
   /** Compiled scripts kept per isolate; default 32. */
   maxCachedScripts?: number;

@@ -3,7 +3,7 @@
 // once (by primary key) and hands its operations to the streams whose filters they match. Nothing
 // is read while no stream is open, and the log table is never polled.
 import type { FastifyBaseLogger } from 'fastify';
-import type { LogFilter, LogOperation, LogStore, Notifications } from '../store/index.js';
+import { matchesLogFilter, type LogFilter, type LogOperation, type LogStore, type Notifications } from '../store/index.js';
 
 export const LOG_CHUNKS_CHANNEL = 'patchbay_log_chunks';
 /**
@@ -24,20 +24,6 @@ export interface LiveLogs {
   /** Calls `send` with each new operation matching `filter`; returns the unsubscribe. Undefined when full. */
   subscribe(filter: LiveFilter, send: (operation: LogOperation) => void): (() => void) | undefined;
   readonly streams: number;
-}
-
-/** Whether an operation passes a stream's filter (the same fields as GET /logs). Pure. */
-export function matchesLive(op: LogOperation, filter: LiveFilter): boolean {
-  if (filter.integrationKey !== undefined && op.integrationKey !== filter.integrationKey) return false;
-  if (filter.connectionId !== undefined && op.connectionId !== filter.connectionId) return false;
-  if (filter.type !== undefined && op.type !== filter.type) return false;
-  if (filter.state !== undefined && op.state !== filter.state) return false;
-  if (filter.status !== undefined && op.status !== filter.status) return false;
-  if (filter.parentId !== undefined && op.parentId !== filter.parentId) return false;
-  const started = op.startedAt.getTime();
-  if (filter.from !== undefined && started < filter.from.getTime()) return false;
-  if (filter.to !== undefined && started >= filter.to.getTime()) return false;
-  return true;
 }
 
 export function createLiveLogs(deps: { notifications: Notifications; logs: Pick<LogStore, 'readChunk'>; logger: FastifyBaseLogger }): LiveLogs {
@@ -62,7 +48,7 @@ export function createLiveLogs(deps: { notifications: Notifications; logs: Pick<
           continue;
         }
         for (const op of operations) {
-          for (const subscriber of subscribers) if (matchesLive(op, subscriber.filter)) subscriber.send(op);
+          for (const subscriber of subscribers) if (matchesLogFilter(op, subscriber.filter)) subscriber.send(op);
         }
       }
     } finally {

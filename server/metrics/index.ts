@@ -6,6 +6,7 @@ import { AggregatorRegistry, Gauge, Registry, type MetricObjectWithValues, type 
 import { PROXY_SECONDS_BUCKETS, RECENT_MINUTES, type MetricsRecorder, type MetricsSnapshot, type RecentMinute } from './recorder.js';
 
 export { createMetricsRecorder, type MetricsRecorder, type MetricsSnapshot, type RecentMinute } from './recorder.js';
+export { startMetricsServer, type MetricsServer } from './http.js';
 
 export interface MetricsSourceDeps {
   recorder: MetricsRecorder;

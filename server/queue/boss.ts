@@ -22,25 +22,43 @@ export interface FetchedTicket {
 export interface JobQueue {
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** Sends a ticket; `notify` goes out in the same statement (one round trip, after the insert). */
-  enqueue(queue: QueueName, runId: string, options?: { startAfterSeconds?: number; notify?: { channel: string; payload: string } }): Promise<void>;
+  /**
+   * Sends a ticket; `notify` goes out in the same statement (one round trip, after the insert),
+   * and so does `alongside` (the run's own INSERT: run and ticket exist together or not at all).
+   */
+  enqueue(queue: QueueName, runId: string, options?: { startAfterSeconds?: number; notify?: { channel: string; payload: string }; alongside?: Statement }): Promise<void>;
   fetch(queue: QueueName, max: number): Promise<FetchedTicket[]>;
   complete(queue: QueueName, jobIds: string[]): Promise<void>;
 }
 
+/** SQL with its values; `$n` appears in the text only as a parameter. */
+export interface Statement {
+  text: string;
+  values: unknown[];
+}
+
 /**
- * Runs pg-boss's job INSERT with a NOTIFY in the same statement. pg-boss 10's insert is one
- * `INSERT … RETURNING id`; should a later version send something else, it runs as it is and the
- * NOTIFY follows on its own.
+ * Runs pg-boss's job INSERT with `alongside` (a data-modifying statement of ours) and a NOTIFY in
+ * one statement: one round trip, one commit. pg-boss 10's insert is one `INSERT … RETURNING id`;
+ * should a later version send something else, each part runs on its own, in the same order.
  */
-async function insertAndNotify(pool: Pool, text: string, values: unknown[], notify: { channel: string; payload: string }) {
+async function insertWith(pool: Pool, text: string, values: unknown[], notify: { channel: string; payload: string } | undefined, alongside: Statement | undefined) {
   if (!/^\s*INSERT\s/i.test(text)) {
+    if (alongside !== undefined) await pool.query(alongside.text, alongside.values);
     const result = await pool.query(text, values);
-    await pool.query('SELECT pg_notify($1, $2)', [notify.channel, notify.payload]);
+    if (notify !== undefined) await pool.query('SELECT pg_notify($1, $2)', [notify.channel, notify.payload]);
     return result;
   }
-  const n = values.length;
-  return pool.query(`WITH sent AS (${text}) SELECT sent.id, pg_notify($${n + 1}, $${n + 2}) FROM sent`, [...values, notify.channel, notify.payload]);
+  const params = [...values];
+  let before = '';
+  if (alongside !== undefined) {
+    const offset = params.length;
+    before = `alongside AS (${alongside.text.replace(/\$(\d+)/g, (_match, index: string) => `$${Number(index) + offset}`)}), `;
+    params.push(...alongside.values);
+  }
+  if (notify === undefined) return pool.query(`WITH ${before}sent AS (${text}) SELECT sent.id FROM sent`, params);
+  const n = params.length;
+  return pool.query(`WITH ${before}sent AS (${text}) SELECT sent.id, pg_notify($${n + 1}, $${n + 2}) FROM sent`, [...params, notify.channel, notify.payload]);
 }
 
 export function createJobQueue(pool: Pool, logger: FastifyBaseLogger): JobQueue {
@@ -89,8 +107,8 @@ export function createJobQueue(pool: Pool, logger: FastifyBaseLogger): JobQueue 
     async enqueue(queue, runId, options = {}) {
       const job: RunJob = { runId };
       const sendOptions: PgBoss.SendOptions = options.startAfterSeconds === undefined ? {} : { startAfter: options.startAfterSeconds };
-      const notify = options.notify;
-      if (notify !== undefined) sendOptions.db = { executeSql: (text: string, values: unknown[]) => insertAndNotify(pool, text, values, notify) };
+      const { notify, alongside } = options;
+      if (notify !== undefined || alongside !== undefined) sendOptions.db = { executeSql: (text: string, values: unknown[]) => insertWith(pool, text, values, notify, alongside) };
       const id = await boss.send(queue, job, sendOptions);
       if (id === null) throw new Error(`pg-boss refused a job for queue ${queue}`);
     },

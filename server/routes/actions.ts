@@ -6,17 +6,11 @@ import { z } from 'zod';
 import { ERRORS, PatchbayError, validationError, type ErrorCode } from '../errors.js';
 import type { FunctionRegistry } from '../functions/registry.js';
 import { newLogId } from '../logs/writer.js';
-import { ACTION_QUEUE, type FinishedRun, type JobQueue, type Wake } from '../queue/index.js';
+import { ACTION_START_TIMEOUT_MS, awaitAction, queueAction } from '../functions/action-runs.js';
+import type { FinishedRun, JobQueue, Wake } from '../queue/index.js';
 import { isUnstorableText, toRunError, type RunError, type Store } from '../store/index.js';
 import { parseInput } from '../validate.js';
 import { requireConnection } from './connection-lookup.js';
-
-// Contract §6: a synchronous action must start within 30 s (the orchestrator's createdToStarted);
-// after that the request fails instead of waiting on a runner that may never come.
-const ACTION_START_TIMEOUT_MS = 30_000;
-// Contract §6: startedToCompleted is 15 min. Sandbox limits end runs much sooner; this bounds the
-// wait even if every runner vanished.
-const ACTION_FINISH_TIMEOUT_MS = 15 * 60_000;
 
 const booleanHeader = z
   .enum(['true', 'false', 'True', 'False', 'TRUE', 'FALSE', '1', '0'])
@@ -71,8 +65,6 @@ export function actionRoutes(api: FastifyInstance, deps: ActionRouteDeps): void 
 
     const isAsync = headers['x-async'];
     const runId = randomUUID();
-    // Two round trips: the run, then its ticket with the NOTIFY that wakes runners in the same
-    // statement, so no runner hears of a ticket before it exists.
     const run = {
       id: runId,
       kind: 'action' as const,
@@ -87,30 +79,16 @@ export function actionRoutes(api: FastifyInstance, deps: ActionRouteDeps): void 
       maxRetries: isAsync ? headers['x-max-retries'] : 0,
       logId: newLogId(),
     };
-    await deps.store.runs.create(run).catch((error: unknown) => {
+    const { started } = await queueAction(deps, run, isAsync ? undefined : { startTimeoutMs }).catch((error: unknown) => {
       // JSON may carry \u0000, which PostgreSQL cannot store in jsonb.
       if (!isUnstorableText(error)) throw error;
       throw validationError('invalid_body', [{ code: 'invalid_string', message: 'cannot contain the character \\u0000', path: ['input'] }]);
     });
-    // Listen before the run can finish (it cannot before its ticket exists).
-    const started = isAsync ? undefined : deps.wake.waitForRun(runId, startTimeoutMs);
-    const queued = deps.wake.jobQueuedNotify(ACTION_QUEUE);
-    await deps.queue.enqueue(ACTION_QUEUE, runId, { notify: queued });
-    queued.deliverLocally();
-
-    if (isAsync) {
+    if (started === undefined) {
       const statusUrl = `/action/${runId}`;
       return reply.code(202).header('location', statusUrl).send({ id: runId, statusUrl });
     }
-
-    let finished = await started;
-    if (finished === undefined) {
-      const notStarted = await deps.store.runs.failQueued(runId, toRunError('runner_unavailable'));
-      if (notStarted) throw new PatchbayError('runner_unavailable');
-      finished = (await deps.store.runs.finishedAmong([runId]))[0] ?? (await deps.wake.waitForRun(runId, ACTION_FINISH_TIMEOUT_MS));
-    }
-    if (finished === undefined) throw new PatchbayError('execution_timeout', { message: 'The action did not finish in time.' });
-    return sendResult(reply, finished);
+    return sendResult(reply, await awaitAction(deps, runId, started));
   });
 
   api.get('/action/:id', async (request, reply) => {

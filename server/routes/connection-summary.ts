@@ -3,7 +3,7 @@
 // never a credential value. Unlike GET /connections/:connectionId it refreshes nothing.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { toConnectionDetails } from '../connection-json.js';
+import { toRedactedConnection } from '../connection-json.js';
 import { PatchbayError } from '../errors.js';
 import type { Store } from '../store/index.js';
 import { parseInput } from '../validate.js';
@@ -19,11 +19,8 @@ export function connectionSummaryRoute(app: FastifyInstance, deps: { store: Stor
     const { provider_config_key } = parseInput(query, request.query, 'invalid_query_params');
     const connection = await deps.store.connections.get(provider_config_key, connectionId);
     if (connection === undefined) throw new PatchbayError('unknown_connection');
-    const credentials = connection.credentials;
-    const expiresAt = credentials.type === 'OAUTH2' || credentials.type === 'OAUTH2_CC' ? (credentials.expires_at ?? null) : null;
     return {
-      ...toConnectionDetails(connection),
-      credentials: { type: credentials.type, expires_at: expiresAt === null ? null : new Date(expiresAt).toISOString() },
+      ...toRedactedConnection(connection),
       refresh: {
         status: refreshStatusOf(connection),
         last_success: connection.lastRefreshSuccess?.toISOString() ?? null,

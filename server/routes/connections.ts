@@ -5,7 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { verifyCredentials, type VerifyDeps } from '../credentials/verify.js';
 import { PatchbayError, validationError } from '../errors.js';
 import type { Catalog } from '../providers/catalog.js';
-import { toFullConnection, toPublicConnection } from '../connection-json.js';
+import { toFullConnection, toPublicConnection, toRedactedConnection } from '../connection-json.js';
+import { isSessionRequest, refuseSessionCredentials } from '../plugins/auth.js';
 import type { Connection, ConnectionCredentials, Store } from '../store/index.js';
 import { bracketedQuery, mapKey, parseInput } from '../validate.js';
 import { UNIQUE_KEY } from './integrations.js';
@@ -216,7 +217,7 @@ export function connectionRoutes(app: FastifyInstance, deps: ConnectionRouteDeps
       webhookUrlOverride: body.webhook_url_override,
     });
     events.changed(integration.uniqueKey, connectionId);
-    return reply.status(201).send(toFullConnection(connection, true));
+    return reply.status(201).send(isSessionRequest(request) ? toRedactedConnection(connection) : toFullConnection(connection, true));
   });
 
   app.get('/connections', async (request) => {
@@ -235,6 +236,8 @@ export function connectionRoutes(app: FastifyInstance, deps: ConnectionRouteDeps
   });
 
   app.get('/connections/:connectionId', async (request) => {
+    // Its answer is the credentials (refreshed on the way): the dashboard reads /summary instead.
+    refuseSessionCredentials(request);
     const { connectionId } = parseInput(idParams, request.params, 'invalid_uri_params');
     const query = parseInput(getQuery, request.query, 'invalid_query_params');
     if ((await store.integrations.getByKey(query.provider_config_key)) === undefined) {
@@ -261,7 +264,7 @@ export function connectionRoutes(app: FastifyInstance, deps: ConnectionRouteDeps
     });
     if (connection === undefined) throw new PatchbayError('unknown_connection');
     events.changed(provider_config_key, connectionId);
-    return toFullConnection(connection);
+    return isSessionRequest(request) ? toRedactedConnection(connection) : toFullConnection(connection);
   });
 
   app.delete('/connections/:connectionId', async (request) => {

@@ -1,7 +1,7 @@
-// The dashboard: GET / (one HTML page; the UI routes on the URL's hash), its files under
-// /dashboard/ui/ (server/dashboard/ui: plain ES modules, no build step), Preact and htm under
-// /dashboard/vendor/ (from node_modules, nothing from the internet), and the session routes
-// (login, logout, session). The pages read the same HTTP API as everyone, with the cookie.
+// The dashboard: GET / (one HTML page; the UI routes on the URL's hash), its script (one bundle,
+// dashboard/bundle.ts: nothing from the internet, no build command), its stylesheet and icon under
+// /dashboard/ui/, and the session routes (login, logout, session). The pages read the same HTTP
+// API as everyone, with the cookie.
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -9,17 +9,12 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { PatchbayError } from '../errors.js';
+import { DASHBOARD_BUNDLE_FILE, loadDashboardBundle } from '../dashboard/bundle.js';
 import type { DashboardSessions } from '../dashboard/sessions.js';
 import { parseInput } from '../validate.js';
 
 const UI_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dashboard', 'ui');
 
-/** The modules the page imports by bare name, mapped by the page's import map. */
-const VENDOR = {
-  'preact.mjs': { specifier: 'preact', file: import.meta.resolve('preact') },
-  'hooks.mjs': { specifier: 'preact/hooks', file: import.meta.resolve('preact/hooks') },
-  'htm.mjs': { specifier: 'htm', file: import.meta.resolve('htm') },
-} as const;
 
 const TYPES: Record<string, string> = {
   '.js': 'text/javascript; charset=utf-8',
@@ -41,14 +36,11 @@ interface Asset {
 
 const etagOf = (body: Buffer) => `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
 
-/**
- * No inline script but the import map, allowed by its hash; everything else from this origin;
- * never framed (`frame-ancestors 'none'`, and X-Frame-Options for older browsers).
- */
-export function buildDashboardCsp(importMapHash: string): string {
+/** No inline script at all; everything from this origin; never framed (`frame-ancestors 'none'`, and X-Frame-Options for older browsers). */
+export function buildDashboardCsp(): string {
   return [
     "default-src 'none'",
-    `script-src 'self' 'sha256-${importMapHash}'`,
+    "script-src 'self'",
     "style-src 'self'",
     "img-src 'self' data:",
     "connect-src 'self'",
@@ -67,28 +59,30 @@ export interface DashboardRouteDeps {
 
 export async function dashboardRoutes(app: FastifyInstance, deps: DashboardRouteDeps): Promise<void> {
   const { sessions } = deps;
-  const importMap = JSON.stringify({ imports: Object.fromEntries(Object.entries(VENDOR).map(([name, { specifier }]) => [specifier, `/dashboard/vendor/${name}`])) });
-  const importMapHash = createHash('sha256').update(importMap).digest('base64');
   const headers = {
-    'content-security-policy': buildDashboardCsp(importMapHash),
+    'content-security-policy': buildDashboardCsp(),
     'x-frame-options': 'DENY',
     'x-content-type-options': 'nosniff',
     'referrer-policy': 'same-origin',
     'cross-origin-opener-policy': 'same-origin',
   };
 
+  // The stylesheet and icon; the modules only reach the browser bundled.
   const ui = new Map<string, Asset>();
   for (const name of await readdir(UI_DIR)) {
     const type = TYPES[path.extname(name)];
-    if (type === undefined) continue;
+    if (type === undefined || name.endsWith('.js')) continue;
     const body = await readFile(path.join(UI_DIR, name));
     ui.set(name, { body, type, etag: etagOf(body) });
   }
-  const vendor = new Map<string, Asset>();
-  for (const [name, { file }] of Object.entries(VENDOR)) {
-    const body = await readFile(fileURLToPath(file));
-    vendor.set(name, { body, type: TYPES['.mjs'] as string, etag: etagOf(body) });
-  }
+  let bundle: Asset | undefined;
+  const bundled = async () => {
+    if (bundle === undefined) {
+      const body = await loadDashboardBundle();
+      bundle = { body, type: TYPES['.js'] as string, etag: etagOf(body) };
+    }
+    return bundle;
+  };
   const page = Buffer.from(
     `<!doctype html>
 <html lang="en">
@@ -98,8 +92,7 @@ export async function dashboardRoutes(app: FastifyInstance, deps: DashboardRoute
 <title>Patchbay</title>
 <link rel="icon" href="/dashboard/ui/icon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/dashboard/ui/dashboard.css">
-<script type="importmap">${importMap}</script>
-<script type="module" src="/dashboard/ui/app.js"></script>
+<script type="module" src="/dashboard/ui/${DASHBOARD_BUNDLE_FILE}"></script>
 </head>
 <body>
 <div id="app"><noscript>The Patchbay dashboard needs JavaScript.</noscript></div>
@@ -118,8 +111,10 @@ export async function dashboardRoutes(app: FastifyInstance, deps: DashboardRoute
 
   app.get('/', async (_request, reply) => reply.headers({ ...headers, 'cache-control': 'no-store' }).type('text/html; charset=utf-8').send(page));
   app.get('/dashboard', async (_request, reply) => reply.headers(headers).redirect('/', 302));
-  app.get('/dashboard/ui/:file', async (request, reply) => send(request, reply, ui.get((request.params as { file: string }).file)));
-  app.get('/dashboard/vendor/:file', async (request, reply) => send(request, reply, vendor.get((request.params as { file: string }).file)));
+  app.get('/dashboard/ui/:file', async (request, reply) => {
+    const file = (request.params as { file: string }).file;
+    return send(request, reply, file === DASHBOARD_BUNDLE_FILE ? await bundled() : ui.get(file));
+  });
 
   const isSecure = (request: FastifyRequest) => request.protocol === 'https' || (deps.publicUrl?.startsWith('https:') ?? false);
 
@@ -150,3 +145,4 @@ export async function dashboardRoutes(app: FastifyInstance, deps: DashboardRoute
     return reply.headers({ 'set-cookie': sessions.cookie(undefined, isSecure(request)), 'cache-control': 'no-store' }).send({ success: true });
   });
 }
+

@@ -9,8 +9,11 @@ import { PatchbayError } from '../errors.js';
 import type { DeployChanges, FunctionFailure, FunctionFailureInput, FunctionInput, Store } from '../store/index.js';
 import { parseInput } from '../validate.js';
 
-// Bundles that include zod weigh ~100–300 KB; 64 MB leaves room for a few hundred functions.
-const MAX_DEPLOY_BYTES = 64 * 1024 * 1024;
+// Bundles that include zod weigh ~100–300 KB and their source maps about two thirds of that;
+// 128 MB leaves room for a few hundred functions with their maps.
+const MAX_DEPLOY_BYTES = 128 * 1024 * 1024;
+// As a dry run's (POST /functions/dryrun): a map of the largest bundle a function may have.
+const MAX_SOURCE_MAP_CHARS = 16 * 1024 * 1024;
 const NAME = /^[a-zA-Z0-9_-]+$/;
 const INTEGRATION_KEY = /^[a-zA-Z0-9~:.@ _-]+$/;
 
@@ -24,6 +27,7 @@ const deployBody = z.strictObject({
         source_path: z.string().min(1).max(1024),
         hash: z.string().regex(/^[0-9a-f]{64}$/),
         code: z.string().min(1),
+        source_map: z.string().max(MAX_SOURCE_MAP_CHARS).optional(),
         config: z.record(z.string(), z.unknown()),
       }),
     )
@@ -62,7 +66,7 @@ export function functionRoutes(api: FastifyInstance, deps: FunctionRouteDeps): v
           fields: { errors: [{ code: 'hash_mismatch', message: 'does not match the sha256 of code', path: ['functions', index, 'hash'] }] },
         });
       }
-      return { integrationKey: f.integration_key, kind: f.kind, name: f.name, sourcePath: f.source_path, hash, code: f.code, config: f.config };
+      return { integrationKey: f.integration_key, kind: f.kind, name: f.name, sourcePath: f.source_path, hash, code: f.code, sourceMap: f.source_map, config: f.config };
     });
     const failures: FunctionFailureInput[] = (body.failures ?? []).map((f) => ({
       integrationKey: f.integration_key,

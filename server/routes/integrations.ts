@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { PatchbayError, validationError } from '../errors.js';
 import type { Catalog } from '../providers/catalog.js';
 import { isUniqueViolation, type Integration, type IntegrationCredentials, type Store } from '../store/index.js';
+import { isSessionRequest } from '../plugins/auth.js';
 import { mapKey, parseInput } from '../validate.js';
 import type { ConnectionEvents } from './connections.js';
 
@@ -57,7 +58,8 @@ const getQuery = z.strictObject({
     .optional(),
 });
 
-export function toPublicIntegration(integration: Integration, catalog: Catalog, withCredentials = false) {
+/** `credentials`: true, the values; 'outline', what is set but no secret; false, none. */
+export function toPublicIntegration(integration: Integration, catalog: Catalog, withCredentials: boolean | 'outline' = false) {
   const provider = catalog.get(integration.provider);
   return {
     unique_key: integration.uniqueKey,
@@ -68,7 +70,8 @@ export function toPublicIntegration(integration: Integration, catalog: Catalog, 
     functions_can_read_credentials: integration.functionsCanReadCredentials,
     created_at: integration.createdAt.toISOString(),
     updated_at: integration.updatedAt.toISOString(),
-    ...(withCredentials ? { credentials: publicCredentials(integration.credentials) } : {}),
+    ...(withCredentials === true ? { credentials: publicCredentials(integration.credentials) } : {}),
+    ...(withCredentials === 'outline' ? { credentials: credentialsOutline(integration.credentials) } : {}),
   };
 }
 
@@ -82,6 +85,22 @@ function publicCredentials(credentials: IntegrationCredentials | null) {
     client_secret: credentials.client_secret,
     scopes: credentials.scopes ?? null,
     webhook_secret: credentials.webhook_secret ?? null,
+  };
+}
+
+/** The integration's credentials without a secret: ids, scopes and which secrets are set. */
+function credentialsOutline(credentials: IntegrationCredentials | null) {
+  if (credentials === null) return null;
+  if (credentials.type === 'APP') return { type: credentials.type, app_id: credentials.app_id, app_link: credentials.app_link, private_key_set: true };
+  if (credentials.type === 'CUSTOM') {
+    return { type: credentials.type, client_id: credentials.client_id, app_id: credentials.app_id, app_link: credentials.app_link, client_secret_set: true, private_key_set: true };
+  }
+  return {
+    type: credentials.type,
+    client_id: credentials.client_id,
+    scopes: credentials.scopes ?? null,
+    client_secret_set: true,
+    webhook_secret_set: (credentials.webhook_secret ?? '') !== '',
   };
 }
 
@@ -139,9 +158,12 @@ export function integrationRoutes(app: FastifyInstance, deps: { store: Store; ca
   app.get('/integrations/:uniqueKey', async (request) => {
     const { uniqueKey } = parseInput(keyParams, request.params, 'invalid_uri_params');
     const query = parseInput(getQuery, request.query, 'invalid_query_params');
+    const withCredentials = query.include?.includes('credentials') ?? false;
     const integration = await store.integrations.getByKey(uniqueKey);
     if (integration === undefined) throw new PatchbayError('not_found', { message: 'Integration does not exist' });
-    return { data: toPublicIntegration(integration, catalog, query.include?.includes('credentials') ?? false) };
+    // Client secrets and private keys go to the secret key only; a dashboard session gets the rest.
+    const credentials = !withCredentials ? false : isSessionRequest(request) ? 'outline' : true;
+    return { data: toPublicIntegration(integration, catalog, credentials) };
   });
 
   app.patch('/integrations/:uniqueKey', { bodyLimit: MAX_INTEGRATION_BODY_BYTES }, async (request) => {

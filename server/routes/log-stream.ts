@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { PatchbayError } from '../errors.js';
 import type { LiveLogs } from '../logs/live.js';
 import { parseInput } from '../validate.js';
-import { logListQuery, toWireOperation } from './logs.js';
+import { logListQuery, toLogFilter, toWireOperation } from './logs.js';
 
 // 15 s: under the idle timeouts of common proxies (nginx 60 s, ALBs 60 s), so an open page on a
 // quiet installation keeps its stream.
@@ -36,22 +36,10 @@ export function logStreamRoute(app: FastifyInstance, deps: { live: LiveLogs }): 
       clearInterval(heartbeat);
       if (!raw.writableEnded) raw.end();
     };
-    unsubscribe = deps.live.subscribe(
-      {
-        integrationKey: query.provider_config_key,
-        connectionId: query.connection_id,
-        type: query.type,
-        state: query.state,
-        status: query.status,
-        from: query.from,
-        to: query.to,
-        parentId: query.parent_id,
-      },
-      (operation) => {
-        if (raw.writableLength > MAX_BUFFERED_BYTES) return close();
-        raw.write(`event: operation\nid: ${operation.id}\ndata: ${JSON.stringify(toWireOperation(operation))}\n\n`);
-      },
-    );
+    unsubscribe = deps.live.subscribe(toLogFilter(query), (operation) => {
+      if (raw.writableLength > MAX_BUFFERED_BYTES) return close();
+      raw.write(`event: operation\nid: ${operation.id}\ndata: ${JSON.stringify(toWireOperation(operation))}\n\n`);
+    });
     if (unsubscribe === undefined) throw new PatchbayError('too_many_log_streams');
     const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS);
     heartbeat.unref();

@@ -3,28 +3,20 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { PatchbayError } from '../errors.js';
 import type { AttemptRecord } from '../proxy/index.js';
-import type { LogOperation, Store } from '../store/index.js';
+import type { LogFilter, LogOperation, Store } from '../store/index.js';
 import { parseInput } from '../validate.js';
+import { positionCursorSchema, toPositionCursor } from './position-cursor.js';
 
 const logId = z.uuid();
 
 /**
- * Only a cursor this API produced: a uuid and a four-digit-year instant that encode back to the
- * same text. A looser check let `-271821-04-20…` or 36 dashes through to PostgreSQL (a 500).
+ * A log cursor's position is a four-digit-year instant as toISOString writes it: a looser check
+ * let `-271821-04-20…` or 36 dashes through to PostgreSQL (a 500).
  */
-const cursorSchema = z
-  .string()
-  .max(200)
-  .transform((text, context) => {
-    const [at = '', id = '', ...rest] = Buffer.from(text, 'base64url').toString('utf8').split('|');
-    const startedAt = new Date(at);
-    const year = startedAt.getUTCFullYear();
-    if (rest.length > 0 || Number.isNaN(year) || year < 1 || year > 9999 || !logId.safeParse(id).success || toCursor(startedAt, id) !== text) {
-      context.addIssue({ code: 'custom', message: 'is not a cursor returned by this API' });
-      return z.NEVER;
-    }
-    return { startedAt, id };
-  });
+const cursorSchema = positionCursorSchema((at) => {
+  const year = new Date(at).getUTCFullYear();
+  return !Number.isNaN(year) && year >= 1 && year <= 9999 && new Date(at).toISOString() === at;
+}).transform(({ position, id }) => ({ startedAt: new Date(position), id }));
 
 export const logListQuery = z.strictObject({
   provider_config_key: z.string().max(255).optional(),
@@ -39,7 +31,20 @@ export const logListQuery = z.strictObject({
   cursor: cursorSchema.optional(),
 });
 
-const toCursor = (startedAt: Date, id: string) => Buffer.from(`${startedAt.toISOString()}|${id}`).toString('base64url');
+/** The filters of GET /logs (and GET /logs/stream) as the store's filter fields. */
+export function toLogFilter(query: Omit<z.infer<typeof logListQuery>, 'limit' | 'cursor'>): Omit<LogFilter, 'limit' | 'before'> {
+  return {
+    integrationKey: query.provider_config_key,
+    connectionId: query.connection_id,
+    type: query.type,
+    state: query.state,
+    status: query.status,
+    from: query.from,
+    to: query.to,
+    parentId: query.parent_id,
+  };
+}
+
 
 export function toWireOperation(op: LogOperation) {
   return {
@@ -74,23 +79,12 @@ export function toWireOperation(op: LogOperation) {
 export function logRoutes(app: FastifyInstance, deps: { store: Store }): void {
   app.get('/logs', async (request) => {
     const query = parseInput(logListQuery, request.query, 'invalid_query_params');
-    const operations = await deps.store.logs.list({
-      integrationKey: query.provider_config_key,
-      connectionId: query.connection_id,
-      type: query.type,
-      state: query.state,
-      status: query.status,
-      from: query.from,
-      to: query.to,
-      parentId: query.parent_id,
-      before: query.cursor,
-      limit: query.limit + 1,
-    });
+    const operations = await deps.store.logs.list({ ...toLogFilter(query), before: query.cursor, limit: query.limit + 1 });
     const page = operations.slice(0, query.limit);
     const last = page.at(-1);
     return {
       data: page.map(toWireOperation),
-      next_cursor: operations.length > query.limit && last ? toCursor(last.startedAt, last.id) : null,
+      next_cursor: operations.length > query.limit && last ? toPositionCursor(last.startedAt.toISOString(), last.id) : null,
     };
   });
 

@@ -5,8 +5,9 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { PatchbayError, validationError } from '../errors.js';
 import { parseFrequency } from '../functions/frequency.js';
-import { queueSyncRun, type JobQueue, type Wake } from '../queue/index.js';
-import { modelKey, type LatestSyncRun, type Schedule, type Store } from '../store/index.js';
+import { triggerSyncs } from '../functions/sync-trigger.js';
+import type { JobQueue, Wake } from '../queue/index.js';
+import type { LatestSyncRun, Schedule, Store } from '../store/index.js';
 import { parseInput } from '../validate.js';
 import { requireConnection } from './connection-lookup.js';
 
@@ -148,46 +149,8 @@ export function syncRoutes(api: FastifyInstance, deps: SyncRouteDeps): void {
     const reset = body.opts?.reset === true || body.sync_mode === 'full_refresh' || body.sync_mode === 'full_refresh_and_clear_cache' || body.full_resync === true;
     const emptyCache = body.opts?.emptyCache === true || body.sync_mode === 'full_refresh_and_clear_cache';
 
-    await requireIntegration(providerConfigKey);
-    const deployed = (await deps.store.functions.list()).filter((f) => f.integrationKey === providerConfigKey && f.kind === 'sync');
-    const wanted = body.syncs.map((entry) => (typeof entry === 'string' ? { name: entry, variant: 'base' } : entry));
-    const targets = wanted.length === 0 ? deployed.map((f) => ({ name: f.name, variant: 'base' })) : wanted;
-    const unknown = targets.filter((target) => !deployed.some((f) => f.name === target.name));
-    if (unknown.length > 0) {
-      throw new PatchbayError('not_found', { message: `Sync '${unknown.map((t) => t.name).join("', '")}' is not deployed for '${providerConfigKey}'.` });
-    }
-
-    const connections = connectionId === undefined
-      ? await deps.store.connections.list({ integrationKeys: [providerConfigKey], limit: 10_000, offset: 0 })
-      : [await deps.store.connections.get(providerConfigKey, connectionId)];
-    if (connections.some((connection) => connection === undefined)) throw new PatchbayError('unknown_connection');
-
-    for (const connection of connections) {
-      if (connection === undefined) continue;
-      for (const target of targets) {
-        const fn = deployed.find((f) => f.name === target.name);
-        if (fn === undefined) continue;
-        const key = { integrationKey: providerConfigKey, connectionId: connection.connectionId, syncName: target.name, variant: target.variant };
-        if (reset) await deps.store.checkpoints.clear(key);
-        if (emptyCache) {
-          const models = Array.isArray(fn.config.models) ? (fn.config.models as string[]) : [];
-          await deps.store.records.clear({
-            integrationKey: providerConfigKey,
-            connectionId: connection.connectionId,
-            models: models.map((model) => modelKey(model, target.variant)),
-          });
-        }
-        // Already queued for this connection: that run will do.
-        await queueSyncRun(deps, {
-          integrationKey: providerConfigKey,
-          connectionId: connection.connectionId,
-          provider: connection.provider,
-          syncName: target.name,
-          bundleHash: fn.bundleHash,
-          variant: target.variant,
-        });
-      }
-    }
+    const syncs = body.syncs.map((entry) => (typeof entry === 'string' ? { name: entry, variant: 'base' } : entry));
+    await triggerSyncs(deps, { providerConfigKey, connectionId, syncs, reset, emptyCache });
     return { success: true };
   });
 }

@@ -12,6 +12,8 @@ export interface FunctionInput {
   hash: string;
   code: string;
   config: Record<string, unknown>;
+  /** The bundle's source map (v3 JSON): runtime errors of its runs name the author's file:line. */
+  sourceMap?: string | undefined;
 }
 
 /** A function the deploy could not build: its deployed version, if any, is kept. */
@@ -92,6 +94,8 @@ export interface FunctionStore {
   find(integrationKey: string, kind: FunctionKind, name: string): Promise<DeployedFunction | undefined>;
   list(): Promise<DeployedFunction[]>;
   bundles(hashes: string[]): Promise<Map<string, string>>;
+  /** A bundle's source map; undefined when it has none (deployed without, or by an older CLI). */
+  sourceMap(hash: string): Promise<string | undefined>;
 }
 
 export function createFunctionStore(db: Queryable): FunctionStore {
@@ -102,10 +106,18 @@ export function createFunctionStore(db: Queryable): FunctionStore {
       const before = new Map((await db.query<FunctionRow>('SELECT * FROM functions')).rows.map((row) => [labelOf(toFunction(row)), row]));
       const unique = new Map(functions.map((f) => [f.hash, f]));
       if (unique.size > 0) {
+        // A bundle stored before maps were kept gets its map from the next deploy of the same code.
         await db.query(
-          `INSERT INTO function_bundles (hash, code, bytes)
-           SELECT * FROM unnest($1::text[], $2::text[], $3::int[]) ON CONFLICT (hash) DO NOTHING`,
-          [[...unique.keys()], [...unique.values()].map((f) => f.code), [...unique.values()].map((f) => Buffer.byteLength(f.code))],
+          `INSERT INTO function_bundles (hash, code, bytes, source_map)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[])
+           ON CONFLICT (hash) DO UPDATE SET source_map = EXCLUDED.source_map
+             WHERE function_bundles.source_map IS NULL AND EXCLUDED.source_map IS NOT NULL`,
+          [
+            [...unique.keys()],
+            [...unique.values()].map((f) => f.code),
+            [...unique.values()].map((f) => Buffer.byteLength(f.code)),
+            [...unique.values()].map((f) => f.sourceMap ?? null),
+          ],
         );
       }
       const changes: DeployChanges = { added: [], updated: [], removed: [], unchanged: [], failed: failures.map(labelOf) };
@@ -175,6 +187,10 @@ export function createFunctionStore(db: Queryable): FunctionStore {
     async bundles(hashes) {
       const { rows } = await db.query<{ hash: string; code: string }>('SELECT hash, code FROM function_bundles WHERE hash = ANY($1)', [hashes]);
       return new Map(rows.map((row) => [row.hash, row.code]));
+    },
+    async sourceMap(hash) {
+      const { rows } = await db.query<{ source_map: string | null }>('SELECT source_map FROM function_bundles WHERE hash = $1', [hash]);
+      return rows[0]?.source_map ?? undefined;
     },
   };
 }

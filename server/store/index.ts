@@ -7,7 +7,8 @@ import { withTransaction, type Pool, type Queryable } from './db.js';
 import { createFunctionStore, type FunctionStore } from './functions.js';
 import { createLogStore, type LogStore } from './logs.js';
 import { createIntegrationStore, type IntegrationStore } from './integrations.js';
-import { createRunStore, type RunStore } from './runs.js';
+import { createLockStore, type LockStore } from './locks.js';
+import { createRunStore, listRuns, type RunHistoryFilter, type RunHistoryItem, type RunStore } from './runs.js';
 import { createRecordStore, type RecordStore } from './records.js';
 import { createCheckpointStore, type CheckpointStore } from './checkpoints.js';
 import { createScheduleStore, type ScheduleStore } from './schedules.js';
@@ -20,6 +21,8 @@ export interface Repositories {
   logs: LogStore;
   functions: FunctionStore;
   runs: RunStore;
+  /** Every run, newest first, for GET /runs (reads only). */
+  runHistory: { list(filter: RunHistoryFilter & { ids?: string[]; withData?: boolean }): Promise<RunHistoryItem[]> };
   records: RecordStore;
   checkpoints: CheckpointStore;
   schedules: ScheduleStore;
@@ -27,6 +30,8 @@ export interface Repositories {
   connect: ConnectStore;
   sessions: SessionStore;
   dryRuns: DryRunStore;
+  /** Locks functions take (nango.tryAcquireLock), shared by every runner. */
+  locks: LockStore;
 }
 
 export interface Store extends Repositories {
@@ -45,6 +50,7 @@ function repositories(db: Queryable, cipher: Cipher, bookkeeping: Queryable): Re
     logs: createLogStore(bookkeeping),
     functions: createFunctionStore(db),
     runs: createRunStore(bookkeeping),
+    runHistory: { list: (filter) => listRuns(bookkeeping, filter) },
     records: createRecordStore(db),
     checkpoints: createCheckpointStore(db),
     schedules: createScheduleStore(db),
@@ -52,6 +58,7 @@ function repositories(db: Queryable, cipher: Cipher, bookkeeping: Queryable): Re
     connect: createConnectStore(db, cipher),
     sessions: createSessionStore(db),
     dryRuns: createDryRunStore(bookkeeping),
+    locks: createLockStore(db),
   };
 }
 
@@ -75,14 +82,16 @@ export type { Connection, ConnectionCredentials, ConnectionInput, EndUser } from
 export type { ConnectSession, ConnectSessionInput, ConnectStore, IntegrationConfigDefaults, OAuthFlow } from './connect.js';
 export type { Integration, IntegrationCredentials, IntegrationInput } from './integrations.js';
 export type { LogOperation, LogFilter, LogStore } from './logs.js';
+export { matchesLogFilter } from './logs.js';
 export type { SessionStore } from './sessions.js';
 export type { DeployChanges, DeployedFunction, FunctionFailure, FunctionFailureInput, FunctionInput, FunctionKind } from './functions.js';
-export type { ClaimedRun, LatestSyncRun, NewRun, RunError, RunState, RunStatus, RunStore, StaleRun } from './runs.js';
-export { toRunError } from './runs.js';
+export type { ClaimedRun, LatestSyncRun, NewRun, RunError, RunHistoryFilter, RunHistoryItem, RunState, RunStatus, RunStore, StaleRun } from './runs.js';
+export { insertRunStatement, toRunError } from './runs.js';
 export { modelKey } from './records.js';
 export type { RecordAction, RecordChanges, RecordInput, RecordPage, RecordQuery, RecordScope, RecordStore, StoredRecord } from './records.js';
 export type { CheckpointKey, CheckpointStore } from './checkpoints.js';
 export type { ClaimedDryRun, DryRunStore, NewDryRun } from './dry-runs.js';
+export type { LockKey, LockStore } from './locks.js';
 export type { DueSync, Schedule, ScheduleFilter, ScheduleKey, ScheduleStore } from './schedules.js';
 export type { LeasedWebhookDelivery, NewWebhookDelivery, RunFacts, WebhookKind, WebhookStore } from './webhooks.js';
 export { createNotifications, type Notifications } from './notifications.js';

@@ -223,7 +223,8 @@ type Position = Pick<LogOperation, 'startedAt' | 'id'>;
 const newerFirst = (a: Position, b: Position) =>
   b.startedAt.getTime() - a.startedAt.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 
-function matches(op: LogOperation, filter: LogFilter): boolean {
+/** Whether an operation passes a filter (GET /logs, and each live stream's). Pure. */
+export function matchesLogFilter(op: LogOperation, filter: Omit<LogFilter, 'limit'>): boolean {
   if (filter.integrationKey !== undefined && op.integrationKey !== filter.integrationKey) return false;
   if (filter.connectionId !== undefined && op.connectionId !== filter.connectionId) return false;
   if (filter.type !== undefined && op.type !== filter.type) return false;
@@ -349,7 +350,7 @@ export function createLogStore(db: Queryable): LogStore {
           if (floor !== undefined && row.last_started.getTime() < floor) return found.slice(0, filter.limit);
           for (const line of linesOf(row.data)) {
             const op = fromCopyLine(line);
-            if (matches(op, filter)) found.push(op);
+            if (matchesLogFilter(op, filter)) found.push(op);
           }
           found.sort(newerFirst);
           if (found.length > filter.limit) found.length = filter.limit;

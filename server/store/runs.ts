@@ -39,10 +39,13 @@ export function toRunError(code: ErrorCode, message: string = ERRORS[code].messa
 export interface NewRun extends Omit<RunIdentity, 'variant'> {
   variant?: string;
   inputJson: string | null;
+  /** Runs started by nango.triggerAction: the starting run's depth + 1 (0 otherwise). */
+  triggerDepth?: number;
 }
 
 export interface ClaimedRun extends RunIdentity {
   input: unknown;
+  triggerDepth: number;
   attempt: number;
   createdAt: Date;
 }
@@ -64,6 +67,7 @@ export interface RunStatus {
 
 interface ClaimedRow {
   variant: string;
+  trigger_depth: number;
   id: string;
   kind: FunctionKind;
   integration_key: string;
@@ -166,29 +170,39 @@ export interface RunStore {
   countActive(): Promise<{ kind: FunctionKind; state: 'queued' | 'running'; count: number }[]>;
 }
 
+/**
+ * The INSERT of a new run, as text and values: `create` runs it alone, and the action trigger
+ * runs it in the same statement as the run's ticket (server/queue/boss.ts), one round trip.
+ */
+export function insertRunStatement(run: NewRun): { text: string; values: unknown[] } {
+  return {
+    text: `INSERT INTO function_runs (id, kind, integration_key, connection_id, provider, function_name, bundle_hash, state, is_async,
+           input, max_retries, log_id, variant, trigger_depth)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9::jsonb, $10, $11, $12, $13)
+         ON CONFLICT DO NOTHING`,
+    values: [
+      run.id,
+      run.kind,
+      run.integrationKey,
+      run.connectionId,
+      run.provider,
+      run.functionName,
+      run.bundleHash,
+      run.isAsync,
+      run.inputJson,
+      run.maxRetries,
+      run.logId,
+      run.variant ?? 'base',
+      run.triggerDepth ?? 0,
+    ],
+  };
+}
+
 export function createRunStore(db: Queryable): RunStore {
   return {
     async create(run) {
-      const { rowCount } = await db.query(
-        `INSERT INTO function_runs (id, kind, integration_key, connection_id, provider, function_name, bundle_hash, state, is_async,
-           input, max_retries, log_id, variant)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9::jsonb, $10, $11, $12)
-         ON CONFLICT DO NOTHING`,
-        [
-          run.id,
-          run.kind,
-          run.integrationKey,
-          run.connectionId,
-          run.provider,
-          run.functionName,
-          run.bundleHash,
-          run.isAsync,
-          run.inputJson,
-          run.maxRetries,
-          run.logId,
-          run.variant ?? 'base',
-        ],
-      );
+      const { text, values } = insertRunStatement(run);
+      const { rowCount } = await db.query(text, values);
       return rowCount === 1;
     },
     async claim(ids, runnerId) {
@@ -200,7 +214,7 @@ export function createRunStore(db: Queryable): RunStore {
              SELECT 1 FROM function_runs s WHERE s.kind = 'sync' AND s.state = 'running' AND s.integration_key = function_runs.integration_key
                AND s.connection_id = function_runs.connection_id AND s.function_name = function_runs.function_name AND s.variant = function_runs.variant))
          RETURNING id, kind, integration_key, connection_id, provider, function_name, bundle_hash, is_async, input, attempt,
-           max_retries, log_id, created_at, variant`,
+           max_retries, log_id, created_at, variant, trigger_depth`,
         [ids, runnerId],
       );
       return rows.map((row) => ({
@@ -218,6 +232,7 @@ export function createRunStore(db: Queryable): RunStore {
         logId: row.log_id,
         createdAt: row.created_at,
         variant: row.variant,
+        triggerDepth: row.trigger_depth,
       }));
     },
     async stillQueued(ids) {
@@ -341,4 +356,95 @@ export function createRunStore(db: Queryable): RunStore {
       return rows;
     },
   };
+}
+
+// ---------------------------------------------------------------- run history (GET /runs)
+
+export interface RunHistoryFilter {
+  integrationKey?: string | undefined;
+  connectionId?: string | undefined;
+  kind?: FunctionKind | undefined;
+  state?: RunState | undefined;
+  functionName?: string | undefined;
+  /** Exclusive: only runs created strictly before this position (newest first); `createdKey` of a run. */
+  before?: { createdAt: string; id: string } | undefined;
+  limit: number;
+}
+
+/** A run as the history lists it: an action's input and output are read one run at a time. */
+export interface RunHistoryItem {
+  id: string;
+  kind: FunctionKind;
+  integrationKey: string;
+  connectionId: string;
+  functionName: string;
+  variant: string;
+  state: RunState;
+  attempt: number;
+  error: RunError | null;
+  /** Syncs: `{models: {<model>: {added, updated, deleted}}}`; actions: null (see listRuns' `withData`). */
+  syncOutput: unknown;
+  logId: string;
+  createdAt: Date;
+  /** created_at to the microsecond (`YYYY-MM-DDTHH:MM:SS.ffffffZ`): the position a page cursor holds. */
+  createdKey: string;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  /** With `withData` only: the stored input and output JSON, as text. */
+  inputJson?: string | null;
+  outputJson?: string | null;
+}
+
+/**
+ * Runs newest first (created_at, then id), filtered, `limit` of them; by `ids` when given (one
+ * run's page reads its input and output with `withData`). Added for the dashboard; reads only.
+ */
+export async function listRuns(db: Queryable, filter: RunHistoryFilter & { ids?: string[]; withData?: boolean }): Promise<RunHistoryItem[]> {
+  const { rows } = await db.query<{
+    id: string; kind: FunctionKind; integration_key: string; connection_id: string; function_name: string; variant: string; state: RunState;
+    attempt: number; error: RunError | null; sync_output: unknown; log_id: string; created_at: Date; created_key: string; started_at: Date | null; finished_at: Date | null;
+    input: string | null; output: string | null;
+  }>(
+    `SELECT id, kind, integration_key, connection_id, function_name, variant, state, attempt, error,
+       CASE WHEN kind = 'sync' THEN output END AS sync_output, log_id, created_at, started_at, finished_at,
+       to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_key,
+       CASE WHEN $9 THEN input::text END AS input, CASE WHEN $9 THEN output::text END AS output
+     FROM function_runs
+     WHERE ($1::text IS NULL OR integration_key = $1) AND ($2::text IS NULL OR connection_id = $2)
+       AND ($3::text IS NULL OR kind = $3) AND ($4::text IS NULL OR state = $4) AND ($5::text IS NULL OR function_name = $5)
+       AND ($6::timestamptz IS NULL OR (created_at, id) < ($6::timestamptz, $7::uuid))
+       AND ($10::uuid[] IS NULL OR id = ANY($10))
+     ORDER BY created_at DESC, id DESC
+     LIMIT $8`,
+    [
+      filter.integrationKey ?? null,
+      filter.connectionId ?? null,
+      filter.kind ?? null,
+      filter.state ?? null,
+      filter.functionName ?? null,
+      filter.before?.createdAt ?? null,
+      filter.before?.id ?? null,
+      filter.limit,
+      filter.withData === true,
+      filter.ids ?? null,
+    ],
+  );
+  return rows.map((row) => ({
+    id: row.id,
+    kind: row.kind,
+    integrationKey: row.integration_key,
+    connectionId: row.connection_id,
+    functionName: row.function_name,
+    variant: row.variant,
+    state: row.state,
+    attempt: row.attempt,
+    error: row.error,
+    syncOutput: row.sync_output,
+    logId: row.log_id,
+    createdAt: row.created_at,
+    createdKey: row.created_key,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    ...(filter.withData === true ? { inputJson: row.input, outputJson: row.output } : {}),
+  }));
 }

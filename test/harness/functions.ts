@@ -29,6 +29,17 @@ export const SHARED_ACTIONS = {
       description: 'Always refuses',
       exec: async (nango) => { throw new nango.ActionError({ reason: 'not today' }); },
     });`,
+  /** Logs a line, makes one proxy call, returns what it asked for (the dashboard tests' run with a nested call). */
+  'echo-repo': `
+    import { createAction } from 'patchbay';
+    export default createAction({
+      description: 'Reads a repo and says which',
+      exec: async (nango, input: { repo: string }) => {
+        await nango.log('reading ' + input.repo);
+        const res = await nango.get({ endpoint: '/repos/' + input.repo });
+        return { repo: input.repo, status: res.status };
+      },
+    });`,
   slow: `
     import { createAction } from 'patchbay';
     export default createAction({

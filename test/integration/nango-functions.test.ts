@@ -1,6 +1,6 @@
 // Functions written for Nango (test/fixtures/nango-functions: `from 'nango'`, zod, the `nango`
 // APIs and Node modules Nango's templates use) deploy unchanged and run against fake providers.
-import { createHash, createHmac } from 'node:crypto';
+import { createDecipheriv, createHash, createHmac, createPublicKey, generateKeyPairSync, pbkdf2Sync, verify } from 'node:crypto';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -39,7 +39,12 @@ describe('Nango-style functions deploy unchanged and run', () => {
 
   beforeAll(async () => {
     upstream = await startUpstream();
-    patchbay = await startPatchbay({ label: 'nango-functions', functionsDir: FUNCTIONS_DIR, providers: { github: { proxy: { base_url: upstream.url } } } });
+    patchbay = await startPatchbay({
+      label: 'nango-functions',
+      functionsDir: FUNCTIONS_DIR,
+      providers: { github: { proxy: { base_url: upstream.url } } },
+      env: { PATCHBAY_FUNCTION_ENV_CRM_API_BASE: 'https://crm.example.com/v2', PATCHBAY_FUNCTION_ENV_REGION: 'eu', PATCHBAY_PUBLIC_URL: 'https://patchbay.example.com' },
+    });
     const integrations = [
       { provider: 'github', unique_key: 'acme-signing', functions_can_read_credentials: true },
       { provider: 'github', unique_key: 'acme-crm' },
@@ -72,7 +77,27 @@ describe('Nango-style functions deploy unchanged and run', () => {
     expect(res.status).toBe(200);
     expect(res.json.errors ?? []).toEqual([]);
     const names = (res.json.functions ?? res.json.data).map((fn: { name: string }) => fn.name).sort();
-    expect(names).toEqual(['checksums', 'connection-credentials', 'contact-scores', 'contacts', 'create-contact', 'describe-integration', 'encode-export', 'fetch-feed', 'get-token', 'sign-request', 'unsupported']);
+    expect(names).toEqual([
+      'accounts',
+      'checksums',
+      'connection-credentials',
+      'contact-scores',
+      'contacts',
+      'create-contact',
+      'describe-integration',
+      'describe-via-trigger',
+      'encode-export',
+      'exclusive-export',
+      'explode',
+      'fetch-feed',
+      'get-token',
+      'nest',
+      'refresh-accounts',
+      'seal',
+      'service-account-token',
+      'settings',
+      'sign-request',
+    ]);
   });
 
   it("signs a body with the connection's token, the same signature Node computes, and logs the read", async () => {
@@ -174,11 +199,86 @@ describe('Nango-style functions deploy unchanged and run', () => {
     expect(sent?.headers.authorization).toBeUndefined();
   });
 
-  it('answers not_supported for an API Patchbay does not offer', async () => {
-    const res = await trigger('acme-crm', 'crm-1', 'unsupported');
+  it("signs a Google-style service-account JWT (RS256) with createSign that Node's crypto verifies", async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const serviceAccount = { client_email: 'sync@acme.iam.gserviceaccount.com', private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, private_key_id: 'k1' };
+    const res = await trigger('acme-signing', 'sign-1', 'service-account-token', { serviceAccount, scope: 'https://www.googleapis.com/auth/drive.readonly', issuedAt: 1_700_000_000 });
     expect(res.status).toBe(200);
-    expect(res.json.code).toBe('not_supported');
-    expect(res.json.message).toContain('getEnvironmentVariables');
+    const [header, claims, signature] = (res.json.assertion as string).split('.') as [string, string, string];
+    expect(JSON.parse(Buffer.from(header, 'base64url').toString())).toEqual({ alg: 'RS256', typ: 'JWT', kid: 'k1' });
+    expect(JSON.parse(Buffer.from(claims, 'base64url').toString())).toMatchObject({ iss: serviceAccount.client_email, exp: 1_700_003_600 });
+    expect(verify('RSA-SHA256', Buffer.from(`${header}.${claims}`), publicKey, Buffer.from(signature, 'base64url'))).toBe(true);
+  });
+
+  it('signs ES256, derives a PBKDF2 key and encrypts with AES-GCM and CBC as Node does', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const input = {
+      text: 'card ending 4242',
+      ecPrivateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+      ecPublicKey: publicKey.export({ type: 'spki', format: 'pem' }) as string,
+      password: 'correct horse',
+      salt: 'pepper',
+      iv: '000102030405060708090a0b',
+      cbcIv: '000102030405060708090a0b0c0d0e0f',
+    };
+    const res = await trigger('feeds', 'feed-1', 'seal', input);
+    expect(res.status).toBe(200);
+    const key = pbkdf2Sync(input.password, input.salt, 100_000, 32, 'sha256');
+    expect(res.json).toMatchObject({ verified: true, tampered: false, key: key.toString('hex'), opened: input.text, forged: 'Unsupported state or unable to authenticate data' });
+    expect(verify('sha256', Buffer.from(input.text), { key: createPublicKey(input.ecPublicKey), dsaEncoding: 'ieee-p1363' }, Buffer.from(res.json.es256, 'base64'))).toBe(true);
+    const gcm = createDecipheriv('aes-256-gcm', key, Buffer.from(input.iv, 'hex')).setAuthTag(Buffer.from(res.json.tag, 'base64'));
+    expect(Buffer.concat([gcm.update(Buffer.from(res.json.sealed, 'base64')), gcm.final()]).toString()).toBe(input.text);
+    const cbc = createDecipheriv('aes-256-cbc', key, Buffer.from(input.cbcIv, 'hex'));
+    expect(Buffer.concat([cbc.update(Buffer.from(res.json.cbcSealed, 'hex')), cbc.final()]).toString()).toBe(input.text);
+  });
+
+  it("reports a deployed action's runtime error at the author's file:line, in the answer, GET /action/:id and the run log", async () => {
+    const res = await trigger('acme-crm', 'crm-1', 'explode', { rows: [] });
+    expect(res.status).toBe(500);
+    expect(res.json.error.code).toBe('script_internal_error');
+    expect(res.json.error.payload.location).toMatch(/^acme-crm\/actions\/explode\.ts:10:\d+$/);
+    expect(res.json.error.payload.stacktrace).toMatch(/acme-crm\/actions\/explode\.ts:10:\d+/);
+    expect(res.json.error.payload.stacktrace).not.toContain('function.js');
+
+    const queued = await patchbay.request('POST', '/action/trigger', {
+      headers: { 'provider-config-key': 'acme-crm', 'connection-id': 'crm-1', 'x-async': 'true' },
+      body: { action_name: 'explode', input: { rows: [] } },
+    });
+    expect(queued.status).toBe(202);
+    let status = await patchbay.request('GET', `/action/${queued.json.id}`);
+    while (status.status === 404 && status.json.error.code === 'action_pending') status = await patchbay.request('GET', `/action/${queued.json.id}`);
+    expect(status.json.error.payload.location).toMatch(/^acme-crm\/actions\/explode\.ts:10:\d+$/);
+    expect((await runLog('explode')).join('\n')).toMatch(/the export has no rows[\s\S]*acme-crm\/actions\/explode\.ts:10:\d+/);
+  });
+
+  it('answers the PATCHBAY_FUNCTION_ENV_* settings and the webhook URL, and nothing else of the environment', async () => {
+    const res = await trigger('acme-crm', 'crm-1', 'settings');
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({ names: ['CRM_API_BASE', 'REGION'], apiBase: 'https://crm.example.com/v2', webhookUrl: 'https://patchbay.example.com/webhook/acme-crm' });
+  });
+
+  it("runs another action with triggerAction and answers its output", async () => {
+    const res = await trigger('acme-crm', 'crm-1', 'describe-via-trigger');
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({ via: 'triggerAction', key: 'acme-crm', provider: 'github', hasCredentials: false });
+  });
+
+  it('stops a chain of triggerAction two levels down (trigger_depth_exceeded)', async () => {
+    const res = await trigger('acme-crm', 'crm-1', 'nest', { depth: 0 });
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({ depth: 2, stoppedBy: 'trigger_depth_exceeded' });
+  });
+
+  it("holds a lock against another run of the connection until its own run ends", async () => {
+    const res = await trigger('acme-crm', 'crm-1', 'exclusive-export', { probe: false });
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({ acquired: true, again: true, otherRun: false, scratch: true, released: true, releasedTwice: false });
+    // The first run ended without releasing `export`: its end did.
+    const after = await trigger('acme-crm', 'crm-1', 'exclusive-export', { probe: true });
+    expect(after.json).toEqual({ acquired: true });
+    // Locks are per connection: another connection's run takes the same key at once.
+    const other = await trigger('acme-crm', 'crm-2', 'exclusive-export', { probe: true });
+    expect(other.json).toEqual({ acquired: true });
   });
 
   it('saves records with a generic batchSave while paginating', async () => {
@@ -204,6 +304,34 @@ describe('Nango-style functions deploy unchanged and run', () => {
       ['3', 'cy@example.com'.length],
     ]);
     expect(await runLog('contact-scores')).toContain('scored in 2 pages');
+  });
+
+  it('deletes the records a run did not save with deleteRecordsFromPreviousExecutions', async () => {
+    const setAccounts = (accounts: { id: string; name: string }[]) =>
+      patchbay.request('PATCH', '/connections/metadata', { body: { connection_id: 'crm-1', provider_config_key: 'acme-crm', metadata: { accounts } } });
+    expect((await setAccounts([{ id: 'a', name: 'Acme' }, { id: 'b', name: 'Bolt' }, { id: 'c', name: 'Cog' }])).status).toBe(200);
+    const first = await syncAndWait('acme-crm', 'crm-1', 'accounts');
+    expect(first.output).toEqual({ models: { Account: { added: 3, updated: 0, deleted: 0 } } });
+    expect((await setAccounts([{ id: 'a', name: 'Acme' }, { id: 'c', name: 'Cog' }])).status).toBe(200);
+    const second = await syncAndWait('acme-crm', 'crm-1', 'accounts');
+    expect(second.output).toEqual({ models: { Account: { added: 0, updated: 0, deleted: 1 } } });
+    const deleted = await patchbay.request('GET', '/records?model=Account&filter=deleted', { headers: { 'provider-config-key': 'acme-crm', 'connection-id': 'crm-1' } });
+    expect(deleted.json.records.map((record: { id: string }) => record.id)).toEqual(['b']);
+  });
+
+  it('queues a sync run with triggerSync and starts its schedule with startSync', async () => {
+    const before = (await db.query(`SELECT count(*)::int AS n FROM function_runs WHERE function_name = 'accounts' AND connection_id = 'crm-2'`)).rows[0].n as number;
+    const triggered = await trigger('acme-crm', 'crm-2', 'refresh-accounts', { mode: 'trigger' });
+    expect(triggered.json).toEqual({ done: 'trigger' });
+    const after = (await db.query(`SELECT count(*)::int AS n FROM function_runs WHERE function_name = 'accounts' AND connection_id = 'crm-2'`)).rows[0].n as number;
+    expect(after).toBe(before + 1);
+
+    const started = await trigger('acme-crm', 'crm-2', 'refresh-accounts', { mode: 'start' });
+    expect(started.json).toEqual({ done: 'start' });
+    const status = await patchbay.request('GET', '/sync/status?syncs=accounts&provider_config_key=acme-crm&connection_id=crm-2');
+    expect(status.json.syncs).toHaveLength(1);
+    expect(status.json.syncs[0].status).not.toBe('PAUSED');
+    expect(status.json.syncs[0].nextScheduledSyncAt).not.toBeNull();
   });
 });
 

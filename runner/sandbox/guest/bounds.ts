@@ -52,3 +52,15 @@ export const MAX_HMAC_KEY_BYTES = 64 * 1024;
 
 // crypto.randomBytes: 1 MiB is far above any nonce or id and costs ~1 ms to fill.
 export const MAX_RANDOM_BYTES_TOTAL = 1024 * 1024;
+
+// A key for crypto.createSign/createVerify/sign/verify (PEM or DER), a signature, a pbkdf2 password
+// or salt: an RSA-8192 private key in PEM is ~6.4 KB; 64 KiB covers any key with room to spare.
+export const MAX_CRYPTO_KEY_BYTES = 64 * 1024;
+
+// pbkdf2Sync: OWASP asks 600,000 iterations of PBKDF2-SHA256 (2023); 1,000,000 SHA-512 blocks
+// take ~430 ms on the host (crypto-services.ts bounds iterations × output blocks by this too).
+export const MAX_PBKDF2_ITERATIONS = 1_000_000;
+export const MAX_DERIVED_KEY_BYTES = 1024;
+
+// createCipheriv's iv: 12 bytes for GCM by convention, 16 for CBC and CTR; GCM takes longer ones.
+export const MAX_CIPHER_IV_BYTES = 256;

@@ -4,7 +4,9 @@
 // encodings, randomness) the host does through synchronous services. An input over its bound
 // (bounds.ts) is refused here with a RangeError, before it is copied out. Runs INSIDE the isolate.
 import {
+  MAX_CIPHER_IV_BYTES,
   MAX_CODEC_INPUT,
+  MAX_CRYPTO_KEY_BYTES,
   MAX_ENCODING_LABEL_CHARS,
   MAX_HASH_INPUT_BYTES,
   MAX_HMAC_KEY_BYTES,
@@ -494,7 +496,7 @@ export const crypto = {
 
 /**
  * What sdk/node/crypto.ts (bundled into functions that import `crypto`) builds createHash,
- * createHmac and randomBytes on. Found under NODE_PRIMITIVES_KEY, a registered symbol: not a
+ * createHmac, randomBytes, signatures, pbkdf2 and ciphers on. Found under NODE_PRIMITIVES_KEY, a registered symbol: not a
  * global name user code lists or collides with.
  */
 export const NODE_PRIMITIVES_KEY = Symbol.for('patchbay.node');
@@ -525,7 +527,38 @@ export const nodePrimitives = Object.freeze({
     }
     return bytes;
   },
+  /** `key`: `{key: bytes, format?, type?, passphrase?, dsaEncoding?, padding?, saltLength?}` (crypto-services.ts checks each). */
+  sign(algorithm: unknown, key: { key: Uint8Array; passphrase?: Uint8Array }, data: Uint8Array): Uint8Array {
+    return callService('crypto.sign', signatureAlgorithm(algorithm), keySpec(key), hashInput(data, MAX_HASH_INPUT_BYTES, 'The data')) as Uint8Array;
+  },
+  verify(algorithm: unknown, key: { key: Uint8Array; passphrase?: Uint8Array }, data: Uint8Array, signature: Uint8Array): boolean {
+    return callService('crypto.verify', signatureAlgorithm(algorithm), keySpec(key), hashInput(data, MAX_HASH_INPUT_BYTES, 'The data'), hashInput(signature, MAX_CRYPTO_KEY_BYTES, 'The signature')) === true;
+  },
+  pbkdf2(password: Uint8Array, salt: Uint8Array, iterations: number, keylen: number, digest: unknown): Uint8Array {
+    return callService('crypto.pbkdf2', hashInput(password, MAX_CRYPTO_KEY_BYTES, 'The password'), hashInput(salt, MAX_CRYPTO_KEY_BYTES, 'The salt'), iterations, { keylen, digest: hashName(digest) }) as Uint8Array;
+  },
+  cipher(direction: 'encrypt' | 'decrypt', options: { algorithm: string; key: Uint8Array; iv: Uint8Array; aad?: Uint8Array; authTag?: Uint8Array; authTagLength?: number; autoPadding?: boolean }, data: Uint8Array): { data: Uint8Array; authTag?: Uint8Array } {
+    const spec: Record<string, unknown> = { algorithm: hashName(options.algorithm), key: hashInput(options.key, MAX_CRYPTO_KEY_BYTES, 'The key'), iv: hashInput(options.iv, MAX_CIPHER_IV_BYTES, 'The iv') };
+    if (options.aad !== undefined) spec.aad = hashInput(options.aad, MAX_HASH_INPUT_BYTES, 'The AAD');
+    if (options.authTag !== undefined) spec.authTag = hashInput(options.authTag, MAX_CRYPTO_KEY_BYTES, 'The auth tag');
+    if (options.authTagLength !== undefined) spec.authTagLength = options.authTagLength;
+    if (options.autoPadding === false) spec.autoPadding = false;
+    return callService('crypto.cipher', direction, spec, hashInput(data, MAX_HASH_INPUT_BYTES, 'The data')) as { data: Uint8Array; authTag?: Uint8Array };
+  },
 });
+
+function signatureAlgorithm(algorithm: unknown): string | null {
+  return algorithm === null || algorithm === undefined ? null : hashName(algorithm);
+}
+
+/** A key's description with only plain fields and exact bytes: what crosses to the host. */
+function keySpec(key: Record<string, unknown> & { key: Uint8Array; passphrase?: Uint8Array }): Record<string, unknown> {
+  const spec: Record<string, unknown> = { key: hashInput(key.key, MAX_CRYPTO_KEY_BYTES, 'The key') };
+  for (const name of ['format', 'type', 'dsaEncoding'] as const) if (typeof key[name] === 'string') spec[name] = key[name];
+  for (const name of ['padding', 'saltLength'] as const) if (typeof key[name] === 'number') spec[name] = key[name];
+  if (key.passphrase !== undefined) spec.passphrase = hashInput(key.passphrase, 1024, 'The passphrase');
+  return spec;
+}
 
 // ───────────────────────── Headers and Response ─────────────────────────
 

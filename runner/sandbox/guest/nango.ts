@@ -108,11 +108,6 @@ async function call(nango: GuestNango, op: string, args: Record<string, unknown>
   return reply.value;
 }
 
-/** A Nango API Patchbay does not offer: a clear SDKError instead of `undefined is not a function`. */
-function notSupported(method: string, why: string): SdkError {
-  return new SdkError({ code: 'not_supported', message: `nango.${method}() is not supported by Patchbay: ${why}` });
-}
-
 const CREDENTIALS_NOT_ALLOWED =
   "The connection's credentials are not available to functions: set functions_can_read_credentials on the integration (PATCH /integrations/<key>) to allow it.";
 
@@ -288,40 +283,44 @@ export class GuestNango implements NangoAction {
     return call(this, 'getIntegration', { include });
   }
 
+  /** The URL providers call with this integration's webhooks. */
   async getWebhookURL(): Promise<string | null | undefined> {
-    throw notSupported('getWebhookURL', 'provider webhooks are not received by Patchbay yet.');
+    return (await call(this, 'getWebhookURL', {})) as string;
   }
 
+  /** The operator's PATCHBAY_FUNCTION_ENV_<NAME> variables, as `{name, value}`. */
   async getEnvironmentVariables(): Promise<{ name: string; value: string }[] | null> {
-    throw notSupported('getEnvironmentVariables', 'Patchbay has no environment variables for functions; keep settings in the connection metadata.');
+    const variables = await call(this, 'getEnvironmentVariables', {});
+    return arrayIsArray(variables) ? (variables as { name: string; value: string }[]) : null;
   }
 
   getFlowAttributes<A = object>(): A | null {
     throw new ErrorCtor('There is no current sync to get attributes from');
   }
 
-  async triggerAction(): Promise<never> {
-    throw notSupported('triggerAction', 'functions cannot start other functions yet; call POST /action/trigger from your app.');
+  /** Runs another deployed action on a connection and answers its output. */
+  async triggerAction<In = unknown, Out = object>(providerConfigKey: string, connectionId: string, actionName: string, input?: In): Promise<Out> {
+    return (await call(this, 'triggerAction', { providerConfigKey, connectionId, actionName, input: input ?? null })) as Out;
   }
 
-  async triggerSync(): Promise<never> {
-    throw notSupported('triggerSync', 'functions cannot start syncs yet; call POST /sync/trigger from your app.');
+  async triggerSync(providerConfigKey: string, connectionId: string, sync: string | { name: string; variant: string }, syncMode?: unknown): Promise<void | string> {
+    await call(this, 'triggerSync', { providerConfigKey, connectionId, sync, ...(syncMode === undefined ? {} : { syncMode }) });
   }
 
-  async startSync(): Promise<never> {
-    throw notSupported('startSync', 'functions cannot start syncs yet; call POST /sync/start from your app.');
+  async startSync(providerConfigKey: string, syncs: (string | { name: string; variant: string })[], connectionId?: string): Promise<void> {
+    await call(this, 'startSync', { providerConfigKey, syncs, ...(connectionId === undefined ? {} : { connectionId }) });
   }
 
-  async tryAcquireLock(): Promise<never> {
-    throw notSupported('tryAcquireLock', 'locks are not available to functions yet.');
+  async tryAcquireLock(props: { key: string; ttlMs: number }): Promise<boolean> {
+    return (await call(this, 'tryAcquireLock', { key: props?.key, ttlMs: props?.ttlMs })) === true;
   }
 
-  async releaseLock(): Promise<never> {
-    throw notSupported('releaseLock', 'locks are not available to functions yet.');
+  async releaseLock(props: { key: string }): Promise<boolean> {
+    return (await call(this, 'releaseLock', { key: props?.key })) === true;
   }
 
   async releaseAllLocks(): Promise<void> {
-    // Nothing can be held (tryAcquireLock is refused): releasing all is done.
+    await call(this, 'releaseAllLocks', {});
   }
 
   /**
@@ -496,7 +495,16 @@ export class GuestNangoSync extends GuestNango implements NangoSync {
   }
 
   async trackDeletesEnd(model: string): Promise<{ deletedKeys: string[] }> {
-    const result = (await call(this, 'trackDeletesEnd', { model: requireModel(model, 'trackDeletesEnd') })) as { deletedKeys?: unknown } | null;
+    return this.#deleteUnseen('trackDeletesEnd', model);
+  }
+
+  /** Nango's older form of trackDeletesStart/End: marks deleted the records of `model` this execution did not save. */
+  async deleteRecordsFromPreviousExecutions(model: string): Promise<{ deletedKeys: string[] }> {
+    return this.#deleteUnseen('deleteRecordsFromPreviousExecutions', model);
+  }
+
+  async #deleteUnseen(method: string, model: string): Promise<{ deletedKeys: string[] }> {
+    const result = (await call(this, method, { model: requireModel(model, method) })) as { deletedKeys?: unknown } | null;
     return { deletedKeys: arrayIsArray(result?.deletedKeys) ? (result.deletedKeys as string[]) : [] };
   }
 }

@@ -79,6 +79,10 @@ export type SyncServiceName =
   | 'crypto.random'
   | 'crypto.hash'
   | 'crypto.hmac'
+  | 'crypto.sign'
+  | 'crypto.verify'
+  | 'crypto.pbkdf2'
+  | 'crypto.cipher'
   | 'timer.clear'
   | 'log';
 

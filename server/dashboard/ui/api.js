@@ -17,8 +17,8 @@ export function onSessionLost(listener) {
   return () => listeners.delete(listener);
 }
 
-export async function api(path, { method = 'GET', body } = {}) {
-  const headers = { accept: 'application/json' };
+export async function api(path, { method = 'GET', body, headers: extra = {} } = {}) {
+  const headers = { accept: 'application/json', ...extra };
   if (csrfToken !== null) headers['x-patchbay-csrf'] = csrfToken;
   if (body !== undefined) headers['content-type'] = 'application/json';
   const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin', cache: 'no-store' });

@@ -7,11 +7,19 @@ import { useRoute } from './router.js';
 import { OverviewPage } from './overview.js';
 import { LogsPage, LogDetailPage } from './logs.js';
 import { ConnectionsPage, ConnectionDetailPage } from './connections.js';
+import { IntegrationsPage, IntegrationPage, NewIntegrationPage } from './integrations.js';
+import { FunctionsPage } from './functions.js';
+import { RunsPage, RunDetailPage } from './runs.js';
+import { RecordsPage, SyncsPage } from './syncs.js';
 
 const NAV = [
   ['overview', 'Overview'],
-  ['logs', 'Logs'],
+  ['integrations', 'Integrations'],
   ['connections', 'Connections'],
+  ['logs', 'Logs'],
+  ['functions', 'Functions'],
+  ['runs', 'Runs'],
+  ['syncs', 'Syncs'],
 ];
 
 function LoginPage({ onLoggedIn }) {
@@ -55,8 +63,17 @@ function Shell({ onLoggedOut }) {
   else if (section === 'logs') page = html`<${LogsPage} params=${route.params} />`;
   else if (section === 'connections' && rest.length >= 2) page = html`<${ConnectionDetailPage} integration=${rest[0]} connectionId=${rest[1]} />`;
   else if (section === 'connections') page = html`<${ConnectionsPage} params=${route.params} />`;
+  else if (section === 'integrations' && rest[0] === 'new') page = html`<${NewIntegrationPage} />`;
+  else if (section === 'integrations' && rest.length > 0) page = html`<${IntegrationPage} uniqueKey=${rest[0]} />`;
+  else if (section === 'integrations') page = html`<${IntegrationsPage} />`;
+  else if (section === 'functions') page = html`<${FunctionsPage} params=${route.params} />`;
+  else if (section === 'runs' && rest.length > 0) page = html`<${RunDetailPage} id=${rest[0]} />`;
+  else if (section === 'runs') page = html`<${RunsPage} params=${route.params} />`;
+  else if (section === 'syncs') page = html`<${SyncsPage} params=${route.params} />`;
+  else if (section === 'records') page = html`<${RecordsPage} params=${route.params} />`;
   else page = html`<${OverviewPage} />`;
-  const current = section ?? 'overview';
+  // Records are browsed from the Syncs page: its link stays lit.
+  const current = section === 'records' ? 'syncs' : (section ?? 'overview');
   const signOut = async () => {
     await logout().catch(() => undefined);
     onLoggedOut();

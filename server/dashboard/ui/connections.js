@@ -1,11 +1,14 @@
 // Connections: GET /connections (search over ids, end users and tags; integration and refresh
 // status filters; paged on the server) and a connection's page from
-// GET /connections/:id/summary, which never carries a credential value.
+// GET /connections/:id/summary, which never carries a credential value: metadata edited as
+// JSON (PATCH), its syncs, recent runs and calls, and deletion after a confirmation.
 import { useEffect, useState } from 'preact/hooks';
 import { html } from './html.js';
 import { api, toQuery } from './api.js';
 import { formatDuration, formatTime, statusTone } from './format.js';
 import { hrefOf, navigate } from './router.js';
+import { SyncStatus } from './syncs.js';
+import { ConfirmButton, JsonEditor, RunState } from './widgets.js';
 
 const PAGE_SIZE = 50;
 // Typing pauses this long before the list is asked for again.
@@ -96,26 +99,44 @@ export function ConnectionsPage({ params }) {
 export function ConnectionDetailPage({ integration, connectionId }) {
   const [connection, setConnection] = useState(null);
   const [calls, setCalls] = useState([]);
+  const [runs, setRuns] = useState([]);
+  const [syncs, setSyncs] = useState([]);
   const [error, setError] = useState(null);
+  const key = toQuery({ provider_config_key: integration });
+  const path = `/connections/${encodeURIComponent(connectionId)}`;
+  const load = () => api(`${path}/summary${key}`).then(setConnection, (e) => setError(e.message));
   useEffect(() => {
-    const key = toQuery({ provider_config_key: integration });
-    api(`/connections/${encodeURIComponent(connectionId)}/summary${key}`).then(setConnection, (e) => setError(e.message));
-    api(`/logs${toQuery({ provider_config_key: integration, connection_id: connectionId, limit: 10 })}`).then((r) => setCalls(r.data), () => undefined);
+    setConnection(null);
+    load();
+    const scope = { provider_config_key: integration, connection_id: connectionId, limit: 10 };
+    api(`/logs${toQuery({ ...scope, type: 'proxy' })}`).then((r) => setCalls(r.data), () => undefined);
+    api(`/runs${toQuery(scope)}`).then((r) => setRuns(r.data), () => undefined);
+    api(`/sync/status${toQuery({ syncs: '*', provider_config_key: integration, connection_id: connectionId })}`).then((r) => setSyncs(r.syncs), () => undefined);
   }, [integration, connectionId]);
   if (error) return html`<p class="banner bad" role="alert">${error}</p>`;
   if (connection === null) return html`<div class="loading" aria-busy="true">Loading…</div>`;
   const user = connection.end_user;
+  const saveMetadata = async (metadata) => {
+    const updated = await api(`${path}${key}`, { method: 'PATCH', body: { metadata } });
+    setConnection((current) => ({ ...current, metadata: updated.metadata }));
+  };
+  const remove = async () => {
+    await api(`${path}${key}`, { method: 'DELETE' });
+    navigate(['connections'], { integration });
+  };
   return html`
     <section>
       <a class="back" href="#/connections">← Connections</a>
       <div class="page-head"><h1 class="mono">${connection.connection_id}</h1><${StatusPill} status=${connection.refresh.status} /></div>
-      <dl class="facts card">
-        <div><dt>Integration</dt><dd>${connection.provider_config_key} (${connection.provider})</dd></div>
+      <dl class="facts card" aria-label="Credentials">
+        <div><dt>Integration</dt><dd><a href=${hrefOf(['integrations', connection.provider_config_key])}>${connection.provider_config_key}</a> (${connection.provider})</dd></div>
         <div><dt>Credentials</dt><dd>${connection.credentials.type}</dd></div>
         <div><dt>Expires</dt><dd>${connection.credentials.expires_at ? new Date(connection.credentials.expires_at).toLocaleString() : 'never'}</dd></div>
         <div><dt>Last refresh</dt><dd>${connection.refresh.last_success ? formatTime(connection.refresh.last_success) : '—'}</dd></div>
         <div><dt>Last refresh failure</dt><dd>${connection.refresh.last_failure ? formatTime(connection.refresh.last_failure) : '—'}</dd></div>
+        <div><dt>Failed refreshes</dt><dd>${connection.refresh.attempts ?? 0}</dd></div>
         <div><dt>Created</dt><dd>${new Date(connection.created_at).toLocaleString()}</dd></div>
+        <div><dt>Last read by the app</dt><dd>${connection.last_fetched_at ? formatTime(connection.last_fetched_at) : 'never'}</dd></div>
       </dl>
       <div class="two">
         <div class="card">
@@ -129,20 +150,49 @@ export function ConnectionDetailPage({ integration, connectionId }) {
           <h2>Tags</h2>
           <p>${Object.keys(connection.tags ?? {}).length === 0 ? html`<span class="muted">none</span>` : Object.entries(connection.tags).map(([k, v]) => html`<span class="tag">${k}: ${v}</span> `)}</p>
         </div>
-        <div class="card"><h2>Metadata</h2><pre class="json">${JSON.stringify(connection.metadata, null, 2)}</pre></div>
+        <div class="card"><h2>Metadata</h2><${JsonEditor} label="Metadata (JSON)" value=${connection.metadata} onSave=${saveMetadata} saveLabel="Save metadata" /></div>
       </div>
       <div class="card table-card">
-        <div class="card-head"><h2>Recent operations</h2><a href=${hrefOf(['logs'], { integration, connection: connectionId })}>All in Logs →</a></div>
-        <table aria-label="Recent operations">
-          <tbody>${calls.map((op) => html`<tr>
+        <div class="card-head"><h2>Syncs</h2><a href=${hrefOf(['syncs'], { integration, connection: connectionId })}>Manage syncs →</a></div>
+        <table aria-label="Syncs of this connection">
+          <tbody>${syncs.map((sync) => html`<tr key=${`${sync.name}/${sync.variant}`}>
+            <td class="mono">${sync.name}${sync.variant === 'base' ? '' : `::${sync.variant}`}</td>
+            <td><${SyncStatus} status=${sync.status} /></td>
+            <td class="muted">last ${formatTime(sync.finishedAt)}</td>
+            <td class="muted">next ${sync.nextScheduledSyncAt ? formatTime(sync.nextScheduledSyncAt) : '—'}</td>
+          </tr>`)}</tbody>
+        </table>
+        ${syncs.length === 0 && html`<p class="empty">No sync runs or schedules for this connection.</p>`}
+      </div>
+      <div class="card table-card">
+        <div class="card-head"><h2>Recent runs</h2><a href=${hrefOf(['runs'], { integration, connection: connectionId })}>All runs →</a></div>
+        <table aria-label="Recent runs">
+          <tbody>${runs.map((run) => html`<tr key=${run.id}>
+            <td class="nowrap"><a href=${hrefOf(['runs', run.id])}>${formatTime(run.created_at)}</a></td>
+            <td><span class="tag">${run.kind}</span></td>
+            <td class="mono">${run.function}</td>
+            <td><${RunState} state=${run.state} /></td>
+            <td class="num">${formatDuration(run.duration_ms)}</td>
+          </tr>`)}</tbody>
+        </table>
+        ${runs.length === 0 && html`<p class="empty">No runs for this connection.</p>`}
+      </div>
+      <div class="card table-card">
+        <div class="card-head"><h2>Recent calls</h2><a href=${hrefOf(['logs'], { integration, connection: connectionId })}>All in Logs →</a></div>
+        <table aria-label="Recent calls">
+          <tbody>${calls.map((op) => html`<tr key=${op.id}>
             <td class="nowrap"><a href=${hrefOf(['logs', op.id])}>${formatTime(op.started_at)}</a></td>
-            <td><span class="tag">${op.type}</span></td>
-            <td class="what"><span class="method">${op.method ?? op.action}</span> <span class="url">${op.url ?? op.request?.function ?? ''}</span></td>
+            <td class="what"><span class="method">${op.method}</span> <span class="url">${op.url ?? ''}</span></td>
             <td><span class=${`pill ${statusTone(op.status, op.state)}`}>${op.status ?? op.state}</span></td>
             <td class="num">${formatDuration(op.duration_ms)}</td>
           </tr>`)}</tbody>
         </table>
-        ${calls.length === 0 && html`<p class="empty">No operations logged for this connection.</p>`}
+        ${calls.length === 0 && html`<p class="empty">No calls logged for this connection.</p>`}
+      </div>
+      <div class="card danger-zone">
+        <h2>Delete</h2>
+        <p class="muted">Its credentials are deleted with it; the app must connect the account again.</p>
+        <${ConfirmButton} label="Delete connection" question=${`Delete connection ${connection.connection_id}?`} onConfirm=${remove} />
       </div>
     </section>`;
 }

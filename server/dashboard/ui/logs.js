@@ -1,11 +1,13 @@
 // Logs: GET /logs with filters (kept in the URL, so a search can be shared), newest first, cursor
 // paging, and live operations from GET /logs/stream (Server-Sent Events) while the page is open.
-// A call's page: GET /logs/:id — method, URL, redacted headers, attempts on a timeline.
+// A call's page: GET /logs/:id — method, URL, redacted headers, attempts on a timeline, and its
+// parent run; a run's page lists the calls made inside it (GET /logs?parent_id=).
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { html } from './html.js';
 import { api, toQuery } from './api.js';
 import { formatDuration, formatTime, statusTone } from './format.js';
 import { hrefOf, navigate } from './router.js';
+import { ChildCalls, LogLines } from './runs.js';
 
 const PAGE_SIZE = 50;
 // Live rows kept above the first page: an open tab on a busy proxy must not grow without end.
@@ -178,6 +180,25 @@ function Attempts({ attempts }) {
     </div>`;
 }
 
+/** The run a call was made in: its function, state and a link to the run's page. */
+function ParentRun({ parentId }) {
+  const [parent, setParent] = useState(null);
+  useEffect(() => {
+    api(`/logs/${encodeURIComponent(parentId)}`).then((r) => setParent(r.data), () => setParent(undefined));
+  }, [parentId]);
+  if (parent === undefined) return html`<div class="card"><h2>Parent run</h2><p class="muted">Its log operation is not stored (yet, or any more).</p></div>`;
+  if (parent === null) return null;
+  const runId = parent.request?.runId;
+  return html`
+    <div class="card parent-run" role="region" aria-label="Parent run">
+      <h2>Parent run</h2>
+      <p><span class="tag">${parent.type}</span> <span class="mono">${parent.request?.function ?? parent.action}</span>
+        <span class=${`pill ${statusTone(parent.status, parent.state)}`}>${parent.state}</span>
+        <span class="muted">${formatTime(parent.started_at)} · ${formatDuration(parent.duration_ms)}</span>
+        ${runId ? html` · <a href=${hrefOf(['runs', runId])}>Open the run</a>` : html` · <a href=${hrefOf(['logs', parent.id])}>Open its log</a>`}</p>
+    </div>`;
+}
+
 export function LogDetailPage({ id }) {
   const [op, setOp] = useState(null);
   const [error, setError] = useState(null);
@@ -201,12 +222,14 @@ export function LogDetailPage({ id }) {
         <div><dt>Connection</dt><dd>${op.provider_config_key && op.connection_id ? html`<a href=${hrefOf(['connections', op.provider_config_key, op.connection_id])}>${op.connection_id}</a>` : '—'}</dd></div>
         <div><dt>Started</dt><dd>${new Date(op.started_at).toLocaleString()}</dd></div>
         <div><dt>Duration</dt><dd>${formatDuration(op.duration_ms)}</dd></div>
-        ${op.parent_id && html`<div><dt>Parent run</dt><dd><a href=${hrefOf(['logs', op.parent_id])}>${op.parent_id}</a></dd></div>`}
+        ${op.request?.runId && html`<div><dt>Run</dt><dd><a href=${hrefOf(['runs', op.request.runId])}>${op.request.runId}</a></dd></div>`}
       </dl>
+      ${op.parent_id && html`<${ParentRun} parentId=${op.parent_id} />`}
       ${op.error && html`<div class="banner bad"><strong>${op.error.code}</strong> ${op.error.message}</div>`}
       ${op.attempts.length > 0 || op.type === 'proxy' ? html`<${Attempts} attempts=${op.attempts} />` : null}
       ${op.type === 'proxy' ? html`<div class="two"><${Headers} title="Request headers" headers=${op.request?.headers} /><${Headers} title="Response headers" headers=${op.response?.headers} /></div>` : null}
-      ${op.messages.length > 0 && html`<div class="card"><h2>Log lines</h2><pre class="log-lines">${op.messages.map((m) => `${m.at ?? ''} ${m.level ?? ''} ${m.message ?? JSON.stringify(m)}`).join('\n')}</pre></div>`}
+      <${LogLines} messages=${op.messages} />
+      ${(op.type === 'action' || op.type === 'sync') && op.action === 'run' ? html`<${ChildCalls} logId=${op.id} />` : null}
       ${op.type !== 'proxy' && op.request ? html`<div class="card"><h2>Details</h2><pre class="json">${JSON.stringify(op.request, null, 2)}</pre></div>` : null}
     </section>`;
 }

@@ -1,5 +1,6 @@
+import { createDecipheriv, generateKeyPairSync, randomBytes, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { MAX_CODEC_INPUT, MAX_ENCODING_LABEL_CHARS, MAX_QUERY_CHARS, MAX_QUERY_PAIRS, MAX_URL_CHARS } from '../../../../runner/sandbox/guest/bounds.js';
+import { MAX_CODEC_INPUT, MAX_CRYPTO_KEY_BYTES, MAX_ENCODING_LABEL_CHARS, MAX_PBKDF2_ITERATIONS, MAX_QUERY_CHARS, MAX_QUERY_PAIRS, MAX_URL_CHARS } from '../../../../runner/sandbox/guest/bounds.js';
 import { servePure } from '../../../../runner/sandbox/services.js';
 
 const serve = (name: string, a?: unknown, b?: unknown, c?: unknown, d?: unknown) => servePure(name, a, b, c, d);
@@ -51,5 +52,40 @@ describe('host services: every input is bounded', () => {
     expect(serve('text.decode', null, ' Latin1 ', false, false)).toBe('windows-1252');
     expect(() => serve('crypto.random', 65537)).toThrow(RangeError);
     expect(() => serve('clone', {})).toThrow('Unknown service');
+  });
+});
+
+// Signatures, key derivation and ciphers (runner/sandbox/crypto-services.ts): keys are the
+// function's bytes, parsed per call; what would hold the runner's loop too long is refused.
+describe('host crypto services', () => {
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const pem = (key: KeyObject, type: 'pkcs8' | 'spki') => new TextEncoder().encode(key.export({ type, format: 'pem' }) as string);
+  const data = new TextEncoder().encode('header.claims');
+
+  it('signs RSA-SHA256 as Node does, and verifies with the public key or the private one', () => {
+    const signature = serve('crypto.sign', 'RSA-SHA256', { key: pem(rsa.privateKey, 'pkcs8') }, data) as Uint8Array;
+    expect(nodeVerify('sha256', data, rsa.publicKey, signature)).toBe(true);
+    expect(serve('crypto.verify', 'sha256', { key: pem(rsa.publicKey, 'spki') }, data, signature)).toBe(true);
+    expect(serve('crypto.verify', 'sha256', { key: pem(rsa.privateKey, 'pkcs8') }, data, signature)).toBe(true);
+    expect(serve('crypto.verify', 'sha256', { key: pem(rsa.publicKey, 'spki') }, new TextEncoder().encode('other'), signature)).toBe(false);
+  });
+
+  it.each([
+    ['a DSA key', () => serve('crypto.sign', 'sha256', { key: pem(generateKeyPairSync('dsa', { modulusLength: 1024, divisorLength: 160 }).privateKey, 'pkcs8') }, data), /not supported/],
+    ['pbkdf2 over its iterations', () => serve('crypto.pbkdf2', new Uint8Array(4), new Uint8Array(4), MAX_PBKDF2_ITERATIONS + 1, { keylen: 32, digest: 'sha256' }), /iterations must be/],
+    ['pbkdf2 over its blocks', () => serve('crypto.pbkdf2', new Uint8Array(4), new Uint8Array(4), MAX_PBKDF2_ITERATIONS, { keylen: 64, digest: 'sha256' }), /output blocks/],
+    ['a key over its bound', () => serve('crypto.sign', 'sha256', { key: new Uint8Array(MAX_CRYPTO_KEY_BYTES + 1) }, data), /larger than/],
+    ['an unknown cipher', () => serve('crypto.cipher', 'encrypt', { algorithm: 'des-ede3-cbc', key: new Uint8Array(24), iv: new Uint8Array(8) }, data), /Unknown cipher/],
+  ])('refuses %s', (_name, call, message) => {
+    expect(call).toThrow(message);
+  });
+
+  it('encrypts AES-256-GCM that Node decrypts, and refuses a forged tag', () => {
+    const key = randomBytes(32);
+    const iv = randomBytes(12);
+    const sealed = serve('crypto.cipher', 'encrypt', { algorithm: 'aes-256-gcm', key, iv }, data) as { data: Uint8Array; authTag: Uint8Array };
+    const decipher = createDecipheriv('aes-256-gcm', key, iv).setAuthTag(sealed.authTag);
+    expect(Buffer.concat([decipher.update(sealed.data), decipher.final()]).toString()).toBe('header.claims');
+    expect(() => serve('crypto.cipher', 'decrypt', { algorithm: 'aes-256-gcm', key, iv, authTag: new Uint8Array(16) }, sealed.data)).toThrow(/unable to authenticate/);
   });
 });

@@ -1,0 +1,122 @@
+// Remembers, in the data directory, which build of a functions folder was last deployed, so that a
+// start whose folder and Patchbay are unchanged deploys nothing and builds nothing: no esbuild, no
+// type check, no isolate to read definitions. Keyed by content (a fingerprint of the folder's files
+// and of Patchbay's own build inputs), never by modification time. Never decides what to deploy;
+// a cache it cannot read is a miss.
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import type { DeployedFunction, FunctionFailure, FunctionFailureInput } from '../server/store/index.js';
+
+/** Bumped when the file's shape changes: an older file is a miss. */
+const CACHE_VERSION = 1;
+
+/** What the functions table held after the deploy of a fingerprint. */
+export interface DeployedState {
+  functions: Array<Pick<DeployedFunction, 'integrationKey' | 'kind' | 'name' | 'bundleHash' | 'sourcePath' | 'config' | 'enabled'>>;
+  failures: FunctionFailureInput[];
+}
+
+export interface BuildCacheEntry {
+  version: number;
+  fingerprint: string;
+  state: DeployedState;
+}
+
+/** The deployed state as comparable data: sorted, without timestamps. */
+export function toDeployedState(functions: DeployedFunction[], failures: FunctionFailure[]): DeployedState {
+  const label = (f: { integrationKey: string; kind: string; name: string }) => `${f.integrationKey}\0${f.kind}\0${f.name}`;
+  const byLabel = <T extends { integrationKey: string; kind: string; name: string }>(a: T, b: T) => (label(a) < label(b) ? -1 : label(a) > label(b) ? 1 : 0);
+  return {
+    functions: functions
+      .map(({ integrationKey, kind, name, bundleHash, sourcePath, config, enabled }) => ({ integrationKey, kind, name, bundleHash, sourcePath, config, enabled }))
+      .sort(byLabel),
+    failures: failures.map(({ integrationKey, kind, name, sourcePath, problems }) => ({ integrationKey, kind, name, sourcePath, problems })).sort(byLabel),
+  };
+}
+
+/** Whether the database holds what the cached deploy left there (nobody deployed since). */
+export function isUnchangedSince(entry: BuildCacheEntry, current: DeployedState): boolean {
+  // Through JSON both sides: jsonb and the file keep keys in different orders, values alike.
+  return isDeepStrictEqual(JSON.parse(JSON.stringify(entry.state)), JSON.parse(JSON.stringify(current)));
+}
+
+export async function readBuildCache(file: string, fingerprint: string): Promise<BuildCacheEntry | undefined> {
+  try {
+    const entry = JSON.parse(await readFile(file, 'utf8')) as BuildCacheEntry;
+    return entry.version === CACHE_VERSION && entry.fingerprint === fingerprint ? entry : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function writeBuildCache(file: string, fingerprint: string, state: DeployedState): Promise<void> {
+  const entry: BuildCacheEntry = { version: CACHE_VERSION, fingerprint, state };
+  // Written aside and renamed: a crash never leaves half a file that would parse.
+  const staging = `${file}.${process.pid}`;
+  await writeFile(staging, `${JSON.stringify(entry)}\n`);
+  await rename(staging, file);
+}
+
+/**
+ * sha256 over every file a build of `functionsDir` depends on: the folder's own files (its
+ * node_modules through npm's lockfile of the installed tree, not file by file), Patchbay's function
+ * SDK and runner (bundle options, type check, guest runtime), the definitions' frequency parser,
+ * and Patchbay's lockfile (esbuild, TypeScript and zod versions), plus the type check setting.
+ */
+export async function fingerprintFunctions(functionsDir: string, options: { typecheck: boolean }): Promise<string> {
+  const hash = createHash('sha256');
+  hash.update(`patchbay-functions-build ${CACHE_VERSION} typecheck=${options.typecheck}\n`);
+  const add = async (label: string, file: string) => {
+    const content = await readFile(file).catch(() => undefined);
+    if (content === undefined) return;
+    hash.update(`${label}\0${content.length}\0`);
+    hash.update(content);
+  };
+  const root = path.resolve(functionsDir);
+  for (const file of await listFiles(root, true)) await add(`functions/${path.relative(root, file)}`, file);
+
+  // runner/build-cache.ts from source, dist/runner/build-cache.js compiled: the SDK and the
+  // frequency parser are found the same way from here.
+  const runnerDir = path.dirname(fileURLToPath(import.meta.url));
+  const patchbayDir = path.dirname(runnerDir);
+  // dist/ in a checkout type-checks against the checkout's sdk/ sources (runner/bundle.ts).
+  const sourceSdk = path.basename(patchbayDir) === 'dist' ? [path.join(patchbayDir, '..', 'sdk')] : [];
+  for (const dir of [runnerDir, path.join(patchbayDir, 'sdk'), ...sourceSdk, path.join(patchbayDir, 'server', 'functions')]) {
+    for (const file of await listFiles(dir, false)) await add(`patchbay/${path.relative(patchbayDir, file)}`, file);
+  }
+  for (let dir = patchbayDir; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package-lock.json'))) {
+      await add('patchbay/package-lock.json', path.join(dir, 'package-lock.json'));
+      break;
+    }
+    if (path.dirname(dir) === dir) break;
+  }
+  return hash.digest('hex');
+}
+
+/** Every file below `dir`, sorted; dotfiles skipped, node_modules reduced to npm's record of it. */
+async function listFiles(dir: string, withModules: boolean): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  const files: string[] = [];
+  for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    const full = path.join(dir, entry.name);
+    if (entry.name === 'node_modules') {
+      // npm rewrites it on every install: a package added, removed or upgraded changes it.
+      if (withModules) files.push(path.join(full, '.package-lock.json'));
+      continue;
+    }
+    if (entry.name.startsWith('.')) continue;
+    // A symbolic link counts as what it points to (a linked checkout, a shared folder).
+    const isDir = entry.isDirectory() || (entry.isSymbolicLink() && (await stat(full).then((s) => s.isDirectory(), () => false)));
+    if (isDir) {
+      files.push(...(await listFiles(full, withModules)));
+    } else {
+      files.push(full);
+    }
+  }
+  return files;
+}

@@ -1,0 +1,128 @@
+// Runs: action and sync runs from GET /runs (filters in the URL, newest first, cursor paging),
+// and a run's page from GET /runs/:id — input and output (actions), records per model (syncs),
+// its log lines (GET /logs/:log_id) and the proxy calls made inside it (GET /logs?parent_id=).
+import { useEffect, useState } from 'preact/hooks';
+import { html } from './html.js';
+import { api, toQuery } from './api.js';
+import { formatDuration, formatTime, statusTone } from './format.js';
+import { hrefOf, navigate } from './router.js';
+import { LoadOlder, RunState, useCursorList } from './widgets.js';
+
+const PAGE_SIZE = 50;
+const STATES = ['queued', 'running', 'succeeded', 'failed', 'interrupted'];
+
+function toApiFilter(params) {
+  return { provider_config_key: params.integration, connection_id: params.connection, kind: params.kind, state: params.state, function: params.function };
+}
+
+function ModelCounts({ models }) {
+  if (!models || Object.keys(models).length === 0) return html`<span class="muted">—</span>`;
+  return Object.entries(models).map(([model, c]) => html`<span class="tag">${model}: +${c.added} ~${c.updated} −${c.deleted}</span> `);
+}
+
+export function RunsPage({ params }) {
+  const filter = toApiFilter(params);
+  const list = useCursorList((cursor) => api(`/runs${toQuery({ ...filter, limit: PAGE_SIZE, cursor })}`), JSON.stringify(filter));
+  const submit = (event) => {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    const value = (name) => String(form.get(name) ?? '').trim();
+    navigate(['runs'], { integration: value('integration'), connection: value('connection'), function: value('function'), kind: value('kind'), state: value('state') });
+  };
+  return html`
+    <section>
+      <div class="page-head"><h1>Runs</h1></div>
+      <form class="filters card" onSubmit=${submit} key=${JSON.stringify(params)}>
+        <label>Integration<input name="integration" value=${params.integration ?? ''} maxlength="255" placeholder="any" /></label>
+        <label>Connection<input name="connection" value=${params.connection ?? ''} maxlength="255" placeholder="any" /></label>
+        <label>Function<input name="function" value=${params.function ?? ''} maxlength="255" placeholder="any" /></label>
+        <label>Kind<select name="kind" value=${params.kind ?? ''}><option value="">any</option><option value="action">action</option><option value="sync">sync</option></select></label>
+        <label>State<select name="state" value=${params.state ?? ''}><option value="">any</option>${STATES.map((s) => html`<option value=${s}>${s}</option>`)}</select></label>
+        <div class="filter-actions"><button class="primary" type="submit">Apply</button><a class="button ghost" href="#/runs">Clear</a></div>
+      </form>
+      ${list.error && html`<p class="banner bad" role="alert">${list.error}</p>`}
+      <div class="card table-card">
+        <table aria-label="Runs">
+          <thead><tr><th>Created</th><th>Kind</th><th>Function</th><th>Integration</th><th>Connection</th><th>State</th><th>Records</th><th class="num">Duration</th></tr></thead>
+          <tbody>${list.items.map((run) => html`
+            <tr key=${run.id}>
+              <td class="nowrap"><a href=${hrefOf(['runs', run.id])}>${formatTime(run.created_at)}</a></td>
+              <td><span class="tag">${run.kind}</span></td>
+              <td class="mono">${run.function}</td>
+              <td>${run.provider_config_key}</td>
+              <td class="mono">${run.connection_id}</td>
+              <td><${RunState} state=${run.state} />${run.error && html` <span class="muted">${run.error.code}</span>`}</td>
+              <td>${run.kind === 'sync' ? html`<${ModelCounts} models=${run.models} />` : html`<span class="muted">—</span>`}</td>
+              <td class="num">${formatDuration(run.duration_ms)}</td>
+            </tr>`)}</tbody>
+        </table>
+        ${!list.loading && list.items.length === 0 && html`<p class="empty">No run matches these filters.</p>`}
+        <${LoadOlder} list=${list} />
+      </div>
+    </section>`;
+}
+
+/** The proxy calls a run made, newest first, paged: one table for the run page and a log's page. */
+export function ChildCalls({ logId }) {
+  const list = useCursorList((cursor) => api(`/logs${toQuery({ parent_id: logId, limit: PAGE_SIZE, cursor })}`), logId);
+  return html`
+    <div class="card table-card">
+      <div class="card-head"><h2>Calls made by this run</h2></div>
+      <table aria-label="Calls made by this run">
+        <tbody>${list.items.map((op) => html`
+          <tr key=${op.id}>
+            <td class="nowrap"><a href=${hrefOf(['logs', op.id])}>${formatTime(op.started_at)}</a></td>
+            <td class="what"><span class="method">${op.method}</span> <span class="url">${op.url ?? ''}</span></td>
+            <td><span class=${`pill ${statusTone(op.status, op.state)}`}>${op.status ?? op.error?.code ?? op.state}</span></td>
+            <td class="num">${formatDuration(op.duration_ms)}</td>
+          </tr>`)}</tbody>
+      </table>
+      ${!list.loading && list.items.length === 0 && html`<p class="empty">This run made no proxy call.</p>`}
+      <${LoadOlder} list=${list} />
+    </div>`;
+}
+
+export function LogLines({ messages }) {
+  if (!messages || messages.length === 0) return null;
+  return html`<div class="card"><h2>Log lines</h2><pre class="log-lines">${messages.map((m) => `${m.at ?? ''} ${m.level ?? ''} ${m.message ?? JSON.stringify(m)}`).join('\n')}</pre></div>`;
+}
+
+export function RunDetailPage({ id }) {
+  const [run, setRun] = useState(null);
+  const [log, setLog] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    setRun(null);
+    setLog(null);
+    api(`/runs/${encodeURIComponent(id)}`).then((r) => {
+      setRun(r.data);
+      // A queued or running run has no log operation yet.
+      api(`/logs/${r.data.log_id}`).then((l) => setLog(l.data), () => undefined);
+    }, (e) => setError(e.message));
+  }, [id]);
+  if (error) return html`<p class="banner bad" role="alert">${error}</p>`;
+  if (run === null) return html`<div class="loading" aria-busy="true">Loading…</div>`;
+  return html`
+    <section>
+      <a class="back" href="#/runs">← Runs</a>
+      <div class="page-head"><h1 class="mono">${run.function}</h1><span class="tag">${run.kind}</span><${RunState} state=${run.state} /></div>
+      <dl class="facts card">
+        <div><dt>Integration</dt><dd>${run.provider_config_key}</dd></div>
+        <div><dt>Connection</dt><dd><a href=${hrefOf(['connections', run.provider_config_key, run.connection_id])}>${run.connection_id}</a></dd></div>
+        <div><dt>Created</dt><dd>${new Date(run.created_at).toLocaleString()}</dd></div>
+        <div><dt>Duration</dt><dd>${formatDuration(run.duration_ms)}</dd></div>
+        <div><dt>Attempt</dt><dd>${run.attempt}</dd></div>
+        <div><dt>Log</dt><dd><a href=${hrefOf(['logs', run.log_id])}>operation</a></dd></div>
+        ${run.kind === 'sync' && html`<div><dt>Variant</dt><dd>${run.variant}</dd></div>`}
+      </dl>
+      ${run.error && html`<div class="banner bad"><strong>${run.error.code}</strong> ${run.error.message}</div>`}
+      ${run.kind === 'action'
+        ? html`<div class="two">
+            <div class="card"><h2>Input</h2><pre class="json" aria-label="Input">${JSON.stringify(run.input, null, 2)}</pre></div>
+            <div class="card"><h2>Output</h2><pre class="json" aria-label="Output">${JSON.stringify(run.output, null, 2)}</pre></div>
+          </div>`
+        : html`<div class="card"><h2>Records per model</h2><p><${ModelCounts} models=${run.models} /></p></div>`}
+      <${LogLines} messages=${log?.messages} />
+      <${ChildCalls} logId=${run.log_id} />
+    </section>`;
+}

@@ -1,0 +1,159 @@
+// Syncs: one connection's syncs from GET /sync/status (status, last result, next run) with
+// pause, start and trigger (with or without reset) through the /sync/* routes, and a records
+// browser per model over GET /records (cursor paging, each record's JSON on a click).
+import { useEffect, useState } from 'preact/hooks';
+import { html } from './html.js';
+import { api, toQuery } from './api.js';
+import { formatTime } from './format.js';
+import { hrefOf, navigate } from './router.js';
+import { LoadOlder, useCursorList } from './widgets.js';
+
+const STATUS_TONES = { SUCCESS: 'good', RUNNING: 'info', PAUSED: 'warn', ERROR: 'bad', STOPPED: 'info' };
+// Connections offered in the picker; a longer list is narrowed by typing the id.
+const CONNECTION_CHOICES = 100;
+const RECORDS_PAGE = 50;
+
+export function SyncStatus({ status }) {
+  return html`<span class=${`pill ${STATUS_TONES[status] ?? 'info'}`}>${status}</span>`;
+}
+
+function modelsOf(fn) {
+  return Array.isArray(fn?.config?.models) ? fn.config.models : Object.keys(fn?.config?.models ?? {});
+}
+
+function Counts({ result }) {
+  const models = result?.models;
+  if (!models || Object.keys(models).length === 0) return html`<span class="muted">—</span>`;
+  return Object.entries(models).map(([model, c]) => html`<span class="tag">${model}: +${c.added} ~${c.updated} −${c.deleted}</span> `);
+}
+
+/** Integration and connection pickers whose choice is kept in the URL. */
+function ScopePicker({ route, params }) {
+  const [integrations, setIntegrations] = useState([]);
+  const [connections, setConnections] = useState([]);
+  useEffect(() => {
+    api('/integrations').then((r) => setIntegrations(r.data), () => undefined);
+  }, []);
+  useEffect(() => {
+    if (!params.integration) return setConnections([]);
+    api(`/connections${toQuery({ integrationId: params.integration, limit: CONNECTION_CHOICES })}`).then((r) => setConnections(r.connections), () => undefined);
+  }, [params.integration]);
+  return html`
+    <div class="filters card">
+      <label>Integration<select value=${params.integration ?? ''} onChange=${(e) => navigate(route, { integration: e.currentTarget.value })}>
+        <option value="">choose…</option>${integrations.map((i) => html`<option value=${i.unique_key}>${i.unique_key}</option>`)}
+      </select></label>
+      <label class="grow">Connection<input list="connection-choices" value=${params.connection ?? ''} maxlength="255" placeholder="connection id"
+        onChange=${(e) => navigate(route, { ...params, connection: e.currentTarget.value.trim(), model: undefined })} /></label>
+      <datalist id="connection-choices">${connections.map((c) => html`<option value=${c.connection_id} />`)}</datalist>
+    </div>`;
+}
+
+export function SyncsPage({ params }) {
+  const [syncs, setSyncs] = useState(null);
+  const [deployed, setDeployed] = useState([]);
+  const [error, setError] = useState(null);
+  const [notice, setNotice] = useState(null);
+  const scope = { provider_config_key: params.integration, connection_id: params.connection };
+  const ready = Boolean(params.integration && params.connection);
+  const load = () =>
+    api(`/sync/status${toQuery({ syncs: '*', ...scope })}`).then((r) => (setSyncs(r.syncs), setError(null)), (e) => setError(e.message));
+  useEffect(() => {
+    api('/functions').then((r) => setDeployed(r.functions.filter((f) => f.kind === 'sync')), () => undefined);
+  }, []);
+  useEffect(() => {
+    setSyncs(null);
+    if (!ready) return undefined;
+    load();
+    // A triggered run changes state on the runner: the table follows it while the page is open.
+    const timer = setInterval(load, 2000);
+    return () => clearInterval(timer);
+  }, [params.integration, params.connection]);
+
+  const act = async (label, route, body, method = 'POST') => {
+    setNotice(null);
+    try {
+      await api(route, { method, body: { ...scope, ...body } });
+      setNotice(label);
+      await load();
+    } catch (e) {
+      setError(e.message);
+    }
+  };
+  const names = new Set((syncs ?? []).map((s) => s.name));
+  const rows = [
+    ...(syncs ?? []),
+    // Deployed syncs with no schedule or run for this connection yet.
+    ...deployed.filter((f) => f.integration_key === params.integration && !names.has(f.name)).map((f) => ({ name: f.name, variant: 'base', status: 'STOPPED', finishedAt: null, nextScheduledSyncAt: null, latestResult: null, error: null })),
+  ];
+  return html`
+    <section>
+      <div class="page-head"><h1>Syncs</h1></div>
+      <${ScopePicker} route=${['syncs']} params=${params} />
+      ${error && html`<p class="banner bad" role="alert">${error}</p>`}
+      ${notice && html`<p class="banner good" role="status">${notice}</p>`}
+      ${!ready && html`<p class="empty card">Choose an integration and a connection to see its syncs.</p>`}
+      ${ready && html`
+        <div class="card table-card">
+          <table aria-label="Syncs">
+            <thead><tr><th>Sync</th><th>Status</th><th>Last result</th><th>Last run</th><th>Next run</th><th>Models</th><th></th></tr></thead>
+            <tbody>${rows.map((sync) => {
+              const fn = deployed.find((f) => f.integration_key === params.integration && f.name === sync.name);
+              const target = { syncs: [sync.variant === 'base' ? sync.name : { name: sync.name, variant: sync.variant }] };
+              return html`<tr key=${`${sync.name}/${sync.variant}`}>
+                <td class="mono">${sync.name}${sync.variant === 'base' ? '' : `::${sync.variant}`}</td>
+                <td><${SyncStatus} status=${sync.status} /></td>
+                <td>${sync.error ? html`<span class="form-error">${sync.error.code}</span>` : html`<${Counts} result=${sync.latestResult} />`}</td>
+                <td class="nowrap">${formatTime(sync.finishedAt)}</td>
+                <td class="nowrap">${sync.nextScheduledSyncAt ? formatTime(sync.nextScheduledSyncAt) : '—'}</td>
+                <td>${modelsOf(fn).map((model) => html`<a class="tag" href=${hrefOf(['records'], { integration: params.integration, connection: params.connection, model })}>${model}</a> `)}</td>
+                <td class="actions">
+                  ${sync.status === 'PAUSED'
+                    ? html`<button type="button" onClick=${() => act(`Started ${sync.name}.`, '/sync/start', target)}>Start</button>`
+                    : html`<button type="button" onClick=${() => act(`Paused ${sync.name}.`, '/sync/pause', target)}>Pause</button>`}
+                  <button type="button" onClick=${() => act(`Triggered ${sync.name}.`, '/sync/trigger', target)}>Trigger</button>
+                  <button type="button" title="Forget the checkpoint and fetch everything again" onClick=${() => act(`Triggered ${sync.name} with a reset.`, '/sync/trigger', { ...target, opts: { reset: true } })}>Trigger with reset</button>
+                </td>
+              </tr>`;
+            })}</tbody>
+          </table>
+          ${syncs !== null && rows.length === 0 && html`<p class="empty">No sync is deployed for ${params.integration}.</p>`}
+          ${syncs === null && !error && html`<p class="empty" aria-busy="true">Loading…</p>`}
+        </div>`}
+    </section>`;
+}
+
+export function RecordsPage({ params }) {
+  const [open, setOpen] = useState(null);
+  const ready = Boolean(params.integration && params.connection && params.model);
+  const headers = { 'provider-config-key': params.integration ?? '', 'connection-id': params.connection ?? '' };
+  const list = useCursorList(
+    (cursor) => (ready ? api(`/records${toQuery({ model: params.model, limit: RECORDS_PAGE, cursor })}`, { headers }).then((r) => ({ data: r.records, next_cursor: r.next_cursor })) : Promise.resolve({ data: [], next_cursor: null })),
+    JSON.stringify([params.integration, params.connection, params.model]),
+  );
+  return html`
+    <section>
+      <a class="back" href=${hrefOf(['syncs'], { integration: params.integration, connection: params.connection })}>← Syncs</a>
+      <div class="page-head"><h1>Records</h1>${params.model && html`<span class="tag">${params.model}</span>`}</div>
+      <${ScopePicker} route=${['records']} params=${params} />
+      ${list.error && html`<p class="banner bad" role="alert">${list.error}</p>`}
+      ${!ready && html`<p class="empty card">Choose a connection and open a model from the Syncs page.</p>`}
+      ${ready && html`
+        <div class="card table-card">
+          <table aria-label="Records">
+            <thead><tr><th>Id</th><th>Last change</th><th>Modified</th><th>Fields</th></tr></thead>
+            <tbody>${list.items.map((record) => html`
+              <tr key=${record.id} class="clickable" onClick=${() => setOpen(open === record.id ? null : record.id)}>
+                <td class="mono"><button type="button" class="link" aria-expanded=${open === record.id}>${record.id}</button></td>
+                <td><span class="tag">${record._nango_metadata.last_action}</span></td>
+                <td class="nowrap">${formatTime(record._nango_metadata.last_modified_at)}</td>
+                <td class="muted">${Object.keys(record).filter((k) => k !== '_nango_metadata' && k !== 'id').slice(0, 6).join(', ')}</td>
+              </tr>
+              ${open === record.id && html`<tr class="expanded"><td colspan="4"><pre class="json" aria-label=${`Record ${record.id}`}>${JSON.stringify(record, null, 2)}</pre></td></tr>`}`)}
+            </tbody>
+          </table>
+          ${!list.loading && list.items.length === 0 && html`<p class="empty">No records for this model yet.</p>`}
+          <${LoadOlder} list=${list} label="Load more" />
+        </div>`}
+    </section>`;
+}

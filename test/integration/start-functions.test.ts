@@ -1,0 +1,65 @@
+// `patchbay start` and its functions folder across restarts: an unchanged folder is not built
+// again (the build cache in the data directory), a changed one is; `patchbay deploy` from the same
+// folder finds the server's port in the data directory (issue 18).
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnPatchbay, waitForExit, waitForStart } from '../harness/process.js';
+
+const action = (answer: string) => `import { createAction } from 'patchbay';
+export default createAction({ description: 'answers', exec: async () => ({ answer: ${JSON.stringify(answer)} }) });
+`;
+
+describe('patchbay start with a functions folder', () => {
+  let parent: string;
+  let env: Record<string, string>;
+  let functionsDir: string;
+  beforeAll(async () => {
+    parent = await mkdtemp(path.join(os.tmpdir(), 'patchbay-start-functions-'));
+    await chmod(parent, 0o755); // the embedded PostgreSQL runs as user 'postgres' when we are root
+    functionsDir = path.join(parent, 'functions');
+    await mkdir(path.join(functionsDir, 'github', 'actions'), { recursive: true });
+    await writeFile(path.join(functionsDir, 'github', 'actions', 'answer.ts'), action('first'));
+    env = { PATCHBAY_DATA_DIR: path.join(parent, '.data'), PATCHBAY_FUNCTIONS_DIR: functionsDir, HOST: '127.0.0.1', LOG_LEVEL: 'info' };
+  });
+  afterAll(() => rm(parent, { recursive: true, force: true }));
+
+  it('builds an unchanged folder once, and a changed one again', async () => {
+    const first = await waitForStart(spawnPatchbay('start', { ...env, PORT: '0' }));
+    expect(first.stdout).toContain('deployed 1 functions');
+    expect(await first.stop()).toBe(0);
+    const cacheFile = path.join(env.PATCHBAY_DATA_DIR as string, 'functions-build.json');
+    const cached = await readFile(cacheFile, 'utf8');
+
+    const second = await waitForStart(spawnPatchbay('start', { ...env, PORT: '0' }));
+    expect(second.stdout).toContain('functions unchanged since the last start: nothing to build');
+    expect(second.stdout).not.toContain('deployed 1 functions');
+    expect(await second.stop()).toBe(0);
+    expect(await readFile(cacheFile, 'utf8')).toBe(cached);
+
+    await writeFile(path.join(functionsDir, 'github', 'actions', 'answer.ts'), action('second'));
+    const third = await waitForStart(spawnPatchbay('start', { ...env, PORT: '0' }));
+    expect(third.stdout).toContain('deployed 1 functions');
+    expect(third.stdout).toMatch(/"updated":\["github\/actions\/answer"\]/);
+    expect(await third.stop()).toBe(0);
+    expect(await readFile(cacheFile, 'utf8')).not.toBe(cached);
+  }, 180_000);
+
+  it('lets `patchbay deploy` find the server started on another port than 3003, then forgets it at stop', async () => {
+    const server = await waitForStart(spawnPatchbay('start', { ...env, PORT: '0' }));
+    const serverFile = path.join(env.PATCHBAY_DATA_DIR as string, 'server.json');
+    expect(JSON.parse(await readFile(serverFile, 'utf8'))).toMatchObject({ url: server.url });
+    // No PORT and no PATCHBAY_URL: only the data directory says where the server is.
+    const deploy = spawnPatchbay('deploy', { PATCHBAY_DATA_DIR: env.PATCHBAY_DATA_DIR as string, PATCHBAY_FUNCTIONS_DIR: functionsDir });
+    let stdout = '';
+    deploy.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const { code, stderr } = await waitForExit(deploy);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout).toContain(`deployed 1 functions to ${server.url}`);
+    expect(await server.stop()).toBe(0);
+    expect(existsSync(serverFile)).toBe(false);
+  }, 180_000);
+});
