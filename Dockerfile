@@ -38,5 +38,5 @@ USER node
 EXPOSE 3003
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3003)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-ENTRYPOINT ["node", "--no-node-snapshot", "--max-semi-space-size=4", "dist/bin/patchbay.js"]
+ENTRYPOINT ["node", "--no-node-snapshot", "dist/bin/patchbay.js"]
 CMD ["server"]

@@ -1,8 +1,8 @@
-#!/usr/bin/env -S node --no-node-snapshot --max-semi-space-size=4
+#!/usr/bin/env -S node --no-node-snapshot
 // patchbay start | server | runner | deploy | dryrun — construct, wire, start.
-// --max-semi-space-size=4 (MB, also in package.json's scripts): V8's default of 16 lets the young
-// generation keep 48 MB after start-up's burst of allocation; 8 takes ~20 MB off the idle process
-// for a few more scavenges under load (issue 18, bench:footprint and bench:proxy).
+// V8's default young generation (16 MB semi-spaces) is kept: --max-semi-space-size=4 took ~16 MB
+// off the idle process but cost /proxy about a third of its throughput at 64 connections
+// (bench:proxy, two runs each: 0.57–0.66 of a reply-from forwarder against 0.77–0.95).
 import { ConfigError, loadConfig } from '../server/config.js';
 import { CatalogError } from '../server/providers/catalog.js';
 import type { Role } from './system.js';
