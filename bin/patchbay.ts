@@ -82,6 +82,15 @@ async function main(argv: string[]): Promise<number> {
     throw error;
   }
 
+  // Listening before saying we run: a SIGTERM sent as soon as the line below is read must find a
+  // handler (without one, Node leaves the signal to its default action and the process dies
+  // without stopping PostgreSQL).
+  const stopAsked = new Promise<undefined>((resolve) => {
+    const shutdown = () => resolve(undefined);
+    process.once('SIGINT', shutdown);
+    process.once('SIGTERM', shutdown);
+    process.once('SIGHUP', shutdown);
+  });
   if (system.url !== undefined) {
     const lines = [
       '',
@@ -97,15 +106,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`Patchbay runner ${system.worker.id} is running\n`);
   }
 
-  const error = await Promise.race([
-    fatal,
-    new Promise<undefined>((resolve) => {
-      const shutdown = () => resolve(undefined);
-      process.once('SIGINT', shutdown);
-      process.once('SIGTERM', shutdown);
-      process.once('SIGHUP', shutdown);
-    }),
-  ]);
+  const error = await Promise.race([fatal, stopAsked]);
   if (error === undefined) {
     await system.stop();
     return 0;

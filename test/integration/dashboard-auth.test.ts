@@ -91,7 +91,7 @@ describe('dashboard sessions', () => {
     const forged = await patchbay.request('POST', '/integrations', { auth: false, headers: { cookie }, body });
     expect(forged.status).toBe(403);
     expect(forged.json.error.code).toBe('csrf_check_failed');
-    const wrongToken = await patchbay.request('POST', '/integrations', { auth: false, headers: { cookie, 'x-patchbay-csrf': `${csrf.slice(0, -1)}A` }, body });
+    const wrongToken = await patchbay.request('POST', '/integrations', { auth: false, headers: { cookie, 'x-patchbay-csrf': `${csrf.slice(0, -1)}${csrf.endsWith('A') ? 'B' : 'A'}` }, body });
     expect(wrongToken.status).toBe(403);
     const crossSite = await patchbay.request('POST', '/integrations', { auth: false, headers: { cookie, 'x-patchbay-csrf': csrf, 'sec-fetch-site': 'cross-site' }, body });
     expect(crossSite.status).toBe(403);
