@@ -36,8 +36,6 @@ export interface Repositories {
 
 export interface Store extends Repositories {
   pool: Pool;
-  /** The pool of the run bookkeeping (runs, tickets, logs): commits not waiting for the disk. */
-  bookkeepingPool: Pool;
   /** Runs `work` in one transaction with repositories bound to it. */
   transaction<T>(work: (tx: Repositories & { client: Queryable }) => Promise<T>): Promise<T>;
 }
@@ -66,7 +64,6 @@ function repositories(db: Queryable, cipher: Cipher, bookkeeping: Queryable): Re
 export function createStore(pool: Pool, cipher: Cipher, bookkeepingPool: Pool = pool): Store {
   return {
     pool,
-    bookkeepingPool,
     ...repositories(pool, cipher, bookkeepingPool),
     // One transaction is one connection: everything in it commits as `pool` does.
     transaction: (work) => withTransaction(pool, (client) => work({ ...repositories(client, cipher, client), client })),
