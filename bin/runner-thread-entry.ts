@@ -14,7 +14,13 @@ let system: System | undefined;
 try {
   // A Buffer arrives as a plain Uint8Array.
   const config = { ...data.config, encryptionKey: Buffer.from(data.config.encryptionKey) };
-  system = await startSystem(config, { roles: ['runner'], proxyTuning: data.proxyTuning, runnerTuning: data.runnerTuning });
+  system = await startSystem(config, {
+    roles: ['runner'],
+    proxyTuning: data.proxyTuning,
+    runnerTuning: data.runnerTuning,
+    // Runs the server thread hands over count against the same slots; their results go back by message.
+    handedRuns: { slots: data.slots, finished: (run) => send({ type: 'finished', run }) },
+  });
 } catch (error) {
   // startSystem stopped what it had started; the process ends this thread once it reads this.
   send({ type: 'failed', message: error instanceof Error ? error.message : String(error) });
@@ -24,6 +30,10 @@ if (system !== undefined) {
   const started = system;
   send({ type: 'started', runnerId: started.worker?.id ?? 'unknown' });
   port.on('message', (command: RunnerThreadCommand) => {
+    if (command.type === 'run') {
+      started.worker?.adopt(command.run);
+      return;
+    }
     if (command.type === 'metrics') {
       void started.metrics.snapshot().then((snapshot) => send({ type: 'metrics', id: command.id, snapshot }));
       return;

@@ -9,6 +9,8 @@ import { Worker } from 'node:worker_threads';
 import type pino from 'pino';
 import type { Config } from '../server/config.js';
 import type { MetricsSnapshot } from '../server/metrics/index.js';
+import { createRunSlots, type DirectRunner, type FinishedRun, type RunSlots } from '../server/queue/index.js';
+import type { ClaimedRun } from '../server/store/index.js';
 import type { SystemOptions } from './system.js';
 
 /** What the thread is started with (workerData): a structured copy, secrets included, never logged. */
@@ -17,17 +19,21 @@ export interface RunnerThreadData {
   config: Config & { databaseUrl: string; secretKey: string; encryptionKey: Buffer };
   proxyTuning?: SystemOptions['proxyTuning'];
   runnerTuning?: SystemOptions['runnerTuning'];
+  /** The runner's run slots, counted by both threads (server/queue/direct.ts); new for each thread started. */
+  slots: SharedArrayBuffer;
 }
 
 /** Thread → process. */
 export type RunnerThreadMessage =
   | { type: 'started'; runnerId: string }
   | { type: 'failed'; message: string }
-  | { type: 'metrics'; id: number; snapshot: MetricsSnapshot };
+  | { type: 'metrics'; id: number; snapshot: MetricsSnapshot }
+  /** A run handed over by `run` finished, its result stored. */
+  | { type: 'finished'; run: FinishedRun };
 /** Process → thread. */
-export type RunnerThreadCommand = { type: 'stop' } | { type: 'metrics'; id: number };
+export type RunnerThreadCommand = { type: 'stop' } | { type: 'metrics'; id: number } | { type: 'run'; run: ClaimedRun };
 
-export interface RunnerThread {
+export interface RunnerThread extends DirectRunner {
   /** The current thread's runner id (hostname:pid:random), as in the runs it claims. */
   readonly runnerId: string;
   readonly threadId: number;
@@ -43,7 +49,9 @@ export interface RunnerThread {
 }
 
 export interface RunnerThreadOptions {
-  data: RunnerThreadData;
+  data: Omit<RunnerThreadData, 'slots'>;
+  /** A run handed to the thread (`take`) finished: answer the request waiting for it. */
+  onRunFinished?: (run: FinishedRun) => void;
   logger: pino.Logger;
   /** The thread's module; a test passes its own. Default: runner-thread-entry next to this file. */
   entry?: URL;
@@ -84,8 +92,16 @@ function spawnThread(entry: URL, data: RunnerThreadData): Worker {
   return new Worker(`import(${tsx}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })`, { ...options, eval: true });
 }
 
+interface Started {
+  thread: Worker;
+  runnerId: string;
+  slots: RunSlots;
+}
+
 /** One thread's life: resolves once it reported `started`, rejects if it failed or died first. */
-function startOnce(entry: URL, data: RunnerThreadData): Promise<{ thread: Worker; runnerId: string }> {
+function startOnce(entry: URL, settings: Omit<RunnerThreadData, 'slots'>): Promise<Started> {
+  const slots = createRunSlots(settings.config.runnerConcurrency);
+  const data: RunnerThreadData = { ...settings, slots: slots.buffer };
   const thread = spawnThread(entry, data);
   return new Promise((resolve, reject) => {
     const deadline = setTimeout(() => fail(`it did not start within ${START_TIMEOUT_MS} ms`), START_TIMEOUT_MS);
@@ -107,7 +123,7 @@ function startOnce(entry: URL, data: RunnerThreadData): Promise<{ thread: Worker
       if (message.type === 'failed') fail(message.message);
       else if (message.type === 'started') {
         settle();
-        resolve({ thread, runnerId: message.runnerId });
+        resolve({ thread, runnerId: message.runnerId, slots });
       }
     };
     const onError = (error: Error) => fail(error.message);
@@ -168,6 +184,9 @@ export async function startRunnerThread(options: RunnerThreadOptions): Promise<R
   // (RUNNER_LOST) and retried.
   const watch = (thread: Worker) => {
     let crash: Error | undefined;
+    thread.on('message', (message: RunnerThreadMessage) => {
+      if (message.type === 'finished') options.onRunFinished?.(message.run);
+    });
     thread.on('error', (error) => {
       crash = error;
     });
@@ -209,6 +228,15 @@ export async function startRunnerThread(options: RunnerThreadOptions): Promise<R
 
   return {
     metrics,
+    take() {
+      const { thread, runnerId, slots } = current;
+      if (stopping !== undefined || restartTimer !== undefined || thread.threadId < 0 || slots.take(1) === 0) return undefined;
+      return {
+        runnerId,
+        start: (run) => thread.postMessage({ type: 'run', run } satisfies RunnerThreadCommand),
+        release: () => slots.give(1),
+      };
+    },
     get runnerId() {
       return current.runnerId;
     },

@@ -17,7 +17,7 @@ import { createDashboardSessions } from '../server/dashboard/sessions.js';
 import { loadCatalog } from '../server/providers/catalog.js';
 import { createProxyEngine, createUpstreamAgent, type ProxyEngine } from '../server/proxy/index.js';
 import { createFunctionRegistry } from '../server/functions/registry.js';
-import { createJobQueue, createWake, RUNNER_LOST, startReaper, startScheduler } from '../server/queue/index.js';
+import { createJobQueue, createRunSlots, createWake, RUNNER_LOST, startReaper, startScheduler, type DirectRunner, type FinishedRun } from '../server/queue/index.js';
 import { pacePrefixOf } from '../server/proxy/pacer.js';
 import { createChangeFeed } from '../server/store/change-feed.js';
 import { createDatabaseProbe, createNotifications, createPool, createStore, migrate } from '../server/store/index.js';
@@ -86,6 +86,11 @@ export interface SystemOptions {
   onFatal?: (error: Error) => void;
   /** The embedded PostgreSQL's restart policy (tests). */
   embeddedRestart?: Partial<RestartPolicy>;
+  /**
+   * The runner thread of `patchbay start` (bin/runner-thread-entry.ts): the run slots it shares
+   * with the server thread, which hands it waited-for actions, and where their results go.
+   */
+  handedRuns?: { slots: SharedArrayBuffer; finished: (run: FinishedRun) => void };
 }
 
 /** http://localhost:<port> when listening on every interface (what a browser on this machine types), else the address itself. */
@@ -275,6 +280,7 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
           proxyTuning: options.proxyTuning,
           runnerTuning: options.runnerTuning,
         },
+        onRunFinished: (run) => wake.finishedHere(run),
       });
       runnerThreadStarting = starting;
       // Awaited once the server listens; a failure meanwhile is not unhandled.
@@ -282,6 +288,9 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
       stack.push(async () => (await starting.catch(() => undefined))?.stop());
     }
     let worker: Worker | undefined;
+    // A waited-for action goes straight to a free slot of this process's runner (its thread or
+    // this one), skipping the queue; other processes' runners take tickets.
+    const direct: DirectRunner = { take: () => (runnerThread ?? worker?.direct)?.take() };
     if (runnerHere) {
       webhooks.start();
       const operations: OperationDeps = {
@@ -290,7 +299,7 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
         crossIntegration: config.functionsCrossIntegration,
         egress: dispatcher,
         connectionChanged: (providerConfigKey, connectionId) => feed.publish({ kind: 'connection', providerConfigKey, connectionId }),
-        control: { functions, queue, wake, environment: config.functionEnvironment, publicUrl: config.publicUrl ?? defaultPublicUrl(undefined, config.host, config.port) },
+        control: { functions, queue, wake, direct, environment: config.functionEnvironment, publicUrl: config.publicUrl ?? defaultPublicUrl(undefined, config.host, config.port) },
       };
       const started = createWorker({
         webhooks,
@@ -304,6 +313,7 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
         logger,
         concurrency: config.runnerConcurrency,
         operations,
+        ...(options.handedRuns === undefined ? {} : { slots: createRunSlots(config.runnerConcurrency, options.handedRuns.slots), directFinished: options.handedRuns.finished }),
         ...options.runnerTuning,
       });
       started.start();
@@ -384,6 +394,7 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
         functions,
         queue,
         wake,
+        direct,
         deployed,
         resetPacing: (providerConfigKey, connectionId) => feed.publish({ kind: 'pacing', providerConfigKey, connectionId }),
         actionStartTimeoutMs: options.runnerTuning?.actionStartTimeoutMs,

@@ -8,7 +8,7 @@ import { runAction } from '../server/functions/action-runs.js';
 import type { FunctionRegistry } from '../server/functions/registry.js';
 import { triggerSyncs } from '../server/functions/sync-trigger.js';
 import { newLogId } from '../server/logs/writer.js';
-import type { JobQueue, Wake } from '../server/queue/index.js';
+import type { DirectRunner, JobQueue, Wake } from '../server/queue/index.js';
 import type { Store } from '../server/store/index.js';
 import { hostFailure, type Operation, type RunScope } from './operations.js';
 
@@ -34,6 +34,8 @@ export interface ControlDeps {
   functions: FunctionRegistry;
   queue: JobQueue;
   wake: Wake;
+  /** Runs a triggered action in a free slot of this runner when it has one (server/queue/direct.ts). */
+  direct?: DirectRunner | undefined;
   /** What getEnvironmentVariables answers (PATCHBAY_FUNCTION_ENV_*). */
   environment: readonly { name: string; value: string }[];
   /** PATCHBAY_PUBLIC_URL, or where this server listens. */
@@ -94,7 +96,7 @@ export function buildControlOperations(store: Store, deps: ControlDeps | undefin
       return `${control('getWebhookURL').publicUrl}/webhook/${encodeURIComponent(scope.providerConfigKey)}`;
     },
     async triggerAction(args) {
-      const { functions, queue, wake } = control('triggerAction');
+      const { functions, queue, wake, direct } = control('triggerAction');
       const depth = (scope.triggerDepth ?? 0) + 1;
       if (depth > MAX_TRIGGER_DEPTH) {
         throw hostFailure('trigger_depth_exceeded', `An action started by nango.triggerAction may not start another beyond ${MAX_TRIGGER_DEPTH} levels.`, { status: 400 });
@@ -125,7 +127,7 @@ export function buildControlOperations(store: Store, deps: ControlDeps | undefin
           triggerDepth: depth,
         };
         scope.log?.('info', `nango.triggerAction: ${action.name} on ${keys.connectionId} (run ${run.id})`);
-        const finished = await runAction({ store, queue, wake }, run).catch((error: unknown) => {
+        const finished = await runAction({ store, queue, wake, direct }, run).catch((error: unknown) => {
           if (isPatchbayError(error)) throw hostFailure(error.code, error.message, { status: error.status });
           throw error;
         });

@@ -7,7 +7,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { FunctionRegistry } from '../server/functions/registry.js';
 import type { LogWriter } from '../server/logs/writer.js';
 import type { Catalog } from '../server/providers/catalog.js';
-import { ACTION_QUEUE, RUNNER_LOST, SYNC_QUEUE, type JobQueue, type QueueName, type Wake } from '../server/queue/index.js';
+import { ACTION_QUEUE, RUNNER_LOST, SYNC_QUEUE, createRunSlots, type DirectRunner, type FinishedRun, type JobQueue, type QueueName, type RunSlots, type Wake } from '../server/queue/index.js';
 import { toRunError, type ClaimedRun, type FunctionKind, type RunError, type Store } from '../server/store/index.js';
 import { createOutageLog } from '../server/store/index.js';
 import { buildSyncOperations, type ModelChanges } from './sync-operations.js';
@@ -56,11 +56,25 @@ export interface WorkerOptions {
   stopGraceMs?: number;
   /** Sends the sync-completion and async-action webhooks; absent, none are sent. */
   webhooks?: WebhookSender;
+  /**
+   * The run slots, when another thread hands runs to this worker (bin/runner-thread.ts shares
+   * them); by default the worker's own, `concurrency` of them.
+   */
+  slots?: RunSlots;
+  /**
+   * Tells the waiting request that a run handed to this worker directly finished (after its
+   * result is stored). Default: this thread's wake, where the request waits when it runs here.
+   */
+  directFinished?: (run: FinishedRun) => void;
 }
 
 export interface Worker {
   readonly id: string;
   readonly active: number;
+  /** Takes runs straight from a request of this thread (server/queue/direct.ts). */
+  readonly direct: DirectRunner;
+  /** Starts a run a request handed over, inserted running under this worker, its slot taken. */
+  adopt(run: ClaimedRun): void;
   start(): void;
   stop(): Promise<void>;
 }
@@ -69,6 +83,8 @@ interface Active {
   run: ClaimedRun;
   abort: AbortController;
   done: Promise<void>;
+  /** Handed over by a request (no ticket): its result goes back by `directFinished`, not NOTIFY. */
+  direct: boolean;
 }
 
 // One shared reason: a per-run Error would capture a stack for every run.
@@ -80,6 +96,8 @@ export function createWorker(options: WorkerOptions): Worker {
   const bundles = new Map<string, string>();
   const sourceMaps = createSourceMaps((hash) => store.functions.sourceMap(hash));
   const active = new Map<string, Active>();
+  const slots = options.slots ?? createRunSlots(options.concurrency);
+  const directFinished = options.directFinished ?? ((run: FinishedRun) => wake.finishedHere(run));
   const timers: NodeJS.Timeout[] = [];
   let running = false;
 
@@ -99,15 +117,19 @@ export function createWorker(options: WorkerOptions): Worker {
   };
 
   const finish = async (run: ClaimedRun, result: { outputJson: string; interrupted?: RunError } | { error: RunError }) => {
-    const finished = wake.runFinishedNotify(
+    const status: FinishedRun =
       'outputJson' in result
         ? result.interrupted === undefined
           ? { id: run.id, state: 'succeeded', outputJson: result.outputJson, error: null }
           : { id: run.id, state: 'interrupted', outputJson: result.outputJson, error: result.interrupted }
-        : { id: run.id, state: 'failed', outputJson: null, error: result.error },
-    );
+        : { id: run.id, state: 'failed', outputJson: null, error: result.error };
+    // A run handed over by a request of this process: the request hears of it by message; no
+    // other process waits for it (its waiters' fallback poll reads the row).
+    const direct = active.get(run.id)?.direct === true;
+    const finished = direct ? undefined : wake.runFinishedNotify(status);
     if (await store.runs.finish(run.id, id, result, finished)) {
-      finished.deliverLocally();
+      if (finished === undefined) directFinished(status);
+      else finished.deliverLocally();
       // Queued in the background: a webhook never fails or delays a run.
       options.webhooks?.runFinished(run, result);
     }
@@ -195,14 +217,16 @@ export function createWorker(options: WorkerOptions): Worker {
     }
   };
 
-  const launch = (run: ClaimedRun) => {
+  /** Runs `run` in a slot already taken for it; the slot is given back when it ends. */
+  const launch = (run: ClaimedRun, direct: boolean) => {
     const abort = new AbortController();
-    const entry: Active = { run, abort, done: Promise.resolve() };
+    const entry: Active = { run, abort, done: Promise.resolve(), direct };
     active.set(run.id, entry);
     entry.done = execute(run, abort)
       .catch((error: unknown) => logger.error({ err: error, runId: run.id }, 'run bookkeeping failed'))
       .finally(() => {
         active.delete(run.id);
+        slots.give(1);
         if (running) pump();
       });
   };
@@ -224,13 +248,27 @@ export function createWorker(options: WorkerOptions): Worker {
 
   /** One queue: fetch what fits, claim, launch. Returns whether it may have more. */
   const pumpQueue = async (name: QueueName) => {
-    const free = options.concurrency - active.size;
-    if (free <= 0) return false;
+    // Slots are taken before fetching (a request may hand a run over meanwhile) and the ones no
+    // run came for are given back.
+    const free = slots.take(options.concurrency);
+    if (free === 0) return false;
+    let launched = 0;
+    try {
+      return await fetchAndLaunch(name, free, () => launched++);
+    } finally {
+      slots.give(free - launched);
+    }
+  };
+
+  const fetchAndLaunch = async (name: QueueName, free: number, launched: () => void) => {
     const tickets = await queue.fetch(name, free);
     if (tickets.length === 0) return false;
     const runIds = [...new Set(tickets.map((t) => t.runId))];
     const claimed = await store.runs.claim(runIds, id);
-    for (const run of claimed) launch(run);
+    for (const run of claimed) {
+      launched();
+      launch(run, false);
+    }
     // Runs are written before their tickets, so a ticket whose run is not queued any more is a
     // duplicate (a retried or re-issued ticket): done. A sync still queued waits for its
     // previous run to end: its ticket comes back a little later.
@@ -268,11 +306,24 @@ export function createWorker(options: WorkerOptions): Worker {
     timers.push(timer);
   };
 
+  const direct: DirectRunner = {
+    take() {
+      if (!running || slots.take(1) === 0) return undefined;
+      return { runnerId: id, start: (run) => adopt(run), release: () => slots.give(1) };
+    },
+  };
+
+  const adopt = (run: ClaimedRun) => {
+    launch(run, true);
+  };
+
   return {
     id,
     get active() {
       return active.size;
     },
+    direct,
+    adopt,
     start() {
       if (running) return;
       running = true;

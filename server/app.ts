@@ -8,7 +8,7 @@ import { addSecretKeyAuth } from './plugins/auth.js';
 import { answerClientError, registerErrorHandling, sendError } from './plugins/errors.js';
 import type { Catalog } from './providers/catalog.js';
 import type { FunctionRegistry } from './functions/registry.js';
-import type { JobQueue, Wake } from './queue/index.js';
+import type { DirectRunner, JobQueue, Wake } from './queue/index.js';
 import { actionRoutes } from './routes/actions.js';
 import { functionRoutes } from './routes/functions.js';
 import { dryRunRoutes } from './routes/dryrun.js';
@@ -55,6 +55,8 @@ export interface AppDeps {
   functions: FunctionRegistry;
   queue: JobQueue;
   wake: Wake;
+  /** A runner of this process that takes waited-for actions straight (server/queue/direct.ts). */
+  direct?: DirectRunner | undefined;
   /** Announces a deploy to every process. */
   deployed: () => void;
   /** Tells every process to forget a connection's pacing state; default: this process only. */

@@ -1,7 +1,8 @@
-// Queues an action run and waits for its result: POST /action/trigger and a function's
-// nango.triggerAction (runner/platform-operations.ts) both go through here.
+// Queues an action run (or hands it straight to a runner of this process) and waits for its
+// result: POST /action/trigger and a function's nango.triggerAction (runner/control-operations.ts)
+// both go through here.
 import { PatchbayError } from '../errors.js';
-import { ACTION_QUEUE, type FinishedRun, type JobQueue, type Wake } from '../queue/index.js';
+import { ACTION_QUEUE, type DirectRunner, type FinishedRun, type JobQueue, type Wake } from '../queue/index.js';
 import { insertRunStatement, toRunError, type NewRun, type Store } from '../store/index.js';
 
 // Contract §6: a run not started within 30 s fails instead of waiting for a runner that may never
@@ -13,6 +14,8 @@ export interface ActionRunDeps {
   store: Store;
   queue: JobQueue;
   wake: Wake;
+  /** A runner of this process that takes waited-for runs straight (server/queue/direct.ts). */
+  direct?: DirectRunner | undefined;
 }
 
 /**
@@ -23,8 +26,25 @@ export interface ActionRunDeps {
  */
 export async function queueAction(deps: ActionRunDeps, run: NewRun, wait?: { startTimeoutMs: number }): Promise<{ started?: Promise<FinishedRun | undefined> }> {
   const started = wait === undefined ? undefined : deps.wake.waitForRun(run.id, wait.startTimeoutMs);
+  // Waited for, and a runner of this process has a free slot: no ticket, no wake-up, no claim.
+  const slot = started === undefined ? undefined : deps.direct?.take();
+  if (slot !== undefined) {
+    let claimed;
+    try {
+      claimed = await deps.store.runs.createRunning(run, slot.runnerId);
+    } catch (error) {
+      slot.release();
+      deps.wake.forget(run.id);
+      throw error;
+    }
+    slot.start(claimed);
+    return { started };
+  }
   const queued = deps.wake.jobQueuedNotify(ACTION_QUEUE);
-  await deps.queue.enqueue(ACTION_QUEUE, run.id, { notify: queued, alongside: insertRunStatement(run) });
+  await deps.queue.enqueue(ACTION_QUEUE, run.id, { notify: queued, alongside: insertRunStatement(run) }).catch((error: unknown) => {
+    deps.wake.forget(run.id);
+    throw error;
+  });
   queued.deliverLocally();
   return started === undefined ? {} : { started };
 }

@@ -34,6 +34,10 @@ export interface Wake {
    * is only noticed by the fallback poll.
    */
   waitForRun(runId: string, timeoutMs: number): Promise<FinishedRun | undefined>;
+  /** Answers this process's waiters for a run that finished on a runner of this process (its result came by message). */
+  finishedHere(run: FinishedRun): void;
+  /** Drops the waiters for a run that was never queued (they resolve `undefined`). */
+  forget(runId: string): void;
   stop(): void;
 }
 
@@ -54,10 +58,10 @@ export function createWake(notifications: Notifications, runs: RunStore, options
   let poll: NodeJS.Timeout | undefined;
   let checking = false;
 
-  const settle = (status: FinishedRun) => {
-    const set = waiters.get(status.id);
+  const settle = (id: string, status: FinishedRun | undefined) => {
+    const set = waiters.get(id);
     if (set === undefined) return;
-    waiters.delete(status.id);
+    waiters.delete(id);
     for (const waiter of set) {
       clearTimeout(waiter.timer);
       waiter.resolve(status);
@@ -70,7 +74,7 @@ export function createWake(notifications: Notifications, runs: RunStore, options
 
   const check = async (ids: string[]) => {
     if (ids.length === 0) return;
-    for (const status of await runs.finishedAmong(ids)) settle(status);
+    for (const status of await runs.finishedAmong(ids)) settle(status.id, status);
   };
 
   const checkAll = () => {
@@ -94,7 +98,7 @@ export function createWake(notifications: Notifications, runs: RunStore, options
       return;
     }
     if (!waiters.has(run.id)) return;
-    if (run.state === 'succeeded' || run.state === 'failed' || run.state === 'interrupted') settle({ id: run.id, state: run.state, outputJson: run.outputJson ?? null, error: run.error ?? null });
+    if (run.state === 'succeeded' || run.state === 'failed' || run.state === 'interrupted') settle(run.id, { id: run.id, state: run.state, outputJson: run.outputJson ?? null, error: run.error ?? null });
     else check([run.id]).catch(() => undefined);
   });
   notifications.onReconnect(() => {
@@ -139,6 +143,12 @@ export function createWake(notifications: Notifications, runs: RunStore, options
           poll.unref();
         }
       });
+    },
+    finishedHere(run) {
+      settle(run.id, run);
+    },
+    forget(runId) {
+      settle(runId, undefined);
     },
     stop() {
       if (poll !== undefined) clearInterval(poll);

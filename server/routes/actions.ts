@@ -7,7 +7,7 @@ import { ERRORS, PatchbayError, validationError, type ErrorCode } from '../error
 import type { FunctionRegistry } from '../functions/registry.js';
 import { newLogId } from '../logs/writer.js';
 import { ACTION_START_TIMEOUT_MS, awaitAction, queueAction } from '../functions/action-runs.js';
-import type { FinishedRun, JobQueue, Wake } from '../queue/index.js';
+import type { DirectRunner, FinishedRun, JobQueue, Wake } from '../queue/index.js';
 import { isUnstorableText, toRunError, type RunError, type Store } from '../store/index.js';
 import { parseInput } from '../validate.js';
 import { requireConnection } from './connection-lookup.js';
@@ -35,6 +35,8 @@ export interface ActionRouteDeps {
   functions: FunctionRegistry;
   queue: JobQueue;
   wake: Wake;
+  /** A runner of this process that takes waited-for actions straight (server/queue/direct.ts). */
+  direct?: DirectRunner | undefined;
   /** Tests shorten it; production keeps the contract's 30 s. */
   actionStartTimeoutMs?: number;
 }

@@ -139,6 +139,11 @@ export interface StaleRun extends Pick<RunIdentity, 'id' | 'kind' | 'integration
 export interface RunStore {
   /** False when the run was not added: a sync with a run already queued for its connection. */
   create(run: NewRun): Promise<boolean>;
+  /**
+   * Inserts `run` already running under `runnerId` (attempt 1, beating from now): a run handed
+   * straight to a runner (server/queue/direct.ts). No sync may come this way (no busy check).
+   */
+  createRunning(run: NewRun, runnerId: string): Promise<ClaimedRun>;
   /** queued → running for the given ids; returns only the runs this runner now holds. */
   claim(ids: string[], runnerId: string): Promise<ClaimedRun[]>;
   /** running → succeeded/interrupted/failed, only while `runnerId` still holds the run. */
@@ -180,22 +185,26 @@ export function insertRunStatement(run: NewRun): { text: string; values: unknown
            input, max_retries, log_id, variant, trigger_depth)
          VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9::jsonb, $10, $11, $12, $13)
          ON CONFLICT DO NOTHING`,
-    values: [
-      run.id,
-      run.kind,
-      run.integrationKey,
-      run.connectionId,
-      run.provider,
-      run.functionName,
-      run.bundleHash,
-      run.isAsync,
-      run.inputJson,
-      run.maxRetries,
-      run.logId,
-      run.variant ?? 'base',
-      run.triggerDepth ?? 0,
-    ],
+    values: runValues(run),
   };
+}
+
+function runValues(run: NewRun): unknown[] {
+  return [
+    run.id,
+    run.kind,
+    run.integrationKey,
+    run.connectionId,
+    run.provider,
+    run.functionName,
+    run.bundleHash,
+    run.isAsync,
+    run.inputJson,
+    run.maxRetries,
+    run.logId,
+    run.variant ?? 'base',
+    run.triggerDepth ?? 0,
+  ];
 }
 
 export function createRunStore(db: Queryable): RunStore {
@@ -204,6 +213,34 @@ export function createRunStore(db: Queryable): RunStore {
       const { text, values } = insertRunStatement(run);
       const { rowCount } = await db.query(text, values);
       return rowCount === 1;
+    },
+    async createRunning(run, runnerId) {
+      const { rows } = await db.query<{ created_at: Date }>(
+        `INSERT INTO function_runs (id, kind, integration_key, connection_id, provider, function_name, bundle_hash, state, is_async,
+           input, max_retries, log_id, variant, trigger_depth, attempt, runner_id, started_at, heartbeat_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'running', $8, $9::jsonb, $10, $11, $12, $13, 1, $14, now(), now())
+         RETURNING created_at`,
+        [...runValues(run), runnerId],
+      );
+      const row = rows[0];
+      if (row === undefined) throw new Error(`run ${run.id} was not inserted`);
+      return {
+        id: run.id,
+        kind: run.kind,
+        integrationKey: run.integrationKey,
+        connectionId: run.connectionId,
+        provider: run.provider,
+        functionName: run.functionName,
+        bundleHash: run.bundleHash,
+        isAsync: run.isAsync,
+        input: run.inputJson === null ? null : (JSON.parse(run.inputJson) as unknown),
+        attempt: 1,
+        maxRetries: run.maxRetries,
+        logId: run.logId,
+        createdAt: row.created_at,
+        variant: run.variant ?? 'base',
+        triggerDepth: run.triggerDepth ?? 0,
+      };
     },
     async claim(ids, runnerId) {
       const { rows } = await db.query<ClaimedRow>(

@@ -3,27 +3,37 @@
 import { parentPort, workerData } from 'node:worker_threads';
 
 export interface FakeRunnerData {
-  /** `crash-once`: the first thread throws 50 ms after it started; `fail`: never starts. */
-  behaviour: 'crash-once' | 'fail';
+  /**
+   * `crash-once`: the first thread throws 50 ms after it started; `fail`: never starts; `echo`:
+   * answers each run handed over with its input as output at once, giving its slot back.
+   */
+  behaviour: 'crash-once' | 'fail' | 'echo';
   /** Int32Array over a SharedArrayBuffer: [0] counts the threads started. */
   starts: Int32Array;
+  /** The run slots the process shares with the thread (RunnerThreadData.slots). */
+  slots: SharedArrayBuffer;
 }
 
 const port = parentPort;
 if (port === null) throw new Error('runs as a worker thread');
-const { behaviour, starts } = workerData as FakeRunnerData;
+const { behaviour, starts, slots } = workerData as FakeRunnerData;
 const count = Atomics.add(starts, 0, 1);
 
 if (behaviour === 'fail') {
   port.postMessage({ type: 'failed', message: 'cannot connect to the database at 127.0.0.1:1/none (ECONNREFUSED)' });
 } else {
   port.postMessage({ type: 'started', runnerId: `fake-${count}` });
-  if (count === 0) {
+  if (behaviour === 'crash-once' && count === 0) {
     setTimeout(() => {
       throw new Error('the runner blew up');
     }, 50);
   }
-  port.on('message', (command: { type: string }) => {
+  port.on('message', (command: { type: string; run?: { id: string; input: unknown } }) => {
     if (command.type === 'stop') process.exit(0);
+    const run = command.run;
+    if (command.type === 'run' && run !== undefined) {
+      Atomics.sub(new Int32Array(slots), 0, 1);
+      port.postMessage({ type: 'finished', run: { id: run.id, state: 'succeeded', outputJson: JSON.stringify(run.input), error: null } });
+    }
   });
 }

@@ -6,6 +6,8 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRunnerThread, type RunnerThreadData } from '../../bin/runner-thread.js';
+import type { FinishedRun } from '../../server/queue/index.js';
+import type { ClaimedRun } from '../../server/store/index.js';
 import { writeFunctions, type FunctionsFolder } from '../harness/functions.js';
 import { addConnection, startPatchbay, type TestPatchbay } from '../harness/patchbay.js';
 import type { FakeRunnerData } from '../harness/runner-thread-fake.js';
@@ -22,6 +24,15 @@ const FUNCTIONS = {
     });`,
   // Says it started, then keeps the host busy with services below their bounds until its CPU
   // limit: host time it is now charged for.
+  'github/actions/echo.ts': `
+    import { createAction } from 'patchbay';
+    export default createAction({
+      description: 'Calls the provider once and answers with the input',
+      exec: async (nango, input: { n: number }) => {
+        const res = await nango.get({ endpoint: '/echo' });
+        return { n: input.n, status: res.status };
+      },
+    });`,
   'github/actions/hammer.ts': `
     import { createAction } from 'patchbay';
     export default createAction({
@@ -89,6 +100,20 @@ describe('patchbay start: the runner on its own thread', () => {
     expect(patchbay.system.runnerThread?.runnerId).toMatch(/:\d+:/);
   });
 
+  it('answers actions waited for, more at once than the runner has slots (the rest queue)', async () => {
+    // 4 slots (the harness's PATCHBAY_RUNNER_CONCURRENCY): the first runs are handed to the
+    // thread directly, the others go through the queue; every caller gets its own answer.
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, (_, n) =>
+        patchbay.request('POST', '/action/trigger', {
+          headers: { 'provider-config-key': 'github', 'connection-id': 'gh-1' },
+          body: { action_name: 'echo', input: { n } },
+        }),
+      ),
+    );
+    expect(answers.map((res) => [res.status, res.json])).toEqual(Array.from({ length: 10 }, (_, n) => [200, { n, status: 200 }]));
+  });
+
   it('ends four URLSearchParams bombs at once with a clear error, not a parse (security review)', async () => {
     const runs = await Promise.all(Array.from({ length: RUNS }, () => trigger('bomb')));
     expect((await patchbay.request('GET', '/health')).status).toBe(200);
@@ -151,8 +176,38 @@ describe('runner thread lifecycle', () => {
   };
   const fake = (behaviour: FakeRunnerData['behaviour']) => {
     const starts = new Int32Array(new SharedArrayBuffer(4));
-    return { starts, data: { behaviour, starts } as unknown as RunnerThreadData };
+    return { starts, data: { behaviour, starts, config: { runnerConcurrency: 2 } } as unknown as RunnerThreadData };
   };
+  const handed = (id: string, input: unknown) => ({ id, input }) as unknown as ClaimedRun;
+
+  it('hands runs to the thread while it has free slots, and forwards their results', async () => {
+    const { logger } = capture();
+    const results: FinishedRun[] = [];
+    const thread = await startRunnerThread({ data: fake('echo').data, logger, entry, onRunFinished: (run) => results.push(run) });
+    try {
+      const first = thread.take();
+      const second = thread.take();
+      expect(first?.runnerId).toBe('fake-0');
+      // Two slots (runnerConcurrency): a third run would wait, so it goes through the queue.
+      expect(thread.take()).toBeUndefined();
+      second?.release();
+      const third = thread.take();
+      expect(third).toBeDefined();
+      first?.start(handed('run-1', { n: 1 }));
+      third?.start(handed('run-3', { n: 3 }));
+      await expect.poll(() => results.map((run) => [run.id, run.outputJson])).toEqual([
+        ['run-1', '{"n":1}'],
+        ['run-3', '{"n":3}'],
+      ]);
+      // The thread gave both slots back when it finished them.
+      expect(thread.take()).toBeDefined();
+      expect(thread.take()).toBeDefined();
+      expect(thread.take()).toBeUndefined();
+    } finally {
+      await thread.stop();
+    }
+    expect(thread.take()).toBeUndefined();
+  });
 
   it('says in one error line that the thread died and why, and starts it again', async () => {
     const { lines, logger } = capture();
@@ -163,6 +218,8 @@ describe('runner thread lifecycle', () => {
       await expect.poll(() => thread.restarts, { timeout: 10_000 }).toBe(1);
       expect(thread.runnerId).toBe('fake-1');
       expect(Atomics.load(starts, 0)).toBe(2);
+      // The new thread's slots: a run handed over now goes to it.
+      expect(thread.take()?.runnerId).toBe('fake-1');
       const errors = lines.filter((line) => line.level >= 50);
       expect(errors).toHaveLength(1);
       expect(errors[0]?.msg).toBe('runner thread died (exit code 1, the runner blew up); restarting it in 20 ms');
