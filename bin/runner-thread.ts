@@ -230,7 +230,7 @@ export async function startRunnerThread(options: RunnerThreadOptions): Promise<R
     metrics,
     take() {
       const { thread, runnerId, slots } = current;
-      if (stopping !== undefined || restartTimer !== undefined || thread.threadId < 0 || slots.take(1) === 0) return undefined;
+      if (stopping !== undefined || restartTimer !== undefined || thread.threadId < 0 || !slots.takeDirect()) return undefined;
       return {
         runnerId,
         start: (run) => thread.postMessage({ type: 'run', run } satisfies RunnerThreadCommand),

@@ -246,12 +246,15 @@ export function createWorker(options: WorkerOptions): Worker {
     }
   };
 
-  /** One queue: fetch what fits, claim, launch. Returns whether it may have more. */
-  const pumpQueue = async (name: QueueName) => {
+  /**
+   * One queue: fetch what fits, claim, launch. Answers `more` when it may have more, `full` when
+   * no slot was free to look (it may have runs waiting), `drained` when it had fewer than asked.
+   */
+  const pumpQueue = async (name: QueueName): Promise<'more' | 'full' | 'drained'> => {
     // Slots are taken before fetching (a request may hand a run over meanwhile) and the ones no
     // run came for are given back.
     const free = slots.take(options.concurrency);
-    if (free === 0) return false;
+    if (free === 0) return 'full';
     let launched = 0;
     try {
       return await fetchAndLaunch(name, free, () => launched++);
@@ -262,7 +265,7 @@ export function createWorker(options: WorkerOptions): Worker {
 
   const fetchAndLaunch = async (name: QueueName, free: number, launched: () => void) => {
     const tickets = await queue.fetch(name, free);
-    if (tickets.length === 0) return false;
+    if (tickets.length === 0) return 'drained';
     const runIds = [...new Set(tickets.map((t) => t.runId))];
     const claimed = await store.runs.claim(runIds, id);
     for (const run of claimed) {
@@ -279,14 +282,17 @@ export function createWorker(options: WorkerOptions): Worker {
       }
     }
     toComplete.get(name)?.push(...tickets.map((t) => t.jobId));
-    return tickets.length === free;
+    return tickets.length === free ? 'more' : 'drained';
   };
 
   const pumpOnce = async () => {
     while (running) {
       const actions = await pumpQueue(ACTION_QUEUE);
       const syncs = await pumpQueue(SYNC_QUEUE);
-      if (!actions && !syncs) return;
+      // Runs handed over directly wait while the queue may hold runs that came first: a freed
+      // slot then goes to the queue (this loop runs again when a run ends).
+      slots.queueWaiting = actions !== 'drained' || syncs !== 'drained';
+      if (actions !== 'more' && syncs !== 'more') return;
     }
   };
 
@@ -308,7 +314,7 @@ export function createWorker(options: WorkerOptions): Worker {
 
   const direct: DirectRunner = {
     take() {
-      if (!running || slots.take(1) === 0) return undefined;
+      if (!running || !slots.takeDirect()) return undefined;
       return { runnerId: id, start: (run) => adopt(run), release: () => slots.give(1) };
     },
   };

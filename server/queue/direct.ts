@@ -30,28 +30,48 @@ export interface RunSlots {
   readonly buffer: SharedArrayBuffer;
   /** Takes up to `wanted` slots; returns how many it got (0 when all are in use). */
   take(wanted: number): number;
+  /**
+   * One slot for a run handed over directly: none while runs may be waiting in the queue, so
+   * that requests arriving later never overtake them (they queue behind).
+   */
+  takeDirect(): boolean;
   give(count: number): void;
   readonly inUse: number;
+  /** Set by the runner's loop: whether its last look at the queue may have left runs there. */
+  queueWaiting: boolean;
 }
 
-export function createRunSlots(capacity: number, buffer: SharedArrayBuffer = new SharedArrayBuffer(4)): RunSlots {
-  const counter = new Int32Array(buffer, 0, 1);
+const IN_USE = 0;
+const QUEUE_WAITING = 1;
+
+export function createRunSlots(capacity: number, buffer: SharedArrayBuffer = new SharedArrayBuffer(8)): RunSlots {
+  const counter = new Int32Array(buffer, 0, 2);
+  const take = (wanted: number) => {
+    for (;;) {
+      const used = Atomics.load(counter, IN_USE);
+      const taken = Math.min(wanted, capacity - used);
+      if (taken <= 0) return 0;
+      if (Atomics.compareExchange(counter, IN_USE, used, used + taken) === used) return taken;
+    }
+  };
   return {
     capacity,
     buffer,
-    take(wanted) {
-      for (;;) {
-        const used = Atomics.load(counter, 0);
-        const taken = Math.min(wanted, capacity - used);
-        if (taken <= 0) return 0;
-        if (Atomics.compareExchange(counter, 0, used, used + taken) === used) return taken;
-      }
+    take,
+    takeDirect() {
+      return Atomics.load(counter, QUEUE_WAITING) === 0 && take(1) === 1;
     },
     give(count) {
-      if (count > 0) Atomics.sub(counter, 0, count);
+      if (count > 0) Atomics.sub(counter, IN_USE, count);
     },
     get inUse() {
-      return Atomics.load(counter, 0);
+      return Atomics.load(counter, IN_USE);
+    },
+    get queueWaiting() {
+      return Atomics.load(counter, QUEUE_WAITING) === 1;
+    },
+    set queueWaiting(waiting) {
+      Atomics.store(counter, QUEUE_WAITING, waiting ? 1 : 0);
     },
   };
 }
