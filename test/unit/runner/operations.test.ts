@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeBody, toProxyRequest, withParams } from '../../../runner/operations.js';
-import { limitsOf } from '../../../runner/worker.js';
+import { limitsOf } from '../../../runner/run-function.js';
 
 describe('withParams (as @nangohq/node applies params)', () => {
   it.each([
