@@ -2,6 +2,7 @@
 // the host operations of its kind, and the context `nango` reads. What the outcome means for
 // the run (stored, retried, handed back) is the worker's decision (runner/worker.ts).
 import type { FunctionRegistry } from '../server/functions/registry.js';
+import { Lru } from '../server/lru.js';
 import type { Catalog } from '../server/providers/catalog.js';
 import type { ClaimedRun, Store } from '../server/store/index.js';
 import { buildRunHost, type RunHost, type RunLog } from './context.js';
@@ -33,14 +34,13 @@ export type RunResult = { bundleMissing: true } | { bundleMissing: false; outcom
 /** Runs claimed runs; `changes` and `log` collect what a sync saved and what the run logged. */
 export function createFunctionRunner(deps: RunFunctionDeps) {
   const { store } = deps;
-  const bundles = new Map<string, string>();
+  const bundles = new Lru<string, string>(MAX_CACHED_BUNDLES);
 
   const bundleCode = async (hash: string) => {
     const cached = bundles.get(hash);
     if (cached !== undefined) return cached;
     const code = (await store.functions.bundles([hash])).get(hash);
     if (code === undefined) return undefined;
-    if (bundles.size >= MAX_CACHED_BUNDLES) bundles.delete(bundles.keys().next().value as string);
     bundles.set(hash, code);
     return code;
   };

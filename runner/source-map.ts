@@ -2,6 +2,7 @@
 // (`github/actions/create-issue.ts:12:5`) with the bundle's source map. Pure, but for the cache of
 // deployed bundles' maps (createSourceMaps); a frame the map does not cover is left as it was.
 import { originalPositionFor, TraceMap } from '@jridgewell/trace-mapping';
+import { Lru } from '../server/lru.js';
 import type { RunError } from '../server/store/index.js';
 import { FUNCTION_FILENAME } from './sandbox/guest/protocol.js';
 
@@ -83,11 +84,11 @@ export interface SourceMaps {
 }
 
 export function createSourceMaps(load: (bundleHash: string) => Promise<string | undefined>): SourceMaps {
-  const parsed = new Map<string, TraceMap | undefined>();
+  // First in, first out: a hit does not reorder (peek).
+  const parsed = new Lru<string, TraceMap | undefined>(MAX_CACHED_MAPS);
   const mapOf = async (hash: string) => {
-    if (parsed.has(hash)) return parsed.get(hash);
+    if (parsed.has(hash)) return parsed.peek(hash);
     const map = parseSourceMap(await load(hash).catch(() => undefined));
-    if (parsed.size >= MAX_CACHED_MAPS) parsed.delete(parsed.keys().next().value as string);
     parsed.set(hash, map);
     return map;
   };

@@ -5,6 +5,7 @@
 // limit covers it. Serves one run at a time: a warm context is attached to each of its runs in
 // turn, and a call from any other run than the attached one is refused.
 import ivm from 'isolated-vm';
+import { Lru } from '../../server/lru.js';
 import { MAX_CALL_BODY_BYTES, MAX_CALL_JSON_CHARS, MAX_LOG_MESSAGE_CHARS } from './guest/bounds.js';
 import type { HostFailureData, HostReply, SyncReply } from './guest/protocol.js';
 import { HOST_CALL_OVERHEAD_NS, MAX_REMEMBERED_FAILURES } from './limits.js';
@@ -120,7 +121,7 @@ export class ContextBridge {
   #inFlight = 0;
   #nextFailureRef = 1;
   #hostNs = 0n;
-  readonly #failures = new Map<number, RecordedFailure>();
+  readonly #failures = new Lru<number, RecordedFailure>(MAX_REMEMBERED_FAILURES);
   readonly #timers = new Map<number, { handle: NodeJS.Timeout; resolve: (fired: boolean) => void }>();
 
   // isolated-vm keeps a global handle on each host function until the isolate collects the
@@ -185,13 +186,12 @@ export class ContextBridge {
 
   /** The failure a guest error refers to, if this run recorded it. */
   failure(failureRef: number): RecordedFailure | undefined {
-    return this.#failures.get(failureRef);
+    return this.#failures.peek(failureRef);
   }
 
   #remember(failure: RecordedFailure): number {
     const failureRef = this.#nextFailureRef++;
-    this.#failures.set(failureRef, failure);
-    if (this.#failures.size > MAX_REMEMBERED_FAILURES) this.#failures.delete(this.#failures.keys().next().value as number);
+    this.#failures.set(failureRef, failure); // the oldest goes past MAX_REMEMBERED_FAILURES
     return failureRef;
   }
 

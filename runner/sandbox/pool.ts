@@ -5,6 +5,7 @@
 // queue (and go first to an isolate that holds their function warm). Owns the CPU watchdog timer;
 // knows nothing of what a run does (run.ts).
 import ivm from 'isolated-vm';
+import { Lru } from '../../server/lru.js';
 import { ContextBridge } from './bridge.js';
 import { loadGuestRuntime } from './guest-script.js';
 import { GUEST_BOOTSTRAP_GLOBAL, RUNTIME_FILENAME, type GuestRequest } from './guest/protocol.js';
@@ -64,8 +65,8 @@ export class IsolateSlot {
   #runtime: Promise<ivm.Script> | undefined;
   readonly #scripts: ScriptCache;
   #next: Promise<PreparedContext> | undefined;
-  // By bundle hash, least recently used first. A context serves one function only.
-  readonly #warm = new Map<string, WarmContext>();
+  // By bundle hash, the least recently used released past the limit. A context serves one function only.
+  readonly #warm = new Lru<string, WarmContext>(MAX_WARM_CONTEXTS_PER_ISOLATE, (warm) => releasePrepared(warm.prepared));
 
   constructor(
     private readonly pool: IsolatePool,
@@ -98,22 +99,12 @@ export class IsolateSlot {
 
   /** The warm context of this bundle, taken out while it runs (run.ts gives it back with keepWarm). */
   takeWarm(hash: string): WarmContext | undefined {
-    const warm = this.#warm.get(hash);
-    if (warm !== undefined) this.#warm.delete(hash);
-    return warm;
+    return this.#warm.take(hash);
   }
 
   /** Keeps a context of this bundle for its next run; the least recently used goes past the limit. */
   keepWarm(hash: string, warm: WarmContext): void {
-    const previous = this.#warm.get(hash);
-    if (previous !== undefined) releasePrepared(previous.prepared);
-    this.#warm.delete(hash);
     this.#warm.set(hash, warm);
-    for (const [oldest, context] of this.#warm) {
-      if (this.#warm.size <= MAX_WARM_CONTEXTS_PER_ISOLATE) break;
-      this.#warm.delete(oldest);
-      releasePrepared(context.prepared);
-    }
   }
 
   /** Starts preparing the next run's context now, while the isolate is idle. */
@@ -166,7 +157,6 @@ export class IsolateSlot {
   }
 
   #disposeIsolate(): void {
-    for (const warm of this.#warm.values()) releasePrepared(warm.prepared);
     this.#warm.clear();
     this.#scripts.clear();
     this.#runtime?.then(releaseQuietly, () => undefined);

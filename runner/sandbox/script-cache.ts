@@ -2,56 +2,11 @@
 // compiles a bundle in ~0.4 ms instead of ~3 ms), and each isolate's compiled `ivm.Script`s by
 // hash. Both are LRU-bounded; evicted scripts are released.
 import ivm from 'isolated-vm';
-
-/** A Map used as an LRU: reading an entry moves it to the back; the front is evicted. */
-class Lru<V> {
-  readonly #entries = new Map<string, V>();
-  constructor(
-    readonly capacity: number,
-    private readonly onEvict: (value: V) => void = () => undefined,
-  ) {}
-
-  get size(): number {
-    return this.#entries.size;
-  }
-
-  get(key: string): V | undefined {
-    const value = this.#entries.get(key);
-    if (value !== undefined) {
-      this.#entries.delete(key);
-      this.#entries.set(key, value);
-    }
-    return value;
-  }
-
-  set(key: string, value: V): void {
-    const previous = this.#entries.get(key);
-    if (previous !== undefined && previous !== value) this.onEvict(previous);
-    this.#entries.delete(key);
-    this.#entries.set(key, value);
-    while (this.#entries.size > this.capacity) {
-      const [oldestKey, oldest] = this.#entries.entries().next().value as [string, V];
-      this.#entries.delete(oldestKey);
-      this.onEvict(oldest);
-    }
-  }
-
-  delete(key: string): void {
-    const value = this.#entries.get(key);
-    if (value === undefined) return;
-    this.#entries.delete(key);
-    this.onEvict(value);
-  }
-
-  clear(): void {
-    for (const value of this.#entries.values()) this.onEvict(value);
-    this.#entries.clear();
-  }
-}
+import { Lru } from '../../server/lru.js';
 
 /** V8 code caches shared by every isolate of a sandbox. */
 export class CodeCache {
-  readonly #entries: Lru<ivm.ExternalCopy<ArrayBuffer>>;
+  readonly #entries: Lru<string, ivm.ExternalCopy<ArrayBuffer>>;
 
   constructor(capacity: number) {
     this.#entries = new Lru(capacity, (copy) => copy.release());
@@ -79,7 +34,7 @@ export class CodeCache {
 
 /** One isolate's compiled scripts. */
 export class ScriptCache {
-  readonly #entries: Lru<ivm.Script>;
+  readonly #entries: Lru<string, ivm.Script>;
 
   constructor(capacity: number) {
     this.#entries = new Lru(capacity, (script) => {

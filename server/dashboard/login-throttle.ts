@@ -2,6 +2,7 @@
 // wrong keys are free (typos), then each further one locks that address out for twice as long,
 // up to MAX_LOCK_MS. Memory is bounded: at most MAX_TRACKED_ADDRESSES, the least recent dropped.
 // Pure bookkeeping: the caller passes the time, no timers.
+import { Lru } from '../lru.js';
 
 /** Wrong keys an address may send before it is slowed down. */
 const FREE_FAILURES = 5;
@@ -30,11 +31,11 @@ export interface LoginThrottle {
 
 export function createLoginThrottle(limits: { maxTracked?: number } = {}): LoginThrottle {
   const maxTracked = limits.maxTracked ?? MAX_TRACKED_ADDRESSES;
-  // Insertion order is recency order: an entry is deleted and set again whenever it is touched.
-  const entries = new Map<string, Entry>();
+  // A failure makes its address the most recent; reading how long one must wait does not.
+  const entries = new Lru<string, Entry>(maxTracked);
 
   const current = (address: string, nowMs: number): Entry | undefined => {
-    const entry = entries.get(address);
+    const entry = entries.peek(address);
     if (entry !== undefined && nowMs - entry.lastMs > FORGET_AFTER_MS && nowMs >= entry.lockedUntilMs) {
       entries.delete(address);
       return undefined;
@@ -53,9 +54,7 @@ export function createLoginThrottle(limits: { maxTracked?: number } = {}): Login
       entry.lastMs = nowMs;
       const over = entry.failures - FREE_FAILURES;
       if (over > 0) entry.lockedUntilMs = nowMs + Math.min(FIRST_LOCK_MS * 2 ** Math.min(over - 1, 30), MAX_LOCK_MS);
-      entries.delete(address);
       entries.set(address, entry);
-      while (entries.size > maxTracked) entries.delete(entries.keys().next().value as string);
     },
     succeeded(address) {
       entries.delete(address);

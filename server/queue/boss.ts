@@ -1,6 +1,6 @@
 // pg-boss, wrapped to what Patchbay needs: enqueue a ticket, fetch tickets, complete them. Every
-// pg-boss return value is checked (DESIGN.md: send() to a missing queue returns null, fetch()
-// swallows SQL errors), and pg-boss shares Patchbay's pool instead of opening its own.
+// pg-boss return value is checked (send() to a missing queue returns null instead of throwing, and
+// fetch() swallows SQL errors), and pg-boss shares Patchbay's pool instead of opening its own.
 import PgBoss from 'pg-boss';
 import type { FastifyBaseLogger } from 'fastify';
 import { createOutageLog, type Pool } from '../store/index.js';
@@ -69,7 +69,7 @@ export function createJobQueue(pool: Pool, logger: FastifyBaseLogger): JobQueue 
     // Patchbay keeps its own history in function_runs; finished tickets can go after a day.
     archiveCompletedAfterSeconds: 3600,
     deleteAfterDays: 1,
-    // Cron schedules arrive with syncs; until then the scheduler's timers are not started.
+    // Sync schedules are Patchbay's own (server/queue/scheduler.ts): pg-boss's cron timers stay off.
     schedule: false,
   });
   // pg-boss reports its maintenance failures here, every 10 s while the database is away: one
