@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type pino from 'pino';
-import { deployFunctions } from '../server/routes/functions.js';
+import { deployFunctions } from '../server/functions/deploy.js';
 import type { Store } from '../server/store/index.js';
 import { fingerprintFunctions, isUnchangedSince, readBuildCache, toDeployedState, writeBuildCache, type DeployedState } from '../runner/build-cache.js';
 import { createSandbox, type Sandbox } from '../runner/sandbox/index.js';

@@ -9,13 +9,13 @@ import { renderProviderUrl } from '../proxy/build-request.js';
 import type { Connection, ConnectionCredentials, Store } from '../store/index.js';
 import { requestToken, type TokenGrant } from './oauth2.js';
 
-/** Contract §3: refresh when the token expires within 15 minutes, unless the provider says otherwise. */
+/** As Nango does: refresh when the token expires within 15 minutes, unless the provider says otherwise. */
 const DEFAULT_EXPIRY_BUFFER_MS = 15 * 60_000;
-/** Contract §3: after a failed refresh, callers get `connection_refresh_backoff` for 30 s. */
+/** As in Nango: after a failed refresh, callers get `connection_refresh_backoff` for 30 s. */
 const REFRESH_FAILURE_COOLDOWN_MS = 30_000;
-/** Failures on this many different days mark the connection exhausted (contract §3). */
+/** Failures on this many different days mark the connection exhausted, as in Nango. */
 const EXHAUST_AFTER_DAYS = 4;
-/** Bounds the wait for another process's refresh holding the row lock (contract: 12 s). */
+/** Bounds the wait for another process's refresh holding the row lock (12 s, as Nango's API allows). */
 const LOCK_TIMEOUT_MS = 12_000;
 const TOKEN_REQUEST_TIMEOUT_MS = 10_000;
 
@@ -142,8 +142,7 @@ export function createCredentialsManager(deps: CredentialsManagerDeps): Credenti
   const refreshUnderLock = async (seen: Connection, force: boolean): Promise<Connection> => {
     let failure: unknown;
     const result = await deps.store.transaction(async (tx) => {
-      await tx.client.query(`SET LOCAL lock_timeout = ${LOCK_TIMEOUT_MS}`);
-      const current = await tx.connections.getForUpdate(seen.id);
+      const current = await tx.connections.getForUpdate(seen.id, { lockTimeoutMs: LOCK_TIMEOUT_MS });
       if (current === undefined) throw new PatchbayError('unknown_connection');
       // Another process refreshed while we waited for the lock: use its work.
       if (!force && !needsRefresh(current)) return current;

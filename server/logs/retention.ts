@@ -11,26 +11,43 @@ import type { ConnectStore } from '../store/connect.js';
 
 const SWEEP_INTERVAL_MS = 60 * 60_000;
 const BATCH = 5000;
+const DAY_MS = 86_400_000;
 
+export type RetentionStore = { logs: LogStore; runs: RunStore; records: RecordStore; connect: ConnectStore };
+
+export interface Retention {
+  /** Log operations and finished runs older than this many days go. */
+  logDays: number;
+  /** Records deleted this many days ago lose their payload. */
+  recordPruneDays: number;
+}
+
+/** One sweep, batch after batch until nothing past the cutoffs is left; rejects when the database fails. */
+export async function sweepRetention(store: RetentionStore, retention: Retention, now: () => number = Date.now): Promise<void> {
+  const cutoff = new Date(now() - retention.logDays * DAY_MS);
+  const pruneBefore = new Date(now() - retention.recordPruneDays * DAY_MS);
+  let deleted: number;
+  do deleted = await store.logs.deleteOlderThan(cutoff, BATCH);
+  while (deleted === BATCH);
+  do deleted = await store.runs.deleteFinishedBefore(cutoff, BATCH);
+  while (deleted === BATCH);
+  do deleted = await store.records.prunePayloadsDeletedBefore(pruneBefore, BATCH);
+  while (deleted === BATCH);
+  // Connect sessions and OAuth flows are dead once expired: a day's grace for debugging.
+  await store.connect.purgeExpired(new Date(now() - DAY_MS));
+}
+
+/** Sweeps at once, then every hour, until the returned function is called. `now`: the clock the cutoffs are counted from. */
 export function startLogRetention(
-  store: { logs: LogStore; runs: RunStore; records: RecordStore; connect: ConnectStore },
-  retention: { logDays: number; recordPruneDays: number },
+  store: RetentionStore,
+  retention: Retention,
   logger: FastifyBaseLogger,
+  options: { now?: () => number } = {},
 ): () => void {
   const outage = createOutageLog(logger, 'the log retention sweep');
   const sweep = async () => {
-    const cutoff = new Date(Date.now() - retention.logDays * 86_400_000);
-    const pruneBefore = new Date(Date.now() - retention.recordPruneDays * 86_400_000);
     try {
-      let deleted: number;
-      do deleted = await store.logs.deleteOlderThan(cutoff, BATCH);
-      while (deleted === BATCH);
-      do deleted = await store.runs.deleteFinishedBefore(cutoff, BATCH);
-      while (deleted === BATCH);
-      do deleted = await store.records.prunePayloadsDeletedBefore(pruneBefore, BATCH);
-      while (deleted === BATCH);
-      // Connect sessions and OAuth flows are dead once expired: a day's grace for debugging.
-      await store.connect.purgeExpired(new Date(Date.now() - 86_400_000));
+      await sweepRetention(store, retention, options.now);
       outage.succeeded();
     } catch (error) {
       outage.failed(error);

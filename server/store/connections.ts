@@ -13,7 +13,7 @@ import type { Queryable } from './db.js';
  */
 export const MAX_METADATA_BYTES = 64 * 1024;
 
-/** A connection's credentials, in the contract's field names (they go out on the wire as is). */
+/** A connection's credentials, in the field names of Nango's API (they go out on the wire as is). */
 export type ConnectionCredentials =
   | {
       type: 'OAUTH2';
@@ -142,8 +142,12 @@ export interface ConnectionStore {
   get(providerConfigKey: string, connectionId: string): Promise<Connection | undefined>;
   /** The connection's provider, or undefined when there is no such connection (no decryption). */
   providerOf(providerConfigKey: string, connectionId: string): Promise<string | undefined>;
-  /** Reads the row under `FOR UPDATE`: only inside a transaction, to serialise refreshes. */
-  getForUpdate(id: number): Promise<Connection | undefined>;
+  /**
+   * Reads the row under `FOR UPDATE`, waiting at most `lockTimeoutMs` for the lock (`SET LOCAL
+   * lock_timeout`, in force to the end of the transaction): only inside a transaction, to
+   * serialise refreshes.
+   */
+  getForUpdate(id: number, options: { lockTimeoutMs: number }): Promise<Connection | undefined>;
   list(filter: ConnectionFilter): Promise<Connection[]>;
   update(providerConfigKey: string, connectionId: string, patch: ConnectionPatch): Promise<Connection | undefined>;
   /**
@@ -261,7 +265,12 @@ export function createConnectionStore(db: Queryable, cipher: Cipher): Connection
       );
       return rows[0]?.provider;
     },
-    getForUpdate: (id) => getById(id, true),
+    async getForUpdate(id, { lockTimeoutMs }) {
+      // SET takes no parameters: the number is written into the statement, so it must be one.
+      if (!Number.isSafeInteger(lockTimeoutMs) || lockTimeoutMs < 0) throw new RangeError(`lock timeout ${lockTimeoutMs} ms is not a whole number of milliseconds`);
+      await db.query(`SET LOCAL lock_timeout = ${lockTimeoutMs}`);
+      return getById(id, true);
+    },
     async list(filter) {
       const where: string[] = [];
       const params: unknown[] = [];
