@@ -12,15 +12,15 @@ import { createCredentialsManager } from '../server/credentials/refresh.js';
 import { startLogRetention } from '../server/logs/retention.js';
 import { createLogWriter, type LogWriter } from '../server/logs/writer.js';
 import { createLiveLogs, LOG_CHUNKS_CHANNEL } from '../server/logs/live.js';
-import { createMetricsRecorder, createMetricsSource, startMetricsServer, type MetricsRecorder } from '../server/metrics/index.js';
+import { createMetricsRecorder, createMetricsSource, startMetricsServer, type MetricsRecorder, type MetricsSnapshot } from '../server/metrics/index.js';
 import { createDashboardSessions } from '../server/dashboard/sessions.js';
-import { loadCatalog } from '../server/providers/catalog.js';
+import { loadCatalog, type Catalog } from '../server/providers/catalog.js';
 import { createProxyEngine, createUpstreamAgent, type ProxyEngine } from '../server/proxy/index.js';
 import { createFunctionRegistry } from '../server/functions/registry.js';
 import { createJobQueue, createRunSlots, createWake, RUNNER_LOST, startReaper, startScheduler, type DirectRunner, type FinishedRun } from '../server/queue/index.js';
 import { pacePrefixOf } from '../server/proxy/pacer.js';
 import { createChangeFeed } from '../server/store/change-feed.js';
-import { createDatabaseProbe, createNotifications, createPool, createStore, migrate } from '../server/store/index.js';
+import { createDatabaseProbe, createNotifications, createPool, createStore, migrate, type Pool, type Store } from '../server/store/index.js';
 import { createWebhookSender } from '../server/webhooks/index.js';
 import { createConnectFlows } from '../server/connect/flows.js';
 import { createWsHub } from '../server/connect/ws-hub.js';
@@ -100,157 +100,20 @@ function defaultPublicUrl(listening: URL | undefined, host: string, configuredPo
   return everywhere ? `http://localhost:${port}` : `${listening?.protocol ?? 'http:'}//${listening?.host ?? `${host}:${port}`}`;
 }
 
+/** What a part needs to be stopped; stopped in reverse order of starting. */
+type Stops = (() => Promise<void>)[];
+
 export async function startSystem(config: Config, options: SystemOptions): Promise<System> {
   const logger = options.logger ?? pino({ level: config.logLevel, base: { app: 'patchbay' } });
-  const stack: (() => Promise<void>)[] = [];
+  const stack: Stops = [];
   const stopAll = async () => {
     for (const stop of stack.splice(0).reverse()) await stop().catch((error) => logger.error({ err: error }, 'stop failed'));
   };
 
   try {
-    // First the checks that need no I/O beyond reading files: a bad catalog fails in milliseconds.
-    // The runner thread reads the same file: only the process's main thread says what it skipped.
-    const catalog = loadCatalog(config.providersFile, {
-      onWarning: (message, details) => {
-        if (isMainThread) logger.warn(details, message);
-      },
-    });
-    const needsDataDir = config.databaseUrl === undefined || config.secretKey === undefined || config.encryptionKey === undefined;
-    const stored = needsDataDir ? await loadDataDirSecrets(config.dataDir) : undefined;
-    const secretKey = config.secretKey ?? (stored?.secrets.secretKey as string);
-    const encryptionKey = config.encryptionKey ?? Buffer.from(stored?.secrets.encryptionKey as string, 'hex');
-
-    let databaseUrl = config.databaseUrl;
-    let embedded: EmbeddedDatabase | undefined;
-    if (databaseUrl === undefined) {
-      embedded = await startEmbeddedPostgres({
-        dir: path.join(config.dataDir, 'postgres'),
-        password: stored?.secrets.databasePassword as string,
-        fast: options.fastEmbeddedDatabase,
-        onLog: (line) => logger.debug({ postgres: line.trim() }, 'postgres'),
-        logger,
-        restart: options.embeddedRestart,
-        onFatal: options.onFatal,
-      });
-      stack.push(() => (embedded as EmbeddedDatabase).stop());
-      databaseUrl = embedded.url;
-    }
-
-    const pool = createPool({ connectionString: databaseUrl });
-    stack.push(() => pool.end());
-    await migrate(pool).catch((error: unknown) => {
-      const code = (error as { code?: string }).code;
-      if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === '28P01' || code === '3D000') {
-        const where = new URL(databaseUrl as string);
-        throw new Error(`cannot connect to the database at ${where.host}${where.pathname} (${code})`, { cause: error });
-      }
-      throw error;
-    });
-    const cipher = createCipher(encryptionKey);
-    await checkEncryptionKey(pool, cipher);
-    // Runs, tickets and logs: written several times per action, lost at worst as the last
-    // moment before a crash (server/store/db.ts).
-    const bookkeepingPool = createPool({ connectionString: databaseUrl, durableCommits: false, applicationName: 'patchbay-bookkeeping' });
-    stack.push(() => bookkeepingPool.end());
-    const store = createStore(pool, cipher, bookkeepingPool);
-
-    const notifications = createNotifications(pool, databaseUrl, logger);
-    const feed = createChangeFeed(notifications);
-    const functions = createFunctionRegistry(store);
-    const wake = createWake(notifications, store.runs);
-    await notifications.start();
-    stack.push(() => notifications.stop());
-    stack.push(async () => wake.stop());
-    const queue = createJobQueue(bookkeepingPool, logger);
-    await queue.start();
-    stack.push(() => queue.stop());
-    const scheduler = startScheduler({ store, queue, wake, logger });
-    stack.push(() => scheduler.stop());
-    const metrics = createMetricsRecorder();
-    const logs = createLogWriter({
-      store: store.logs,
-      logger,
-      onWrite: metrics.observe,
-      // Every process's stored chunks reach the live log streams of every server.
-      onStored: (chunkId) => notifications.notify(LOG_CHUNKS_CHANNEL, chunkId),
-    });
-    logs.start();
-    stack.push(() => logs.stop());
-    // Every process records webhooks (a reaper in a server process fails runs too); only
-    // runner processes deliver them.
-    const webhooks = createWebhookSender({
-      store, logs, logger, functions, url: config.webhookUrl, allowPrivateEgress: config.allowPrivateEgress, secret: config.webhookSecret ?? secretKey,
-      maxAttempts: config.webhookMaxAttempts, retryBaseMs: config.webhookRetryBaseMs, timeoutMs: config.webhookTimeoutMs,
-    });
-    // Stopped after the worker and the reaper (pushed before them): their last webhooks are written.
-    stack.push(() => webhooks.stop());
-    const stopReaper = startReaper({
-      store,
-      queue,
-      wake,
-      logger,
-      staleMs: options.runnerTuning?.staleMs,
-      intervalMs: options.runnerTuning?.reapMs,
-      onFailed: (run) => webhooks.runFinished(run, { error: RUNNER_LOST }),
-    });
-    stack.push(async () => stopReaper());
-    const dispatcher = createUpstreamAgent(config.allowPrivateEgress);
-    stack.push(() => dispatcher.close());
-    let proxy: ProxyEngine | undefined;
-    const credentials = createCredentialsManager({
-      store,
-      catalog,
-      dispatcher,
-      onRefreshFailed: (connection, error) => {
-        const provider = catalog.get(connection.provider);
-        webhooks.authEvent(
-          {
-            connectionId: connection.connectionId,
-            providerConfigKey: connection.providerConfigKey,
-            provider: connection.provider,
-            authMode: provider?.authMode ?? 'unknown',
-            operation: 'refresh',
-            success: false,
-            tags: connection.tags,
-            endUser: connection.endUser,
-            error: { type: isPatchbayError(error) ? error.code : 'refresh_failed', description: isPatchbayError(error) ? error.message : 'The token could not be refreshed.' },
-          },
-          connection.webhookUrlOverride,
-        );
-      },
-      onRefreshed: (connection) => {
-        proxy?.targets.update(connection);
-        feed.publish({ kind: 'connection', providerConfigKey: connection.providerConfigKey, connectionId: connection.connectionId }, { local: false });
-      },
-    });
-    proxy = createProxyEngine({
-      store,
-      catalog,
-      credentials,
-      logs,
-      dispatcher,
-      allowPrivateEgress: config.allowPrivateEgress,
-      maxWaitMs: config.proxyMaxWaitMs,
-      pacingMaxHoldMs: config.pacingMaxHoldMs,
-      ...options.proxyTuning,
-    });
-    const engine = proxy;
-    feed.subscribe((change) => {
-      if (change.kind === 'connection') engine.targets.invalidate(change.providerConfigKey, change.connectionId);
-      else if (change.kind === 'integration') engine.targets.invalidateIntegration(change.providerConfigKey);
-      else if (change.kind === 'pacing') {
-        engine.pacer.reset(pacePrefixOf(change.providerConfigKey, change.connectionId));
-        return;
-      } else functions.invalidate();
-      // Deploys, connections and integrations coming and going add or drop sync schedules.
-      scheduler.changed();
-    });
-    // Changes published while the LISTEN connection was down were never heard.
-    notifications.onReconnect(() => {
-      engine.targets.clear();
-      functions.invalidate();
-      scheduler.changed();
-    });
+    const database = await openDatabase(config, options, logger, stack);
+    const core = await startCore(config, options, logger, database, stack);
+    const { store, feed } = core;
     const deployed = () => feed.publish({ kind: 'functions' });
 
     const runnerThreadAsked = options.roles.includes('runner') && options.roles.includes('server') && options.runnerThread !== false;
@@ -276,11 +139,11 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
       const starting = startRunnerThread({
         logger,
         data: {
-          config: { ...config, databaseUrl, secretKey, encryptionKey },
+          config: { ...config, databaseUrl: database.url, secretKey: database.secretKey, encryptionKey: database.encryptionKey },
           proxyTuning: options.proxyTuning,
           runnerTuning: options.runnerTuning,
         },
-        onRunFinished: (run) => wake.finishedHere(run),
+        onRunFinished: (run) => core.wake.finishedHere(run),
       });
       runnerThreadStarting = starting;
       // Awaited once the server listens; a failure meanwhile is not unhandled.
@@ -291,129 +154,22 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
     // A waited-for action goes straight to a free slot of this process's runner (its thread or
     // this one), skipping the queue; other processes' runners take tickets.
     const direct: DirectRunner = { take: () => (runnerThread ?? worker?.direct)?.take() };
-    if (runnerHere) {
-      webhooks.start();
-      const operations: OperationDeps = {
-        proxy: engine,
-        store,
-        crossIntegration: config.functionsCrossIntegration,
-        egress: dispatcher,
-        connectionChanged: (providerConfigKey, connectionId) => feed.publish({ kind: 'connection', providerConfigKey, connectionId }),
-        control: { functions, queue, wake, direct, environment: config.functionEnvironment, publicUrl: config.publicUrl ?? defaultPublicUrl(undefined, config.host, config.port) },
-      };
-      const started = createWorker({
-        webhooks,
-        store,
-        queue,
-        wake,
-        sandbox: sandbox as Sandbox,
-        functions,
-        catalog,
-        logs,
-        logger,
-        concurrency: config.runnerConcurrency,
-        operations,
-        ...(options.handedRuns === undefined ? {} : { slots: createRunSlots(config.runnerConcurrency, options.handedRuns.slots), directFinished: options.handedRuns.finished }),
-        ...options.runnerTuning,
-      });
-      started.start();
-      worker = started;
-      stack.push(() => started.stop());
-      const dryRunner = createDryRunner({ store, wake, logger, deps: { sandbox: sandbox as Sandbox, store, catalog, logs, operations }, pollMs: options.runnerTuning?.pollMs });
-      dryRunner.start();
-      stack.push(() => dryRunner.stop());
-      logger.info({ runner: started.id, concurrency: config.runnerConcurrency }, 'runner started');
-    }
-
-    // A runner process has no HTTP API: its counters (runs, webhooks, its functions' proxy calls)
-    // are scraped from a port of their own. Not `npm start`'s runner thread: the server's
-    // /metrics already sums its counters.
     let metricsUrl: string | undefined;
-    if (runnerHere && isMainThread && !options.roles.includes('server') && config.metricsPort !== undefined) {
-      const metricsServer = await startMetricsServer({
-        metrics: createMetricsSource({ recorder: metrics, activeRuns: () => store.runs.countActive() }),
-        port: config.metricsPort,
-        host: config.host,
-        secretKey,
-        isPublic: config.metricsPublic,
-        onError: (error) => logger.error({ err: error }, 'metrics scrape failed'),
-      });
-      stack.push(() => metricsServer.stop());
-      metricsUrl = metricsServer.url;
-      logger.info({ url: `${metricsUrl}/metrics` }, 'runner metrics served');
+    if (runnerHere) {
+      const runner = await startRunnerHere(config, options, logger, core, { sandbox: sandbox as Sandbox, direct, secretKey: database.secretKey }, stack);
+      worker = runner.worker;
+      metricsUrl = runner.metricsUrl;
     }
 
     let url: string | undefined;
     if (options.roles.includes('server')) {
-      const stopRetention = startLogRetention(store, { logDays: config.logRetentionDays, recordPruneDays: config.recordPruneDays }, logger);
-      stack.push(async () => stopRetention());
-      const verification = { dispatcher, allowPrivateEgress: config.allowPrivateEgress, logs, timeoutMs: options.proxyTuning?.headersTimeoutMs };
-      // Known once the server listens (PORT=0 picks one): redirect URIs and connect links use it.
-      let listening: URL | undefined;
-      const publicUrl = () => config.publicUrl ?? defaultPublicUrl(listening, config.host);
-      const ws = createWsHub(notifications);
-      const flows = createConnectFlows({
-        store,
-        catalog,
-        ws,
-        verification,
-        dispatcher,
-        publicUrl,
-        connectionChanged: (providerConfigKey, connectionId) => feed.publish({ kind: 'connection', providerConfigKey, connectionId }),
-        authEvent: (facts, webhookUrlOverride) => webhooks.authEvent(facts, webhookUrlOverride),
-      });
-      // Loaded here, not at the top: a runner (its own thread in `patchbay start`) never loads
-      // fastify and the routes.
-      const { buildApp } = await import('../server/app.js');
-      const app = await buildApp({
-        config,
-        secretKey,
-        store,
-        database: createDatabaseProbe(pool),
-        catalog,
-        logger,
-        proxy: engine,
-        events: {
-          changed: (providerConfigKey, connectionId) => feed.publish({ kind: 'connection', providerConfigKey, connectionId }),
-          integrationChanged: (providerConfigKey) => feed.publish({ kind: 'integration', providerConfigKey }),
-        },
-        refresher: credentials,
-        // The proxy's upstream timeout when a test shortens it; otherwise verify.ts's own bound.
-        verification,
-        connect: { flows, ws, publicUrl },
-        dashboard: {
-          sessions: createDashboardSessions({ store: store.sessions, secretKey }),
-          // The runner thread's counters join this thread's; separate runner processes serve their own.
-          metrics: createMetricsSource({
-            recorder: metrics,
-            remotes: async () => (runnerThread === undefined ? [] : [await runnerThread.metrics()]),
-            activeRuns: () => store.runs.countActive(),
-          }),
-          live: createLiveLogs({ notifications, logs: store.logs, logger }),
-        },
-        functions,
-        queue,
-        wake,
-        direct,
+      url = await startServer(config, options, logger, core, {
+        secretKey: database.secretKey,
+        pool: database.pool,
         deployed,
-        resetPacing: (providerConfigKey, connectionId) => feed.publish({ kind: 'pacing', providerConfigKey, connectionId }),
-        actionStartTimeoutMs: options.runnerTuning?.actionStartTimeoutMs,
-      });
-      stack.push(async () => {
-        // Finish in-flight requests for a while, then cut whatever is left (a stalled upload
-        // would otherwise hold shutdown forever).
-        const grace = setTimeout(() => app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
-        await app.close();
-        clearTimeout(grace);
-      });
-      const address = await app.listen({ port: config.port, host: config.host });
-      url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');
-      listening = new URL(url);
-      // `patchbay deploy` and `dryrun` run from the same folder find this server there, whatever its port.
-      if (existsSync(config.dataDir)) {
-        const forget = await recordServerAddress(config.dataDir, url);
-        stack.push(forget);
-      }
+        direct,
+        runnerMetrics: async () => (runnerThread === undefined ? [] : [await runnerThread.metrics()]),
+      }, stack);
     }
     if (runnerThreadStarting !== undefined) {
       const thread = await runnerThreadStarting;
@@ -421,23 +177,340 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
       logger.info({ runner: thread.runnerId, thread: thread.threadId, concurrency: config.runnerConcurrency }, 'runner started on its own thread');
     }
 
-
     return {
       url,
       metricsUrl,
-      secretKey,
-      proxy: engine,
-      logs,
-      metrics,
+      secretKey: database.secretKey,
+      proxy: core.engine,
+      logs: core.logs,
+      metrics: core.metrics,
       worker,
       runnerThread,
-      databaseUrl,
-      embedded: embedded !== undefined,
-      generatedSecretKey: config.secretKey === undefined && (stored?.created ?? false),
+      databaseUrl: database.url,
+      embedded: database.embedded,
+      generatedSecretKey: config.secretKey === undefined && database.generatedSecrets,
       stop: stopAll,
     };
   } catch (error) {
     await stopAll();
     throw error;
   }
+}
+
+interface Database {
+  url: string;
+  embedded: boolean;
+  /** The data dir's secrets were created by this start. */
+  generatedSecrets: boolean;
+  secretKey: string;
+  encryptionKey: Buffer;
+  pool: Pool;
+  bookkeepingPool: Pool;
+  store: Store;
+  catalog: Catalog;
+}
+
+/** The catalog, the keys, PostgreSQL (embedded unless DATABASE_URL), migrations and the store. */
+async function openDatabase(config: Config, options: SystemOptions, logger: pino.Logger, stack: Stops): Promise<Database> {
+  // First the checks that need no I/O beyond reading files: a bad catalog fails in milliseconds.
+  // The runner thread reads the same file: only the process's main thread says what it skipped.
+  const catalog = loadCatalog(config.providersFile, {
+    onWarning: (message, details) => {
+      if (isMainThread) logger.warn(details, message);
+    },
+  });
+  const needsDataDir = config.databaseUrl === undefined || config.secretKey === undefined || config.encryptionKey === undefined;
+  const stored = needsDataDir ? await loadDataDirSecrets(config.dataDir) : undefined;
+  const secretKey = config.secretKey ?? (stored?.secrets.secretKey as string);
+  const encryptionKey = config.encryptionKey ?? Buffer.from(stored?.secrets.encryptionKey as string, 'hex');
+
+  let databaseUrl = config.databaseUrl;
+  let embedded: EmbeddedDatabase | undefined;
+  if (databaseUrl === undefined) {
+    embedded = await startEmbeddedPostgres({
+      dir: path.join(config.dataDir, 'postgres'),
+      password: stored?.secrets.databasePassword as string,
+      fast: options.fastEmbeddedDatabase,
+      onLog: (line) => logger.debug({ postgres: line.trim() }, 'postgres'),
+      logger,
+      restart: options.embeddedRestart,
+      onFatal: options.onFatal,
+    });
+    const started = embedded;
+    stack.push(() => started.stop());
+    databaseUrl = embedded.url;
+  }
+  const url = databaseUrl;
+
+  const pool = createPool({ connectionString: url });
+  stack.push(() => pool.end());
+  await migrate(pool).catch((error: unknown) => {
+    const code = (error as { code?: string }).code;
+    if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === '28P01' || code === '3D000') {
+      const where = new URL(url);
+      throw new Error(`cannot connect to the database at ${where.host}${where.pathname} (${code})`, { cause: error });
+    }
+    throw error;
+  });
+  const cipher = createCipher(encryptionKey);
+  await checkEncryptionKey(pool, cipher);
+  // Runs, tickets and logs: written several times per action, lost at worst as the last
+  // moment before a crash (server/store/db.ts).
+  const bookkeepingPool = createPool({ connectionString: url, durableCommits: false, applicationName: 'patchbay-bookkeeping' });
+  stack.push(() => bookkeepingPool.end());
+  const store = createStore(pool, cipher, bookkeepingPool);
+  return { url, embedded: embedded !== undefined, generatedSecrets: stored?.created ?? false, secretKey, encryptionKey, pool, bookkeepingPool, store, catalog };
+}
+
+type Core = Awaited<ReturnType<typeof startCore>>;
+
+/**
+ * What every process runs, whatever its roles: change notifications, the queue and its reaper
+ * and scheduler, the log writer and its counters, webhooks, credentials and the proxy engine.
+ */
+async function startCore(config: Config, options: SystemOptions, logger: pino.Logger, database: Database, stack: Stops) {
+  const { pool, store, catalog, bookkeepingPool } = database;
+  const notifications = createNotifications(pool, database.url, logger);
+  const feed = createChangeFeed(notifications);
+  const functions = createFunctionRegistry(store);
+  const wake = createWake(notifications, store.runs);
+  await notifications.start();
+  stack.push(() => notifications.stop());
+  stack.push(async () => wake.stop());
+  const queue = createJobQueue(bookkeepingPool, logger);
+  await queue.start();
+  stack.push(() => queue.stop());
+  const scheduler = startScheduler({ store, queue, wake, logger });
+  stack.push(() => scheduler.stop());
+  const metrics = createMetricsRecorder();
+  const logs = createLogWriter({
+    store: store.logs,
+    logger,
+    onWrite: metrics.observe,
+    // Every process's stored chunks reach the live log streams of every server.
+    onStored: (chunkId) => notifications.notify(LOG_CHUNKS_CHANNEL, chunkId),
+  });
+  logs.start();
+  stack.push(() => logs.stop());
+  // Every process records webhooks (a reaper in a server process fails runs too); only
+  // runner processes deliver them.
+  const webhooks = createWebhookSender({
+    store, logs, logger, functions, url: config.webhookUrl, allowPrivateEgress: config.allowPrivateEgress, secret: config.webhookSecret ?? database.secretKey,
+    maxAttempts: config.webhookMaxAttempts, retryBaseMs: config.webhookRetryBaseMs, timeoutMs: config.webhookTimeoutMs,
+  });
+  // Stopped after the worker and the reaper (pushed before them): their last webhooks are written.
+  stack.push(() => webhooks.stop());
+  const stopReaper = startReaper({
+    store,
+    queue,
+    wake,
+    logger,
+    staleMs: options.runnerTuning?.staleMs,
+    intervalMs: options.runnerTuning?.reapMs,
+    onFailed: (run) => webhooks.runFinished(run, { error: RUNNER_LOST }),
+  });
+  stack.push(async () => stopReaper());
+  const dispatcher = createUpstreamAgent(config.allowPrivateEgress);
+  stack.push(() => dispatcher.close());
+  let proxy: ProxyEngine | undefined;
+  const credentials = createCredentialsManager({
+    store,
+    catalog,
+    dispatcher,
+    onRefreshFailed: (connection, error) => {
+      const provider = catalog.get(connection.provider);
+      webhooks.authEvent(
+        {
+          connectionId: connection.connectionId,
+          providerConfigKey: connection.providerConfigKey,
+          provider: connection.provider,
+          authMode: provider?.authMode ?? 'unknown',
+          operation: 'refresh',
+          success: false,
+          tags: connection.tags,
+          endUser: connection.endUser,
+          error: { type: isPatchbayError(error) ? error.code : 'refresh_failed', description: isPatchbayError(error) ? error.message : 'The token could not be refreshed.' },
+        },
+        connection.webhookUrlOverride,
+      );
+    },
+    onRefreshed: (connection) => {
+      proxy?.targets.update(connection);
+      feed.publish({ kind: 'connection', providerConfigKey: connection.providerConfigKey, connectionId: connection.connectionId }, { local: false });
+    },
+  });
+  proxy = createProxyEngine({
+    store,
+    catalog,
+    credentials,
+    logs,
+    dispatcher,
+    allowPrivateEgress: config.allowPrivateEgress,
+    maxWaitMs: config.proxyMaxWaitMs,
+    pacingMaxHoldMs: config.pacingMaxHoldMs,
+    ...options.proxyTuning,
+  });
+  const engine = proxy;
+  feed.subscribe((change) => {
+    if (change.kind === 'connection') engine.targets.invalidate(change.providerConfigKey, change.connectionId);
+    else if (change.kind === 'integration') engine.targets.invalidateIntegration(change.providerConfigKey);
+    else if (change.kind === 'pacing') {
+      engine.pacer.reset(pacePrefixOf(change.providerConfigKey, change.connectionId));
+      return;
+    } else functions.invalidate();
+    // Deploys, connections and integrations coming and going add or drop sync schedules.
+    scheduler.changed();
+  });
+  // Changes published while the LISTEN connection was down were never heard.
+  notifications.onReconnect(() => {
+    engine.targets.clear();
+    functions.invalidate();
+    scheduler.changed();
+  });
+  return { store, catalog, notifications, feed, functions, wake, queue, scheduler, metrics, logs, webhooks, dispatcher, credentials, engine };
+}
+
+/** The runner on this thread: its worker, the dry runner, and a runner process's own /metrics. */
+async function startRunnerHere(
+  config: Config,
+  options: SystemOptions,
+  logger: pino.Logger,
+  core: Core,
+  parts: { sandbox: Sandbox; direct: DirectRunner; secretKey: string },
+  stack: Stops,
+): Promise<{ worker: Worker; metricsUrl: string | undefined }> {
+  const { store, feed, functions, queue, wake, webhooks, engine, dispatcher, catalog, logs, metrics } = core;
+  const { sandbox, direct, secretKey } = parts;
+  webhooks.start();
+  const operations: OperationDeps = {
+    proxy: engine,
+    store,
+    crossIntegration: config.functionsCrossIntegration,
+    egress: dispatcher,
+    connectionChanged: (providerConfigKey, connectionId) => feed.publish({ kind: 'connection', providerConfigKey, connectionId }),
+    control: { functions, queue, wake, direct, environment: config.functionEnvironment, publicUrl: config.publicUrl ?? defaultPublicUrl(undefined, config.host, config.port) },
+  };
+  const started = createWorker({
+    webhooks,
+    store,
+    queue,
+    wake,
+    sandbox,
+    functions,
+    catalog,
+    logs,
+    logger,
+    concurrency: config.runnerConcurrency,
+    operations,
+    ...(options.handedRuns === undefined ? {} : { slots: createRunSlots(config.runnerConcurrency, options.handedRuns.slots), directFinished: options.handedRuns.finished }),
+    ...options.runnerTuning,
+  });
+  started.start();
+  stack.push(() => started.stop());
+  const dryRunner = createDryRunner({ store, wake, logger, deps: { sandbox, store, catalog, logs, operations }, pollMs: options.runnerTuning?.pollMs });
+  dryRunner.start();
+  stack.push(() => dryRunner.stop());
+  logger.info({ runner: started.id, concurrency: config.runnerConcurrency }, 'runner started');
+
+  // A runner process has no HTTP API: its counters (runs, webhooks, its functions' proxy calls)
+  // are scraped from a port of their own. Not `npm start`'s runner thread: the server's
+  // /metrics already sums its counters.
+  let metricsUrl: string | undefined;
+  if (isMainThread && !options.roles.includes('server') && config.metricsPort !== undefined) {
+    const metricsServer = await startMetricsServer({
+      metrics: createMetricsSource({ recorder: metrics, activeRuns: () => store.runs.countActive() }),
+      port: config.metricsPort,
+      host: config.host,
+      secretKey,
+      isPublic: config.metricsPublic,
+      onError: (error) => logger.error({ err: error }, 'metrics scrape failed'),
+    });
+    stack.push(() => metricsServer.stop());
+    metricsUrl = metricsServer.url;
+    logger.info({ url: `${metricsUrl}/metrics` }, 'runner metrics served');
+  }
+  return { worker: started, metricsUrl };
+}
+
+/** The HTTP API (with Connect and the dashboard) and the retention sweep; answers the URL it listens on. */
+async function startServer(
+  config: Config,
+  options: SystemOptions,
+  logger: pino.Logger,
+  core: Core,
+  parts: { secretKey: string; pool: Pool; deployed: () => void; direct: DirectRunner; runnerMetrics: () => Promise<(MetricsSnapshot | undefined)[]> },
+  stack: Stops,
+): Promise<string> {
+  const { store, feed, functions, queue, wake, webhooks, engine, dispatcher, catalog, logs, metrics, notifications, credentials } = core;
+  const { secretKey, pool, deployed, direct } = parts;
+  const stopRetention = startLogRetention(store, { logDays: config.logRetentionDays, recordPruneDays: config.recordPruneDays }, logger);
+  stack.push(async () => stopRetention());
+  const verification = { dispatcher, allowPrivateEgress: config.allowPrivateEgress, logs, timeoutMs: options.proxyTuning?.headersTimeoutMs };
+  // Known once the server listens (PORT=0 picks one): redirect URIs and connect links use it.
+  let listening: URL | undefined;
+  const publicUrl = () => config.publicUrl ?? defaultPublicUrl(listening, config.host);
+  const ws = createWsHub(notifications);
+  const flows = createConnectFlows({
+    store,
+    catalog,
+    ws,
+    verification,
+    dispatcher,
+    publicUrl,
+    connectionChanged: (providerConfigKey, connectionId) => feed.publish({ kind: 'connection', providerConfigKey, connectionId }),
+    authEvent: (facts, webhookUrlOverride) => webhooks.authEvent(facts, webhookUrlOverride),
+  });
+  // Loaded here, not at the top: a runner (its own thread in `patchbay start`) never loads
+  // fastify and the routes.
+  const { buildApp } = await import('../server/app.js');
+  const app = await buildApp({
+    config,
+    secretKey,
+    store,
+    database: createDatabaseProbe(pool),
+    catalog,
+    logger,
+    proxy: engine,
+    events: {
+      changed: (providerConfigKey, connectionId) => feed.publish({ kind: 'connection', providerConfigKey, connectionId }),
+      integrationChanged: (providerConfigKey) => feed.publish({ kind: 'integration', providerConfigKey }),
+    },
+    refresher: credentials,
+    // The proxy's upstream timeout when a test shortens it; otherwise verify.ts's own bound.
+    verification,
+    connect: { flows, ws, publicUrl },
+    dashboard: {
+      sessions: createDashboardSessions({ store: store.sessions, secretKey }),
+      // The runner thread's counters join this thread's; separate runner processes serve their own.
+      metrics: createMetricsSource({
+        recorder: metrics,
+        remotes: parts.runnerMetrics,
+        activeRuns: () => store.runs.countActive(),
+      }),
+      live: createLiveLogs({ notifications, logs: store.logs, logger }),
+    },
+    functions,
+    queue,
+    wake,
+    direct,
+    deployed,
+    resetPacing: (providerConfigKey, connectionId) => feed.publish({ kind: 'pacing', providerConfigKey, connectionId }),
+    actionStartTimeoutMs: options.runnerTuning?.actionStartTimeoutMs,
+  });
+  stack.push(async () => {
+    // Finish in-flight requests for a while, then cut whatever is left (a stalled upload
+    // would otherwise hold shutdown forever).
+    const grace = setTimeout(() => app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+    await app.close();
+    clearTimeout(grace);
+  });
+  const address = await app.listen({ port: config.port, host: config.host });
+  const url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');
+  listening = new URL(url);
+  // `patchbay deploy` and `dryrun` run from the same folder find this server there, whatever its port.
+  if (existsSync(config.dataDir)) {
+    const forget = await recordServerAddress(config.dataDir, url);
+    stack.push(forget);
+  }
+  return url;
 }
