@@ -77,7 +77,7 @@ async function timeLogs(patchbay: Patchbay) {
   const get = async (route: string) => {
     const started = performance.now();
     const response = await request(`${patchbay.url}${route}`, { headers: { authorization: `Bearer ${patchbay.secretKey}` } });
-    const body = (await response.body.json()) as { data: unknown[]; next_cursor: string | null };
+    const body = (await response.body.json()) as { data: unknown[]; next_cursor: string | null; searched_back_to?: string | null };
     const ms = performance.now() - started;
     if (response.statusCode !== 200) throw new Error(`${route} answered ${response.statusCode}`);
     return { ms, body };
@@ -89,24 +89,29 @@ async function timeLogs(patchbay: Patchbay) {
     integration: '/logs?limit=50&provider_config_key=slack',
     failed: '/logs?limit=50&state=failed',
     integrationFailed: '/logs?limit=50&provider_config_key=github&state=failed',
-    // Seeded failures are all github's: this filter matches nothing and reads every chunk.
+    // Seeded failures are all github's: this filter matches nothing. It read every chunk (607 ms
+    // over 100,000 operations); it now answers after a bounded read with `searched_back_to`.
     noMatch: '/logs?limit=50&provider_config_key=notion&state=failed',
     lastHour: `/logs?limit=50&from=${encodeURIComponent(hourAgo)}`,
     window: `/logs?limit=50&provider_config_key=github&from=${encodeURIComponent(sixHoursAgo)}&to=${encodeURIComponent(hourAgo)}`,
   };
-  const results: Record<string, { rows: number; firstPageMs: ReturnType<typeof summary>; nextPageMs: ReturnType<typeof summary> }> = {};
+  const results: Record<string, { rows: number; searchedBackTo: string | null; firstPageMs: ReturnType<typeof summary>; nextPageMs: ReturnType<typeof summary> }> = {};
   for (const [name, route] of Object.entries(queries)) {
     const first: number[] = [];
     const next: number[] = [];
     let rows = 0;
+    let searchedBackTo: string | null = null;
     for (let i = 0; i < QUERY_REPEATS; i++) {
       const page = await get(route);
       first.push(page.ms);
       rows = page.body.data.length;
+      searchedBackTo = page.body.searched_back_to ?? null;
       if (page.body.next_cursor !== null) next.push((await get(`${route}&cursor=${page.body.next_cursor}`)).ms);
     }
-    results[name] = { rows, firstPageMs: summary(first.slice(1)), nextPageMs: summary(next.slice(1)) };
-    session.log(`GET ${route}: ${rows} rows, p50 ${results[name].firstPageMs.p50} ms (next page ${results[name].nextPageMs.p50} ms)`);
+    results[name] = { rows, searchedBackTo, firstPageMs: summary(first.slice(1)), nextPageMs: summary(next.slice(1)) };
+    session.log(
+      `GET ${route}: ${rows} rows${searchedBackTo === null ? '' : `, searched back to ${searchedBackTo}`}, p50 ${results[name].firstPageMs.p50} ms (next page ${results[name].nextPageMs.p50} ms)`,
+    );
   }
   return results;
 }

@@ -98,8 +98,8 @@ export const BUNDLE_GLOBAL = '__patchbay_exports';
 
 /**
  * Appended to every bundle so that evaluating the script returns `undefined`: isolated-vm hands
- * a script's last value back to the host and that reference keeps the whole context alive
- * (DESIGN.md, "isolated-vm context leak").
+ * a script's last value back to the host, and that reference keeps the script's whole context
+ * (its heap, every closure in it) alive until the host lets go of it: the context leaks.
  */
 export const BUNDLE_SUFFIX = '\n;void 0;\n';
 

@@ -5,7 +5,7 @@ import { ERRORS, type ErrorCode } from '../server/errors.js';
 import { toRunError, type RunError } from '../server/store/index.js';
 import type { RunFailure } from './sandbox/index.js';
 
-// Upstream headers worth showing with script_http_error (contract §6: content-type and x-rate*).
+// Upstream headers worth showing with script_http_error (Nango shows content-type and x-rate*).
 const UPSTREAM_HEADER = /^(content-type|x-rate|ratelimit|retry-after)/i;
 
 export interface Decision {

@@ -5,7 +5,7 @@ import { Buffer } from 'node:buffer';
 import { modelKey, type RecordChanges, type RecordScope, type Store } from '../server/store/index.js';
 import { hostFailure, type Operation } from './operations.js';
 
-// Contract §7.2: the SDK sends chunks of 1,000; a bigger call is a function bug or an attack on
+// Nango's SDK sends batchSave & co. in chunks of 1,000; a bigger call is a function bug or an attack on
 // the runner's memory, and is refused rather than buffered.
 const MAX_RECORDS_PER_CALL = 10_000;
 const MAX_RECORD_ID_CHARS = 255;
@@ -54,7 +54,7 @@ export function checkpointOf(args: Record<string, unknown>): Record<string, unkn
 
 /**
  * setMergingStrategy: saves always replace the stored record (Nango's default, `override`); the
- * other strategy needs per-record modification tracking Patchbay does not keep yet, so it is
+ * other strategy needs per-record modification tracking Patchbay does not keep, so it is
  * refused aloud.
  */
 export function checkMergingStrategy(args: Record<string, unknown>): null {

@@ -80,7 +80,7 @@ export function buildProxyUrl(serverUrl: string, config: Pick<ProxyConfiguration
 }
 
 /**
- * The headers of a proxy call (contract §5): the keys, `Base-Url-Override` and
+ * The headers of a proxy call, as @nangohq/node sends them: the keys, `Base-Url-Override` and
  * `Nango-Activity-Log-Id` (empty when unset), each custom header as `Nango-Proxy-<name>`, a
  * custom `Content-Type` also as the real one, and `Retries`/`Decompress`/`Retry-On`/
  * `Forward-Headers-On-Redirect` when given.

@@ -143,7 +143,7 @@ export class HttpClient {
     this.#userAgent = options.userAgent;
     this.#ownsDispatcher = options.dispatcher === undefined;
     // No headers or body timeout, as axios has none by default: a synchronous triggerAction waits
-    // for the action, which may run for minutes (the contract's actions run up to 15 min).
+    // for the action, which may run for minutes (Nango's actions run up to 15 min).
     this.#dispatcher = options.dispatcher ?? new Agent({ headersTimeout: 0, bodyTimeout: 0 });
   }
 
@@ -159,8 +159,8 @@ export class HttpClient {
     const { body, contentType } = encodeBody(request.data, headers);
     if (findHeader(headers, 'content-type') === undefined) {
       // axios's dispatchRequest labels every POST/PUT/PATCH without a content type as a form, bytes
-      // and empty bodies included. Patchbay forwards the body's Content-Type upstream (contract
-      // §11), so the provider sees what it saw through @nangohq/node; set Content-Type to change it.
+      // and empty bodies included. Patchbay forwards the body's Content-Type upstream (Nango's
+      // proxy drops it), so the provider sees what it saw through @nangohq/node; set Content-Type to change it.
       const fallback = ['POST', 'PUT', 'PATCH'].includes(method) ? 'application/x-www-form-urlencoded' : undefined;
       if ((contentType ?? fallback) !== undefined) headers['Content-Type'] = (contentType ?? fallback) as string;
     }

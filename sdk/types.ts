@@ -39,7 +39,7 @@ export interface ParamsSerializerOptions {
   indexes?: boolean | null;
 }
 
-/** How `nango.paginate` walks a list endpoint (contract §7.2). Merged over the provider's defaults. */
+/** How `nango.paginate` walks a list endpoint, as in Nango's SDK. Merged over the provider's defaults. */
 export type Pagination = CursorPagination | LinkPagination | OffsetPagination;
 
 export interface PaginationBase {

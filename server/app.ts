@@ -80,6 +80,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: deps.config.maxBodyBytes,
+    // PATCHBAY_TRUST_PROXY: request.ip (the login throttle's key) and request.protocol from the
+    // X-Forwarded-* headers of these peers only; by default the peer's own address.
+    trustProxy: deps.config.trustProxy,
     // Per-request log lines would cost more than the proxy's own work; calls are logged by us.
     logController: new LogController({ disableRequestLogging: true }),
     childLoggerFactory: deferredChildLogger,

@@ -1,5 +1,6 @@
 // The only reader of process.env. Validates every setting once, at start-up, and turns a bad
 // value into one line naming the variable and the reason (ConfigError), never a stack trace.
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { DEFAULT_MAX_HOLD_MS } from './proxy/pacer.js';
 
@@ -35,6 +36,13 @@ export interface Config {
    * links are built on it. Unset: http://localhost:<port>, or the HOST it listens on.
    */
   publicUrl: string | undefined;
+  /**
+   * PATCHBAY_TRUST_PROXY: which peers' X-Forwarded-For (and -Proto, -Host) are believed, so that
+   * `request.ip` is the client behind a reverse proxy (the login throttle keys by it). false
+   * (default): none, the peer's address is the client's; true: every peer (only when Patchbay is
+   * reachable through the proxy alone); or the proxies' addresses and CIDR ranges.
+   */
+  trustProxy: boolean | string[];
   /** Where `patchbay deploy` sends the functions (PATCHBAY_URL; default: this machine's port). */
   serverUrl: string;
   /**
@@ -130,6 +138,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     serverUrl: parseServerUrl(env, port),
     serverUrlGiven: nonEmpty(env, 'PATCHBAY_URL') !== undefined || nonEmpty(env, 'PORT') !== undefined,
     publicUrl: parsePublicUrl(env),
+    trustProxy: parseTrustProxy(env),
     webhookUrl: parseWebhookUrl(env),
     webhookSecret: parseWebhookSecret(env),
     webhookMaxAttempts: parseInteger(env, 'PATCHBAY_WEBHOOK_MAX_ATTEMPTS', DEFAULT_WEBHOOK_MAX_ATTEMPTS, 1, 20),
@@ -266,6 +275,23 @@ function parseBoolean(env: Env, name: string, fallback: boolean): boolean {
   if (value === 'true' || value === '1') return true;
   if (value === 'false' || value === '0') return false;
   throw new ConfigError(name, `must be true or false (got '${value}')`);
+}
+
+function parseTrustProxy(env: Env): boolean | string[] {
+  const value = nonEmpty(env, 'PATCHBAY_TRUST_PROXY');
+  if (value === undefined || ['false', '0'].includes(value.toLowerCase())) return false;
+  if (['true', '1'].includes(value.toLowerCase())) return true;
+  const entries = value.split(',').map((entry) => entry.trim());
+  for (const entry of entries) {
+    const [address = '', prefix, ...rest] = entry.split('/');
+    const family = isIP(address);
+    const bits = family === 4 ? 32 : 128;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
+    if (family === 0 || !prefixOk || rest.length > 0) {
+      throw new ConfigError('PATCHBAY_TRUST_PROXY', `must be true, false or the proxies' addresses and CIDR ranges, comma-separated (got '${entry}')`);
+    }
+  }
+  return entries;
 }
 
 function parseLogLevel(env: Env): LogLevel {

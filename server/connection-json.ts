@@ -1,4 +1,4 @@
-// A connection as JSON, in the contract's field names: the list shape, the detailed shape
+// A connection as JSON, in the field names of Nango's API: the list shape, the detailed shape
 // without credentials (shared with the function runner's `nango.getConnection`, which never sees
 // credentials) and the full shape with them, which only the connection routes answer, and only
 // to the secret key (a dashboard session gets `toRedactedConnection`).

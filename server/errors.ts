@@ -3,7 +3,7 @@
 // test keeps the two in step. Throw sites name a code from here and cannot invent one.
 
 export const ERRORS = {
-  // Authentication (contract §1.1)
+  // Authentication
   missing_auth_header: { status: 401, message: 'Authentication failed. The request is missing the Authorization header.' },
   malformed_auth_header: { status: 401, message: 'Authentication failed. The Authorization header is not of the form "Bearer <secret key>".' },
   invalid_connect_session_token: { status: 401, message: 'The connect session token is missing, malformed or unknown.' },
@@ -33,13 +33,13 @@ export const ERRORS = {
   connection_test_failed: { status: 400, message: 'The credentials could not be verified with the provider.' },
   metadata_too_large: { status: 413, message: 'Connection metadata is limited to 64 KiB of JSON.' },
 
-  // Credentials (contract §3)
+  // Credentials and their refresh
   connection_refresh_backoff: { status: 424, message: 'A recent refresh attempt failed. Backing off before retrying.' },
   connection_refresh_exhausted: { status: 424, message: 'Refreshing the credentials failed too many times; the connection must be re-authorized.' },
   refresh_token_external_error: { status: 424, message: 'The external API returned an error when trying to refresh the access token.' },
   invalid_credentials: { status: 424, message: 'The connection has no valid credentials.' },
 
-  // Proxy (contract §1, §11)
+  // Proxy
   missing_api_url: { status: 400, message: 'The provider has no proxy base URL and no Base-Url-Override was given.' },
   invalid_endpoint: { status: 400, message: 'The endpoint must be a path on the provider API.' },
   base_url_override_not_allowed: { status: 400, message: 'Base-Url-Override points to an address that is not allowed.' },
@@ -49,7 +49,7 @@ export const ERRORS = {
   rate_limited: { status: 429, message: 'The provider asked to wait longer than the configured maximum.' },
   upstream_network_error: { status: 502, message: 'The provider could not be reached.' },
 
-  // Functions and actions (contract §6, §7.3, §11)
+  // Functions and actions
   disabled_resource: { status: 404, message: 'The function is disabled.' },
   action_pending: { status: 404, message: 'The action has not finished yet.' },
   invalid_action_input: { status: 400, message: "The input does not match the action's input schema." },

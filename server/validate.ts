@@ -1,5 +1,5 @@
 // Turns untrusted route input into typed values with a zod schema, or a 400 whose errors[]
-// names each offending field (contract: `{code, message, path}`). Also the bounds every JSON
+// names each offending field (`{code, message, path}`, as Nango's API answers). Also the bounds every JSON
 // value and user-named map must keep before it reaches a handler or PostgreSQL.
 import { z } from 'zod';
 import { validationError, type ValidationIssue } from './errors.js';
@@ -75,7 +75,7 @@ export function exceedsDepth(value: unknown, maxDepth: number): boolean {
   return false;
 }
 
-// String.prototype.isWellFormed is ES2024: Node 20 has it, our TypeScript lib (ES2023) not yet.
+// String.prototype.isWellFormed is ES2024: Node 20 has it, our TypeScript lib (ES2023) does not declare it.
 // It and includes() scan 64 MB in milliseconds where a /u regex takes half a second.
 const isWellFormed = (String.prototype as unknown as { isWellFormed(this: string): boolean }).isWellFormed;
 

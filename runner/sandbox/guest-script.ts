@@ -11,8 +11,8 @@ import { fileURLToPath } from 'node:url';
 /** The built runtime beside this file in dist/. */
 export const GUEST_RUNTIME_FILE = 'guest-runtime.built.js';
 
-// Scripts end with `void 0` so that running one returns undefined: a returned value would keep
-// its whole context alive (DESIGN.md, "isolated-vm context leak").
+// Scripts end with `void 0` so that running one returns undefined: isolated-vm hands a script's
+// last value back to the host as a reference, which keeps its whole context alive (a leak).
 const SCRIPT_SUFFIX = '\n;void 0;\n';
 
 let building: Promise<string> | undefined;

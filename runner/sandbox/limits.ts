@@ -21,7 +21,7 @@ export const DEFAULT_LIMITS: SandboxLimits = {
   // An action is awaited by an HTTP request; one minute is the longest a caller sensibly holds
   // it open. Syncs pass their own, longer limit.
   wallMs: 60_000,
-  // Contract §6: outputs over 2 MB are rejected.
+  // As in Nango: outputs over 2 MB are rejected.
   maxOutputBytes: 2 * 1024 * 1024,
 };
 

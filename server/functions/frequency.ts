@@ -1,6 +1,6 @@
-// A sync's `frequency` phrase → milliseconds, as Nango reads it (contract §6): "every " dropped,
+// A sync's `frequency` phrase → milliseconds, as Nango reads it: "every " dropped,
 // then `ms`'s grammar ("5 minutes", "1h", "2 days"); "hour", "day" alone mean one, "half hour"
-// is 30 minutes. Bounds from contract §7.1: at least 30 seconds, at most 31 days.
+// is 30 minutes. Bounds as Nango's: at least 30 seconds, at most 31 days.
 import ms from 'ms';
 
 export const MIN_FREQUENCY_MS = 30_000;

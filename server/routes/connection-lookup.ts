@@ -1,5 +1,5 @@
-// The check every connection-scoped route starts with, and its two answers (contract §11:
-// a missing connection is 404 `unknown_connection` everywhere).
+// The check every connection-scoped route starts with, and its two answers (a missing
+// connection is 404 `unknown_connection` on every route).
 import { PatchbayError } from '../errors.js';
 import type { Store } from '../store/index.js';
 

@@ -1,4 +1,4 @@
-// /connections: import with existing credentials, list, read, patch, metadata, delete (contract §9).
+// /connections: import with existing credentials, list, read, patch, metadata, delete, as Nango's API does.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { randomUUID } from 'node:crypto';
@@ -85,6 +85,14 @@ export const endUserSchema = z.strictObject({
   display_name: z.string().max(255).nullish(),
   tags: tagsSchema.nullish(),
 });
+/**
+ * A connection's end user as POST and PATCH /connections take it: a PATCH replaces it whole, so
+ * the organization a Connect session gave it may be sent back with it (a Patchbay tolerance).
+ */
+const connectionEndUserSchema = z.strictObject({
+  ...endUserSchema.shape,
+  organization: z.strictObject({ id: z.string().min(1).max(255), display_name: z.string().max(255).nullish() }).nullish(),
+});
 
 const createBody = z.strictObject({
   provider_config_key: UNIQUE_KEY,
@@ -92,7 +100,7 @@ const createBody = z.strictObject({
   metadata: jsonObject.optional(),
   connection_config: connectionConfig.optional(),
   webhook_url_override: webhookUrl.optional(),
-  end_user: endUserSchema.optional(),
+  end_user: connectionEndUserSchema.optional(),
   tags: tagsSchema.optional(),
   credentials: credentialsSchema,
   // Patchbay's addition (Nango's body has no such field): `false` stores API_KEY and BASIC
@@ -113,7 +121,7 @@ const patchBody = z.strictObject({
   metadata: jsonObject.optional(),
   connection_config: connectionConfig.optional(),
   tags: tagsSchema.optional(),
-  end_user: endUserSchema.optional(),
+  end_user: connectionEndUserSchema.optional(),
   webhook_url_override: webhookUrl.nullable().optional(),
 });
 const listQuery = z.looseObject({

@@ -15,7 +15,7 @@ import { requireConnection } from './connection-lookup.js';
 const MAX_CODE_CHARS = 16 * 1024 * 1024;
 const MAX_SOURCE_MAP_CHARS = 16 * 1024 * 1024;
 const MAX_DRY_RUN_BODY_BYTES = 40 * 1024 * 1024;
-// As a synchronous action (contract §6): a runner must take the dry run within 30 s.
+// As a synchronous action (Nango's 30 s too): a runner must take the dry run within 30 s.
 const DRY_RUN_START_TIMEOUT_MS = 30_000;
 // The runner ends an action's dry run within 1 minute and a sync's within 15 (runner/dryrun.ts);
 // this bounds the wait if the runner vanished meanwhile.

@@ -6,8 +6,10 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { PatchbayError } from '../errors.js';
-import type { DeployChanges, FunctionFailure, FunctionFailureInput, FunctionInput, Store } from '../store/index.js';
+import { deployFunctions } from '../functions/deploy.js';
+import type { FunctionFailure, FunctionFailureInput, FunctionInput, Store } from '../store/index.js';
 import { parseInput } from '../validate.js';
+import { keyCursorSchema, toKeyCursor } from './position-cursor.js';
 
 // Bundles that include zod weigh ~100–300 KB and their source maps about two thirds of that;
 // 128 MB leaves room for a few hundred functions with their maps.
@@ -79,11 +81,22 @@ export function functionRoutes(api: FastifyInstance, deps: FunctionRouteDeps): v
     return { success: true, ...changes };
   });
 
-  api.get('/functions', async () => {
-    const [all, failures] = await Promise.all([deps.store.functions.list(), deps.store.functions.failures()]);
+  api.get('/functions', async (request) => {
+    const query = parseInput(listQuery, request.query, 'invalid_query_params');
+    const paged = query.limit !== undefined || query.cursor !== undefined;
+    const limit = query.limit ?? DEFAULT_PAGE;
+    const [found, allFailures] = await Promise.all([
+      paged || query.integration_key !== undefined || query.kind !== undefined
+        ? deps.store.functions.page({ integrationKey: query.integration_key, kind: query.kind, after: query.cursor, limit: paged ? limit + 1 : Number.MAX_SAFE_INTEGER })
+        : deps.store.functions.list(),
+      deps.store.functions.failures(),
+    ]);
+    const failures = allFailures.filter((f) => (query.integration_key === undefined || f.integrationKey === query.integration_key) && (query.kind === undefined || f.kind === query.kind));
     const failureOf = new Map(failures.map((f) => [`${f.integrationKey}\0${f.kind}\0${f.name}`, f]));
+    const functions = paged ? found.slice(0, limit) : found;
+    const last = functions.at(-1);
     return {
-      functions: all.map((f) => {
+      functions: functions.map((f) => {
         const failure = failureOf.get(`${f.integrationKey}\0${f.kind}\0${f.name}`);
         return {
           integration_key: f.integrationKey,
@@ -98,32 +111,42 @@ export function functionRoutes(api: FastifyInstance, deps: FunctionRouteDeps): v
           ...(failure === undefined ? {} : { error: wireProblem(failure) }),
         };
       }),
-      // Every function the last deploy could not build, deployed before or not.
-      errors: failures.map((f) => ({
-        integration_key: f.integrationKey,
-        kind: f.kind,
-        name: f.name,
-        source_path: f.sourcePath,
-        ...wireProblem(f),
-        problems: f.problems,
-        failed_at: f.failedAt.toISOString(),
-      })),
+      // Every function the last deploy could not build, deployed before or not (paged: on the first page).
+      errors: query.cursor !== undefined
+        ? []
+        : failures.map((f) => ({
+            integration_key: f.integrationKey,
+            kind: f.kind,
+            name: f.name,
+            source_path: f.sourcePath,
+            ...wireProblem(f),
+            problems: f.problems,
+            failed_at: f.failedAt.toISOString(),
+          })),
+      ...(paged ? { next_cursor: found.length > limit && last !== undefined ? toKeyCursor([last.integrationKey, last.kind, last.name]) : null } : {}),
     };
   });
 }
+
+const DEFAULT_PAGE = 100;
+/**
+ * GET /functions: the whole deployed set without `limit` or `cursor` (as it always answered); with
+ * them, a page in (integration, kind, name) order and `next_cursor`. `integration_key` and `kind`
+ * narrow either. Other parameters are ignored, as they always were.
+ */
+const listQuery = z.object({
+  integration_key: z.string().min(1).max(255).optional(),
+  kind: z.enum(['action', 'sync']).optional(),
+  limit: z.coerce.number().int().min(1).max(500).optional(),
+  cursor: keyCursorSchema((key) =>
+    key.length === 3 && key.every((part) => typeof part === 'string' && part.length > 0 && part.length <= 255)
+      ? { integrationKey: key[0] as string, kind: key[1] as string, name: key[2] as string }
+      : undefined,
+  ).optional(),
+});
 
 /** A failure's first problem, as `{file, line, message}` (line 0: the whole file). */
 function wireProblem(failure: FunctionFailure): { file: string; line: number; column: number; message: string } {
   const [first] = failure.problems;
   return first === undefined ? { file: failure.sourcePath, line: 0, column: 0, message: 'does not build' } : { ...first };
-}
-
-/**
- * Replaces the deployed set in one transaction (keeping the deployed version of each failure)
- * and announces it. Shared by the route and `start`.
- */
-export async function deployFunctions(deps: FunctionRouteDeps, inputs: FunctionInput[], failures: FunctionFailureInput[] = []): Promise<DeployChanges> {
-  const changes = await deps.store.transaction((tx) => tx.functions.replaceAll(inputs, failures));
-  deps.deployed();
-  return changes;
 }

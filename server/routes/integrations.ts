@@ -1,4 +1,4 @@
-// /integrations: create, list, read, update and delete integrations (contract §10b).
+// /integrations: create, list, read, update and delete integrations, as Nango's API does.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { PatchbayError, validationError } from '../errors.js';
@@ -7,6 +7,7 @@ import { isUniqueViolation, type Integration, type IntegrationCredentials, type 
 import { isSessionRequest } from '../plugins/auth.js';
 import { mapKey, parseInput } from '../validate.js';
 import type { ConnectionEvents } from './connections.js';
+import { keyCursorSchema, toKeyCursor } from './position-cursor.js';
 
 export const UNIQUE_KEY = z
   .string()
@@ -56,6 +57,16 @@ const getQuery = z.strictObject({
     .transform((v) => (Array.isArray(v) ? v : v.split(',')))
     .pipe(z.array(z.enum(['credentials', 'webhook'])))
     .optional(),
+});
+
+const DEFAULT_PAGE = 100;
+/**
+ * GET /integrations' paging (Patchbay's own): with `limit` or `cursor`, a page in creation order
+ * and `next_cursor`. Other parameters are ignored, as they always were.
+ */
+const listQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(500).optional(),
+  cursor: keyCursorSchema((key) => (key.length === 1 && Number.isSafeInteger(key[0]) && (key[0] as number) > 0 ? (key[0] as number) : undefined)).optional(),
 });
 
 /** `credentials`: true, the values; 'outline', what is set but no secret; false, none. */
@@ -150,9 +161,21 @@ export function integrationRoutes(app: FastifyInstance, deps: { store: Store; ca
     }
   });
 
-  app.get('/integrations', async () => {
-    const integrations = await store.integrations.list();
-    return { data: integrations.map((integration) => toPublicIntegration(integration, catalog)) };
+  app.get('/integrations', async (request) => {
+    const query = parseInput(listQuery, request.query, 'invalid_query_params');
+    // Without paging parameters, the whole list as Nango answers it.
+    if (query.limit === undefined && query.cursor === undefined) {
+      const integrations = await store.integrations.list();
+      return { data: integrations.map((integration) => toPublicIntegration(integration, catalog)) };
+    }
+    const limit = query.limit ?? DEFAULT_PAGE;
+    const integrations = await store.integrations.page({ afterId: query.cursor, limit: limit + 1 });
+    const page = integrations.slice(0, limit);
+    const last = page.at(-1);
+    return {
+      data: page.map((integration) => toPublicIntegration(integration, catalog)),
+      next_cursor: integrations.length > limit && last !== undefined ? toKeyCursor([last.id]) : null,
+    };
   });
 
   app.get('/integrations/:uniqueKey', async (request) => {

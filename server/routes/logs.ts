@@ -10,6 +10,13 @@ import { positionCursorSchema, toPositionCursor } from './position-cursor.js';
 const logId = z.uuid();
 
 /**
+ * How many operations one GET /logs answer reads at most (about: whole chunks are read). A filter
+ * matching little would otherwise read the whole log before answering; it answers instead with
+ * what it found, `searched_back_to` and a `next_cursor` that continues from there.
+ */
+export const LOG_SEARCH_SCAN_ROWS = 10_000;
+
+/**
  * A log cursor's position is a four-digit-year instant as toISOString writes it: a looser check
  * let `-271821-04-20…` or 36 dashes through to PostgreSQL (a 500).
  */
@@ -79,12 +86,24 @@ export function toWireOperation(op: LogOperation) {
 export function logRoutes(app: FastifyInstance, deps: { store: Store }): void {
   app.get('/logs', async (request) => {
     const query = parseInput(logListQuery, request.query, 'invalid_query_params');
-    const operations = await deps.store.logs.list({ ...toLogFilter(query), before: query.cursor, limit: query.limit + 1 });
+    const { operations, resumeAt } = await deps.store.logs.search(
+      { ...toLogFilter(query), before: query.cursor, limit: query.limit + 1 },
+      { scanRows: LOG_SEARCH_SCAN_ROWS },
+    );
     const page = operations.slice(0, query.limit);
     const last = page.at(-1);
+    if (operations.length <= query.limit && resumeAt !== null) {
+      // Stopped at the read budget: every match newer than resumeAt is in `data`.
+      return {
+        data: page.map(toWireOperation),
+        next_cursor: toPositionCursor(resumeAt.startedAt.toISOString(), resumeAt.id),
+        searched_back_to: resumeAt.startedAt.toISOString(),
+      };
+    }
     return {
       data: page.map(toWireOperation),
       next_cursor: operations.length > query.limit && last ? toPositionCursor(last.startedAt.toISOString(), last.id) : null,
+      searched_back_to: null,
     };
   });
 

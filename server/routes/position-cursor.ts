@@ -23,3 +23,32 @@ export function positionCursorSchema(isPosition: (position: string) => boolean) 
       return { position, id };
     });
 }
+
+/** Opaque cursors for lists read in key order: the base64url of the JSON array of the last item's key. */
+export function toKeyCursor(key: readonly (string | number)[]): string {
+  return Buffer.from(JSON.stringify(key)).toString('base64url');
+}
+
+/**
+ * A key cursor schema; `read` turns a decoded key into the position (undefined: not one this
+ * list makes). As for position cursors, the text must be exactly what toKeyCursor wrote.
+ */
+export function keyCursorSchema<T>(read: (key: unknown[]) => T | undefined) {
+  return z
+    .string()
+    .max(2000)
+    .transform((text, context) => {
+      let key: unknown;
+      try {
+        key = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+      } catch {
+        key = undefined;
+      }
+      const position = Array.isArray(key) ? read(key) : undefined;
+      if (position === undefined || toKeyCursor(key as (string | number)[]) !== text) {
+        context.addIssue({ code: 'custom', message: 'is not a cursor returned by this API' });
+        return z.NEVER;
+      }
+      return position;
+    });
+}

@@ -28,7 +28,7 @@ interface ProxyHeaders {
 }
 
 /**
- * The proxy's own request headers (contract §1.2). Hand-written rather than a schema: it runs on
+ * The proxy's own request headers (Nango's: Provider-Config-Key, Connection-Id, Retries…). Hand-written rather than a schema: it runs on
  * every proxied call, and every wrong header is still named in `errors[]`.
  */
 export function parseProxyHeaders(headers: Record<string, string | string[] | undefined>): ProxyHeaders {
@@ -99,7 +99,7 @@ async function readAll(stream: Readable, maxBytes: number): Promise<Buffer> {
   return Buffer.concat(chunks, total);
 }
 
-/** The contract's network-error body: {message, code, status, method} (contract §1.6). */
+/** Nango's proxy network-error body: {message, code, status, method}. */
 const networkErrorBody = (error: PatchbayError, method: string) => ({
   message: error.message,
   code: error.fields?.networkCode,

@@ -1,4 +1,4 @@
-// GET /records and PATCH /records/prune (contract §6): a connection's synced records in change
+// GET /records and PATCH /records/prune, as Nango's API has them: a connection's synced records in change
 // order, with an opaque cursor per record, and pruning of what the app has read. Adapter only: validation and wire shape here, the paging in store/records.ts.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -6,7 +6,7 @@ import { modelKey, type RecordAction, type Store, type StoredRecord } from '../s
 import { parseInput } from '../validate.js';
 import { requireConnection } from './connection-lookup.js';
 
-// Contract §6: modified_after / delta must lie within the last 12 months.
+// As in Nango's API: modified_after / delta must lie within the last 12 months.
 const MODIFIED_AFTER_MAX_AGE_MONTHS = 12;
 
 const headersSchema = z.object({

@@ -1,4 +1,4 @@
-// The sync routes of contract §6: trigger (queue a run now), pause / start (the schedule),
+// The sync routes of Nango's API: trigger (queue a run now), pause / start (the schedule),
 // status, and a connection's own frequency. Syncs are named as strings or {name, variant}; no
 // names means every deployed sync of the integration, no connection id every connection.
 import type { FastifyInstance } from 'fastify';

@@ -82,6 +82,14 @@ const toFunction = (row: FunctionRow): DeployedFunction => ({
 
 const labelOf = (f: { integrationKey: string; kind: string; name: string }) => `${f.integrationKey}/${f.kind}s/${f.name}`;
 
+export interface FunctionPageOptions {
+  integrationKey?: string | undefined;
+  kind?: FunctionKind | undefined;
+  /** Exclusive: the last function of the previous page. */
+  after?: { integrationKey: string; kind: string; name: string } | undefined;
+  limit: number;
+}
+
 export interface FunctionStore {
   /**
    * Makes `functions` the whole deployed set, except that the deployed version of a function in
@@ -93,6 +101,11 @@ export interface FunctionStore {
   failures(): Promise<FunctionFailure[]>;
   find(integrationKey: string, kind: FunctionKind, name: string): Promise<DeployedFunction | undefined>;
   list(): Promise<DeployedFunction[]>;
+  /**
+   * One page of the deployed set in list's order (integration, kind, name), after `after` when
+   * given, optionally of one integration or kind (GET /functions?limit=).
+   */
+  page(options: FunctionPageOptions): Promise<DeployedFunction[]>;
   bundles(hashes: string[]): Promise<Map<string, string>>;
   /** A bundle's source map; undefined when it has none (deployed without, or by an older CLI). */
   sourceMap(hash: string): Promise<string | undefined>;
@@ -182,6 +195,19 @@ export function createFunctionStore(db: Queryable): FunctionStore {
     },
     async list() {
       const { rows } = await db.query<FunctionRow>('SELECT * FROM functions ORDER BY integration_key, kind, name');
+      return rows.map(toFunction);
+    },
+    async page({ integrationKey, kind, after, limit }) {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      if (integrationKey !== undefined) where.push(`integration_key = $${params.push(integrationKey)}`);
+      if (kind !== undefined) where.push(`kind = $${params.push(kind)}`);
+      // A row comparison walks the primary key from the last function sent.
+      if (after !== undefined) where.push(`(integration_key, kind, name) > ($${params.push(after.integrationKey)}, $${params.push(after.kind)}, $${params.push(after.name)})`);
+      const { rows } = await db.query<FunctionRow>(
+        `SELECT * FROM functions ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY integration_key, kind, name LIMIT $${params.push(limit)}`,
+        params,
+      );
       return rows.map(toFunction);
     },
     async bundles(hashes) {

@@ -2,7 +2,7 @@
 import type { Cipher } from '../credentials/cipher.js';
 import type { Queryable } from './db.js';
 
-/** The integration's own OAuth app credentials, in the contract's field names. */
+/** The integration's own OAuth app credentials, in the field names of Nango's API. */
 export type IntegrationCredentials =
   | { type: 'OAUTH1' | 'OAUTH2' | 'TBA'; client_id: string; client_secret: string; scopes?: string | undefined; webhook_secret?: string | undefined }
   | { type: 'APP'; app_id: string; app_link: string; private_key: string }
@@ -63,6 +63,8 @@ export interface IntegrationStore {
   getByKey(uniqueKey: string): Promise<Integration | undefined>;
   getById(id: number): Promise<Integration | undefined>;
   list(): Promise<Integration[]>;
+  /** One page in creation order (by id), after the integration of id `afterId` when given. */
+  page(options: { afterId?: number | undefined; limit: number }): Promise<Integration[]>;
   update(uniqueKey: string, patch: Partial<IntegrationInput>): Promise<Integration | undefined>;
   remove(uniqueKey: string): Promise<boolean>;
 }
@@ -111,6 +113,10 @@ export function createIntegrationStore(db: Queryable, cipher: Cipher): Integrati
     },
     async list() {
       const { rows } = await db.query<IntegrationRow>(`SELECT ${COLUMNS} FROM integrations ORDER BY created_at, id`);
+      return rows.map(toIntegration);
+    },
+    async page({ afterId, limit }) {
+      const { rows } = await db.query<IntegrationRow>(`SELECT ${COLUMNS} FROM integrations WHERE id > $1 ORDER BY id LIMIT $2`, [afterId ?? 0, limit]);
       return rows.map(toIntegration);
     },
     async update(uniqueKey, patch) {

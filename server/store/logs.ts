@@ -60,9 +60,31 @@ export interface LogChunk {
   facets: readonly string[];
 }
 
+/** A search that reads a bounded part of the log (GET /logs): see LogStore.search. */
+export interface LogSearchResult {
+  /** Newest first, at most `limit`; every match newer than `resumeAt` is among them. */
+  operations: LogOperation[];
+  /**
+   * Set when the search stopped at its read budget before `limit` matches: nothing newer than
+   * this position is left unread, and passing it as `before` continues where it stopped.
+   */
+  resumeAt: { startedAt: Date; id: string } | null;
+}
+
+/** The id that sorts after every other: `before: {startedAt, id: MAX_ID}` includes all of startedAt. */
+export const MAX_ID = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+
 export interface LogStore {
   insertChunk(chunk: LogChunk): Promise<void>;
+  /** Every match up to `limit`, however much of the log that takes to read. */
   list(filter: LogFilter): Promise<LogOperation[]>;
+  /**
+   * Like list, but stops once about `scanRows` operations were read (chunks spanning the
+   * `before` position are not counted), so a filter that matches little answers early instead of
+   * reading the whole log; what it found and how far it got come back (a log explorer's
+   * "searched back to <time>, continue?").
+   */
+  search(filter: LogFilter, options: { scanRows: number }): Promise<LogSearchResult>;
   get(id: string): Promise<LogOperation | undefined>;
   /** The operations of one stored chunk (the live log stream reads each chunk it is told of). */
   readChunk(id: string): Promise<LogOperation[]>;
@@ -238,6 +260,22 @@ export function matchesLogFilter(op: LogOperation, filter: Omit<LogFilter, 'limi
   return true;
 }
 
+/**
+ * The filter's equality conditions, checked against a COPY line's raw fields before the line is
+ * parsed (its JSON fields are most of the cost): a search matching little skips almost every line.
+ * True means "maybe": matchesLogFilter decides on the parsed operation.
+ */
+function lineMayMatch(line: string, filter: Omit<LogFilter, 'limit'>): boolean {
+  const f = line.split('\t', 11);
+  if (filter.type !== undefined && f[2] !== filter.type) return false;
+  if (filter.state !== undefined && f[4] !== filter.state) return false;
+  if (filter.status !== undefined && f[10] !== String(filter.status)) return false;
+  if (filter.parentId !== undefined && f[1] !== filter.parentId) return false;
+  if (filter.integrationKey !== undefined && readText(f[6] as string) !== filter.integrationKey) return false;
+  if (filter.connectionId !== undefined && readText(f[7] as string) !== filter.connectionId) return false;
+  return true;
+}
+
 // The last creation time read, by the id's first 13 characters (its millisecond).
 let lastTimePart = '\u0000'; // no id starts with it
 let lastTimeMs = 0;
@@ -257,11 +295,14 @@ export function createdAt(id: string): number | undefined {
 interface ChunkRow {
   id: string;
   last_started: Date;
+  row_count: number;
   data: string;
 }
 
 /** Chunks are read this many at a time, newest first, until a page is complete. */
 const CHUNKS_PER_READ = 8;
+/** The most operations the log writer puts in one chunk (its maxBatch). */
+const MAX_CHUNK_ROWS = 1000;
 
 function* linesOf(data: string): Generator<string> {
   let start = 0;
@@ -274,6 +315,87 @@ function* linesOf(data: string): Generator<string> {
 }
 
 export function createLogStore(db: Queryable): LogStore {
+  async function scan(filter: LogFilter, scanRows: number): Promise<LogSearchResult> {
+    // Which chunks can hold a match: the filters a chunk records, and its range of start times.
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (sql: string, value: unknown) => {
+      params.push(value);
+      where.push(sql.replace('?', `$${params.length}`));
+    };
+    if (filter.integrationKey !== undefined) add('integrations @> ARRAY[?]::text[]', filter.integrationKey);
+    if (filter.connectionId !== undefined) {
+      if (filter.integrationKey !== undefined) add('connections @> ARRAY[?]::text[]', connectionKey(filter.integrationKey, filter.connectionId));
+      else {
+        // Every integration key ever logged, as constants: an array computed inside the query
+        // leaves the planner guessing, and it then reads every chunk in start order.
+        const { rows } = await db.query<{ key: string }>('SELECT key FROM log_integrations');
+        const connectionId = filter.connectionId;
+        add('connections && ?::text[]', rows.map((row) => connectionKey(row.key, connectionId)));
+      }
+    }
+    if (filter.parentId !== undefined) add('parents @> ARRAY[?]::uuid[]', filter.parentId);
+    const facets = chunkFacets(
+      filter.type === undefined ? [] : [filter.type],
+      filter.state === undefined ? [] : [filter.state],
+      filter.status === undefined ? [] : [filter.status],
+    );
+    if (facets.length > 0) add('facets @> ?::text[]', facets);
+    if (filter.from !== undefined) add('last_started >= ?', filter.from);
+    if (filter.to !== undefined) add('first_started < ?', filter.to);
+    if (filter.before !== undefined) add('first_started <= ?', filter.before.startedAt);
+
+    // Chunks come newest last start first. Once `limit` matches are held, a chunk whose latest
+    // start is older than the last of them cannot change the page, nor can any after it.
+    // The read budget counts the chunks at or below `before`: those above it were read by the
+    // answer that stopped there (they span its position), and are read again for what they hold
+    // below it. A search stops only between chunks of different latest starts, so the position
+    // it gives moves back with every answer.
+    const ceiling = filter.before?.startedAt.getTime() ?? Number.POSITIVE_INFINITY;
+    const found: LogOperation[] = [];
+    let counted = 0;
+    let previousLast = Number.POSITIVE_INFINITY;
+    let after: { lastStarted: Date; id: string } | undefined;
+    for (;;) {
+      const page = [...where];
+      const pageParams = [...params];
+      if (after !== undefined) {
+        pageParams.push(after.lastStarted, after.id);
+        page.push(`(last_started, id) < ($${pageParams.length - 1}, $${pageParams.length})`);
+      }
+      // Near the budget, no more chunks than it leaves room for (a chunk holds up to a thousand
+      // operations), and one more, whose latest start says where the search stopped.
+      const left = scanRows - counted;
+      const count = left >= CHUNKS_PER_READ * MAX_CHUNK_ROWS ? CHUNKS_PER_READ : Math.min(CHUNKS_PER_READ, Math.max(1, Math.ceil(left / MAX_CHUNK_ROWS)) + 1);
+      const { rows } = await db.query<ChunkRow>(
+        `SELECT id, last_started, row_count, data FROM log_chunks ${page.length > 0 ? `WHERE ${page.join(' AND ')}` : ''}
+         ORDER BY last_started DESC, id DESC LIMIT ${count}`,
+        pageParams,
+      );
+      for (const row of rows) {
+        const lastStarted = row.last_started.getTime();
+        const floor = found.length >= filter.limit ? (found[filter.limit - 1] as LogOperation).startedAt.getTime() : undefined;
+        if (floor !== undefined && lastStarted < floor) return { operations: found.slice(0, filter.limit), resumeAt: null };
+        if (counted >= scanRows && lastStarted < previousLast) {
+          // Every operation newer than this chunk's latest start has been read.
+          return { operations: found.filter((op) => op.startedAt.getTime() > lastStarted), resumeAt: { startedAt: row.last_started, id: MAX_ID } };
+        }
+        previousLast = lastStarted;
+        if (lastStarted <= ceiling) counted += row.row_count;
+        for (const line of linesOf(row.data)) {
+          if (!lineMayMatch(line, filter)) continue;
+          const op = fromCopyLine(line);
+          if (matchesLogFilter(op, filter)) found.push(op);
+        }
+        found.sort(newerFirst);
+        if (found.length > filter.limit) found.length = filter.limit;
+      }
+      if (rows.length < count) return { operations: found, resumeAt: null };
+      const last = rows.at(-1) as ChunkRow;
+      after = { lastStarted: last.last_started, id: last.id };
+    }
+  }
+
   return {
     async insertChunk(chunk) {
       if (chunk.rows === 0) return;
@@ -299,66 +421,11 @@ export function createLogStore(db: Queryable): LogStore {
         ],
       );
     },
-    async list(filter) {
-      // Which chunks can hold a match: the filters a chunk records, and its range of start times.
-      const where: string[] = [];
-      const params: unknown[] = [];
-      const add = (sql: string, value: unknown) => {
-        params.push(value);
-        where.push(sql.replace('?', `$${params.length}`));
-      };
-      if (filter.integrationKey !== undefined) add('integrations @> ARRAY[?]::text[]', filter.integrationKey);
-      if (filter.connectionId !== undefined) {
-        if (filter.integrationKey !== undefined) add('connections @> ARRAY[?]::text[]', connectionKey(filter.integrationKey, filter.connectionId));
-        else {
-          // Every integration key ever logged, as constants: an array computed inside the query
-          // leaves the planner guessing, and it then reads every chunk in start order.
-          const { rows } = await db.query<{ key: string }>('SELECT key FROM log_integrations');
-          const connectionId = filter.connectionId;
-          add('connections && ?::text[]', rows.map((row) => connectionKey(row.key, connectionId)));
-        }
-      }
-      if (filter.parentId !== undefined) add('parents @> ARRAY[?]::uuid[]', filter.parentId);
-      const facets = chunkFacets(
-        filter.type === undefined ? [] : [filter.type],
-        filter.state === undefined ? [] : [filter.state],
-        filter.status === undefined ? [] : [filter.status],
-      );
-      if (facets.length > 0) add('facets @> ?::text[]', facets);
-      if (filter.from !== undefined) add('last_started >= ?', filter.from);
-      if (filter.to !== undefined) add('first_started < ?', filter.to);
-      if (filter.before !== undefined) add('first_started <= ?', filter.before.startedAt);
-
-      // Chunks come newest last start first. Once `limit` matches are held, a chunk whose latest
-      // start is older than the last of them cannot change the page, nor can any after it.
-      const found: LogOperation[] = [];
-      let after: { lastStarted: Date; id: string } | undefined;
-      for (;;) {
-        const page = [...where];
-        const pageParams = [...params];
-        if (after !== undefined) {
-          pageParams.push(after.lastStarted, after.id);
-          page.push(`(last_started, id) < ($${pageParams.length - 1}, $${pageParams.length})`);
-        }
-        const { rows } = await db.query<ChunkRow>(
-          `SELECT id, last_started, data FROM log_chunks ${page.length > 0 ? `WHERE ${page.join(' AND ')}` : ''}
-           ORDER BY last_started DESC, id DESC LIMIT ${CHUNKS_PER_READ}`,
-          pageParams,
-        );
-        for (const row of rows) {
-          const floor = found.length >= filter.limit ? (found[filter.limit - 1] as LogOperation).startedAt.getTime() : undefined;
-          if (floor !== undefined && row.last_started.getTime() < floor) return found.slice(0, filter.limit);
-          for (const line of linesOf(row.data)) {
-            const op = fromCopyLine(line);
-            if (matchesLogFilter(op, filter)) found.push(op);
-          }
-          found.sort(newerFirst);
-          if (found.length > filter.limit) found.length = filter.limit;
-        }
-        if (rows.length < CHUNKS_PER_READ) return found;
-        const last = rows.at(-1) as ChunkRow;
-        after = { lastStarted: last.last_started, id: last.id };
-      }
+    list(filter) {
+      return scan(filter, Number.POSITIVE_INFINITY).then((result) => result.operations);
+    },
+    search(filter, { scanRows }) {
+      return scan(filter, scanRows);
     },
     async get(id) {
       const created = createdAt(id);

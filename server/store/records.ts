@@ -3,7 +3,7 @@
 // `seq` cursor safe: no change with a lower seq can become visible after a reader passed it.
 import type { Queryable } from './db.js';
 
-/** How a model is stored with its variant (contract §6): `Model`, or `Model::variant` for another than `base`. */
+/** How a model is stored with its variant (as Nango does): `Model`, or `Model::variant` for another than `base`. */
 export function modelKey(model: string, variant: string | undefined): string {
   return variant === undefined || variant === 'base' ? model : `${model}::${variant}`;
 }
@@ -11,7 +11,7 @@ export function modelKey(model: string, variant: string | undefined): string {
 export interface RecordScope {
   integrationKey: string;
   connectionId: string;
-  /** Already `Model` or `Model::variant` (contract §6). */
+  /** Already `Model` or `Model::variant` (see modelKey). */
   model: string;
 }
 

@@ -1,6 +1,7 @@
 // Builds the bodies Patchbay POSTs to the app: Nango's sync and async-action webhooks
 // (@nangohq/types NangoSyncWebhookBody, packages/webhooks/lib/{sync,asyncAction}.ts), plus the
-// interrupted case of contract §11. Pure: no I/O, no clock.
+// interrupted case (a sync cut short by its time limit is no success; nango#7159).
+// Pure: no I/O, no clock.
 
 export type SyncType = 'INITIAL' | 'INCREMENTAL';
 
@@ -69,7 +70,7 @@ export interface FinishedSync {
   syncType: SyncType;
 }
 
-/** The code a failure webhook carries for a run cut short by its limit (contract §11). */
+/** The code a failure webhook carries for a run cut short by its limit (a Patchbay addition). */
 export const INTERRUPTED_ERROR_TYPE = 'interrupted';
 
 const changed = (results: ModelResults) => results.added + results.updated + results.deleted > 0;

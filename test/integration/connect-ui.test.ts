@@ -1,7 +1,7 @@
 // The hosted Connect UI at /connect/: its headers over HTTP, then the page in Chromium, framed
 // by a customer's app through @nangohq/frontend's openConnectUI. The browser tests answer the
 // Connect API from Playwright's router (a fake session), so they pin the page's side of the
-// contract; the last block runs the same flows against Patchbay's own Connect routes.
+// exchange; the last block runs the same flows against Patchbay's own Connect routes.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { BrowserContext, Page, Request, Route, WebSocketRoute } from 'playwright-core';
@@ -42,7 +42,7 @@ interface FakeApi {
 }
 
 /**
- * Answers the Connect API for the page from Playwright's router, as the contract says: bearer
+ * Answers the Connect API for the page from Playwright's router, as Patchbay's routes do: bearer
  * token checked, 401 in Patchbay's error shape otherwise; POST /api-auth answered by `apiAuth`.
  */
 async function fakeConnectApi(

@@ -98,7 +98,7 @@ describe('the dashboard API', () => {
       expect(created.text).not.toContain(ACCESS_TOKEN);
       expect(created.text).not.toContain(REFRESH_TOKEN);
 
-      // The secret key still gets the values back, as the contract says.
+      // The secret key still gets the values back, as with Nango's API.
       const withKey = await server.request('PATCH', '/connections/gh-1?provider_config_key=github', { body: { metadata: { team: 'core' } } });
       expect(withKey.json.credentials.access_token).toBe(ACCESS_TOKEN);
     });

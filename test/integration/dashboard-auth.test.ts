@@ -1,6 +1,7 @@
 // The dashboard's door, over plain HTTP: the page's security headers, the secret key traded for
 // a session cookie, the cookie authenticating API calls (with its CSRF header), logout revoking
-// it on the server, and repeated wrong keys slowed down.
+// it on the server, and repeated wrong keys slowed down, per client address behind a reverse
+// proxy only when PATCHBAY_TRUST_PROXY says whose X-Forwarded-For to believe.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPatchbay, type TestPatchbay } from '../harness/patchbay.js';
 
@@ -142,5 +143,51 @@ describe('dashboard sessions', () => {
     const right = await login(patchbay.secretKey);
     expect(right.status).toBe(429);
     expect(right.headers['set-cookie']).toBeUndefined();
+  });
+});
+
+describe('the login throttle behind a reverse proxy', () => {
+  let direct: TestPatchbay;
+  let proxied: TestPatchbay;
+
+  beforeAll(async () => {
+    // Off (the default): X-Forwarded-For is anyone's to write. On: the test client (127.0.0.1) is the proxy.
+    [direct, proxied] = await Promise.all([
+      startPatchbay({ label: 'dashboard-auth-direct' }),
+      startPatchbay({ label: 'dashboard-auth-proxied', env: { PATCHBAY_TRUST_PROXY: '127.0.0.1' } }),
+    ]);
+  });
+  afterAll(async () => {
+    await Promise.all([direct?.stop(), proxied?.stop()]);
+  });
+
+  const loginAs = (patchbay: TestPatchbay, forwardedFor: string, key: string) =>
+    patchbay.request('POST', '/dashboard/login', { auth: false, headers: { 'x-forwarded-for': forwardedFor }, body: { secret_key: key } });
+  /** Wrong keys from `forwardedFor` until one is answered 429 (at most 10). */
+  const lockOut = async (patchbay: TestPatchbay, forwardedFor: (attempt: number) => string) => {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const res = await loginAs(patchbay, forwardedFor(attempt), `wrong-key-number-${attempt}-000000`);
+      if (res.status === 429) return res;
+      expect(res.status).toBe(401);
+    }
+    throw new Error('never throttled');
+  };
+
+  it('with PATCHBAY_TRUST_PROXY off, a new X-Forwarded-For on every try does not dodge the throttle', async () => {
+    const locked = await lockOut(direct, (attempt) => `203.0.113.${attempt + 1}`);
+    expect(locked.json.error.code).toBe('too_many_login_attempts');
+    const right = await loginAs(direct, '198.51.100.250', direct.secretKey);
+    expect([right.status, right.json.error.code]).toEqual([429, 'too_many_login_attempts']);
+  });
+
+  it('with PATCHBAY_TRUST_PROXY on, two clients behind the proxy are throttled separately', async () => {
+    await lockOut(proxied, () => '203.0.113.7');
+    // The locked client, even with the right key, and with an address of its choosing put in front.
+    expect((await loginAs(proxied, '203.0.113.7', proxied.secretKey)).status).toBe(429);
+    expect((await loginAs(proxied, '198.51.100.1, 203.0.113.7', proxied.secretKey)).status).toBe(429);
+    // Another client behind the same proxy is not held back by the first one's mistakes.
+    const other = await loginAs(proxied, '198.51.100.9', proxied.secretKey);
+    expect(other.status).toBe(200);
+    expect(other.json.csrf_token).toEqual(expect.any(String));
   });
 });

@@ -190,6 +190,52 @@ describe('log writer', () => {
     }
   });
 
+  it('answers a search matching little after a bounded read, and continues from where it stopped until every match is found once', async () => {
+    // Twelve chunks of 40 calls over overlapping stretches of time, a failed call (connection b-3) in each.
+    const base = Date.now() - 120_000;
+    const chunks = Array.from({ length: 12 }, (_, k) =>
+      Array.from({ length: 40 }, (_, i) =>
+        operation({
+          integrationKey: 'budget',
+          connectionId: `b-${i % 4}`,
+          state: i === 7 ? 'failed' : 'success',
+          status: i === 7 ? (k % 4 === 1 ? 502 : 500) : 200,
+          startedAt: new Date(base + k * 1000 + ((i * 53) % 2500)),
+        }),
+      ),
+    );
+    for (const ops of chunks) await store.logs.insertChunk(chunkOf(ops));
+    const all = chunks.flat().sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime() || (a.id < b.id ? 1 : -1));
+
+    for (const filter of [{ status: 502 }, { connectionId: 'b-2' }, { connectionId: 'b-0', state: 'failed' as const }]) {
+      const keep = (op: LogOperation) =>
+        ('state' in filter ? op.state === filter.state : true) && ('connectionId' in filter ? op.connectionId === filter.connectionId : true) && ('status' in filter ? op.status === filter.status : true);
+      const seen: LogOperation[] = [];
+      const stops: Date[] = [];
+      let before: LogFilter['before'];
+      for (let answers = 0; ; answers++) {
+        expect(answers).toBeLessThan(40);
+        const { operations, resumeAt } = await store.logs.search({ integrationKey: 'budget', ...filter, before, limit: 5 }, { scanRows: 100 });
+        seen.push(...operations);
+        if (resumeAt !== null) {
+          // Stopped at the budget: everything found is newer than where it stopped, which moves back.
+          expect(operations.every((op) => op.startedAt.getTime() > resumeAt.startedAt.getTime())).toBe(true);
+          if (stops.length > 0) expect(resumeAt.startedAt.getTime()).toBeLessThan((stops.at(-1) as Date).getTime());
+          stops.push(resumeAt.startedAt);
+          before = resumeAt;
+        } else if (operations.length === 5) {
+          const last = operations.at(-1) as LogOperation;
+          before = { startedAt: last.startedAt, id: last.id };
+        } else break;
+      }
+      expect(seen.map((op) => op.id)).toEqual(all.filter(keep).map((op) => op.id));
+      // 480 calls read 100 at a time: the search that finds nothing stops several times on the way.
+      if ('state' in filter) expect([seen.length, stops.length >= 3]).toEqual([0, true]);
+    }
+    // Without a budget (list), the same search reads to the end in one answer.
+    expect(await store.logs.list({ integrationKey: 'budget', connectionId: 'b-0', state: 'failed', limit: 5 })).toEqual([]);
+  });
+
   it("lists each chunk's types, states and statuses, so that a search reads only the chunks holding some", async () => {
     const calm = Array.from({ length: 30 }, () => operation({ integrationKey: 'facets', status: 200 }));
     const stormy = [

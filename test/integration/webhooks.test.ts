@@ -250,7 +250,7 @@ describe('webhooks to the app', () => {
     });
   });
 
-  it('says an interrupted sync is no success, with what it saved (contract §11, nango#7159)', async () => {
+  it('says an interrupted sync is no success, with what it saved (nango#7159)', async () => {
     receiver.setFallback(reply(200));
     const run = await runSync('slow');
     expect(run.state).toBe('interrupted');

@@ -1,4 +1,4 @@
-// The import arrows of DESIGN.md and STYLE.md, checked by scanning import lines.
+// The import directions of docs/architecture.md ("Layout"), checked by scanning import lines.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';

@@ -1,8 +1,8 @@
 // structuredClone, inside the isolate: the HTML structured clone algorithm for the values a
 // function holds (primitives, objects, arrays, Date, RegExp, Map, Set, ArrayBuffer and its views,
-// errors, boxed primitives), shared references and cycles kept. It used to be a host service; a
-// clone of a million-object graph then cost the host's event loop seconds that were never charged
-// to the run. Here its time and memory are the run's own, under its CPU and heap limits.
+// errors, boxed primitives), shared references and cycles kept. Not a host service: there, a clone
+// of a million-object graph would cost the host's event loop seconds never charged to the run.
+// Here its time and memory are the run's own, under its CPU and heap limits.
 // Type checks use builtins captured before user code runs (a forged Symbol.toStringTag or a
 // replaced Map.prototype.forEach fools nothing). Runs INSIDE the isolate.
 import { arrayIsArray, objectDefineProperty, objectKeys, push, reflectApply, StringCtor, TypeErrorCtor } from './intrinsics.js';

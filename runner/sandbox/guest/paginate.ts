@@ -1,4 +1,4 @@
-// nango.paginate (contract §7.2): cursor, link and offset pagination over any `proxy` function.
+// nango.paginate, as Nango's SDK does it: cursor, link and offset pagination over any `proxy` function.
 // Pure apart from the calls it makes through `proxy`, so it is table-tested with a fake one.
 // Runs INSIDE the isolate: no Node modules, no web globals (the unit tests run it in Node).
 import type { ProxyConfiguration, ProxyResponse } from '../../../sdk/functions.js';

@@ -1,7 +1,8 @@
 // Connections: GET /connections (search over ids, end users and tags; integration and refresh
 // status filters; paged on the server) and a connection's page from
-// GET /connections/:id/summary, which never carries a credential value: metadata edited as
-// JSON (PATCH), its syncs, recent runs and calls, and deletion after a confirmation.
+// GET /connections/:id/summary, which never carries a credential value: its end user, tags and
+// metadata edited (PATCH /connections/:id), its syncs, recent runs and calls, and deletion
+// after a confirmation.
 import { useEffect, useState } from 'preact/hooks';
 import { html } from './html.js';
 import { api, toQuery } from './api.js';
@@ -35,7 +36,8 @@ export function ConnectionsPage({ params }) {
   const paramsKey = JSON.stringify(params);
 
   useEffect(() => {
-    api('/integrations').then((r) => setIntegrations(r.data ?? []), () => undefined);
+    // The filter's choices: GET /integrations' largest page.
+    api('/integrations?limit=500').then((r) => setIntegrations(r.data ?? []), () => undefined);
   }, []);
   useEffect(() => setSearch(params.search ?? ''), [params.search]);
   useEffect(() => {
@@ -96,6 +98,43 @@ export function ConnectionsPage({ params }) {
     </section>`;
 }
 
+/** The end user's id, name and email; a PATCH replaces the end user, so its tags and organization go back as they are. */
+function EndUserForm({ user, onSave }) {
+  const [status, setStatus] = useState(null);
+  const submit = async (event) => {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    const value = (name) => String(form.get(name) ?? '').trim();
+    setStatus({ busy: true });
+    try {
+      await onSave({
+        id: value('id'),
+        display_name: value('display_name') || null,
+        email: value('email') || null,
+        ...(user?.tags ? { tags: user.tags } : {}),
+        ...(user?.organization ? { organization: user.organization } : {}),
+      });
+      setStatus({ saved: true });
+    } catch (e) {
+      setStatus({ error: e.message });
+    }
+  };
+  return html`
+    <form class="stack" aria-label="End user" onSubmit=${submit} onInput=${() => setStatus(null)}>
+      <div class="form-grid">
+        <label>End user id<input name="id" required maxlength="255" value=${user?.id ?? ''} /></label>
+        <label>Name<input name="display_name" maxlength="255" value=${user?.display_name ?? ''} /></label>
+        <label>Email<input name="email" type="email" maxlength="255" value=${user?.email ?? ''} /></label>
+      </div>
+      ${user?.organization && html`<p class="muted">Organization: ${user.organization.display_name ?? user.organization.id}</p>`}
+      <div class="row">
+        <button class="primary" type="submit" disabled=${status?.busy}>Save end user</button>
+        ${status?.saved && html`<span class="ok-text" role="status">Saved</span>`}
+        ${status?.error && html`<span class="form-error" role="alert">${status.error}</span>`}
+      </div>
+    </form>`;
+}
+
 export function ConnectionDetailPage({ integration, connectionId }) {
   const [connection, setConnection] = useState(null);
   const [calls, setCalls] = useState([]);
@@ -120,6 +159,14 @@ export function ConnectionDetailPage({ integration, connectionId }) {
     const updated = await api(`${path}${key}`, { method: 'PATCH', body: { metadata } });
     setConnection((current) => ({ ...current, metadata: updated.metadata }));
   };
+  const saveEndUser = async (endUser) => {
+    await api(`${path}${key}`, { method: 'PATCH', body: { end_user: endUser } });
+    await load();
+  };
+  const saveTags = async (tags) => {
+    await api(`${path}${key}`, { method: 'PATCH', body: { tags } });
+    await load();
+  };
   const remove = async () => {
     await api(`${path}${key}`, { method: 'DELETE' });
     navigate(['connections'], { integration });
@@ -141,14 +188,11 @@ export function ConnectionDetailPage({ integration, connectionId }) {
       <div class="two">
         <div class="card">
           <h2>End user</h2>
-          ${user ? html`<table class="kv"><tbody>
-            <tr><th>id</th><td class="mono">${user.id}</td></tr>
-            <tr><th>name</th><td>${user.display_name ?? '—'}</td></tr>
-            <tr><th>email</th><td>${user.email ?? '—'}</td></tr>
-            <tr><th>organization</th><td>${user.organization ? user.organization.display_name ?? user.organization.id : '—'}</td></tr>
-          </tbody></table>` : html`<p class="muted">Imported without an end user.</p>`}
+          ${!user && html`<p class="muted">Imported without an end user.</p>`}
+          <${EndUserForm} user=${user} onSave=${saveEndUser} />
           <h2>Tags</h2>
           <p>${Object.keys(connection.tags ?? {}).length === 0 ? html`<span class="muted">none</span>` : Object.entries(connection.tags).map(([k, v]) => html`<span class="tag">${k}: ${v}</span> `)}</p>
+          <${JsonEditor} label="Tags (JSON)" value=${connection.tags ?? {}} onSave=${saveTags} maxLength=${8192} saveLabel="Save tags" />
         </div>
         <div class="card"><h2>Metadata</h2><${JsonEditor} label="Metadata (JSON)" value=${connection.metadata} onSave=${saveMetadata} saveLabel="Save metadata" /></div>
       </div>

@@ -6,6 +6,7 @@ import { html } from './html.js';
 import { api, ApiError, toQuery } from './api.js';
 import { formatTime } from './format.js';
 import { hrefOf } from './router.js';
+import { LoadOlder, useCursorList } from './widgets.js';
 
 const CONNECTION_CHOICES = 100;
 // Action input travels in the request body; the server bounds it, the form keeps typing sane.
@@ -94,27 +95,31 @@ function RunAction({ fn }) {
     </form>`;
 }
 
+const PAGE_SIZE = 50;
+
 export function FunctionsPage({ params }) {
-  const [data, setData] = useState(null);
-  const [error, setError] = useState(null);
-  useEffect(() => {
-    api('/functions').then(setData, (e) => setError(e.message));
-  }, []);
-  if (error) return html`<p class="banner bad" role="alert">${error}</p>`;
-  if (data === null) return html`<div class="loading" aria-busy="true">Loading…</div>`;
+  // Build errors come with the first page; next_cursor leads to the rest of the deployed set.
+  const [errors, setErrors] = useState([]);
+  const list = useCursorList(async (cursor) => {
+    const page = await api(`/functions${toQuery({ limit: PAGE_SIZE, cursor })}`);
+    if (cursor === undefined) setErrors(page.errors);
+    return { data: page.functions, next_cursor: page.next_cursor };
+  }, 'functions');
+  if (list.error && list.items.length === 0) return html`<p class="banner bad" role="alert">${list.error}</p>`;
+  if (list.loading && list.items.length === 0) return html`<div class="loading" aria-busy="true">Loading…</div>`;
   const open = params.run;
   return html`
     <section>
       <div class="page-head"><h1>Functions</h1><span class="muted">Deployed with <code>patchbay deploy</code> or at start</span></div>
-      ${data.errors.length > 0 && html`
+      ${errors.length > 0 && html`
         <div class="card">
           <h2>Build errors</h2>
-          <ul class="errors">${data.errors.map((e) => html`<li><span class="mono">${e.source_path}:${e.line}</span> ${e.message}</li>`)}</ul>
+          <ul class="errors">${errors.map((e) => html`<li><span class="mono">${e.source_path}:${e.line}</span> ${e.message}</li>`)}</ul>
         </div>`}
       <div class="card table-card">
         <table aria-label="Functions">
           <thead><tr><th>Function</th><th>Kind</th><th>Integration</th><th>Version</th><th>Deployed</th><th>Frequency</th><th></th></tr></thead>
-          <tbody>${data.functions.map((fn) => {
+          <tbody>${list.items.map((fn) => {
             const id = `${fn.integration_key}/${fn.name}`;
             return html`
               <tr key=${id}>
@@ -131,7 +136,9 @@ export function FunctionsPage({ params }) {
               ${open === id && html`<tr class="expanded"><td colspan="7"><${RunAction} fn=${fn} /></td></tr>`}`;
           })}</tbody>
         </table>
-        ${data.functions.length === 0 && html`<p class="empty">Nothing deployed. Put functions in <code>functions/</code> and run <code>patchbay deploy</code>.</p>`}
+        ${!list.loading && list.items.length === 0 && html`<p class="empty">Nothing deployed. Put functions in <code>functions/</code> and run <code>patchbay deploy</code>.</p>`}
+        ${list.error && html`<p class="banner bad" role="alert">${list.error}</p>`}
+        <${LoadOlder} list=${list} label="Load more" />
       </div>
     </section>`;
 }

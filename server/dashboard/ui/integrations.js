@@ -6,7 +6,7 @@ import { html } from './html.js';
 import { api, toQuery } from './api.js';
 import { formatTime } from './format.js';
 import { hrefOf, navigate } from './router.js';
-import { ConfirmButton } from './widgets.js';
+import { ConfirmButton, LoadOlder, useCursorList } from './widgets.js';
 
 const PICKER_PAGE = 12;
 const SEARCH_DEBOUNCE_MS = 200;
@@ -14,20 +14,18 @@ const AUTH_MODES = ['OAUTH2', 'OAUTH2_CC', 'OAUTH1', 'API_KEY', 'BASIC', 'APP', 
 /** Auth modes whose integration holds an OAuth client (the others keep their secrets per connection). */
 const CLIENT_MODES = new Set(['OAUTH2', 'OAUTH1', 'TBA']);
 
+const PAGE_SIZE = 50;
+
 export function IntegrationsPage() {
-  const [rows, setRows] = useState(null);
-  const [error, setError] = useState(null);
-  useEffect(() => {
-    api('/integrations').then((r) => setRows(r.data), (e) => setError(e.message));
-  }, []);
+  const list = useCursorList((cursor) => api(`/integrations${toQuery({ limit: PAGE_SIZE, cursor })}`), 'integrations');
   return html`
     <section>
       <div class="page-head"><h1>Integrations</h1><a class="button primary" href="#/integrations/new">New integration</a></div>
-      ${error && html`<p class="banner bad" role="alert">${error}</p>`}
+      ${list.error && html`<p class="banner bad" role="alert">${list.error}</p>`}
       <div class="card table-card">
         <table aria-label="Integrations">
           <thead><tr><th>Unique key</th><th>Name</th><th>Provider</th><th>Functions read credentials</th><th>Created</th></tr></thead>
-          <tbody>${(rows ?? []).map((i) => html`
+          <tbody>${list.items.map((i) => html`
             <tr key=${i.unique_key}>
               <td class="mono"><a href=${hrefOf(['integrations', i.unique_key])}>${i.unique_key}</a></td>
               <td>${i.display_name}</td>
@@ -36,8 +34,8 @@ export function IntegrationsPage() {
               <td class="nowrap">${formatTime(i.created_at)}</td>
             </tr>`)}</tbody>
         </table>
-        ${rows !== null && rows.length === 0 && html`<p class="empty">No integration yet. Create one to connect accounts.</p>`}
-        ${rows === null && !error && html`<p class="empty" aria-busy="true">Loading…</p>`}
+        ${!list.loading && !list.error && list.items.length === 0 && html`<p class="empty">No integration yet. Create one to connect accounts.</p>`}
+        <${LoadOlder} list=${list} label="Load more" />
       </div>
     </section>`;
 }

@@ -1,5 +1,7 @@
 // Logs: GET /logs with filters (kept in the URL, so a search can be shared), newest first, cursor
 // paging, and live operations from GET /logs/stream (Server-Sent Events) while the page is open.
+// A search matching little answers after a bounded read: the page says how far back it got and
+// continues (by itself a few times, then when asked).
 // A call's page: GET /logs/:id — method, URL, redacted headers, attempts on a timeline, and its
 // parent run; a run's page lists the calls made inside it (GET /logs?parent_id=).
 import { useEffect, useMemo, useState } from 'preact/hooks';
@@ -73,30 +75,54 @@ function LogRow({ op, fresh }) {
     </tr>`;
 }
 
+// A search reads a bounded stretch of the log per request (GET /logs answers `searched_back_to`
+// when it stopped before a full page): the page asks again by itself this many times, showing how
+// far back it got, then leaves it to the person to go on.
+const AUTO_CONTINUE = 5;
+
 export function LogsPage({ params }) {
   const filterKey = JSON.stringify(toApiFilter(params));
   const filter = useMemo(() => toApiFilter(params), [filterKey]);
   const [rows, setRows] = useState([]);
   const [fresh, setFresh] = useState(() => new Set());
   const [cursor, setCursor] = useState(null);
+  const [searchedTo, setSearchedTo] = useState(null);
   const [loading, setLoading] = useState(true);
   const [error, setError] = useState(null);
   const [live, setLive] = useState('connecting');
+  const [run] = useState(() => ({ generation: 0 }));
+
+  /** Pages from `from` on, continuing a search stopped early until a page's worth is found. */
+  const search = async (from) => {
+    const generation = run.generation;
+    setLoading(true);
+    setError(null);
+    try {
+      let next = from;
+      let found = 0;
+      for (let answers = 1; ; answers++) {
+        const page = await api(`/logs${toQuery({ ...filter, limit: PAGE_SIZE, cursor: next })}`);
+        if (generation !== run.generation) return;
+        setRows((current) => mergeNewest(current, page.data));
+        setCursor(page.next_cursor);
+        setSearchedTo(page.searched_back_to ?? null);
+        found += page.data.length;
+        if (!page.searched_back_to || found >= PAGE_SIZE || answers >= AUTO_CONTINUE) break;
+        next = page.next_cursor;
+      }
+    } catch (e) {
+      if (generation === run.generation) setError(e.message);
+    } finally {
+      if (generation === run.generation) setLoading(false);
+    }
+  };
 
   useEffect(() => {
-    let stopped = false;
-    setLoading(true);
+    run.generation++;
     setRows([]);
-    setError(null);
-    api(`/logs${toQuery({ ...filter, limit: PAGE_SIZE })}`).then(
-      (page) => {
-        if (stopped) return;
-        setRows((live) => mergeNewest(live, page.data));
-        setCursor(page.next_cursor);
-        setLoading(false);
-      },
-      (e) => !stopped && (setError(e.message), setLoading(false)),
-    );
+    setCursor(null);
+    setSearchedTo(null);
+    search(undefined);
     const source = new EventSource(`/logs/stream${toQuery(filter)}`);
     source.onopen = () => setLive('live');
     source.onerror = () => setLive('reconnecting');
@@ -106,23 +132,10 @@ export function LogsPage({ params }) {
       setFresh((current) => new Set(current).add(op.id));
     });
     return () => {
-      stopped = true;
+      run.generation++;
       source.close();
     };
   }, [filterKey]);
-
-  const more = async () => {
-    setLoading(true);
-    try {
-      const page = await api(`/logs${toQuery({ ...filter, limit: PAGE_SIZE, cursor })}`);
-      setRows((current) => mergeNewest(current, page.data));
-      setCursor(page.next_cursor);
-    } catch (e) {
-      setError(e.message);
-    } finally {
-      setLoading(false);
-    }
-  };
 
   return html`
     <section>
@@ -134,9 +147,12 @@ export function LogsPage({ params }) {
           <thead><tr><th>Time</th><th>Type</th><th>Request</th><th>Integration</th><th>Connection</th><th>Status</th><th class="num">Duration</th></tr></thead>
           <tbody>${rows.map((op) => html`<${LogRow} key=${op.id} op=${op} fresh=${fresh.has(op.id)} />`)}</tbody>
         </table>
-        ${!loading && rows.length === 0 && html`<p class="empty">No operations match these filters yet. New ones appear here as they happen.</p>`}
-        ${cursor && html`<div class="pager"><button type="button" onClick=${more} disabled=${loading}>Load older</button></div>`}
-        ${loading && html`<p class="empty" aria-busy="true">Loading…</p>`}
+        ${!loading && rows.length === 0 && !searchedTo && html`<p class="empty">No operations match these filters yet. New ones appear here as they happen.</p>`}
+        ${searchedTo
+          ? html`<div class="pager searched"><span role="status" aria-label="Search progress">${loading ? 'Searching… ' : ''}Searched back to ${new Date(searchedTo).toLocaleString()}${rows.length === 0 ? ', no match yet' : ''}.</span>
+              <button type="button" onClick=${() => search(cursor)} disabled=${loading}>Search older</button></div>`
+          : cursor && html`<div class="pager"><button type="button" onClick=${() => search(cursor)} disabled=${loading}>Load older</button></div>`}
+        ${loading && !searchedTo && html`<p class="empty" aria-busy="true">Loading…</p>`}
       </div>
     </section>`;
 }

@@ -1,6 +1,9 @@
 // Runs: action and sync runs from GET /runs (filters in the URL, newest first, cursor paging),
 // and a run's page from GET /runs/:id — input and output (actions), records per model (syncs),
 // its log lines (GET /logs/:log_id) and the proxy calls made inside it (GET /logs?parent_id=).
+// A run still queued or running is followed live: its state from a short poll of GET /runs/:id
+// (that one run, only while it runs), its calls as they happen from GET /logs/stream?parent_id=,
+// its log lines once it ends (they are stored with its log operation, at its end).
 import { useEffect, useState } from 'preact/hooks';
 import { html } from './html.js';
 import { api, toQuery } from './api.js';
@@ -10,6 +13,11 @@ import { LoadOlder, RunState, useCursorList } from './widgets.js';
 
 const PAGE_SIZE = 50;
 const STATES = ['queued', 'running', 'succeeded', 'failed', 'interrupted'];
+const ACTIVE = new Set(['queued', 'running']);
+const RUN_POLL_MS = 1000;
+// A run's log operation is written in a batch just after the run ends.
+const LOG_TRIES = 20;
+const LOG_RETRY_MS = 300;
 
 function toApiFilter(params) {
   return { provider_config_key: params.integration, connection_id: params.connection, kind: params.kind, state: params.state, function: params.function };
@@ -63,13 +71,27 @@ export function RunsPage({ params }) {
 }
 
 /** The proxy calls a run made, newest first, paged: one table for the run page and a log's page. */
-export function ChildCalls({ logId }) {
-  const list = useCursorList((cursor) => api(`/logs${toQuery({ parent_id: logId, limit: PAGE_SIZE, cursor })}`), logId);
+export function ChildCalls({ logId, live = false }) {
+  // Read again when the run ends; the calls that arrived live stay until the list holds them.
+  const list = useCursorList((cursor) => api(`/logs${toQuery({ parent_id: logId, limit: PAGE_SIZE, cursor })}`), `${logId}:${live}`);
+  const [arrived, setArrived] = useState([]);
+  useEffect(() => setArrived([]), [logId]);
+  useEffect(() => {
+    if (!live) return undefined;
+    const source = new EventSource(`/logs/stream${toQuery({ parent_id: logId })}`);
+    source.addEventListener('operation', (event) => {
+      const op = JSON.parse(event.data);
+      setArrived((current) => [op, ...current.filter((other) => other.id !== op.id)]);
+    });
+    return () => source.close();
+  }, [logId, live]);
+  const listed = new Set(list.items.map((op) => op.id));
+  const items = [...arrived.filter((op) => !listed.has(op.id)), ...list.items];
   return html`
     <div class="card table-card">
-      <div class="card-head"><h2>Calls made by this run</h2></div>
+      <div class="card-head"><h2>Calls made by this run</h2>${live && html`<span class="live-dot live">Live</span>`}</div>
       <table aria-label="Calls made by this run">
-        <tbody>${list.items.map((op) => html`
+        <tbody>${items.map((op) => html`
           <tr key=${op.id}>
             <td class="nowrap"><a href=${hrefOf(['logs', op.id])}>${formatTime(op.started_at)}</a></td>
             <td class="what"><span class="method">${op.method}</span> <span class="url">${op.url ?? ''}</span></td>
@@ -77,7 +99,7 @@ export function ChildCalls({ logId }) {
             <td class="num">${formatDuration(op.duration_ms)}</td>
           </tr>`)}</tbody>
       </table>
-      ${!list.loading && list.items.length === 0 && html`<p class="empty">This run made no proxy call.</p>`}
+      ${!list.loading && items.length === 0 && html`<p class="empty">${live ? 'No proxy call yet.' : 'This run made no proxy call.'}</p>`}
       <${LoadOlder} list=${list} />
     </div>`;
 }
@@ -92,13 +114,39 @@ export function RunDetailPage({ id }) {
   const [log, setLog] = useState(null);
   const [error, setError] = useState(null);
   useEffect(() => {
+    let stopped = false;
+    let timer = null;
     setRun(null);
     setLog(null);
-    api(`/runs/${encodeURIComponent(id)}`).then((r) => {
-      setRun(r.data);
-      // A queued or running run has no log operation yet.
-      api(`/logs/${r.data.log_id}`).then((l) => setLog(l.data), () => undefined);
-    }, (e) => setError(e.message));
+    setError(null);
+    const readLog = async (logId, tries) => {
+      for (let attempt = 0; attempt < tries && !stopped; attempt++) {
+        try {
+          const l = await api(`/logs/${logId}`);
+          if (!stopped) setLog(l.data);
+          return;
+        } catch {
+          await new Promise((resolve) => setTimeout(resolve, LOG_RETRY_MS));
+        }
+      }
+    };
+    const follow = async (first) => {
+      try {
+        const r = await api(`/runs/${encodeURIComponent(id)}`);
+        if (stopped) return;
+        setRun(r.data);
+        if (ACTIVE.has(r.data.state)) timer = setTimeout(() => follow(false), RUN_POLL_MS);
+        // A queued or running run has no log operation yet; one that just ended gets it shortly.
+        else readLog(r.data.log_id, first ? 1 : LOG_TRIES);
+      } catch (e) {
+        if (!stopped) setError(e.message);
+      }
+    };
+    follow(true);
+    return () => {
+      stopped = true;
+      if (timer !== null) clearTimeout(timer);
+    };
   }, [id]);
   if (error) return html`<p class="banner bad" role="alert">${error}</p>`;
   if (run === null) return html`<div class="loading" aria-busy="true">Loading…</div>`;
@@ -110,7 +158,7 @@ export function RunDetailPage({ id }) {
         <div><dt>Integration</dt><dd>${run.provider_config_key}</dd></div>
         <div><dt>Connection</dt><dd><a href=${hrefOf(['connections', run.provider_config_key, run.connection_id])}>${run.connection_id}</a></dd></div>
         <div><dt>Created</dt><dd>${new Date(run.created_at).toLocaleString()}</dd></div>
-        <div><dt>Duration</dt><dd>${formatDuration(run.duration_ms)}</dd></div>
+        <div><dt>Duration</dt><dd>${ACTIVE.has(run.state) ? html`<span aria-busy="true">${run.state}…</span>` : formatDuration(run.duration_ms)}</dd></div>
         <div><dt>Attempt</dt><dd>${run.attempt}</dd></div>
         <div><dt>Log</dt><dd><a href=${hrefOf(['logs', run.log_id])}>operation</a></dd></div>
         ${run.kind === 'sync' && html`<div><dt>Variant</dt><dd>${run.variant}</dd></div>`}
@@ -122,7 +170,9 @@ export function RunDetailPage({ id }) {
             <div class="card"><h2>Output</h2><pre class="json" aria-label="Output">${JSON.stringify(run.output, null, 2)}</pre></div>
           </div>`
         : html`<div class="card"><h2>Records per model</h2><p><${ModelCounts} models=${run.models} /></p></div>`}
-      <${LogLines} messages=${log?.messages} />
-      <${ChildCalls} logId=${run.log_id} />
+      ${ACTIVE.has(run.state)
+        ? html`<p class="banner" role="status">This run is ${run.state}: the page follows it. Its log lines appear when it ends.</p>`
+        : html`<${LogLines} messages=${log?.messages} />`}
+      <${ChildCalls} logId=${run.log_id} live=${ACTIVE.has(run.state)} />
     </section>`;
 }

@@ -1,6 +1,8 @@
 // Syncs: one connection's syncs from GET /sync/status (status, last result, next run) with
 // pause, start and trigger (with or without reset) through the /sync/* routes, and a records
-// browser per model over GET /records (cursor paging, each record's JSON on a click).
+// browser per model over GET /records (cursor paging, each record's JSON on a click). The table
+// is read again when the connection shows activity on GET /logs/stream (a run's calls, a run
+// ending), at most every ACTIVITY_REFRESH_MS, rather than polled: an idle page sends nothing.
 import { useEffect, useState } from 'preact/hooks';
 import { html } from './html.js';
 import { api, toQuery } from './api.js';
@@ -12,6 +14,9 @@ const STATUS_TONES = { SUCCESS: 'good', RUNNING: 'info', PAUSED: 'warn', ERROR: 
 // Connections offered in the picker; a longer list is narrowed by typing the id.
 const CONNECTION_CHOICES = 100;
 const RECORDS_PAGE = 50;
+// Integrations offered in the picker (GET /integrations pages; 500 is its largest page).
+const INTEGRATION_CHOICES = 500;
+const ACTIVITY_REFRESH_MS = 1000;
 
 export function SyncStatus({ status }) {
   return html`<span class=${`pill ${STATUS_TONES[status] ?? 'info'}`}>${status}</span>`;
@@ -32,7 +37,7 @@ function ScopePicker({ route, params }) {
   const [integrations, setIntegrations] = useState([]);
   const [connections, setConnections] = useState([]);
   useEffect(() => {
-    api('/integrations').then((r) => setIntegrations(r.data), () => undefined);
+    api(`/integrations${toQuery({ limit: INTEGRATION_CHOICES })}`).then((r) => setIntegrations(r.data), () => undefined);
   }, []);
   useEffect(() => {
     if (!params.integration) return setConnections([]);
@@ -49,6 +54,37 @@ function ScopePicker({ route, params }) {
     </div>`;
 }
 
+/** The sync's frequency for this connection: the deployed one, or an override set here (PUT /sync/update-connection-frequency). */
+function FrequencyCell({ sync, deployedFrequency, onSave }) {
+  const [editing, setEditing] = useState(false);
+  const [error, setError] = useState(null);
+  const save = async (frequency) => {
+    setError(null);
+    try {
+      await onSave(frequency);
+      setEditing(false);
+    } catch (e) {
+      setError(e.message);
+    }
+  };
+  const submit = (event) => {
+    event.preventDefault();
+    save(String(new FormData(event.currentTarget).get('frequency') ?? '').trim());
+  };
+  if (!editing) {
+    return html`<span>${sync.frequency ?? deployedFrequency ?? '—'}</span>${sync.frequency ? html` <span class="tag">override</span>` : null}
+      <button type="button" class="link" onClick=${() => setEditing(true)} aria-label=${`Change the frequency of ${sync.name}`}>change</button>`;
+  }
+  return html`
+    <form class="row" onSubmit=${submit} aria-label=${`Frequency of ${sync.name}`}>
+      <input name="frequency" required maxlength="100" value=${sync.frequency ?? deployedFrequency ?? ''} placeholder="every 30 minutes" aria-label="Frequency" />
+      <button type="submit" class="primary">Save</button>
+      ${sync.frequency && html`<button type="button" onClick=${() => save(null)}>Use deployed</button>`}
+      <button type="button" class="ghost" onClick=${() => (setEditing(false), setError(null))}>Cancel</button>
+      ${error && html`<span class="form-error" role="alert">${error}</span>`}
+    </form>`;
+}
+
 export function SyncsPage({ params }) {
   const [syncs, setSyncs] = useState(null);
   const [deployed, setDeployed] = useState([]);
@@ -59,15 +95,25 @@ export function SyncsPage({ params }) {
   const load = () =>
     api(`/sync/status${toQuery({ syncs: '*', ...scope })}`).then((r) => (setSyncs(r.syncs), setError(null)), (e) => setError(e.message));
   useEffect(() => {
-    api('/functions').then((r) => setDeployed(r.functions.filter((f) => f.kind === 'sync')), () => undefined);
-  }, []);
+    setDeployed([]);
+    if (!params.integration) return;
+    api(`/functions${toQuery({ kind: 'sync', integration_key: params.integration, limit: 500 })}`).then((r) => setDeployed(r.functions), () => undefined);
+  }, [params.integration]);
   useEffect(() => {
     setSyncs(null);
     if (!ready) return undefined;
     load();
-    // A triggered run changes state on the runner: the table follows it while the page is open.
-    const timer = setInterval(load, 2000);
-    return () => clearInterval(timer);
+    // A run changes state on the runner: its calls and its end are log operations of this
+    // connection, so the table is read again when one appears (once per burst).
+    let timer = null;
+    const source = new EventSource(`/logs/stream${toQuery(scope)}`);
+    source.addEventListener('operation', () => {
+      if (timer === null) timer = setTimeout(() => ((timer = null), load()), ACTIVITY_REFRESH_MS);
+    });
+    return () => {
+      source.close();
+      if (timer !== null) clearTimeout(timer);
+    };
   }, [params.integration, params.connection]);
 
   const act = async (label, route, body, method = 'POST') => {
@@ -79,6 +125,15 @@ export function SyncsPage({ params }) {
     } catch (e) {
       setError(e.message);
     }
+  };
+  const setFrequency = async (sync, frequency) => {
+    setNotice(null);
+    await api('/sync/update-connection-frequency', {
+      method: 'PUT',
+      body: { ...scope, sync_name: sync.name, ...(sync.variant === 'base' ? {} : { sync_variant: sync.variant }), frequency },
+    });
+    setNotice(frequency === null ? `${sync.name} runs at its deployed frequency again.` : `${sync.name} now runs ${frequency}.`);
+    await load();
   };
   const names = new Set((syncs ?? []).map((s) => s.name));
   const rows = [
@@ -96,7 +151,7 @@ export function SyncsPage({ params }) {
       ${ready && html`
         <div class="card table-card">
           <table aria-label="Syncs">
-            <thead><tr><th>Sync</th><th>Status</th><th>Last result</th><th>Last run</th><th>Next run</th><th>Models</th><th></th></tr></thead>
+            <thead><tr><th>Sync</th><th>Status</th><th>Last result</th><th>Last run</th><th>Next run</th><th>Frequency</th><th>Models</th><th></th></tr></thead>
             <tbody>${rows.map((sync) => {
               const fn = deployed.find((f) => f.integration_key === params.integration && f.name === sync.name);
               const target = { syncs: [sync.variant === 'base' ? sync.name : { name: sync.name, variant: sync.variant }] };
@@ -106,6 +161,7 @@ export function SyncsPage({ params }) {
                 <td>${sync.error ? html`<span class="form-error">${sync.error.code}</span>` : html`<${Counts} result=${sync.latestResult} />`}</td>
                 <td class="nowrap">${formatTime(sync.finishedAt)}</td>
                 <td class="nowrap">${sync.nextScheduledSyncAt ? formatTime(sync.nextScheduledSyncAt) : '—'}</td>
+                <td><${FrequencyCell} sync=${sync} deployedFrequency=${fn?.config?.frequency} onSave=${(frequency) => setFrequency(sync, frequency)} /></td>
                 <td>${modelsOf(fn).map((model) => html`<a class="tag" href=${hrefOf(['records'], { integration: params.integration, connection: params.connection, model })}>${model}</a> `)}</td>
                 <td class="actions">
                   ${sync.status === 'PAUSED'

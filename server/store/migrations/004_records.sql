@@ -1,5 +1,5 @@
 -- Sync records and checkpoints. A record is keyed by (connection, model, id); `model` already
--- carries the variant (`Model::variant`, contract §6). `seq` is a monotonic change sequence: a
+-- carries the variant (`Model::variant`, as Nango names a variant's records). `seq` is a monotonic change sequence: a
 -- record takes a new one each time it changes, so paging by it never skips or repeats a change.
 
 CREATE SEQUENCE record_changes;

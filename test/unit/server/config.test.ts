@@ -68,6 +68,16 @@ describe('loadConfig', () => {
     expect(config.encryptionKey?.toString('hex')).toBe(key);
   });
 
+  it('trusts no proxy by default; PATCHBAY_TRUST_PROXY names the proxies, or all of them', () => {
+    expect(loadConfig({}, '/srv/app').trustProxy).toBe(false);
+    expect(loadConfig({ PATCHBAY_TRUST_PROXY: 'false' }, '/srv/app').trustProxy).toBe(false);
+    expect(loadConfig({ PATCHBAY_TRUST_PROXY: 'true' }, '/srv/app').trustProxy).toBe(true);
+    expect(loadConfig({ PATCHBAY_TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,::1,fd00::/8' }, '/srv/app').trustProxy).toEqual(['10.0.0.0/8', '127.0.0.1', '::1', 'fd00::/8']);
+    for (const bad of ['yes', 'nginx', '10.0.0.0/33', '10.0.0.1/8/8', '::1/129', '127.0.0.1,']) {
+      expect(errorOf({ PATCHBAY_TRUST_PROXY: bad })).toMatch(/^PATCHBAY_TRUST_PROXY must be true, false or the proxies' addresses/);
+    }
+  });
+
   it('sends no webhooks by default, and retries a delivery 6 times starting a minute apart', () => {
     expect(loadConfig({}, '/srv/app')).toMatchObject({
       webhookUrl: undefined,

@@ -68,7 +68,7 @@ describe('buildSyncWebhooks', () => {
     ]);
   });
 
-  it('says an interrupted run is no success, per changed model, with what it saved (contract §11, nango#7159)', () => {
+  it('says an interrupted run is no success, per changed model, with what it saved (nango#7159)', () => {
     const bodies = buildSyncWebhooks(
       sync({ state: 'interrupted', error: { code: 'execution_timeout', message: 'The run took too long.' }, changes: { GithubIssue: { added: 40, updated: 0, deleted: 0 } } }),
     );
