@@ -12,13 +12,13 @@ import pino from 'pino';
 import type { Locator, Page } from 'playwright-core';
 import { request } from 'undici';
 import { launchBrowser } from '../test/harness/browser.js';
-import { createLogWriter, newLogId } from '../server/logs/writer.js';
+import { createLogWriter } from '../server/logs/writer.js';
 import { createLogStore } from '../server/store/logs.js';
 import { createPool } from '../server/store/index.js';
-import type { LogOperation } from '../server/store/index.js';
 import { embeddedDatabaseUrl } from './lib/database.js';
 import { round } from './lib/load.js';
 import { BenchSession, machineInfo, positiveNumber, type Patchbay } from './lib/session.js';
+import { syntheticCall } from '../test/harness/log-operations.js';
 
 const OPERATIONS = Math.round(positiveNumber('BENCH_DASHBOARD_OPERATIONS', 100_000));
 const PAGE_LOADS = Math.round(positiveNumber('BENCH_DASHBOARD_PAGE_LOADS', 7));
@@ -44,27 +44,7 @@ async function seedLogs(patchbay: Patchbay): Promise<void> {
     const startedAt = new Date(start + Math.floor((i / OPERATIONS) * SPAN_MS));
     const failed = i % 10 === 0;
     const integrationKey = INTEGRATIONS[i % INTEGRATIONS.length] as string;
-    const operation: LogOperation = {
-      id: newLogId(),
-      parentId: null,
-      type: 'proxy',
-      action: 'call',
-      state: failed ? 'failed' : 'success',
-      level: failed ? 'error' : 'info',
-      integrationKey,
-      connectionId: `user-${i % 500}`,
-      method: 'GET',
-      url: `https://api.${integrationKey}.example/items/${i}`,
-      status: failed ? 503 : 200,
-      error: failed ? { code: 'upstream_error', message: 'Service Unavailable' } : null,
-      attempts: [],
-      request: null,
-      response: null,
-      messages: [],
-      startedAt,
-      endedAt: new Date(startedAt.getTime() + 42),
-      durationMs: 42,
-    };
+    const operation = syntheticCall({ integrationKey, connectionId: `user-${i % 500}`, n: i, failed, startedAt, durationMs: 42 });
     writer.write(operation);
     if (i % 5000 === 4999) await writer.flush();
   }

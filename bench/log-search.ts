@@ -8,12 +8,13 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { startEmbeddedPostgres } from '../bin/embedded-postgres.js';
-import { createLogWriter, newLogId } from '../server/logs/writer.js';
+import { createLogWriter } from '../server/logs/writer.js';
 import { createPool, migrate } from '../server/store/index.js';
 import { LOG_SEARCH_SCAN_ROWS } from '../server/routes/logs.js';
-import { createLogStore, type LogFilter, type LogOperation, type LogSearchResult } from '../server/store/logs.js';
+import { createLogStore, type LogFilter, type LogSearchResult } from '../server/store/logs.js';
 import { round } from './lib/load.js';
 import { positiveNumber } from './lib/session.js';
+import { syntheticCall } from '../test/harness/log-operations.js';
 
 const OPERATIONS = Math.round(positiveNumber('BENCH_LOG_OPERATIONS', 100_000));
 const REPEATS = Math.round(positiveNumber('BENCH_LOG_REPEATS', 15));
@@ -36,27 +37,7 @@ try {
     const startedAt = new Date(start + Math.floor((i / OPERATIONS) * SPAN_MS));
     const failed = i % 10 === 0;
     const integrationKey = INTEGRATIONS[i % INTEGRATIONS.length] as string;
-    writer.write({
-      id: newLogId(),
-      parentId: null,
-      type: 'proxy',
-      action: 'call',
-      state: failed ? 'failed' : 'success',
-      level: failed ? 'error' : 'info',
-      integrationKey,
-      connectionId: `user-${i % 500}`,
-      method: 'GET',
-      url: `https://api.${integrationKey}.example/items/${i}`,
-      status: failed ? 503 : 200,
-      error: failed ? { code: 'upstream_error', message: 'Service Unavailable' } : null,
-      attempts: [],
-      request: null,
-      response: null,
-      messages: [],
-      startedAt,
-      endedAt: new Date(startedAt.getTime() + 42),
-      durationMs: 42,
-    } satisfies LogOperation);
+    writer.write(syntheticCall({ integrationKey, connectionId: `user-${i % 500}`, n: i, failed, startedAt, durationMs: 42 }));
     if (i % 5000 === 4999) await writer.flush();
   }
   await writer.flush();

@@ -10,7 +10,7 @@ import path from 'node:path';
 import pino from 'pino';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogWriter, newLogId } from '../../server/logs/writer.js';
+import { createLogWriter } from '../../server/logs/writer.js';
 import { LOG_SEARCH_SCAN_ROWS } from '../../server/routes/logs.js';
 import { createPool, type LogOperation } from '../../server/store/index.js';
 import { createLogStore } from '../../server/store/logs.js';
@@ -18,6 +18,7 @@ import { launchBrowser, type TestBrowser } from '../harness/browser.js';
 import { writeFunctions, type FunctionsFolder } from '../harness/functions.js';
 import { startPatchbay, type TestPatchbay } from '../harness/patchbay.js';
 import { startUpstream, type Upstream } from '../harness/upstream.js';
+import { syntheticCall } from '../harness/log-operations.js';
 
 const ARTIFACTS = path.resolve(import.meta.dirname, '..', 'artifacts');
 const TOKEN = 'gho_ListsMustNotShowThis_2718';
@@ -67,27 +68,7 @@ async function seedLogs(databaseUrl: string): Promise<LogOperation> {
     const startedAt = new Date(start + i * 300);
     const noisy = i % 2 === 1;
     const failed = i === 0 || (noisy && i % 10 === 1);
-    const op: LogOperation = {
-      id: newLogId(),
-      parentId: null,
-      type: 'proxy',
-      action: 'call',
-      state: failed ? 'failed' : 'success',
-      level: failed ? 'error' : 'info',
-      integrationKey: noisy ? 'noisy' : 'quiet',
-      connectionId: `seed-${i % 50}`,
-      method: 'GET',
-      url: `https://api.example.test/items/${i}`,
-      status: failed ? 503 : 200,
-      error: failed ? { code: 'upstream_error', message: 'Service Unavailable' } : null,
-      attempts: [],
-      request: null,
-      response: null,
-      messages: [],
-      startedAt,
-      endedAt: new Date(startedAt.getTime() + 20),
-      durationMs: 20,
-    };
+    const op = syntheticCall({ integrationKey: noisy ? 'noisy' : 'quiet', connectionId: `seed-${i % 50}`, n: i, failed, startedAt, durationMs: 20, host: 'api.example.test' });
     if (i === 0) needle = op;
     writer.write(op);
     if (i % 5000 === 4999) await writer.flush();
