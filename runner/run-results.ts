@@ -1,6 +1,7 @@
 // Where a run's end goes: its result stored (guarded by the runner holding it) and the waiting
 // request told — by NOTIFY, or by message for a run handed over directly — or the run queued
 // again for another attempt.
+import { backoffMs } from '../server/proxy/backoff.js';
 import { ACTION_QUEUE, SYNC_QUEUE, type FinishedRun, type JobQueue, type QueueName, type Wake } from '../server/queue/index.js';
 import type { ClaimedRun, FunctionKind, RunError, Store } from '../server/store/index.js';
 import type { WebhookSender } from '../server/webhooks/index.js';
@@ -57,7 +58,7 @@ export function createRunResults(deps: RunResultsDeps): RunResults {
     finish,
     async retryLater(run, error) {
       if (!(await store.runs.requeue(run.id, runnerId, error))) return;
-      await queue.enqueue(queueOf(run.kind), run.id, { startAfterSeconds: RETRY_BASE_SECONDS * 2 ** (run.attempt - 1) });
+      await queue.enqueue(queueOf(run.kind), run.id, { startAfterSeconds: backoffMs(run.attempt, { baseMs: RETRY_BASE_SECONDS * 1000, maxMs: Infinity }) / 1000 });
     },
     async handBack(run, error, direct) {
       if (run.attempt > run.maxRetries) return finish(run, { error }, direct);

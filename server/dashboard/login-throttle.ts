@@ -3,6 +3,7 @@
 // up to MAX_LOCK_MS. Memory is bounded: at most MAX_TRACKED_ADDRESSES, the least recent dropped.
 // Pure bookkeeping: the caller passes the time, no timers.
 import { Lru } from '../lru.js';
+import { backoffMs } from '../proxy/backoff.js';
 
 /** Wrong keys an address may send before it is slowed down. */
 const FREE_FAILURES = 5;
@@ -53,7 +54,7 @@ export function createLoginThrottle(limits: { maxTracked?: number } = {}): Login
       entry.failures++;
       entry.lastMs = nowMs;
       const over = entry.failures - FREE_FAILURES;
-      if (over > 0) entry.lockedUntilMs = nowMs + Math.min(FIRST_LOCK_MS * 2 ** Math.min(over - 1, 30), MAX_LOCK_MS);
+      if (over > 0) entry.lockedUntilMs = nowMs + backoffMs(over, { baseMs: FIRST_LOCK_MS, maxMs: MAX_LOCK_MS });
       entries.set(address, entry);
     },
     succeeded(address) {

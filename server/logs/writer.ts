@@ -6,6 +6,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { v7 as uuidv7 } from 'uuid';
 import { createOutageLog } from '../store/index.js';
 import { chunkFacets, connectionKey, createdAt, toCopyLine, type LogChunk, type LogOperation, type LogStore } from '../store/logs.js';
+import { backoffMs } from '../proxy/backoff.js';
 
 // Randomness for log ids, drawn from the system 4 KB at a time: uuid's own pool asks for 256
 // bytes per 16 ids, and each draw is a system call on the proxy's hot path.
@@ -208,7 +209,7 @@ export function createLogWriter(options: LogWriterOptions): LogWriter {
           queued += batch.rows;
           enforceBound();
           failures++;
-          retryAtMs = Date.now() + Math.min(flushIntervalMs * 2 ** failures, MAX_RETRY_WAIT_MS);
+          retryAtMs = Date.now() + backoffMs(failures + 1, { baseMs: flushIntervalMs, maxMs: MAX_RETRY_WAIT_MS });
           return;
         }
       }

@@ -49,7 +49,7 @@ export function isReservedRequestHeader(name: string, listed: ReadonlySet<string
 
 /**
  * What the caller asked us to send upstream: every `Nango-Proxy-*` header without its prefix,
- * plus the body's own `Content-Type` (Patchbay forwards it; Nango drops it, contract §11).
+ * plus the body's own `Content-Type` (Patchbay forwards it; Nango's proxy drops it).
  * The caller's `Authorization` (our secret key) and everything else stay here.
  */
 export function pickForwardedHeaders(incoming: Record<string, string | string[] | undefined>): Record<string, string> {

@@ -6,7 +6,7 @@ import type { Connection, Integration } from '../store/index.js';
 /** What injection reads of a connection: a stored one, or one being created (credential verification). */
 export type CredentialsSource = Pick<Connection, 'credentials' | 'connectionConfig'>;
 
-/** The Authorization header a connection gets before provider headers are applied (contract §1.5). */
+/** The Authorization header a connection gets before provider headers are applied, as Nango's proxy sets it. */
 export function defaultAuthorization(connection: CredentialsSource): string | undefined {
   const credentials = connection.credentials;
   switch (credentials.type) {

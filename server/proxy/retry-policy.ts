@@ -1,6 +1,8 @@
 // Decides whether an attempt is retried and after how long. Pure: no timers, no I/O; the
-// clock and the jitter source are arguments, so every branch is table-testable.
+// clock and the jitter source are arguments, so every branch is table-testable. The backoff
+// formula and the Retry-After reading are backoff.ts's, shared with webhooks and the runner.
 import type { ProviderRetry } from '../providers/catalog.js';
+import { backoffMs, parseRetryAfter, type RetryAfterOptions } from './backoff.js';
 import { headerValue } from './headers.js';
 
 export type AttemptOutcome =
@@ -54,10 +56,9 @@ export function matchesStatusPattern(status: number, pattern: string): boolean {
   return Number(text) === status;
 }
 
-/** Exponential backoff with "equal jitter": half fixed, half random, so waits never collapse to 0. */
-export function backoffMs(attempt: number, settings: Pick<RetrySettings, 'baseBackoffMs' | 'maxBackoffMs'>, random: () => number): number {
-  const exponential = Math.min(settings.maxBackoffMs, settings.baseBackoffMs * 2 ** attempt);
-  return Math.round(exponential / 2 + (random() * exponential) / 2);
+/** The backoff after attempt `attempt` (0 = the first), with equal jitter (backoff.ts). */
+function backoffAfter(attempt: number, settings: RetrySettings, random: () => number): number {
+  return backoffMs(attempt + 1, { baseMs: settings.baseBackoffMs, maxMs: settings.maxBackoffMs, jitter: random });
 }
 
 /** Seconds ("30", "1.5") or a Go-style duration ("1m30s", "250ms") as OpenAI sends: ms or undefined. */
@@ -92,6 +93,9 @@ export function parseResetAt(value: string, nowMs: number): number | undefined {
   return wait >= 0 ? wait : undefined;
 }
 
+/** A Retry-After date already past (the clocks disagree) says nothing: the backoff applies. */
+const PAST_DATE_IGNORED: RetryAfterOptions = { past: 'ignore' };
+
 /** The longest wait any rate-limit header asks for, or undefined when none says anything valid. */
 export function headerWaitMs(
   headers: Record<string, string | string[] | undefined>,
@@ -102,9 +106,9 @@ export function headerWaitMs(
   const consider = (wait: number | undefined) => {
     if (wait !== undefined && Number.isFinite(wait) && wait >= 0 && (longest === undefined || wait > longest)) longest = wait;
   };
-  // Retry-After (RFC 9110 §10.2.3): delay-seconds or an HTTP-date.
+  // Retry-After (RFC 9110 §10.2.3), else the fractional seconds or durations some providers send.
   const retryAfter = headerValue(headers, 'retry-after');
-  if (retryAfter !== undefined) consider(parseDelaySeconds(retryAfter) ?? (/\d{4}/.test(retryAfter) ? parseResetAt(retryAfter, nowMs) : undefined));
+  if (retryAfter !== undefined) consider(parseRetryAfter(retryAfter, nowMs, PAST_DATE_IGNORED) ?? parseDelaySeconds(retryAfter));
   for (const name of provider.after) {
     const value = headerValue(headers, name);
     if (value !== undefined) consider(parseDelaySeconds(value));
@@ -134,12 +138,12 @@ export function decideRetry(
 ): RetryDecision {
   if (outcome.kind === 'network') {
     if (attempt >= settings.retries || !isRetryableNetworkCode(outcome.code)) return { action: 'stop' };
-    return { action: 'retry', waitMs: backoffMs(attempt, settings, random), reason: outcome.code };
+    return { action: 'retry', waitMs: backoffAfter(attempt, settings, random), reason: outcome.code };
   }
   const { status, headers } = outcome;
   if (isRateLimited(status, headers, settings.provider)) {
     if (attempt >= Math.max(settings.retries, settings.rateLimitRetries)) return { action: 'stop' };
-    const wait = headerWaitMs(headers, settings.provider, nowMs) ?? backoffMs(attempt, settings, random);
+    const wait = headerWaitMs(headers, settings.provider, nowMs) ?? backoffAfter(attempt, settings, random);
     if (wait > settings.maxWaitMs) return { action: 'rate_limited', retryAfterMs: wait };
     return { action: 'retry', waitMs: wait, reason: `status ${status} (rate limited)` };
   }
@@ -149,7 +153,7 @@ export function decideRetry(
     (codes === undefined ? status >= 500 : codes.some((pattern) => matchesStatusPattern(status, pattern))) ||
     settings.retryOn.includes(status);
   if (!retryable) return { action: 'stop' };
-  const wait = headerWaitMs(headers, settings.provider, nowMs) ?? backoffMs(attempt, settings, random);
+  const wait = headerWaitMs(headers, settings.provider, nowMs) ?? backoffAfter(attempt, settings, random);
   // A 5xx asking for a wait beyond the bound is answered as is: the caller sees the real error.
   if (wait > settings.maxWaitMs) return { action: 'stop' };
   return { action: 'retry', waitMs: wait, reason: `status ${status}` };

@@ -9,26 +9,23 @@ import { createRedactor, type Redactor } from '../logs/redact.js';
 import { PatchbayError } from '../errors.js';
 import type { Catalog, Provider } from '../providers/catalog.js';
 import type { TemplateValues } from '../providers/template.js';
-import type { ProviderParts } from './build-request.js';
 import type { Connection, Integration, Store } from '../store/index.js';
 import { buildTemplateValues, defaultAuthorization, secretValuesOf } from './inject-credentials.js';
 
+/**
+ * Shared by every call to the connection while it is cached: calls read it and never write into
+ * it (what they derive from it once, send.ts keeps beside it). A refresh makes a new one.
+ */
 export interface Target {
-  key: string;
-  connection: Connection;
-  integration: Integration;
-  provider: Provider;
-  values: TemplateValues;
-  authorization: string | undefined;
-  secrets: string[];
+  readonly key: string;
+  readonly connection: Connection;
+  readonly integration: Integration;
+  readonly provider: Provider;
+  readonly values: TemplateValues;
+  readonly authorization: string | undefined;
+  readonly secrets: string[];
   /** Built once per target: log redaction runs on every call. */
-  redactor: Redactor;
-  /** The provider base URL for this connection, filled in by the first call. */
-  baseUrl?: URL;
-  /** The provider's headers and query for this connection, filled in by the first call. */
-  providerParts?: ProviderParts;
-  /** The pacer's key for calls to the base URL's host, filled in by the first call. */
-  paceKey?: string;
+  readonly redactor: Redactor;
 }
 
 export interface TargetResolverOptions {

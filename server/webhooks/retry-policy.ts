@@ -1,5 +1,6 @@
 // Decides what happens after one webhook attempt: done, retry after how long, or give up.
 // Pure: no timers, no I/O; the attempt number and a random source come in.
+import { backoffMs, parseRetryAfter } from '../proxy/backoff.js';
 
 export type AttemptOutcome =
   | { kind: 'response'; status: number; retryAfter?: string | undefined }
@@ -31,20 +32,10 @@ export function decideDelivery(outcome: AttemptOutcome, attempt: number, policy:
     if (outcome.status !== 429 && outcome.status < 500) return { action: 'give_up', reason };
   }
   if (attempt >= policy.maxAttempts) return { action: 'give_up', reason: `${reason}, after ${attempt} attempts` };
-  const retryAfterMs = outcome.kind === 'response' ? parseRetryAfterMs(outcome.retryAfter, nowMs) : undefined;
+  // Retry-After: delay-seconds or an HTTP-date (a date already past: at once).
+  const retryAfterMs = outcome.kind === 'response' ? parseRetryAfter(outcome.retryAfter, nowMs) : undefined;
   if (retryAfterMs !== undefined) return { action: 'retry', waitMs: Math.min(retryAfterMs, policy.maxWaitMs), reason };
   // Equal jitter: half the backoff fixed, half random, so deliveries that failed together
   // (an app restarting) do not all come back at the same moment.
-  const backoffMs = Math.min(policy.baseBackoffMs * 2 ** (attempt - 1), policy.maxWaitMs);
-  return { action: 'retry', waitMs: Math.round(backoffMs / 2 + random() * (backoffMs / 2)), reason };
-}
-
-/** Retry-After as delay-seconds or an HTTP-date (RFC 9110 §10.2.3); garbage or negative → undefined. */
-export function parseRetryAfterMs(value: string | undefined, nowMs: number): number | undefined {
-  if (value === undefined) return undefined;
-  const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  const at = Date.parse(trimmed);
-  if (Number.isNaN(at) || !/[a-z]/i.test(trimmed)) return undefined;
-  return Math.max(0, at - nowMs);
+  return { action: 'retry', waitMs: backoffMs(attempt, { baseMs: policy.baseBackoffMs, maxMs: policy.maxWaitMs, jitter: random }), reason };
 }

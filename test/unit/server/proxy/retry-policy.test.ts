@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadCatalog, type ProviderRetry } from '../../../../server/providers/catalog.js';
 import {
-  backoffMs,
   decideRetry,
   headerWaitMs,
   isRateLimited,
@@ -117,6 +116,20 @@ describe('headerWaitMs', () => {
   });
 });
 
+describe('headerWaitMs reads Retry-After as before the shared parser (backoff.ts)', () => {
+  // The proxy's former reading: its own delay parser, else a date with a four-digit year, a past one ignored.
+  const former = (value: string) => parseDelaySeconds(value) ?? (/\d{4}/.test(value) ? parseResetAt(value, NOW) : undefined);
+  const at = (offsetMs: number) => new Date(NOW + offsetMs).toUTCString();
+
+  it.each(['0', '2', ' 30 ', '007', '1.5', '0.0001', '1m30s', '250ms', '1h', '-5', '1e3', 'soon', '', 'Jan 5', at(5000), at(0), at(-5000), at(3_600_000), new Date(NOW + 9000).toISOString(), 'Sunday, 06-Nov-94 08:49:37 GMT'])(
+    'Retry-After %j',
+    (value) => {
+      const before = former(value);
+      expect(headerWaitMs({ 'retry-after': value }, NO_RULES, NOW)).toBe(before !== undefined && Number.isFinite(before) ? before : undefined);
+    },
+  );
+});
+
 describe('parseDelaySeconds', () => {
   it.each([
     ['30', 30_000],
@@ -178,28 +191,6 @@ describe('matchesStatusPattern', () => {
     [500, 'garbage', false],
   ])('%i against %j is %s', (status, pattern, expected) => {
     expect(matchesStatusPattern(status, pattern)).toBe(expected);
-  });
-});
-
-describe('backoffMs', () => {
-  const bounds = { baseBackoffMs: 100, maxBackoffMs: 10_000 };
-
-  it.each([
-    [0, 0, 50],
-    [0, 1, 100],
-    [1, 0, 100],
-    [3, 0, 400],
-    [3, 1, 800],
-    [30, 0, 5000],
-    [30, 1, 10_000],
-  ])('attempt %i with random() = %s waits %i ms', (attempt, random, expected) => {
-    expect(backoffMs(attempt, bounds, () => random)).toBe(expected);
-  });
-
-  it('never waits less than half the exponential step, so waits never collapse to 0', () => {
-    for (let attempt = 0; attempt < 10; attempt++) {
-      expect(backoffMs(attempt, bounds, () => 0)).toBeGreaterThanOrEqual(Math.min(10_000, 100 * 2 ** attempt) / 2);
-    }
   });
 });
 

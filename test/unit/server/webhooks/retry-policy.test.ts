@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideDelivery, parseRetryAfterMs, type AttemptOutcome } from '../../../../server/webhooks/retry-policy.js';
+import { decideDelivery, type AttemptOutcome } from '../../../../server/webhooks/retry-policy.js';
 
 const policy = { maxAttempts: 6, baseBackoffMs: 60_000, maxWaitMs: 30 * 60_000 };
 const NOW = Date.parse('2025-01-01T00:00:00Z');
@@ -47,20 +47,14 @@ describe('decideDelivery', () => {
     expect(decideDelivery(status(429, '86400'), 1, policy, NOW)).toMatchObject({ action: 'retry', waitMs: policy.maxWaitMs });
   });
 
+  it('waits no time on a Retry-After date already past (RFC 9110: go ahead)', () => {
+    expect(decideDelivery(status(503, new Date(NOW - 60_000).toUTCString()), 1, policy, NOW)).toMatchObject({ action: 'retry', waitMs: 0 });
+  });
+
   it('falls back to backoff on a garbage or negative Retry-After', () => {
     for (const value of ['soon', '-5', '1.5', '']) {
       const decision = decideDelivery(status(429, value), 1, policy, NOW, () => 0);
       expect(decision, value).toMatchObject({ action: 'retry', waitMs: 30_000 });
     }
-  });
-});
-
-describe('parseRetryAfterMs', () => {
-  it('reads delay-seconds and HTTP-dates (RFC 9110 §10.2.3); a past date is 0', () => {
-    expect(parseRetryAfterMs('0', NOW)).toBe(0);
-    expect(parseRetryAfterMs(' 3 ', NOW)).toBe(3000);
-    expect(parseRetryAfterMs(new Date(NOW - 60_000).toUTCString(), NOW)).toBe(0);
-    expect(parseRetryAfterMs(undefined, NOW)).toBeUndefined();
-    expect(parseRetryAfterMs('tomorrow', NOW)).toBeUndefined();
   });
 });
