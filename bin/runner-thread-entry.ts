@@ -31,7 +31,7 @@ if (system !== undefined) {
   send({ type: 'started', runnerId: started.worker?.id ?? 'unknown' });
   port.on('message', (command: RunnerThreadCommand) => {
     if (command.type === 'run') {
-      started.worker?.adopt(command.run);
+      started.worker?.adopt(command.run, command.startBy);
       return;
     }
     if (command.type === 'metrics') {

@@ -31,7 +31,7 @@ export type RunnerThreadMessage =
   /** A run handed over by `run` finished, its result stored. */
   | { type: 'finished'; run: FinishedRun };
 /** Process → thread. */
-export type RunnerThreadCommand = { type: 'stop' } | { type: 'metrics'; id: number } | { type: 'run'; run: ClaimedRun };
+export type RunnerThreadCommand = { type: 'stop' } | { type: 'metrics'; id: number } | { type: 'run'; run: ClaimedRun; startBy: number };
 
 export interface RunnerThread extends DirectRunner {
   /** The current thread's runner id (hostname:pid:random), as in the runs it claims. */
@@ -230,11 +230,11 @@ export async function startRunnerThread(options: RunnerThreadOptions): Promise<R
     metrics,
     take() {
       const { thread, runnerId, slots } = current;
-      if (stopping !== undefined || restartTimer !== undefined || thread.threadId < 0 || !slots.takeDirect()) return undefined;
+      if (stopping !== undefined || restartTimer !== undefined || thread.threadId < 0 || !slots.takeHanded()) return undefined;
       return {
         runnerId,
-        start: (run) => thread.postMessage({ type: 'run', run } satisfies RunnerThreadCommand),
-        release: () => slots.give(1),
+        start: (run, startBy) => thread.postMessage({ type: 'run', run, startBy } satisfies RunnerThreadCommand),
+        release: () => slots.handedDone(),
       };
     },
     get runnerId() {

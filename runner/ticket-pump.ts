@@ -1,6 +1,6 @@
 // The runner's side of the queue: fetch tickets for the slots that are free, claim their runs,
 // launch them, and complete the tickets in batches off the runs' path. It also tells the shared
-// slots whether runs may be waiting in the queue, so runs handed over directly queue behind them.
+// slots whether tickets may be waiting, so that runs handed over directly take turns with them.
 import { ACTION_QUEUE, SYNC_QUEUE, type JobQueue, type QueueName, type RunSlots } from '../server/queue/index.js';
 import type { ClaimedRun, Store } from '../server/store/index.js';
 
@@ -21,6 +21,8 @@ export interface TicketPumpDeps {
 export interface TicketPump {
   /** Drains both queues while slots are free (one pass; runner/pump.ts serializes passes). */
   pass(): Promise<void>;
+  /** A ticket may have been queued (a NOTIFY, the poll): the queue counts as waiting until a pass drains it. */
+  noteQueued(): void;
   /** Completes the tickets whose runs were claimed since the last call. */
   completeTickets(): Promise<void>;
 }
@@ -29,6 +31,9 @@ type QueueLook = 'more' | 'full' | 'drained';
 
 export function createTicketPump(deps: TicketPumpDeps): TicketPump {
   const { queue, store, slots } = deps;
+  // Whether tickets may wait that no pass has looked at (a pass that found every slot busy
+  // could not look); runs handed over directly do not overtake them (runner/worker.ts).
+  let maybeWaiting = true;
 
   // Tickets are done once their runs are claimed (by us or anyone): the run row is the truth.
   // A ticket left open by a crash expires and comes back, and its claim then changes nothing.
@@ -78,11 +83,14 @@ export function createTicketPump(deps: TicketPumpDeps): TicketPump {
       while (deps.isRunning()) {
         const actions = await pumpQueue(ACTION_QUEUE);
         const syncs = await pumpQueue(SYNC_QUEUE);
-        // Runs handed over directly wait while the queue may hold runs that came first: a freed
-        // slot then goes to the queue (a pass runs again whenever a run ends).
-        slots.queueWaiting = actions !== 'drained' || syncs !== 'drained';
+        if (actions === 'drained' && syncs === 'drained') maybeWaiting = false;
+        slots.queueWaiting = maybeWaiting || actions === 'more' || syncs === 'more';
         if (actions !== 'more' && syncs !== 'more') return;
       }
+    },
+    noteQueued() {
+      maybeWaiting = true;
+      slots.queueWaiting = true;
     },
     async completeTickets() {
       for (const [name, ids] of toComplete) {

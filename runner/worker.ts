@@ -31,6 +31,8 @@ const HEARTBEAT_MS = 5000;
 const STOP_GRACE_MS = 10_000;
 // Claimed tickets are completed together this often: one statement for many runs.
 const TICKET_FLUSH_MS = 200;
+// Handed-over runs still waiting for a slot are checked this often against their start deadline.
+const HANDED_EXPIRY_CHECK_MS = 1000;
 
 export interface WorkerOptions {
   store: Store;
@@ -66,8 +68,12 @@ export interface Worker {
   readonly active: number;
   /** Takes runs straight from a request of this thread (server/queue/direct.ts). */
   readonly direct: DirectRunner;
-  /** Starts a run a request handed over, inserted running under this worker, its slot taken. */
-  adopt(run: ClaimedRun): void;
+  /**
+   * Takes a run a request handed over (inserted held by this worker, its place taken with
+   * `direct.take()`): started in the next free slot, or failed with runner_unavailable if none
+   * came by `startBy` (epoch ms).
+   */
+  adopt(run: ClaimedRun, startBy: number): void;
   start(): void;
   stop(): Promise<void>;
 }
@@ -100,6 +106,10 @@ export function createWorker(options: WorkerOptions): Worker {
   });
   const timers: NodeJS.Timeout[] = [];
   let running = false;
+  // Runs handed over by requests, waiting for a slot, oldest first.
+  const handedWaiting: { run: ClaimedRun; startBy: number }[] = [];
+  // Whether the last slot went to a handed-over run: while tickets may wait, the two take turns.
+  let lastWasHanded = false;
 
   /** Runs `run`, then stores what its outcome means: a result, another attempt, or a hand-back. */
   const execute = async (run: ClaimedRun, abort: AbortController, direct: boolean) => {
@@ -162,13 +172,49 @@ export function createWorker(options: WorkerOptions): Worker {
       .finally(() => {
         active.delete(run.id);
         slots.give(1);
+        if (direct) slots.handedDone();
+        startHanded();
         if (running) pump();
       });
   };
 
-  const tickets = createTicketPump({ queue: options.queue, store, slots, runnerId: id, launch: (run) => launch(run, false), isRunning: () => running });
-  // While the database is away, each loop says so once, not on every tick.
-  const pump = createPump(() => tickets.pass(), createOutageLog(logger, 'fetching jobs'), () => running);
+  /** A handed-over run that got no slot by its deadline fails as a queued one would. */
+  const expireHanded = (nowMs: number) => {
+    for (let i = handedWaiting.length - 1; i >= 0; i--) {
+      const waiting = handedWaiting[i] as (typeof handedWaiting)[number];
+      if (waiting.startBy > nowMs) continue;
+      handedWaiting.splice(i, 1);
+      results
+        .finish(waiting.run, { error: toRunError('runner_unavailable') }, true)
+        .catch((error: unknown) => logger.error({ err: error, runId: waiting.run.id }, 'run bookkeeping failed'))
+        .finally(() => slots.handedDone());
+    }
+  };
+
+  /** Starts handed-over runs in the free slots; while tickets may wait, every other slot is theirs. */
+  const startHanded = () => {
+    expireHanded(Date.now());
+    while (running && handedWaiting.length > 0) {
+      if (lastWasHanded && slots.queueWaiting) return;
+      if (slots.take(1) === 0) return;
+      const next = handedWaiting.shift() as (typeof handedWaiting)[number];
+      lastWasHanded = true;
+      launch(next.run, true);
+    }
+  };
+
+  const launchTicket = (run: ClaimedRun) => {
+    lastWasHanded = false;
+    launch(run, false);
+  };
+  const tickets = createTicketPump({ queue: options.queue, store, slots, runnerId: id, launch: launchTicket, isRunning: () => running });
+  // While the database is away, each loop says so once, not on every tick. After each pass the
+  // slots it left go to handed-over runs.
+  const pump = createPump(
+    () => tickets.pass().finally(startHanded),
+    createOutageLog(logger, 'fetching jobs'),
+    () => running,
+  );
 
   const every = (ms: number, work: () => Promise<unknown>, what: string) => {
     const outage = createOutageLog(logger, what);
@@ -182,11 +228,14 @@ export function createWorker(options: WorkerOptions): Worker {
     timers.push(timer);
   };
 
-  const adopt = (run: ClaimedRun) => launch(run, true);
+  const adopt = (run: ClaimedRun, startBy: number) => {
+    handedWaiting.push({ run, startBy });
+    startHanded();
+  };
   const direct: DirectRunner = {
     take() {
-      if (!running || !slots.takeDirect()) return undefined;
-      return { runnerId: id, start: adopt, release: () => slots.give(1) };
+      if (!running || !slots.takeHanded()) return undefined;
+      return { runnerId: id, start: adopt, release: () => slots.handedDone() };
     },
   };
 
@@ -202,11 +251,20 @@ export function createWorker(options: WorkerOptions): Worker {
       running = true;
       for (const name of [ACTION_QUEUE, SYNC_QUEUE] as const) {
         wake.onJobQueued(name, () => {
+          tickets.noteQueued();
           if (running) pump();
         });
       }
-      every(options.pollMs ?? POLL_MS, async () => pump(), 'poll');
-      every(options.heartbeatMs ?? HEARTBEAT_MS, async () => (active.size > 0 ? store.runs.heartbeat(id) : 0), 'heartbeat');
+      every(
+        options.pollMs ?? POLL_MS,
+        async () => {
+          tickets.noteQueued();
+          pump();
+        },
+        'poll',
+      );
+      every(options.heartbeatMs ?? HEARTBEAT_MS, async () => (active.size > 0 || handedWaiting.length > 0 ? store.runs.heartbeat(id) : 0), 'heartbeat');
+      every(HANDED_EXPIRY_CHECK_MS, async () => startHanded(), 'starting handed-over runs');
       every(TICKET_FLUSH_MS, () => tickets.completeTickets(), 'completing tickets');
       pump();
     },
@@ -214,6 +272,13 @@ export function createWorker(options: WorkerOptions): Worker {
       if (!running) return;
       running = false;
       for (const timer of timers.splice(0)) clearInterval(timer);
+      // Handed over but never started: another attempt elsewhere if one is left, else runner_lost.
+      for (const waiting of handedWaiting.splice(0)) {
+        await results
+          .handBack(waiting.run, RUNNER_LOST, true)
+          .catch((error: unknown) => logger.warn({ err: error, runId: waiting.run.id }, 'handed-over run not handed back'))
+          .finally(() => slots.handedDone());
+      }
       const all = () => Promise.all([...active.values()].map((a) => a.done));
       const grace = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), options.stopGraceMs ?? STOP_GRACE_MS).unref());
       if ((await Promise.race([all().then(() => 'done' as const), grace])) === 'timeout') {

@@ -26,8 +26,8 @@ export interface ActionRunDeps {
  */
 export async function queueAction(deps: ActionRunDeps, run: NewRun, wait?: { startTimeoutMs: number }): Promise<{ started?: Promise<FinishedRun | undefined> }> {
   const started = wait === undefined ? undefined : deps.wake.waitForRun(run.id, wait.startTimeoutMs);
-  // Waited for, and a runner of this process has a free slot: no ticket, no wake-up, no claim.
-  const slot = started === undefined ? undefined : deps.direct?.take();
+  // Waited for, and a runner of this process takes it: no ticket, no wake-up, no claim.
+  const slot = wait === undefined ? undefined : deps.direct?.take();
   if (slot !== undefined) {
     let claimed;
     try {
@@ -37,7 +37,7 @@ export async function queueAction(deps: ActionRunDeps, run: NewRun, wait?: { sta
       deps.wake.forget(run.id);
       throw error;
     }
-    slot.start(claimed);
+    slot.start(claimed, Date.now() + (wait?.startTimeoutMs ?? 0));
     return { started };
   }
   const queued = deps.wake.jobQueuedNotify(ACTION_QUEUE);

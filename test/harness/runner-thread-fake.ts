@@ -5,7 +5,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 export interface FakeRunnerData {
   /**
    * `crash-once`: the first thread throws 50 ms after it started; `fail`: never starts; `echo`:
-   * answers each run handed over with its input as output at once, giving its slot back.
+   * answers each run handed over with its input as output at once, and counts it done.
    */
   behaviour: 'crash-once' | 'fail' | 'echo';
   /** Int32Array over a SharedArrayBuffer: [0] counts the threads started. */
@@ -32,7 +32,8 @@ if (behaviour === 'fail') {
     if (command.type === 'stop') process.exit(0);
     const run = command.run;
     if (command.type === 'run' && run !== undefined) {
-      Atomics.sub(new Int32Array(slots), 0, 1);
+      // The run is over: one handed-over run fewer (RunSlots' third counter).
+      Atomics.sub(new Int32Array(slots), 2, 1);
       port.postMessage({ type: 'finished', run: { id: run.id, state: 'succeeded', outputJson: JSON.stringify(run.input), error: null } });
     }
   });

@@ -180,26 +180,25 @@ describe('runner thread lifecycle', () => {
   };
   const handed = (id: string, input: unknown) => ({ id, input }) as unknown as ClaimedRun;
 
-  it('hands runs to the thread while it has free slots, and forwards their results', async () => {
+  it('hands runs to the thread while it takes more, and forwards their results', async () => {
     const { logger } = capture();
     const results: FinishedRun[] = [];
     const thread = await startRunnerThread({ data: fake('echo').data, logger, entry, onRunFinished: (run) => results.push(run) });
     try {
-      const first = thread.take();
-      const second = thread.take();
-      expect(first?.runnerId).toBe('fake-0');
-      // Two slots (runnerConcurrency): a third run would wait, so it goes through the queue.
+      // 2 slots (runnerConcurrency) and as many runs waiting for one: a fifth caller queues.
+      const places = [thread.take(), thread.take(), thread.take(), thread.take()];
+      expect(places.map((place) => place?.runnerId)).toEqual(['fake-0', 'fake-0', 'fake-0', 'fake-0']);
       expect(thread.take()).toBeUndefined();
-      second?.release();
-      const third = thread.take();
-      expect(third).toBeDefined();
-      first?.start(handed('run-1', { n: 1 }));
-      third?.start(handed('run-3', { n: 3 }));
+      places[1]?.release();
+      const again = thread.take();
+      expect(again).toBeDefined();
+      places[0]?.start(handed('run-1', { n: 1 }), Date.now() + 30_000);
+      again?.start(handed('run-3', { n: 3 }), Date.now() + 30_000);
       await expect.poll(() => results.map((run) => [run.id, run.outputJson])).toEqual([
         ['run-1', '{"n":1}'],
         ['run-3', '{"n":3}'],
       ]);
-      // The thread gave both slots back when it finished them.
+      // The thread counted both done: two places free again, no more.
       expect(thread.take()).toBeDefined();
       expect(thread.take()).toBeDefined();
       expect(thread.take()).toBeUndefined();

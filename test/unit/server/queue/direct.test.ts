@@ -1,15 +1,15 @@
-// The run slots a runner shares with the request side (server/queue/direct.ts): one count that
-// both take from, across threads, and the queue's precedence over runs handed over directly.
+// The run slots a runner shares with the request side (server/queue/direct.ts): the slots its
+// runs take, the runs handed over to it, and whether tickets may wait — one set of counters that
+// two threads read and change.
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { createRunSlots } from '../../../../server/queue/direct.js';
 
 describe('run slots', () => {
-  it('hands out at most their capacity, in any mix of batch and single takes', () => {
+  it('hands out at most their capacity of slots, in any mix of batch and single takes', () => {
     const slots = createRunSlots(4);
     expect(slots.take(3)).toBe(3);
-    expect(slots.takeDirect()).toBe(true);
-    expect(slots.takeDirect()).toBe(false);
+    expect(slots.take(1)).toBe(1);
     expect(slots.take(2)).toBe(0);
     slots.give(2);
     expect(slots.inUse).toBe(2);
@@ -17,14 +17,15 @@ describe('run slots', () => {
     expect(slots.inUse).toBe(4);
   });
 
-  it('refuses direct runs while the queue may hold runs that came first, whatever is free', () => {
-    const slots = createRunSlots(4);
-    slots.queueWaiting = true;
-    expect(slots.takeDirect()).toBe(false);
-    expect(slots.take(1)).toBe(1);
-    slots.queueWaiting = false;
-    expect(slots.takeDirect()).toBe(true);
-    expect(slots.inUse).toBe(2);
+  it('takes handed-over runs up to the capacity plus those allowed to wait', () => {
+    const slots = createRunSlots(2, undefined, 3);
+    const taken = Array.from({ length: 6 }, () => slots.takeHanded());
+    expect(taken).toEqual([true, true, true, true, true, false]);
+    slots.handedDone();
+    expect(slots.handed).toBe(4);
+    expect(slots.takeHanded()).toBe(true);
+    // Handed-over runs and slots are counted apart: a run takes its slot when it starts.
+    expect(slots.inUse).toBe(0);
   });
 
   it('counts the same slots in two threads over one SharedArrayBuffer', async () => {
@@ -33,7 +34,7 @@ describe('run slots', () => {
     // a lost update would leave the count off zero.
     const other = new Worker(
       `const { workerData } = require('node:worker_threads');
-       const counter = new Int32Array(workerData, 0, 2);
+       const counter = new Int32Array(workerData, 0, 3);
        for (let i = 0; i < 100000; i++) {
          for (;;) {
            const used = Atomics.load(counter, 0);
