@@ -4,7 +4,7 @@
 // token_params, `${connectionConfig.x}` placeholders, token_response_metadata.
 import type { Dispatcher } from 'undici';
 import { PatchbayError } from '../errors.js';
-import { requestToken, type TokenGrant } from '../credentials/oauth2.js';
+import { INVALID_ACCESS_TOKEN_MESSAGE, requestToken, type TokenGrant } from '../credentials/oauth2.js';
 import type { Provider } from '../providers/catalog.js';
 import { renderProviderUrl } from '../proxy/build-request.js';
 
@@ -115,8 +115,10 @@ export async function exchangeCode(exchange: CodeExchange): Promise<TokenGrant> 
       exchange.nowMs,
     );
   } catch (error) {
-    const payload = (error as { payload?: { status?: unknown; error?: unknown; error_description?: unknown; code?: unknown } }).payload;
+    const payload = (error as { payload?: { status?: unknown; error?: unknown; error_description?: unknown; code?: unknown; invalid?: unknown } }).payload;
     const status = typeof payload?.status === 'number' ? payload.status : undefined;
+    // Not refused: granted, with a token that could never be sent.
+    if (payload?.invalid === 'access_token') throw new TokenExchangeError(INVALID_ACCESS_TOKEN_MESSAGE, status);
     const reason =
       typeof payload?.error === 'string'
         ? `${payload.error}${typeof payload.error_description === 'string' ? `: ${payload.error_description}` : ''}`

@@ -2,6 +2,7 @@
 // provider's client authentication (body or Basic header) and body format (form or JSON).
 import type { Dispatcher } from 'undici';
 import { PatchbayError } from '../errors.js';
+import { isHeaderSafeToken } from './header-safe.js';
 
 export interface TokenRequest {
   url: string;
@@ -39,6 +40,10 @@ async function readAtMost(body: AsyncIterable<Buffer> & { destroy(): unknown }, 
   }
   return Buffer.concat(chunks, total).toString('utf8');
 }
+
+/** A token answer whose access token could never be sent (header-safe.ts): refused, not stored. */
+export const INVALID_ACCESS_TOKEN_MESSAGE =
+  'The token endpoint answered an access token with characters that cannot be sent in an HTTP header (only printable ASCII, without spaces).';
 
 function externalError(message: string, payload: Record<string, unknown>): PatchbayError {
   return new PatchbayError('refresh_token_external_error', { message, payload });
@@ -103,6 +108,10 @@ export async function requestToken(dispatcher: Dispatcher, request: TokenRequest
       `The external API returned an error when trying to refresh the access token: ${payload.error ?? `HTTP ${status}`}.`,
       payload,
     );
+  }
+  if (!isHeaderSafeToken(parsed.access_token)) {
+    // Stored, it would fail every proxy call (a header cannot carry it); the token itself stays out of the error.
+    throw externalError(INVALID_ACCESS_TOKEN_MESSAGE, { status, invalid: 'access_token' });
   }
   let expiresAt: Date | undefined;
   const expiresIn = Number(parsed.expires_in);

@@ -15,7 +15,7 @@ import { isPatchbayError, PatchbayError, validationError } from '../errors.js';
 import type { Catalog } from '../providers/catalog.js';
 import type { ConnectSession, Store } from '../store/index.js';
 import { bracketedQuery, mapKey, parseInput } from '../validate.js';
-import { CONNECTION_ID, endUserSchema, tagsSchema, webhookUrl } from './connections.js';
+import { apiKeySchema, CONNECTION_ID, endUserSchema, tagsSchema, webhookUrl } from './connections.js';
 import { UNIQUE_KEY } from './integrations.js';
 
 export interface ConnectRouteDeps {
@@ -63,7 +63,8 @@ const reconnectBody = z.strictObject({
 });
 
 const integrationParam = z.strictObject({ integration: UNIQUE_KEY });
-const apiKeyBody = z.strictObject({ apiKey: z.string().min(1).max(4096) });
+const apiKeyBody = z.strictObject({ apiKey: apiKeySchema.max(4096) });
+// Any text: the catalog's providers send a username and password base64-encoded (`Basic …`).
 const basicBody = z.strictObject({ username: z.string().max(1024), password: z.string().max(1024) });
 
 // What @nangohq/frontend puts in the popup's query: `params[key]=value`, one string per key.

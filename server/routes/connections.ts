@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { randomUUID } from 'node:crypto';
+import { HEADER_KEY_PATTERN, HEADER_KEY_RULE, HEADER_TOKEN_PATTERN, HEADER_TOKEN_RULE } from '../credentials/header-safe.js';
 import { verifyCredentials, type VerifyDeps } from '../credentials/verify.js';
 import { PatchbayError, validationError } from '../errors.js';
 import type { Catalog } from '../providers/catalog.js';
@@ -28,6 +29,10 @@ export const CONNECTION_ID = z
   .max(255)
   .regex(/^[^\u0000-\u001f\u007f]+$/, 'must not contain control characters');
 const token = z.string().min(1).max(16384);
+/** A token sent in the Authorization header (server/credentials/header-safe.ts). */
+const headerToken = token.regex(HEADER_TOKEN_PATTERN, HEADER_TOKEN_RULE);
+/** An API key, which the provider's template puts in a header. */
+export const apiKeySchema = z.string().min(1).regex(HEADER_KEY_PATTERN, HEADER_KEY_RULE);
 // Years PostgreSQL's timestamptz and ISO strings both hold: JavaScript accepts ±275 760, and
 // `-271821-04-20` answered a 500 from the expiry column.
 const isoDate = z.coerce.date().refine((d) => !Number.isNaN(d.getTime()) && d.getUTCFullYear() >= 1 && d.getUTCFullYear() <= 9999, 'must be a date');
@@ -62,19 +67,19 @@ export const webhookUrl = z.url({ protocol: /^https?$/ }).max(2048);
 const credentialsSchema = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('OAUTH2'),
-    access_token: token,
+    access_token: headerToken,
     refresh_token: token.optional(),
     expires_at: isoDate.optional(),
     config_override: z.strictObject({ client_id: z.string().max(4096).optional(), client_secret: z.string().max(4096).optional() }).optional(),
   }),
   z.strictObject({
     type: z.literal('OAUTH2_CC'),
-    token: token.optional(),
+    token: headerToken.optional(),
     client_id: z.string().min(1).max(4096),
     client_secret: z.string().min(1).max(4096),
     expires_at: isoDate.optional(),
   }),
-  z.strictObject({ type: z.literal('API_KEY'), apiKey: z.string().min(1).max(1024) }),
+  z.strictObject({ type: z.literal('API_KEY'), apiKey: apiKeySchema.max(1024) }),
   z.strictObject({ type: z.literal('BASIC'), username: z.string().max(1024), password: z.string().max(1024) }),
   z.strictObject({ type: z.literal('NONE') }),
 ]);

@@ -9,8 +9,8 @@ export interface TokenServer {
   /** Bodies of the token requests received, parsed (form or JSON). */
   requests: { grantType: string; params: Record<string, string>; authorization: string | undefined }[];
   refreshCount(): number;
-  /** Next responses: 'ok', or an HTTP status to fail with. */
-  behaviour: { latencyMs: number; failWith: number | undefined; expiresIn: number; rotateRefreshToken: boolean };
+  /** Next responses: 'ok', or an HTTP status to fail with; `accessToken` answers that token instead of a numbered one. */
+  behaviour: { latencyMs: number; failWith: number | undefined; expiresIn: number; rotateRefreshToken: boolean; accessToken?: string | undefined };
   lastIssued(): string | undefined;
   close(): Promise<void>;
 }
@@ -36,7 +36,7 @@ export async function startTokenServer(): Promise<TokenServer> {
         return;
       }
       issued++;
-      last = `access-${issued}-${Math.random().toString(36).slice(2, 8)}`;
+      last = behaviour.accessToken ?? `access-${issued}-${Math.random().toString(36).slice(2, 8)}`;
       const body: Record<string, unknown> = { access_token: last, token_type: 'bearer', expires_in: behaviour.expiresIn };
       if (params.grant_type === 'refresh_token' && behaviour.rotateRefreshToken) body.refresh_token = `refresh-${issued}`;
       res.writeHead(200, { 'content-type': 'application/json' });

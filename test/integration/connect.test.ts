@@ -352,6 +352,51 @@ describe('Connect: sessions, OAuth2 with PKCE, API keys', () => {
     expect(await connectionsOf('keyed-user')).toHaveLength(1);
   });
 
+  it('refuses an API key no HTTP header can hold before asking the provider, and stores nothing', async () => {
+    const session = await newSession({ end_user: { id: 'unsafe-key-user' } });
+    const rule = 'must contain only printable ASCII characters, and no space at either end (it is sent in an HTTP header)';
+    for (const apiKey of ['good-key-123…', 'good-key-123\n', ' good-key-123', 'clé-123']) {
+      const refused = await patchbay.request('POST', `/api-auth/api-key/keyed?connect_session_token=${session.token}`, { auth: false, body: { apiKey } });
+      expect(refused.status).toBe(400);
+      expect(refused.json.error).toMatchObject({ code: 'invalid_body', message: `Invalid request body. apiKey: ${rule}`, errors: [{ path: ['apiKey'], message: rule }] });
+    }
+    expect(keyApi.requests).toEqual([]);
+    expect(await connectionsOf('unsafe-key-user')).toEqual([]);
+  });
+
+  it('takes any text as a username and password: they go out base64-encoded', async () => {
+    const session = await newSession({ end_user: { id: 'unicode-basic-user' }, allowed_integrations: ['basic'] });
+    const expected = `Basic ${Buffer.from('adà:pä55wörd…').toString('base64')}`;
+    keyApi.setFallback((req, res) => {
+      res.writeHead(req.headers.authorization === expected ? 200 : 401);
+      res.end();
+    });
+    const accepted = await patchbay.request('POST', `/api-auth/basic/basic?connect_session_token=${session.token}`, { auth: false, body: { username: 'adà', password: 'pä55wörd…' } });
+    expect(accepted.status).toBe(200);
+    const [connection] = await connectionsOf('unicode-basic-user');
+    keyApi.clear();
+    const proxied = await patchbay.request('GET', '/proxy/me', { headers: { 'provider-config-key': 'basic', 'connection-id': connection?.connection_id } });
+    expect(proxied.status).toBe(200);
+    expect(keyApi.requests.at(-1)?.headers.authorization).toBe(expected);
+  });
+
+  it('refuses an access token no HTTP header can hold from the token endpoint: a clear error, nothing created', async () => {
+    provider.behaviour.extra = { access_token: 'gho_16C7e42F292c6912E7710c8…' };
+    const session = await newSession({ end_user: { id: 'unsafe-token-user' } });
+    const browser = await openSocket();
+    const { callback } = await popup(`/oauth/connect/fake?connect_session_token=${session.token}&ws_client_id=${browser.wsClientId}`);
+    const message = 'The token endpoint answered an access token with characters that cannot be sent in an HTTP header (only printable ASCII, without spaces).';
+    expect(callback.status).toBe(502);
+    expect(callback.body).toContain('Could not connect');
+    expect(callback.body).toContain('cannot be sent in an HTTP header');
+    expect(callback.body).not.toContain('gho_16C7e42F292c6912E7710c8');
+    await expect.poll(() => browser.messages.at(-1)?.message_type).toBe('error');
+    expect(browser.messages.at(-1)).toMatchObject({ error_type: 'token_exchange_failed', error_desc: message });
+    expect(await connectionsOf('unsafe-token-user')).toEqual([]);
+    expect(printed.join('')).not.toContain('gho_16C7e42F292c6912E7710c8');
+    browser.socket.close();
+  });
+
   it('sends an auth webhook with operation refresh when a refresh fails', async () => {
     const session = await newSession({ end_user: { id: 'refresh-fails' } });
     const browser = await openSocket();

@@ -2,6 +2,7 @@ import { Nango } from '@nangohq/node';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPatchbay, type TestPatchbay } from '../harness/patchbay.js';
+import { startUpstream, type Upstream } from '../harness/upstream.js';
 
 const SECRET_TOKEN = 'gho_SuperSecretAccessToken_123456';
 const SECRET_REFRESH = 'ghr_SuperSecretRefreshToken_654321';
@@ -11,9 +12,12 @@ const SECRET_PASSWORD = 'SuperSecretZendeskPassword!';
 describe('connections API', () => {
   let patchbay: TestPatchbay;
   let nango: Nango;
+  // GitHub's and OpenAI's API, for proxy calls with imported credentials (echoes each request).
+  let api: Upstream;
 
   beforeAll(async () => {
-    patchbay = await startPatchbay({ label: 'connections' });
+    api = await startUpstream();
+    patchbay = await startPatchbay({ label: 'connections', providers: { github: { proxy: { base_url: api.url } }, openai: { proxy: { base_url: api.url } } } });
     nango = new Nango({ secretKey: patchbay.secretKey, host: patchbay.url });
     for (const [provider, unique_key] of [
       ['github', 'github'],
@@ -24,7 +28,10 @@ describe('connections API', () => {
       expect(res.status).toBe(200);
     }
   });
-  afterAll(() => patchbay?.stop());
+  afterAll(async () => {
+    await patchbay?.stop();
+    await api?.close();
+  });
 
   it('imports an OAUTH2 connection and reads it back (refresh token only when asked)', async () => {
     const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
@@ -122,6 +129,53 @@ describe('connections API', () => {
     expect(res.status).toBe(400);
     expect(res.json.error.code).toBe('invalid_body');
     expect(res.json.error.errors[0].path).toEqual(path);
+  });
+
+  // undici refuses such a header value: stored, the connection answered 502 UND_ERR_INVALID_ARG on every proxy call.
+  const TOKEN_RULE = 'must contain only printable ASCII characters, without spaces (it is sent in an HTTP header)';
+  const KEY_RULE = 'must contain only printable ASCII characters, and no space at either end (it is sent in an HTTP header)';
+  it.each([
+    ['an access token cut with a Unicode ellipsis', 'github', { type: 'OAUTH2', access_token: 'gho_16C7e42F292c6912E7710c8…' }, 'access_token', TOKEN_RULE],
+    ['an access token with a newline', 'github', { type: 'OAUTH2', access_token: 'gho_first\ngho_second' }, 'access_token', TOKEN_RULE],
+    ['an access token with a space', 'github', { type: 'OAUTH2', access_token: 'gho_abc def' }, 'access_token', TOKEN_RULE],
+    ['an API key with a non-ASCII letter', 'openai', { type: 'API_KEY', apiKey: 'sk-clé-secrète' }, 'apiKey', KEY_RULE],
+    ['an API key with a header injected after it', 'openai', { type: 'API_KEY', apiKey: 'sk-abc\r\nx-injected: 1' }, 'apiKey', KEY_RULE],
+    ['an API key with a trailing space', 'openai', { type: 'API_KEY', apiKey: 'sk-abc ' }, 'apiKey', KEY_RULE],
+  ])('refuses %s at import with 400 invalid_body, and nothing is stored', async (_name, key, credentials, field, rule) => {
+    const connectionId = `unsafe-${field}`;
+    const res = await patchbay.request('POST', '/connections', { body: { provider_config_key: key, connection_id: connectionId, credentials, verify: false } });
+    expect(res.status).toBe(400);
+    expect(res.json.error).toMatchObject({ code: 'invalid_body', message: `Invalid request body. credentials.${field}: ${rule}` });
+    expect(res.json.error.errors).toEqual([{ code: 'invalid_format', message: rule, path: ['credentials', field] }]);
+    expect(res.text).not.toContain(String(Object.values(credentials)[1]));
+    // Nothing stored: the proxy answers that there is no such connection, not a 502.
+    const proxied = await patchbay.request('GET', '/proxy/user', { headers: { 'provider-config-key': key, 'connection-id': connectionId } });
+    expect([proxied.status, proxied.json.error?.code]).toEqual([404, 'unknown_connection']);
+  });
+
+  it('accepts every printable ASCII character where a header holds it, and proxies with it', async () => {
+    const token = 'gho_' + Array.from({ length: 0x7e - 0x21 + 1 }, (_, i) => String.fromCharCode(0x21 + i)).join('');
+    const oauth = await patchbay.request('POST', '/connections', { body: { provider_config_key: 'github', connection_id: 'ascii-token', credentials: { type: 'OAUTH2', access_token: token } } });
+    expect(oauth.status).toBe(201);
+    const withToken = await patchbay.request('GET', '/proxy/user', { headers: { 'provider-config-key': 'github', 'connection-id': 'ascii-token' } });
+    expect(withToken.status).toBe(200);
+    expect(withToken.json.headers.authorization).toBe(`Bearer ${token}`);
+    // An API key may hold spaces inside (never at either end).
+    const apiKey = 'sk-key with spaces ~!';
+    const keyed = await patchbay.request('POST', '/connections', { body: { provider_config_key: 'openai', connection_id: 'spaced-key', credentials: { type: 'API_KEY', apiKey }, verify: false } });
+    expect(keyed.status).toBe(201);
+    const withKey = await patchbay.request('GET', '/proxy/v1/models', { headers: { 'provider-config-key': 'openai', 'connection-id': 'spaced-key' } });
+    expect(withKey.status).toBe(200);
+    expect(withKey.json.headers.authorization).toBe(`Bearer ${apiKey}`);
+    // Basic credentials go out base64-encoded: any text is fine there.
+    const basic = await patchbay.request('POST', '/connections', {
+      body: { provider_config_key: 'zendesk', connection_id: 'desk-unicode', connection_config: { subdomain: 'acme' }, credentials: { type: 'BASIC', username: 'agent@acme.com', password: 'pässwörd…' }, verify: false },
+    });
+    expect(basic.status).toBe(201);
+    // The tests below count the connections of these integrations.
+    for (const [key, id] of [['github', 'ascii-token'], ['openai', 'spaced-key'], ['zendesk', 'desk-unicode']]) {
+      expect((await patchbay.request('DELETE', `/connections/${id}?provider_config_key=${key}`)).status).toBe(200);
+    }
   });
 
   it('answers 404 for an unknown integration or connection', async () => {

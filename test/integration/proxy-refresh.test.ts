@@ -98,6 +98,25 @@ describe('proxy: OAuth2 refresh', () => {
     }
   });
 
+  it('answers 424, not a 502, when the token endpoint grants an access token no header can hold: the call never reaches the provider', async () => {
+    await importConnection('unsafe-grant', { type: 'OAUTH2', access_token: 'before-refresh', refresh_token: 'refresh-u', expires_at: expired() });
+    await importConnection('unsafe-cc', { type: 'OAUTH2_CC', client_id: 'cc-client', client_secret: 'cc-secret' }, 'cc-api');
+    const message = 'The token endpoint answered an access token with characters that cannot be sent in an HTTP header (only printable ASCII, without spaces).';
+    tokens.behaviour.accessToken = 'gho_16C7e42F292c6912E7710c8…';
+    try {
+      for (const [id, key] of [['unsafe-grant', 'github'], ['unsafe-cc', 'cc-api']] as const) {
+        upstream.clear();
+        const res = await patchbay.request('GET', '/proxy/user', { headers: headers(id, key) });
+        expect(res.status).toBe(424);
+        expect(res.json.error).toMatchObject({ code: 'refresh_token_external_error', message, payload: { status: 200, invalid: 'access_token' } });
+        expect(res.text).not.toContain('gho_16C7e42F292c6912E7710c8');
+        expect(upstream.requests).toEqual([]);
+      }
+    } finally {
+      tokens.behaviour.accessToken = undefined;
+    }
+  });
+
   it('refreshes once and retries once when the provider answers 401 to a token we believed valid', async () => {
     await importConnection('revoked-early', {
       type: 'OAUTH2',

@@ -98,7 +98,11 @@ export function ConnectionsPage({ params }) {
     </section>`;
 }
 
-/** The end user's id, name and email; a PATCH replaces the end user, so its tags and organization go back as they are. */
+/**
+ * The end user's id, name and email; a PATCH replaces the end user, so its tags and organization go back as they are.
+ * Uncontrolled inputs (`defaultValue`): a `value` would be written back into the field whenever the page re-renders
+ * (its calls, runs and syncs arrive after it shows), wiping what was typed.
+ */
 function EndUserForm({ user, onSave }) {
   const [status, setStatus] = useState(null);
   const submit = async (event) => {
@@ -122,9 +126,9 @@ function EndUserForm({ user, onSave }) {
   return html`
     <form class="stack" aria-label="End user" onSubmit=${submit} onInput=${() => setStatus(null)}>
       <div class="form-grid">
-        <label>End user id<input name="id" required maxlength="255" value=${user?.id ?? ''} /></label>
-        <label>Name<input name="display_name" maxlength="255" value=${user?.display_name ?? ''} /></label>
-        <label>Email<input name="email" type="email" maxlength="255" value=${user?.email ?? ''} /></label>
+        <label>End user id<input name="id" required maxlength="255" defaultValue=${user?.id ?? ''} /></label>
+        <label>Name<input name="display_name" maxlength="255" defaultValue=${user?.display_name ?? ''} /></label>
+        <label>Email<input name="email" type="email" maxlength="255" defaultValue=${user?.email ?? ''} /></label>
       </div>
       ${user?.organization && html`<p class="muted">Organization: ${user.organization.display_name ?? user.organization.id}</p>`}
       <div class="row">

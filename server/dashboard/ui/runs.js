@@ -2,8 +2,9 @@
 // and a run's page from GET /runs/:id — input and output (actions), records per model (syncs),
 // its log lines (GET /logs/:log_id) and the proxy calls made inside it (GET /logs?parent_id=).
 // A run still queued or running is followed live: its state from a short poll of GET /runs/:id
-// (that one run, only while it runs), its calls as they happen from GET /logs/stream?parent_id=,
-// its log lines once it ends (they are stored with its log operation, at its end).
+// (that one run, only while it runs), its calls as they happen from GET /logs/stream?parent_id=
+// (and the stored ones, read once that stream is open: see ChildCalls), its log lines once it
+// ends (they are stored with its log operation, at its end).
 import { useEffect, useState } from 'preact/hooks';
 import { html } from './html.js';
 import { api, toQuery } from './api.js';
@@ -16,8 +17,11 @@ const STATES = ['queued', 'running', 'succeeded', 'failed', 'interrupted'];
 const ACTIVE = new Set(['queued', 'running']);
 const RUN_POLL_MS = 1000;
 // A run's log operation is written in a batch just after the run ends.
+// Asked again after 0.3 s, doubling up to 5 s: about a minute and a half in all, so a writer held
+// up (the database slow or away for a moment) still shows the log lines and the last calls.
 const LOG_TRIES = 20;
 const LOG_RETRY_MS = 300;
+const LOG_RETRY_MAX_MS = 5000;
 
 function toApiFilter(params) {
   return { provider_config_key: params.integration, connection_id: params.connection, kind: params.kind, state: params.state, function: params.function };
@@ -41,9 +45,9 @@ export function RunsPage({ params }) {
     <section>
       <div class="page-head"><h1>Runs</h1></div>
       <form class="filters card" onSubmit=${submit} key=${JSON.stringify(params)}>
-        <label>Integration<input name="integration" value=${params.integration ?? ''} maxlength="255" placeholder="any" /></label>
-        <label>Connection<input name="connection" value=${params.connection ?? ''} maxlength="255" placeholder="any" /></label>
-        <label>Function<input name="function" value=${params.function ?? ''} maxlength="255" placeholder="any" /></label>
+        <label>Integration<input name="integration" defaultValue=${params.integration ?? ''} maxlength="255" placeholder="any" /></label>
+        <label>Connection<input name="connection" defaultValue=${params.connection ?? ''} maxlength="255" placeholder="any" /></label>
+        <label>Function<input name="function" defaultValue=${params.function ?? ''} maxlength="255" placeholder="any" /></label>
         <label>Kind<select name="kind" value=${params.kind ?? ''}><option value="">any</option><option value="action">action</option><option value="sync">sync</option></select></label>
         <label>State<select name="state" value=${params.state ?? ''}><option value="">any</option>${STATES.map((s) => html`<option value=${s}>${s}</option>`)}</select></label>
         <div class="filter-actions"><button class="primary" type="submit">Apply</button><a class="button ghost" href="#/runs">Clear</a></div>
@@ -70,23 +74,56 @@ export function RunsPage({ params }) {
     </section>`;
 }
 
-/** The proxy calls a run made, newest first, paged: one table for the run page and a log's page. */
-export function ChildCalls({ logId, live = false }) {
-  // Read again when the run ends; the calls that arrived live stay until the list holds them.
-  const list = useCursorList((cursor) => api(`/logs${toQuery({ parent_id: logId, limit: PAGE_SIZE, cursor })}`), `${logId}:${live}`);
+/** Calls newest first (as GET /logs answers them), each id once. */
+function newestFirst(ops) {
+  const seen = new Set();
+  return ops
+    .filter((op) => !seen.has(op.id) && seen.add(op.id))
+    .sort((a, b) => (a.started_at < b.started_at ? 1 : a.started_at > b.started_at ? -1 : a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+}
+
+/**
+ * The proxy calls a run made, newest first, paged: one table for the run page and a log's page.
+ * While the run runs (`live`), new calls come from GET /logs/stream, and the stored ones are read
+ * only once the stream is open: the server subscribes before it answers, so a call stored before
+ * the read is in it and one stored after arrives on the stream (some in both, merged by id),
+ * whatever the order of the answers. A reconnected stream reads the stored calls again (for what
+ * was stored while it was down); a stream refused for good falls back to reading them each
+ * second. They are read again when the run ends, and once more when they are all stored
+ * (`settled`: the run's own log operation, written after them by the same writer, is readable).
+ */
+export function ChildCalls({ logId, live = false, settled = false }) {
+  const streamKey = `${logId}:${live}`;
+  const [openedFor, setOpenedFor] = useState(null);
+  const list = useCursorList(
+    (cursor) => api(`/logs${toQuery({ parent_id: logId, limit: PAGE_SIZE, cursor })}`),
+    live && openedFor !== streamKey ? null : `${streamKey}:${settled}`,
+  );
   const [arrived, setArrived] = useState([]);
   useEffect(() => setArrived([]), [logId]);
   useEffect(() => {
     if (!live) return undefined;
+    let stopped = false;
+    let opens = 0;
+    let fallback = null;
+    const merge = (ops) => !stopped && setArrived((current) => newestFirst([...ops, ...current]));
+    const readStored = () => api(`/logs${toQuery({ parent_id: logId, limit: PAGE_SIZE })}`).then((page) => merge(page.data), () => undefined);
     const source = new EventSource(`/logs/stream${toQuery({ parent_id: logId })}`);
-    source.addEventListener('operation', (event) => {
-      const op = JSON.parse(event.data);
-      setArrived((current) => [op, ...current.filter((other) => other.id !== op.id)]);
+    source.addEventListener('operation', (event) => merge([JSON.parse(event.data)]));
+    source.addEventListener('open', () => (opens++ === 0 ? setOpenedFor(streamKey) : readStored()));
+    source.addEventListener('error', () => {
+      // Refused (too many streams, signed out): the browser does not try again.
+      if (source.readyState !== EventSource.CLOSED || fallback !== null || stopped) return;
+      setOpenedFor(streamKey);
+      fallback = setInterval(readStored, RUN_POLL_MS);
     });
-    return () => source.close();
+    return () => {
+      stopped = true;
+      source.close();
+      if (fallback !== null) clearInterval(fallback);
+    };
   }, [logId, live]);
-  const listed = new Set(list.items.map((op) => op.id));
-  const items = [...arrived.filter((op) => !listed.has(op.id)), ...list.items];
+  const items = newestFirst([...list.items, ...arrived]);
   return html`
     <div class="card table-card">
       <div class="card-head"><h2>Calls made by this run</h2>${live && html`<span class="live-dot live">Live</span>`}</div>
@@ -113,12 +150,15 @@ export function RunDetailPage({ id }) {
   const [run, setRun] = useState(null);
   const [log, setLog] = useState(null);
   const [error, setError] = useState(null);
+  // Seen queued or running: its calls may still be on their way to the log when it ends.
+  const [followed, setFollowed] = useState(false);
   useEffect(() => {
     let stopped = false;
     let timer = null;
     setRun(null);
     setLog(null);
     setError(null);
+    setFollowed(false);
     const readLog = async (logId, tries) => {
       for (let attempt = 0; attempt < tries && !stopped; attempt++) {
         try {
@@ -126,7 +166,7 @@ export function RunDetailPage({ id }) {
           if (!stopped) setLog(l.data);
           return;
         } catch {
-          await new Promise((resolve) => setTimeout(resolve, LOG_RETRY_MS));
+          await new Promise((resolve) => setTimeout(resolve, Math.min(LOG_RETRY_MS * 2 ** attempt, LOG_RETRY_MAX_MS)));
         }
       }
     };
@@ -135,7 +175,10 @@ export function RunDetailPage({ id }) {
         const r = await api(`/runs/${encodeURIComponent(id)}`);
         if (stopped) return;
         setRun(r.data);
-        if (ACTIVE.has(r.data.state)) timer = setTimeout(() => follow(false), RUN_POLL_MS);
+        if (ACTIVE.has(r.data.state)) {
+          setFollowed(true);
+          timer = setTimeout(() => follow(false), RUN_POLL_MS);
+        }
         // A queued or running run has no log operation yet; one that just ended gets it shortly.
         else readLog(r.data.log_id, first ? 1 : LOG_TRIES);
       } catch (e) {
@@ -173,6 +216,6 @@ export function RunDetailPage({ id }) {
       ${ACTIVE.has(run.state)
         ? html`<p class="banner" role="status">This run is ${run.state}: the page follows it. Its log lines appear when it ends.</p>`
         : html`<${LogLines} messages=${log?.messages} />`}
-      <${ChildCalls} logId=${run.log_id} live=${ACTIVE.has(run.state)} />
+      <${ChildCalls} logId=${run.log_id} live=${ACTIVE.has(run.state)} settled=${followed && log !== null} />
     </section>`;
 }

@@ -5,13 +5,15 @@ import { html } from './html.js';
 
 /**
  * Items of a cursor-paged endpoint: `load(cursor)` answers `{data, next_cursor}`. Starts over
- * whenever `key` changes; `more()` appends the next page.
+ * whenever `key` changes; a `null` key waits (loading, nothing read) until it is given one;
+ * `more()` appends the next page.
  */
 export function useCursorList(load, key) {
   const [state, setState] = useState({ items: [], cursor: null, loading: true, error: null });
   useEffect(() => {
     let stopped = false;
     setState({ items: [], cursor: null, loading: true, error: null });
+    if (key === null) return undefined;
     load(undefined).then(
       (page) => !stopped && setState({ items: page.data, cursor: page.next_cursor, loading: false, error: null }),
       (e) => !stopped && setState({ items: [], cursor: null, loading: false, error: e.message }),
