@@ -23,16 +23,22 @@ export interface PoolOptions {
   durableCommits?: boolean;
 }
 
-const IDLE_CONNECTION_MS = 10_000;
+// A connection beyond the pool's first, unused for 2 s, is closed: each holds a PostgreSQL backend
+// (~3 MB), and an idle process's pollers (scheduler, reaper, queue, dry runs) overlap now and then,
+// which with 10 s kept 8 backends open for an idle `patchbay start` where 6-7 do now (bench/
+// footprint.ts's idle phase). The first stays open (`min`), so the pollers do not reconnect every
+// few seconds: measured ~0.3 new connections a second idle, ~0.7 under /proxy load (10 s: ~0.05
+// and ~0.5), each a few ms.
+const IDLE_CONNECTION_MS = 2000;
+const KEPT_CONNECTIONS = 1;
 
 export function createPool(options: PoolOptions): pg.Pool {
   const pool = new pg.Pool({
     connectionString: options.connectionString,
     max: options.max ?? 10,
     application_name: options.applicationName ?? 'patchbay',
-    // A connection unused for 10 s is closed: each holds a PostgreSQL backend (~3-4 MB), and the
-    // pollers keep one or two per pool busy anyway. Opening one again costs a few ms.
     idleTimeoutMillis: IDLE_CONNECTION_MS,
+    min: KEPT_CONNECTIONS,
     ...(options.durableCommits === false ? { options: '-c synchronous_commit=off' } : {}),
   });
   // An idle client losing its connection must not crash the process; the pool replaces it.
