@@ -277,10 +277,13 @@ async function startCore(config: Config, options: SystemOptions, logger: pino.Lo
   await notifications.start();
   stack.push(() => notifications.stop());
   stack.push(async () => wake.stop());
-  const queue = createJobQueue(bookkeepingPool, logger);
+  // `patchbay start`'s runner thread: the server thread of the same process schedules syncs,
+  // reaps stale runs and keeps pg-boss tidy; doing it twice would cost connections and memory.
+  const background = options.handedRuns === undefined;
+  const queue = createJobQueue(bookkeepingPool, logger, { maintenance: background });
   await queue.start();
   stack.push(() => queue.stop());
-  const scheduler = startScheduler({ store, queue, wake, logger });
+  const scheduler = background ? startScheduler({ store, queue, wake, logger }) : { changed: () => undefined, stop: async () => undefined };
   stack.push(() => scheduler.stop());
   const metrics = createMetricsRecorder();
   const logs = createLogWriter({
@@ -300,7 +303,7 @@ async function startCore(config: Config, options: SystemOptions, logger: pino.Lo
   });
   // Stopped after the worker and the reaper (pushed before them): their last webhooks are written.
   stack.push(() => webhooks.stop());
-  const stopReaper = startReaper({
+  const stopReaper = !background ? () => undefined : startReaper({
     store,
     queue,
     wake,

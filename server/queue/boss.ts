@@ -61,11 +61,16 @@ async function insertWith(pool: Pool, text: string, values: unknown[], notify: {
   return pool.query(`WITH ${before}sent AS (${text}) SELECT sent.id, pg_notify($${n + 1}, $${n + 2}) FROM sent`, [...params, notify.channel, notify.payload]);
 }
 
-export function createJobQueue(pool: Pool, logger: FastifyBaseLogger): JobQueue {
+/**
+ * `maintenance: false` leaves pg-boss's upkeep (expiring and archiving tickets) to another
+ * JobQueue of the same process: `patchbay start`'s runner thread, whose server thread does it.
+ */
+export function createJobQueue(pool: Pool, logger: FastifyBaseLogger, options: { maintenance?: boolean } = {}): JobQueue {
   const boss = new PgBoss({
     db: { executeSql: (text: string, values?: unknown[]) => pool.query(text, values) },
     schema: 'pgboss',
     maintenanceIntervalSeconds: MAINTENANCE_INTERVAL_SECONDS,
+    supervise: options.maintenance ?? true,
     // Patchbay keeps its own history in function_runs; finished tickets can go after a day.
     archiveCompletedAfterSeconds: 3600,
     deleteAfterDays: 1,
