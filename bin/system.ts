@@ -20,6 +20,7 @@ import { createFunctionRegistry } from '../server/functions/registry.js';
 import { createJobQueue, createRunSlots, createWake, RUNNER_LOST, startReaper, startScheduler, type DirectRunner, type FinishedRun } from '../server/queue/index.js';
 import { pacePrefixOf } from '../server/proxy/pacer.js';
 import { createChangeFeed } from '../server/store/change-feed.js';
+import { createProviderCache } from '../server/store/provider-cache.js';
 import { createDatabaseProbe, createNotifications, createPool, createStore, migrate, type Pool, type Store } from '../server/store/index.js';
 import { createWebhookSender } from '../server/webhooks/index.js';
 import { createConnectFlows } from '../server/connect/flows.js';
@@ -354,10 +355,15 @@ async function startCore(config: Config, options: SystemOptions, logger: pino.Lo
     ...options.proxyTuning,
   });
   const engine = proxy;
+  const providers = createProviderCache(store.connections);
   feed.subscribe((change) => {
-    if (change.kind === 'connection') engine.targets.invalidate(change.providerConfigKey, change.connectionId);
-    else if (change.kind === 'integration') engine.targets.invalidateIntegration(change.providerConfigKey);
-    else if (change.kind === 'pacing') {
+    if (change.kind === 'connection') {
+      engine.targets.invalidate(change.providerConfigKey, change.connectionId);
+      providers.invalidate(change.providerConfigKey, change.connectionId);
+    } else if (change.kind === 'integration') {
+      engine.targets.invalidateIntegration(change.providerConfigKey);
+      providers.invalidateIntegration(change.providerConfigKey);
+    } else if (change.kind === 'pacing') {
       engine.pacer.reset(pacePrefixOf(change.providerConfigKey, change.connectionId));
       return;
     } else functions.invalidate();
@@ -367,10 +373,11 @@ async function startCore(config: Config, options: SystemOptions, logger: pino.Lo
   // Changes published while the LISTEN connection was down were never heard.
   notifications.onReconnect(() => {
     engine.targets.clear();
+    providers.clear();
     functions.invalidate();
     scheduler.changed();
   });
-  return { store, catalog, notifications, feed, functions, wake, queue, scheduler, metrics, logs, webhooks, dispatcher, credentials, engine };
+  return { store, catalog, notifications, feed, functions, wake, queue, scheduler, metrics, logs, webhooks, dispatcher, credentials, engine, providers };
 }
 
 /** The runner on this thread: its worker, the dry runner, and a runner process's own /metrics. */
@@ -496,6 +503,7 @@ async function startServer(
     queue,
     wake,
     direct,
+    providers: core.providers,
     deployed,
     resetPacing: (providerConfigKey, connectionId) => feed.publish({ kind: 'pacing', providerConfigKey, connectionId }),
     actionStartTimeoutMs: options.runnerTuning?.actionStartTimeoutMs,

@@ -9,6 +9,7 @@ import { answerClientError, registerErrorHandling, sendError } from './plugins/e
 import type { Catalog } from './providers/catalog.js';
 import type { FunctionRegistry } from './functions/registry.js';
 import type { DirectRunner, JobQueue, Wake } from './queue/index.js';
+import type { ProviderLookup } from './store/provider-cache.js';
 import { actionRoutes } from './routes/actions.js';
 import { functionRoutes } from './routes/functions.js';
 import { dryRunRoutes } from './routes/dryrun.js';
@@ -57,6 +58,8 @@ export interface AppDeps {
   wake: Wake;
   /** A runner of this process that takes waited-for actions straight (server/queue/direct.ts). */
   direct?: DirectRunner | undefined;
+  /** Which connections exist and their provider, remembered (action triggers and record reads check it). */
+  providers?: ProviderLookup | undefined;
   /** Announces a deploy to every process. */
   deployed: () => void;
   /** Tells every process to forget a connection's pacing state; default: this process only. */

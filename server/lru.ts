@@ -65,6 +65,11 @@ export class Lru<K, V> {
     return value;
   }
 
+  /** The keys, least recent first (a copy: entries may be deleted while going through it). */
+  keys(): K[] {
+    return [...this.#entries.keys()];
+  }
+
   /** Evicts every entry. */
   clear(): void {
     const entries = [...this.#entries];

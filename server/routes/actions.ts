@@ -11,6 +11,7 @@ import type { DirectRunner, FinishedRun, JobQueue, Wake } from '../queue/index.j
 import { isUnstorableText, toRunError, type RunError, type Store } from '../store/index.js';
 import { parseInput } from '../validate.js';
 import { requireConnection } from './connection-lookup.js';
+import type { ProviderLookup } from '../store/provider-cache.js';
 
 const booleanHeader = z
   .enum(['true', 'false', 'True', 'False', 'TRUE', 'FALSE', '1', '0'])
@@ -37,6 +38,8 @@ export interface ActionRouteDeps {
   wake: Wake;
   /** A runner of this process that takes waited-for actions straight (server/queue/direct.ts). */
   direct?: DirectRunner | undefined;
+  /** Remembers which connections exist (and their provider), kept in step by the change feed. */
+  providers?: ProviderLookup | undefined;
   /** Tests shorten it; production keeps the contract's 30 s. */
   actionStartTimeoutMs?: number;
 }
@@ -57,7 +60,7 @@ export function actionRoutes(api: FastifyInstance, deps: ActionRouteDeps): void 
     const connectionId = headers['connection-id'];
 
     const [provider, action] = await Promise.all([
-      requireConnection(deps.store, providerConfigKey, connectionId),
+      requireConnection(deps.store, providerConfigKey, connectionId, deps.providers),
       deps.functions.find(providerConfigKey, 'action', body.action_name),
     ]);
     if (action === undefined) {

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { modelKey, type RecordAction, type Store, type StoredRecord } from '../store/index.js';
 import { parseInput } from '../validate.js';
 import { requireConnection } from './connection-lookup.js';
+import type { ProviderLookup } from '../store/provider-cache.js';
 
 // As in Nango's API: modified_after / delta must lie within the last 12 months.
 const MODIFIED_AFTER_MAX_AGE_MONTHS = 12;
@@ -85,7 +86,7 @@ function toWireRecord(record: StoredRecord) {
   };
 }
 
-export function recordRoutes(api: FastifyInstance, deps: { store: Store }): void {
+export function recordRoutes(api: FastifyInstance, deps: { store: Store; providers?: ProviderLookup | undefined }): void {
   // `@nangohq/node` asks for `/records/?…` (with the slash); plain clients drop it.
   for (const url of ['/records', '/records/']) api.get(url, async (request) => {
     const headers = parseInput(headersSchema, request.headers, 'invalid_headers');
@@ -96,7 +97,7 @@ export function recordRoutes(api: FastifyInstance, deps: { store: Store }): void
 
     // The page is read alongside the lookup: an unknown connection has no records to leak.
     const [, page] = await Promise.all([
-      requireConnection(deps.store, integrationKey, connectionId),
+      requireConnection(deps.store, integrationKey, connectionId, deps.providers),
       deps.store.records.list(
         { integrationKey, connectionId, model },
         {

@@ -92,4 +92,18 @@ describe('actions handed straight to the runner', () => {
     expect(upstream.requests.slice(before).map((request) => request.query.get('name')).sort()).toEqual(['hold-1', 'hold-2', 'hold-3', 'hold-4']);
     expect(runs.filter((run) => run.error?.code === 'runner_unavailable')).toHaveLength(6);
   });
+
+  it('answers unknown_connection at once for a connection deleted since its last action', async () => {
+    const created = await patchbay.request('POST', '/connections', {
+      body: { provider_config_key: 'github', connection_id: 'gh-2', credentials: { type: 'OAUTH2', access_token: 'token-two' } },
+    });
+    expect(created.status).toBe(201);
+    const first = trigger('first', { 'connection-id': 'gh-2' });
+    await expect.poll(() => held.has('first'), { timeout: 30_000 }).toBe(true);
+    release('first');
+    expect((await first).status).toBe(200);
+    expect((await patchbay.request('DELETE', '/connections/gh-2?provider_config_key=github')).status).toBe(200);
+    const after = await trigger('after', { 'connection-id': 'gh-2' });
+    expect([after.status, after.json.error.code]).toEqual([404, 'unknown_connection']);
+  });
 });
