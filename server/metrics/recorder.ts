@@ -99,26 +99,23 @@ interface Family {
   get(): Promise<Exported>;
 }
 
-/** A counter's series in the order they were first incremented (prom-client's order). */
-class CounterFamily implements Family {
-  private readonly cells: CounterCell[] = [];
+/** A family's series in the order they were first made (prom-client's order). */
+abstract class SeriesFamily<Cell> {
+  protected readonly cells: Cell[] = [];
   /** Series by their label values joined with \u0000: the path for rare operations (runs, webhooks). */
-  private readonly byKey = new Map<string, CounterCell>();
+  private readonly byKey = new Map<string, Cell>();
 
-  constructor(
-    readonly name: string,
-    private readonly help: string,
-  ) {}
+  protected abstract newCell(labels: Labels): Cell;
 
-  /** A new series; the caller keeps it and increments `value` itself. */
-  cell(labels: Labels): CounterCell {
-    const cell: CounterCell = { labels, value: 0 };
+  /** A new series; the caller keeps it and updates it itself. */
+  cell(labels: Labels): Cell {
+    const cell = this.newCell(labels);
     this.cells.push(cell);
     return cell;
   }
 
   /** The series of these label values (in the family's label order), made on first use. */
-  cellOf(labels: Labels): CounterCell {
+  cellOf(labels: Labels): Cell {
     const key = Object.values(labels).join('\u0000');
     let cell = this.byKey.get(key);
     if (cell === undefined) {
@@ -126,6 +123,20 @@ class CounterFamily implements Family {
       this.byKey.set(key, cell);
     }
     return cell;
+  }
+}
+
+/** A counter's series. */
+class CounterFamily extends SeriesFamily<CounterCell> implements Family {
+  constructor(
+    readonly name: string,
+    private readonly help: string,
+  ) {
+    super();
+  }
+
+  protected newCell(labels: Labels): CounterCell {
+    return { labels, value: 0 };
   }
 
   async get(): Promise<Exported> {
@@ -139,30 +150,17 @@ class CounterFamily implements Family {
 }
 
 /** A histogram's series, exported as prom-client's Histogram exports them (cumulative buckets, +Inf, sum, count). */
-class HistogramFamily implements Family {
-  private readonly cells: HistogramCell[] = [];
-  private readonly byKey = new Map<string, HistogramCell>();
-
+class HistogramFamily extends SeriesFamily<HistogramCell> implements Family {
   constructor(
     readonly name: string,
     private readonly help: string,
     readonly bounds: readonly number[],
-  ) {}
-
-  cell(labels: Labels): HistogramCell {
-    const cell: HistogramCell = { labels, buckets: new Float64Array(this.bounds.length + 1), sum: 0, count: 0 };
-    this.cells.push(cell);
-    return cell;
+  ) {
+    super();
   }
 
-  cellOf(labels: Labels): HistogramCell {
-    const key = Object.values(labels).join('\u0000');
-    let cell = this.byKey.get(key);
-    if (cell === undefined) {
-      cell = this.cell(labels);
-      this.byKey.set(key, cell);
-    }
-    return cell;
+  protected newCell(labels: Labels): HistogramCell {
+    return { labels, buckets: new Float64Array(this.bounds.length + 1), sum: 0, count: 0 };
   }
 
   observe(cell: HistogramCell, value: number, index = bucketIndex(this.bounds, value)): void {
