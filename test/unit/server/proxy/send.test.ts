@@ -20,6 +20,7 @@ import type { ProxyCall, ProxyResult } from '../../../../server/proxy/types.js';
 import type { Connection, Integration, Store } from '../../../../server/store/index.js';
 import type { LogOperation } from '../../../../server/store/logs.js';
 import { echo, reply, startUpstream, type Step, type Upstream } from '../../../harness/upstream.js';
+import { connectionFixture, integrationFixture } from '../../../harness/fixtures.js';
 
 /** The fixed clock: one second before a whole second, so an HTTP-date can name a moment 250 ms ahead. */
 const NOW = Date.parse('2024-01-01T00:00:01Z') - 250;
@@ -29,40 +30,14 @@ const FRESH_TOKEN = 'tok-fresh-0002';
 
 function connectionWith(token: string): Connection {
   return {
-    id: 1,
+    ...connectionFixture({ type: 'OAUTH2', access_token: token, refresh_token: 'refresh-secret-0003', raw: {} }, { account: 'team 7' }),
     connectionId: 'c1',
-    integrationId: 1,
     providerConfigKey: 'acme-key',
     provider: 'acme',
-    credentials: { type: 'OAUTH2', access_token: token, refresh_token: 'refresh-secret-0003', raw: {} },
-    connectionConfig: { account: 'team 7' },
-    metadata: {},
-    tags: {},
-    endUser: null,
-    webhookUrlOverride: null,
-    lastFetchedAt: null,
-    createdAt: new Date(0),
-    updatedAt: new Date(0),
-    lastRefreshSuccess: null,
-    lastRefreshFailure: null,
-    refreshAttempts: 0,
-    refreshExhausted: false,
   };
 }
 
-const integration: Integration = {
-  id: 1,
-  uniqueKey: 'acme-key',
-  provider: 'acme',
-  displayName: null,
-  credentials: null,
-  custom: null,
-  integrationConfig: null,
-  forwardWebhooks: false,
-  functionsCanReadCredentials: false,
-  createdAt: new Date(0),
-  updatedAt: new Date(0),
-};
+const integration: Integration = { ...integrationFixture(null), uniqueKey: 'acme-key', provider: 'acme' };
 
 /** Targets as the engine's cache shares them between calls, frozen: a call writing into one throws. */
 function frozenTargets(resolver: TargetResolver): TargetResolver {
