@@ -1,14 +1,16 @@
 // The dashboard's longer lists and live views, over HTTP and in Chromium: a log search matching
 // nothing answers after a bounded read and continues from where it stopped ("searched back to…");
 // GET /integrations and GET /functions page on the server (and answer as before without paging
-// parameters); the Syncs page follows activity on the log stream instead of polling, and sets a
-// connection's sync frequency; a running run's page follows it without a reload; a connection's
-// end user and tags are edited. Screenshots go to test/artifacts/ (not committed).
+// parameters), and the integration filters offer every integration, past one page; the Syncs page
+// follows activity on the log stream instead of polling, and sets a connection's sync frequency;
+// the Logs and Syncs pages show what was stored while their stream was on its way (held in the
+// browser until it was); a running run's page follows it without a reload; a connection's end
+// user and tags are edited. Screenshots go to test/artifacts/ (not committed).
 import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import pino from 'pino';
-import type { Page } from 'playwright-core';
+import type { Page, Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogWriter } from '../../server/logs/writer.js';
 import { LOG_SEARCH_SCAN_ROWS } from '../../server/routes/logs.js';
@@ -27,6 +29,8 @@ const TEST_TIMEOUT_MS = 90_000;
 // More than five answers' worth of reading (the Logs page continues by itself five times).
 const SEEDED = 6 * LOG_SEARCH_SCAN_ROWS + 5000;
 const EXTRA_INTEGRATIONS = 52;
+// Past GET /integrations' largest page (500): the filters must read more than one.
+const MANY_INTEGRATIONS = 520;
 
 const FUNCTIONS = {
   // Three calls, the last held by the upstream until the test lets it go: a run that is running.
@@ -91,6 +95,56 @@ describe('dashboard lists and live views', { timeout: TEST_TIMEOUT_MS }, () => {
 
   const shot = (name: string) => page.screenshot({ path: path.join(ARTIFACTS, `dashboard-${name}.png`), fullPage: true });
   const go = (hash: string) => page.goto(`${patchbay.url}/${hash}`);
+  const isStream = (url: URL) => url.pathname === '/logs/stream';
+
+  /**
+   * Stores `op` and returns once a stream of its connection, opened here, has received it: the
+   * server has read its announcement, so a stream that subscribes after this never gets it.
+   */
+  const storeUnseen = async (op: LogOperation) => {
+    const controller = new AbortController();
+    try {
+      const response = await fetch(`${patchbay.url}/logs/stream?connection_id=${op.connectionId}`, { headers: { authorization: `Bearer ${patchbay.secretKey}` }, signal: controller.signal });
+      expect(response.status).toBe(200);
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      const decoder = new TextDecoder();
+      patchbay.system.logs.write(op);
+      await patchbay.system.logs.flush();
+      for (let text = ''; !text.includes(op.id); ) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error('the stream ended before the operation arrived');
+        text += decoder.decode(value, { stream: true });
+      }
+    } finally {
+      controller.abort();
+    }
+  };
+
+  /**
+   * Holds the page's first request to GET /logs/stream until what the page asked of `readPath`
+   * before it has been answered and `between()` has run, then lets it through: whatever
+   * `between()` stores lands after any read made before the subscription and before it.
+   */
+  const holdFirstStream = async (readPath: string, between: () => Promise<void>) => {
+    const reads: Promise<unknown>[] = [];
+    const onRequest = (request: Request) => {
+      if (new URL(request.url()).pathname === readPath) reads.push(request.response());
+    };
+    page.on('request', onRequest);
+    let held = false;
+    await page.route(isStream, async (route) => {
+      if (!held) {
+        held = true;
+        await Promise.all(reads);
+        await between();
+      }
+      await route.continue();
+    });
+    return async () => {
+      page.off('request', onRequest);
+      await page.unroute(isStream);
+    };
+  };
 
   beforeAll(async () => {
     await mkdir(ARTIFACTS, { recursive: true });
@@ -217,6 +271,44 @@ describe('dashboard lists and live views', { timeout: TEST_TIMEOUT_MS }, () => {
       expect(syncs.json.functions.map((f: { name: string }) => f.name)).toEqual(['issues']);
       expect((await patchbay.request('GET', '/functions?cursor=nope')).status).toBe(400);
     });
+
+    it('the Connections and Syncs filters offer every integration, past one page of GET /integrations', async () => {
+      const keys = Array.from({ length: MANY_INTEGRATIONS - (EXTRA_INTEGRATIONS + 1) }, (_, i) => `many-${String(i).padStart(3, '0')}`);
+      for (let i = 0; i < keys.length; i += 20) {
+        const answers = await Promise.all(keys.slice(i, i + 20).map((key) => patchbay.request('POST', '/integrations', { body: { provider: 'github', unique_key: key } })));
+        expect(answers.map((answer) => answer.status)).toEqual(answers.map(() => 200));
+      }
+      // Each select: every integration and its first choice ("all", "choose…").
+      await go('#/connections');
+      await expect.poll(() => page.getByLabel('Integration').locator('option').count(), { timeout: 15_000 }).toBe(MANY_INTEGRATIONS + 1);
+      await go('#/syncs');
+      await expect.poll(() => page.getByLabel('Integration').locator('option').count(), { timeout: 15_000 }).toBe(MANY_INTEGRATIONS + 1);
+      expect(await page.getByRole('note').count()).toBe(0);
+    });
+  });
+
+  it('the Logs page shows an operation stored between its first read and its stream, without a reload', async () => {
+    await go('');
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    const call = (n: number) => syntheticCall({ integrationKey: 'race', connectionId: 'race-logs', n, failed: false, startedAt: new Date(), durationMs: 5, host: 'race.example.test' });
+    // Stored after any read the page made before subscribing, and announced before it subscribes.
+    const release = await holdFirstStream('/logs', () => storeUnseen(call(1)));
+    try {
+      await go('#/logs?connection=race-logs');
+      const navigations: string[] = [];
+      page.on('framenavigated', (frame) => navigations.push(frame.url()));
+      const table = page.getByRole('table', { name: 'Log operations' });
+      await table.getByText('race.example.test/items/1').waitFor();
+      await page.locator('.page-head').getByRole('status').getByText('Live').waitFor();
+      // One stored once the stream is open arrives on it.
+      patchbay.system.logs.write(call(2));
+      await patchbay.system.logs.flush();
+      await table.getByText('race.example.test/items/2').waitFor();
+      expect(await table.locator('tbody tr').count()).toBe(2);
+      expect(navigations).toEqual([]);
+    } finally {
+      await release();
+    }
   });
 
   describe('the Syncs page', () => {
@@ -267,6 +359,31 @@ describe('dashboard lists and live views', { timeout: TEST_TIMEOUT_MS }, () => {
       await form.getByRole('button', { name: 'Use deployed' }).click();
       await page.getByRole('status').filter({ hasText: 'issues runs at its deployed frequency again.' }).waitFor();
       expect(await statusOf()).toMatchObject({ frequency: null, frequency_ms: 86_400_000 });
+    });
+
+    it('shows a change whose activity was stored between its first read and its stream, without a reload', async () => {
+      await go('');
+      await page.getByRole('heading', { name: 'Overview' }).waitFor();
+      const frequency = (value: string | null) =>
+        patchbay.request('PUT', '/sync/update-connection-frequency', { body: { provider_config_key: 'github', connection_id: 'gh-1', sync_name: 'issues', frequency: value } });
+      // The status changes after any read the page made before subscribing, and the connection's
+      // activity is stored and announced before it subscribes.
+      const release = await holdFirstStream('/sync/status', async () => {
+        expect((await frequency('every 3 hours')).status).toBe(200);
+        await storeUnseen(syntheticCall({ integrationKey: 'github', connectionId: 'gh-1', n: 1, failed: false, startedAt: new Date(), durationMs: 5 }));
+      });
+      try {
+        await go('#/syncs?integration=github&connection=gh-1');
+        const navigations: string[] = [];
+        page.on('framenavigated', (frame) => navigations.push(frame.url()));
+        const row = page.getByRole('table', { name: 'Syncs' }).getByRole('row').filter({ hasText: 'issues' });
+        await row.getByText('every 3 hours').waitFor();
+        await row.getByText('override').waitFor();
+        expect(navigations).toEqual([]);
+      } finally {
+        await release();
+        expect((await frequency(null)).status).toBe(200);
+      }
     });
   });
 

@@ -9,7 +9,7 @@ import { api, toQuery } from './api.js';
 import { formatDuration, formatTime, statusTone } from './format.js';
 import { hrefOf, navigate } from './router.js';
 import { SyncStatus } from './syncs.js';
-import { ConfirmButton, JsonEditor, RunState } from './widgets.js';
+import { ConfirmButton, IntegrationLimitNote, IntegrationOptions, JsonEditor, RunState, useIntegrationChoices } from './widgets.js';
 
 const PAGE_SIZE = 50;
 // Typing pauses this long before the list is asked for again.
@@ -29,16 +29,13 @@ function endUserOf(connection) {
 
 export function ConnectionsPage({ params }) {
   const [search, setSearch] = useState(params.search ?? '');
-  const [integrations, setIntegrations] = useState([]);
+  // The filter's choices: every integration (GET /integrations, page after page).
+  const integrations = useIntegrationChoices();
   const [rows, setRows] = useState(null);
   const [error, setError] = useState(null);
   const page = Number(params.page ?? 0) || 0;
   const paramsKey = JSON.stringify(params);
 
-  useEffect(() => {
-    // The filter's choices: GET /integrations' largest page.
-    api('/integrations?limit=500').then((r) => setIntegrations(r.data ?? []), () => undefined);
-  }, []);
   useEffect(() => setSearch(params.search ?? ''), [params.search]);
   useEffect(() => {
     let stopped = false;
@@ -64,13 +61,14 @@ export function ConnectionsPage({ params }) {
         <label class="grow">Search<input type="search" value=${search} maxlength="255" placeholder="Connection id, end user or tag" onInput=${(e) => setSearch(e.currentTarget.value)} /></label>
         <label>Integration<select value=${params.integration ?? ''} onChange=${(e) => update({ integration: e.currentTarget.value })}>
           <option value="">all</option>
-          ${integrations.map((i) => html`<option value=${i.unique_key}>${i.unique_key}</option>`)}
+          <${IntegrationOptions} choices=${integrations} chosen=${params.integration} />
         </select></label>
         <label>Status<select value=${params.status ?? ''} onChange=${(e) => update({ status: e.currentTarget.value })}>
           <option value="">all</option>
           ${Object.entries(STATUS_LABELS).map(([value, label]) => html`<option value=${value}>${label}</option>`)}
         </select></label>
       </div>
+      <${IntegrationLimitNote} choices=${integrations} />
       ${error && html`<p class="banner bad" role="alert">${error}</p>`}
       <div class="card table-card">
         <table aria-label="Connections">

@@ -1,5 +1,8 @@
 // Logs: GET /logs with filters (kept in the URL, so a search can be shared), newest first, cursor
 // paging, and live operations from GET /logs/stream (Server-Sent Events) while the page is open.
+// The first page is read only once that stream is open (followLogStream): an operation stored
+// just before it is in the page, one stored just after arrives on the stream; the newest page is
+// read again when the stream reconnects, and every LOG_POLL_MS when it is refused for good.
 // A search matching little answers after a bounded read: the page says how far back it got and
 // continues (by itself a few times, then when asked).
 // A call's page: GET /logs/:id — method, URL, redacted headers, attempts on a timeline, and its
@@ -10,10 +13,13 @@ import { api, toQuery } from './api.js';
 import { formatDuration, formatTime, statusTone } from './format.js';
 import { hrefOf, navigate } from './router.js';
 import { ChildCalls, LogLines } from './runs.js';
+import { followLogStream } from './widgets.js';
 
 const PAGE_SIZE = 50;
 // Live rows kept above the first page: an open tab on a busy proxy must not grow without end.
 const MAX_ROWS = 500;
+// A stream refused (too many open): the newest page is read this often instead.
+const LOG_POLL_MS = 5000;
 const TYPES = ['proxy', 'action', 'sync', 'auth', 'webhook'];
 
 /** The URL's search → GET /logs query parameters. */
@@ -75,6 +81,8 @@ function LogRow({ op, fresh }) {
     </tr>`;
 }
 
+const LIVE_LABELS = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…', polling: 'Not live: refreshing every few seconds' };
+
 // A search reads a bounded stretch of the log per request (GET /logs answers `searched_back_to`
 // when it stopped before a full page): the page asks again by itself this many times, showing how
 // far back it got, then leaves it to the person to go on.
@@ -122,24 +130,34 @@ export function LogsPage({ params }) {
     setRows([]);
     setCursor(null);
     setSearchedTo(null);
-    search(undefined);
-    const source = new EventSource(`/logs/stream${toQuery(filter)}`);
-    source.onopen = () => setLive('live');
-    source.onerror = () => setLive('reconnecting');
-    source.addEventListener('operation', (event) => {
-      const op = JSON.parse(event.data);
-      setRows((current) => mergeNewest([op], current).slice(0, MAX_ROWS));
-      setFresh((current) => new Set(current).add(op.id));
+    setLoading(true);
+    setLive('connecting');
+    /** The newest page again, merged (after a reconnection, or polling): what the stream missed. */
+    const readNewest = () => {
+      const generation = run.generation;
+      api(`/logs${toQuery({ ...filter, limit: PAGE_SIZE })}`).then(
+        (page) => generation === run.generation && setRows((current) => mergeNewest(page.data, current).slice(0, Math.max(MAX_ROWS, current.length))),
+        () => undefined,
+      );
+    };
+    const stop = followLogStream(filter, {
+      read: (first) => (first ? search(undefined) : readNewest()),
+      onOperation: (op) => {
+        setRows((current) => mergeNewest([op], current).slice(0, MAX_ROWS));
+        setFresh((current) => new Set(current).add(op.id));
+      },
+      onState: setLive,
+      pollMs: LOG_POLL_MS,
     });
     return () => {
       run.generation++;
-      source.close();
+      stop();
     };
   }, [filterKey]);
 
   return html`
     <section>
-      <div class="page-head"><h1>Logs</h1><span class=${`live-dot ${live}`} role="status">${live === 'live' ? 'Live' : live === 'connecting' ? 'Connecting…' : 'Reconnecting…'}</span></div>
+      <div class="page-head"><h1>Logs</h1><span class=${`live-dot ${live}`} role="status">${LIVE_LABELS[live]}</span></div>
       <${Filters} params=${params} />
       ${error && html`<p class="banner bad" role="alert">${error}</p>`}
       <div class="card table-card">

@@ -10,7 +10,7 @@ import { html } from './html.js';
 import { api, toQuery } from './api.js';
 import { formatDuration, formatTime, statusTone } from './format.js';
 import { hrefOf, navigate } from './router.js';
-import { LoadOlder, RunState, useCursorList } from './widgets.js';
+import { followLogStream, LoadOlder, RunState, useCursorList } from './widgets.js';
 
 const PAGE_SIZE = 50;
 const STATES = ['queued', 'running', 'succeeded', 'failed', 'interrupted'];
@@ -104,23 +104,17 @@ export function ChildCalls({ logId, live = false, settled = false }) {
   useEffect(() => {
     if (!live) return undefined;
     let stopped = false;
-    let opens = 0;
-    let fallback = null;
     const merge = (ops) => !stopped && setArrived((current) => newestFirst([...ops, ...current]));
     const readStored = () => api(`/logs${toQuery({ parent_id: logId, limit: PAGE_SIZE })}`).then((page) => merge(page.data), () => undefined);
-    const source = new EventSource(`/logs/stream${toQuery({ parent_id: logId })}`);
-    source.addEventListener('operation', (event) => merge([JSON.parse(event.data)]));
-    source.addEventListener('open', () => (opens++ === 0 ? setOpenedFor(streamKey) : readStored()));
-    source.addEventListener('error', () => {
-      // Refused (too many streams, signed out): the browser does not try again.
-      if (source.readyState !== EventSource.CLOSED || fallback !== null || stopped) return;
-      setOpenedFor(streamKey);
-      fallback = setInterval(readStored, RUN_POLL_MS);
+    const stop = followLogStream({ parent_id: logId }, {
+      // The first read is the paged list's (its key is given once the stream is open).
+      read: (first) => (first ? setOpenedFor(streamKey) : readStored()),
+      onOperation: (op) => merge([op]),
+      pollMs: RUN_POLL_MS,
     });
     return () => {
       stopped = true;
-      source.close();
-      if (fallback !== null) clearInterval(fallback);
+      stop();
     };
   }, [logId, live]);
   const items = newestFirst([...list.items, ...arrived]);

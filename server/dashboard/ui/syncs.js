@@ -1,22 +1,23 @@
 // Syncs: one connection's syncs from GET /sync/status (status, last result, next run) with
 // pause, start and trigger (with or without reset) through the /sync/* routes, and a records
 // browser per model over GET /records (cursor paging, each record's JSON on a click). The table
-// is read again when the connection shows activity on GET /logs/stream (a run's calls, a run
-// ending), at most every ACTIVITY_REFRESH_MS, rather than polled: an idle page sends nothing.
+// is read once GET /logs/stream for the connection is open (so activity just after the read is on
+// the stream), again when the connection shows activity there (a run's calls, a run ending), at
+// most every ACTIVITY_REFRESH_MS, and when the stream reconnects, rather than polled: an idle page
+// sends nothing. A stream refused for good falls back to reading every STATUS_POLL_MS.
 import { useEffect, useState } from 'preact/hooks';
 import { html } from './html.js';
 import { api, toQuery } from './api.js';
 import { formatTime } from './format.js';
 import { hrefOf, navigate } from './router.js';
-import { LoadOlder, useCursorList } from './widgets.js';
+import { followLogStream, IntegrationLimitNote, IntegrationOptions, LoadOlder, useCursorList, useIntegrationChoices } from './widgets.js';
 
 const STATUS_TONES = { SUCCESS: 'good', RUNNING: 'info', PAUSED: 'warn', ERROR: 'bad', STOPPED: 'info' };
 // Connections offered in the picker; a longer list is narrowed by typing the id.
 const CONNECTION_CHOICES = 100;
 const RECORDS_PAGE = 50;
-// Integrations offered in the picker (GET /integrations pages; 500 is its largest page).
-const INTEGRATION_CHOICES = 500;
 const ACTIVITY_REFRESH_MS = 1000;
+const STATUS_POLL_MS = 2000;
 
 export function SyncStatus({ status }) {
   return html`<span class=${`pill ${STATUS_TONES[status] ?? 'info'}`}>${status}</span>`;
@@ -34,11 +35,8 @@ function Counts({ result }) {
 
 /** Integration and connection pickers whose choice is kept in the URL. */
 function ScopePicker({ route, params }) {
-  const [integrations, setIntegrations] = useState([]);
+  const integrations = useIntegrationChoices();
   const [connections, setConnections] = useState([]);
-  useEffect(() => {
-    api(`/integrations${toQuery({ limit: INTEGRATION_CHOICES })}`).then((r) => setIntegrations(r.data), () => undefined);
-  }, []);
   useEffect(() => {
     if (!params.integration) return setConnections([]);
     api(`/connections${toQuery({ integrationId: params.integration, limit: CONNECTION_CHOICES })}`).then((r) => setConnections(r.connections), () => undefined);
@@ -46,12 +44,13 @@ function ScopePicker({ route, params }) {
   return html`
     <div class="filters card">
       <label>Integration<select value=${params.integration ?? ''} onChange=${(e) => navigate(route, { integration: e.currentTarget.value })}>
-        <option value="">choose…</option>${integrations.map((i) => html`<option value=${i.unique_key}>${i.unique_key}</option>`)}
+        <option value="">choose…</option><${IntegrationOptions} choices=${integrations} chosen=${params.integration} />
       </select></label>
       <label class="grow">Connection<input list="connection-choices" value=${params.connection ?? ''} maxlength="255" placeholder="connection id"
         onChange=${(e) => navigate(route, { ...params, connection: e.currentTarget.value.trim(), model: undefined })} /></label>
       <datalist id="connection-choices">${connections.map((c) => html`<option value=${c.connection_id} />`)}</datalist>
-    </div>`;
+    </div>
+    <${IntegrationLimitNote} choices=${integrations} />`;
 }
 
 /** The sync's frequency for this connection: the deployed one, or an override set here (PUT /sync/update-connection-frequency). */
@@ -102,16 +101,20 @@ export function SyncsPage({ params }) {
   useEffect(() => {
     setSyncs(null);
     if (!ready) return undefined;
-    load();
     // A run changes state on the runner: its calls and its end are log operations of this
-    // connection, so the table is read again when one appears (once per burst).
+    // connection, so the table is read again when one appears (once per burst). The first read
+    // waits for the stream to be open: activity between a read and the subscription would
+    // otherwise go unseen until a reload.
     let timer = null;
-    const source = new EventSource(`/logs/stream${toQuery(scope)}`);
-    source.addEventListener('operation', () => {
-      if (timer === null) timer = setTimeout(() => ((timer = null), load()), ACTIVITY_REFRESH_MS);
+    const stop = followLogStream(scope, {
+      read: () => load(),
+      onOperation: () => {
+        if (timer === null) timer = setTimeout(() => ((timer = null), load()), ACTIVITY_REFRESH_MS);
+      },
+      pollMs: STATUS_POLL_MS,
     });
     return () => {
-      source.close();
+      stop();
       if (timer !== null) clearTimeout(timer);
     };
   }, [params.integration, params.connection]);

@@ -1,7 +1,90 @@
-// Pieces several pages share: a list read page by page through an opaque cursor, a button that
-// asks before it deletes, a JSON editor, and the state pill of a run.
+// Pieces several pages share: a list read page by page through an opaque cursor, the log stream
+// followed in step with reads of what is stored, every integration for a filter's choices, a
+// button that asks before it deletes, a JSON editor, and the state pill of a run.
 import { useEffect, useState } from 'preact/hooks';
 import { html } from './html.js';
+import { api, toQuery } from './api.js';
+
+/**
+ * GET /logs/stream with `query` (GET /logs' filters), and what is stored read in step with it so
+ * that nothing is missed whatever the timing. `read(first)` is called once the stream is open
+ * (first = true): the server subscribes before it answers, so an operation stored before that read
+ * is in it and one stored after arrives on the stream (some in both: merge by id). It is called
+ * again (first = false) each time the stream reconnects, for what was stored while it was down,
+ * and, once the stream is refused for good (too many streams, signed out: the browser does not try
+ * again), at once and then every `pollMs`. `onOperation(op)` gets each streamed operation;
+ * `onState` is told 'live', 'reconnecting' or 'polling'. Answers a function that stops it all.
+ */
+export function followLogStream(query, { read, onOperation = () => undefined, onState = () => undefined, pollMs = 1000 }) {
+  let stopped = false;
+  let opens = 0;
+  let poll = null;
+  const source = new EventSource(`/logs/stream${toQuery(query)}`);
+  source.addEventListener('operation', (event) => {
+    if (!stopped) onOperation(JSON.parse(event.data));
+  });
+  source.addEventListener('open', () => {
+    if (stopped) return;
+    onState('live');
+    read(opens++ === 0);
+  });
+  source.addEventListener('error', () => {
+    if (stopped || poll !== null) return;
+    if (source.readyState !== EventSource.CLOSED) return onState('reconnecting');
+    onState('polling');
+    read(opens === 0);
+    poll = setInterval(() => read(false), pollMs);
+  });
+  return () => {
+    stopped = true;
+    source.close();
+    if (poll !== null) clearInterval(poll);
+  };
+}
+
+// GET /integrations' largest page, and how many integrations a filter offers at most.
+const INTEGRATIONS_PAGE = 500;
+export const MAX_INTEGRATION_CHOICES = 10_000;
+
+/**
+ * Every integration (page after page of GET /integrations, up to MAX_INTEGRATION_CHOICES), for a
+ * filter's choices: `{integrations, truncated}`, `truncated` when there are more than that.
+ */
+export function useIntegrationChoices() {
+  const [state, setState] = useState({ integrations: [], truncated: false });
+  useEffect(() => {
+    let stopped = false;
+    (async () => {
+      const all = [];
+      let cursor;
+      do {
+        const page = await api(`/integrations${toQuery({ limit: INTEGRATIONS_PAGE, cursor })}`);
+        if (stopped) return;
+        all.push(...(page.data ?? []));
+        cursor = page.next_cursor ?? null;
+        setState({ integrations: all.slice(0, MAX_INTEGRATION_CHOICES), truncated: cursor !== null && all.length >= MAX_INTEGRATION_CHOICES });
+      } while (cursor !== null && all.length < MAX_INTEGRATION_CHOICES);
+    })().catch(() => undefined);
+    return () => {
+      stopped = true;
+    };
+  }, []);
+  return state;
+}
+
+/** The options of an integration filter: every integration, and the chosen one even when not listed. */
+export function IntegrationOptions({ choices, chosen }) {
+  const keys = choices.integrations.map((i) => i.unique_key);
+  if (chosen && !keys.includes(chosen)) keys.unshift(chosen);
+  return keys.map((key) => html`<option key=${key} value=${key}>${key}</option>`);
+}
+
+/** Said under a filter whose choices stopped at MAX_INTEGRATION_CHOICES. */
+export function IntegrationLimitNote({ choices }) {
+  return choices.truncated
+    ? html`<p class="muted" role="note">Only the first ${MAX_INTEGRATION_CHOICES.toLocaleString()} integrations are listed; choose another by its key in the address (<span class="mono">integration=its-key</span>).</p>`
+    : null;
+}
 
 /**
  * Items of a cursor-paged endpoint: `load(cursor)` answers `{data, next_cursor}`. Starts over
