@@ -64,3 +64,18 @@ export const createIssueAction = (sdk: string) => `
         return { number: res.data.number, url: res.data.html_url };
       },
     });`;
+
+/** A sync the dashboard tests show on their pages: one page of issues, saved as GithubIssue, daily. */
+export const DASHBOARD_ISSUES_SYNC = `
+    import { createSync } from 'patchbay';
+    import * as z from 'zod';
+    export default createSync({
+      description: 'All issues, one page',
+      frequency: 'every day',
+      autoStart: true,
+      models: { GithubIssue: z.object({ id: z.string(), title: z.string() }) },
+      exec: async (nango) => {
+        const res = await nango.get<{ id: number; title: string }[]>({ endpoint: '/issues' });
+        await nango.batchSave(res.data.map((item) => ({ id: String(item.id), title: item.title })), 'GithubIssue');
+      },
+    });`;

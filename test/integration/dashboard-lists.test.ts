@@ -17,7 +17,7 @@ import { LOG_SEARCH_SCAN_ROWS } from '../../server/routes/logs.js';
 import { createPool, type LogOperation } from '../../server/store/index.js';
 import { createLogStore } from '../../server/store/logs.js';
 import { launchBrowser, type TestBrowser } from '../harness/browser.js';
-import { writeFunctions, type FunctionsFolder } from '../harness/functions.js';
+import { DASHBOARD_ISSUES_SYNC, writeFunctions, type FunctionsFolder } from '../harness/functions.js';
 import { startPatchbay, type TestPatchbay } from '../harness/patchbay.js';
 import { startUpstream, type Upstream } from '../harness/upstream.js';
 import { syntheticCall } from '../harness/log-operations.js';
@@ -46,19 +46,7 @@ const FUNCTIONS = {
         return { pages: 3 };
       },
     });`,
-  'github/syncs/issues.ts': `
-    import { createSync } from 'patchbay';
-    import * as z from 'zod';
-    export default createSync({
-      description: 'All issues, one page',
-      frequency: 'every day',
-      autoStart: true,
-      models: { GithubIssue: z.object({ id: z.string(), title: z.string() }) },
-      exec: async (nango) => {
-        const res = await nango.get<{ id: number; title: string }[]>({ endpoint: '/issues' });
-        await nango.batchSave(res.data.map((item) => ({ id: String(item.id), title: item.title })), 'GithubIssue');
-      },
-    });`,
+  'github/syncs/issues.ts': DASHBOARD_ISSUES_SYNC,
 };
 
 /** Operations of two integrations: every chunk holds failed calls, but never a failed 'quiet' one except the oldest. */

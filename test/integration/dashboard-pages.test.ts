@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, type TestBrowser } from '../harness/browser.js';
-import { SHARED_ACTIONS, writeFunctions, type FunctionsFolder } from '../harness/functions.js';
+import { DASHBOARD_ISSUES_SYNC, SHARED_ACTIONS, writeFunctions, type FunctionsFolder } from '../harness/functions.js';
 import { startPatchbay, type TestPatchbay } from '../harness/patchbay.js';
 import { startUpstream, type Upstream } from '../harness/upstream.js';
 
@@ -23,19 +23,7 @@ const ISSUES = 60;
 
 const FUNCTIONS = {
   'github/actions/echo-repo.ts': SHARED_ACTIONS['echo-repo'],
-  'github/syncs/issues.ts': `
-    import { createSync } from 'patchbay';
-    import * as z from 'zod';
-    export default createSync({
-      description: 'All issues, one page',
-      frequency: 'every day',
-      autoStart: true,
-      models: { GithubIssue: z.object({ id: z.string(), title: z.string() }) },
-      exec: async (nango) => {
-        const res = await nango.get<{ id: number; title: string }[]>({ endpoint: '/issues' });
-        await nango.batchSave(res.data.map((item) => ({ id: String(item.id), title: item.title })), 'GithubIssue');
-      },
-    });`,
+  'github/syncs/issues.ts': DASHBOARD_ISSUES_SYNC,
 };
 
 describe('dashboard pages in a browser', { timeout: TEST_TIMEOUT_MS }, () => {

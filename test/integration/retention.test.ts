@@ -12,6 +12,7 @@ import { createLogWriter, type LogWriter } from '../../server/logs/writer.js';
 import type { LogOperation } from '../../server/store/logs.js';
 import { createPool, createStore, type Pool, type Store } from '../../server/store/index.js';
 import { createTestDatabase, type TestDatabase } from '../harness/database.js';
+import { syntheticCall } from '../harness/log-operations.js';
 
 const DAY_MS = 86_400_000;
 const NOW = Date.parse('2031-03-15T12:00:00.000Z');
@@ -20,27 +21,7 @@ const retention = { logDays: 30, recordPruneDays: 90 };
 const daysAgo = (days: number) => new Date(NOW - days * DAY_MS);
 
 function operation(startedAt: Date): LogOperation {
-  return {
-    id: uuidv7(),
-    parentId: null,
-    type: 'proxy',
-    action: 'call',
-    state: 'success',
-    level: 'info',
-    integrationKey: 'github',
-    connectionId: 'user-1',
-    method: 'GET',
-    url: 'https://api.github.com/user',
-    status: 200,
-    error: null,
-    attempts: [],
-    request: null,
-    response: null,
-    messages: [],
-    startedAt,
-    endedAt: new Date(startedAt.getTime() + 5),
-    durationMs: 5,
-  };
+  return syntheticCall({ integrationKey: 'github', connectionId: 'user-1', n: 1, failed: false, startedAt, durationMs: 5 });
 }
 
 describe('retention sweep', () => {
