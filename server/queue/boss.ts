@@ -3,7 +3,7 @@
 // fetch() swallows SQL errors), and pg-boss shares Patchbay's pool instead of opening its own.
 import PgBoss from 'pg-boss';
 import type { FastifyBaseLogger } from 'fastify';
-import { createOutageLog, type Pool } from '../store/index.js';
+import { createOutageLog, insertTogether, type Pool, type Statement } from '../store/index.js';
 import { ACTION_QUEUE, SYNC_QUEUE, type QueueName, type RunJob } from './names.js';
 
 // A ticket is held for milliseconds (fetched, its run claimed, completed), so 30 s without
@@ -29,36 +29,6 @@ export interface JobQueue {
   enqueue(queue: QueueName, runId: string, options?: { startAfterSeconds?: number; notify?: { channel: string; payload: string }; alongside?: Statement }): Promise<void>;
   fetch(queue: QueueName, max: number): Promise<FetchedTicket[]>;
   complete(queue: QueueName, jobIds: string[]): Promise<void>;
-}
-
-/** SQL with its values; `$n` appears in the text only as a parameter. */
-export interface Statement {
-  text: string;
-  values: unknown[];
-}
-
-/**
- * Runs pg-boss's job INSERT with `alongside` (a data-modifying statement of ours) and a NOTIFY in
- * one statement: one round trip, one commit. pg-boss 10's insert is one `INSERT … RETURNING id`;
- * should a later version send something else, each part runs on its own, in the same order.
- */
-async function insertWith(pool: Pool, text: string, values: unknown[], notify: { channel: string; payload: string } | undefined, alongside: Statement | undefined) {
-  if (!/^\s*INSERT\s/i.test(text)) {
-    if (alongside !== undefined) await pool.query(alongside.text, alongside.values);
-    const result = await pool.query(text, values);
-    if (notify !== undefined) await pool.query('SELECT pg_notify($1, $2)', [notify.channel, notify.payload]);
-    return result;
-  }
-  const params = [...values];
-  let before = '';
-  if (alongside !== undefined) {
-    const offset = params.length;
-    before = `alongside AS (${alongside.text.replace(/\$(\d+)/g, (_match, index: string) => `$${Number(index) + offset}`)}), `;
-    params.push(...alongside.values);
-  }
-  if (notify === undefined) return pool.query(`WITH ${before}sent AS (${text}) SELECT sent.id FROM sent`, params);
-  const n = params.length;
-  return pool.query(`WITH ${before}sent AS (${text}) SELECT sent.id, pg_notify($${n + 1}, $${n + 2}) FROM sent`, [...params, notify.channel, notify.payload]);
 }
 
 /**
@@ -113,7 +83,7 @@ export function createJobQueue(pool: Pool, logger: FastifyBaseLogger, options: {
       const job: RunJob = { runId };
       const sendOptions: PgBoss.SendOptions = options.startAfterSeconds === undefined ? {} : { startAfter: options.startAfterSeconds };
       const { notify, alongside } = options;
-      if (notify !== undefined || alongside !== undefined) sendOptions.db = { executeSql: (text: string, values: unknown[]) => insertWith(pool, text, values, notify, alongside) };
+      if (notify !== undefined || alongside !== undefined) sendOptions.db = { executeSql: (text: string, values: unknown[]) => insertTogether(pool, { text, values }, notify, alongside) };
       const id = await boss.send(queue, job, sendOptions);
       if (id === null) throw new Error(`pg-boss refused a job for queue ${queue}`);
     },

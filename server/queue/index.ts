@@ -1,5 +1,5 @@
 // The job flow: pg-boss tickets wake runners, LISTEN/NOTIFY makes it immediate. See README.md.
-export { createJobQueue, type FetchedTicket, type JobQueue, type Statement } from './boss.js';
+export { createJobQueue, type FetchedTicket, type JobQueue } from './boss.js';
 export { createRunSlots, type DirectRunner, type DirectSlot, type RunSlots } from './direct.js';
 export { createWake, type FinishedRun, type PendingNotify, type Wake } from './wake.js';
 export { ACTION_QUEUE, SYNC_QUEUE, DRY_RUN_QUEUE, JOBS_CHANNEL, RUNS_CHANNEL, type QueueName, type RunJob } from './names.js';

@@ -84,6 +84,7 @@ export type { SessionStore } from './sessions.js';
 export type { DeployChanges, DeployedFunction, FunctionFailure, FunctionFailureInput, FunctionInput, FunctionKind } from './functions.js';
 export type { ClaimedRun, LatestSyncRun, NewRun, RunError, RunHistoryFilter, RunHistoryItem, RunState, RunStatus, RunStore, StaleRun } from './runs.js';
 export { insertRunStatement, toRunError } from './runs.js';
+export { insertTogether, type Statement } from './together.js';
 export { modelKey } from './records.js';
 export type { RecordAction, RecordChanges, RecordInput, RecordPage, RecordQuery, RecordScope, RecordStore, StoredRecord } from './records.js';
 export type { CheckpointKey, CheckpointStore } from './checkpoints.js';

@@ -1,5 +1,6 @@
 // SQL for function runs: the truth about a run's state. Every transition is guarded by the state
 // it leaves (and the runner holding it), so a late or duplicate writer changes nothing.
+import type { Statement } from './together.js';
 import { ERRORS, type ErrorCode } from '../errors.js';
 import type { Queryable } from './db.js';
 import type { FunctionKind } from './functions.js';
@@ -177,9 +178,9 @@ export interface RunStore {
 
 /**
  * The INSERT of a new run, as text and values: `create` runs it alone, and the action trigger
- * runs it in the same statement as the run's ticket (server/queue/boss.ts), one round trip.
+ * runs it in the same statement as the run's ticket (insertTogether), one round trip.
  */
-export function insertRunStatement(run: NewRun): { text: string; values: unknown[] } {
+export function insertRunStatement(run: NewRun): Statement {
   return {
     text: `INSERT INTO function_runs (id, kind, integration_key, connection_id, provider, function_name, bundle_hash, state, is_async,
            input, max_retries, log_id, variant, trigger_depth)

@@ -97,6 +97,15 @@ describe('architecture', () => {
     }
   });
 
+  it('SQL is written only in server/store (pg-boss runs its own through the pool it is given)', () => {
+    const sql = /\b(SELECT\s+[\w*]|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM)\b/;
+    for (const file of [...sourceFiles('server'), ...sourceFiles('runner'), ...sourceFiles('bin')]) {
+      if (file.startsWith(path.join('server', 'store') + path.sep)) continue;
+      const code = readFileSync(path.join(ROOT, file), 'utf8').replace(/^\s*(\/\/|\*).*$/gm, '');
+      expect(code, file).not.toMatch(sql);
+    }
+  });
+
   it('only server/config.ts reads process.env', () => {
     for (const file of [...sourceFiles('server'), ...sourceFiles('runner'), ...sourceFiles('sdk'), ...sourceFiles('testing')]) {
       if (file === path.join('server', 'config.ts')) continue;
