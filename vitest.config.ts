@@ -5,6 +5,9 @@ export default defineConfig({
   test: {
     pool: 'forks',
     execArgv: ['--no-node-snapshot', '--expose-gc'],
+    // expect.poll waits for something to happen; its default (1 s) is a wall-clock bound that a
+    // busy machine overruns. A longer wait only delays the failure of a test that fails anyway.
+    expect: { poll: { timeout: 15_000 } },
     projects: [
       {
         extends: true,

@@ -11,6 +11,9 @@
 //            tree's memory sampled every second (peak and at the end), and the requests/s
 //   after    BENCH_AFTER_S seconds of quiet, sampled every 5 s: the last figure and when the tree
 //            first fell under 200 MB
+//   catalog  the provider catalog load every start does (loadCatalog, this checkout's code, in this
+//            process): the shipped catalog, and Nango's whole providers.yaml (~1,000 entries, from
+//            @nangohq/providers) as the operator's file; median of BENCH_CATALOG_ROUNDS loads each
 // Memory is read from /proc, three ways: `rssMb` sums every process's VmRSS (what `ps` shows;
 // pages shared between processes, such as PostgreSQL's shared buffers or the node binary, count
 // once per process), `pssMb` sums their Pss (shared pages split among all their users, including
@@ -19,6 +22,7 @@
 // pages (Pss_Anon + Pss_Shmem: shared only among themselves) plus each mapped file's resident
 // pages once (the largest Rss any of them has of it). The targets are judged on `treeMb`.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { readdirSync, readFileSync } from 'node:fs';
 import { chmod, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -27,6 +31,7 @@ import { request } from 'undici';
 import YAML from 'yaml';
 import { stopOrphanPostgres } from '../bin/postgres-orphan.js';
 import { freePort } from '../bin/embedded-postgres.js';
+import { loadCatalog } from '../server/providers/catalog.js';
 import { runLoad, round } from './lib/load.js';
 import { api, BenchSession, machineInfo, positiveNumber, ROOT, type Patchbay } from './lib/session.js';
 
@@ -35,6 +40,7 @@ const STARTS = Math.max(1, Math.round(positiveNumber('BENCH_STARTS', 3)));
 const IDLE_S = positiveNumber('BENCH_IDLE_S', 10);
 const LOAD_S = positiveNumber('BENCH_LOAD_S', 60);
 const AFTER_S = positiveNumber('BENCH_AFTER_S', 60);
+const CATALOG_ROUNDS = Math.max(1, Math.round(positiveNumber('BENCH_CATALOG_ROUNDS', 5)));
 const LOAD_CONNECTIONS = 64;
 /** How often /health is asked while a start is under way. */
 const HEALTH_POLL_MS = 20;
@@ -44,6 +50,7 @@ const AFTER_SAMPLE_MS = 5000;
 const TARGETS = {
   coldStartMs: { target: '< 6000', ok: (v: number) => v < 6000 },
   warmStartMs: { target: '< 2000', ok: (v: number) => v < 2000 },
+  nangoCatalogLoadMs: { target: '< 2000 (well under the start-up budget)', ok: (v: number) => v < 2000 },
   idleMb: { target: '< 150', ok: (v: number) => v < 150 },
   loadedMb: { target: '< 300 (peak over the load)', ok: (v: number) => v < 300 },
   afterLoadMb: { target: '< 200, a minute after the load', ok: (v: number) => v < 200 },
@@ -198,6 +205,18 @@ interface Started {
   startMs: number;
 }
 
+/** Median ms of CATALOG_ROUNDS loads of the catalog with `overrideFile` (warnings ignored). */
+function catalogLoadMs(overrideFile: string | undefined): number {
+  const times: number[] = [];
+  for (let i = 0; i < CATALOG_ROUNDS; i++) {
+    const started = performance.now();
+    loadCatalog(overrideFile, { onWarning: () => undefined });
+    times.push(performance.now() - started);
+  }
+  times.sort((a, b) => a - b);
+  return round(times[Math.floor((times.length - 1) / 2)] as number, 1);
+}
+
 async function isHealthy(url: string): Promise<boolean> {
   try {
     const response = await request(`${url}/health`, { headersTimeout: 1000, bodyTimeout: 1000 });
@@ -342,9 +361,14 @@ async function main() {
   }
   log(`after: ${AFTER_S} s later ${describe(lastAfter)}; under 200 MB after ${underAfterS ?? 'never'} s`);
 
+  const nangoProviders = path.join(path.dirname(createRequire(import.meta.url).resolve('@nangohq/providers/package.json')), 'providers.yaml');
+  const catalog = { shippedMs: catalogLoadMs(undefined), nangoMs: catalogLoadMs(nangoProviders), rounds: CATALOG_ROUNDS };
+  log(`catalog: the shipped one loads in ${catalog.shippedMs} ms, with Nango's providers.yaml in ${catalog.nangoMs} ms (median of ${CATALOG_ROUNDS})`);
+
   const measured: Record<keyof typeof TARGETS, number> = {
     coldStartMs,
     warmStartMs,
+    nangoCatalogLoadMs: catalog.nangoMs,
     idleMb: idle.treeMb,
     loadedMb: peak.treeMb,
     // BENCH_AFTER_S (60 by default) after the load: "back under 200 MB within a minute".
@@ -361,8 +385,8 @@ async function main() {
     date: new Date().toISOString(),
     machine: machineInfo(),
     checkout: CHECKOUT,
-    settings: { starts: STARTS, idleS: IDLE_S, loadS: LOAD_S, afterS: AFTER_S, loadConnections: LOAD_CONNECTIONS },
-    start: { coldMs: coldStartMs, warmMs: warmStartMs, warmEachMs: warmStartsMs },
+    settings: { starts: STARTS, idleS: IDLE_S, loadS: LOAD_S, afterS: AFTER_S, loadConnections: LOAD_CONNECTIONS, catalogRounds: CATALOG_ROUNDS },
+    start: { coldMs: coldStartMs, warmMs: warmStartMs, warmEachMs: warmStartsMs, catalog },
     memory: { afterStart, idle, loadedPeak: peak, loadedAtEnd: atEnd, afterLoad: lastAfter, afterLoadSamples: after, underTwoHundredAfterS: underAfterS },
     load: { rps: load.rps, p50: load.p50, p99: load.p99, requests: load.requests },
     targets,

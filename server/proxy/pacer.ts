@@ -28,7 +28,9 @@ export interface PacerOptions {
   maxQueuePerConnection: number;
   /** Longest a provider's rate-limit headers may hold a connection; longer waits are ignored (default 1 hour). */
   maxHoldMs?: number;
+  /** The clock (default Date.now) and the wait a held call takes between looks (default sleep.ts): tests inject both. */
   now?: () => number;
+  sleep?: (ms: number, signal?: CancelSignal) => Promise<void>;
 }
 
 export interface PaceLimits {
@@ -102,6 +104,7 @@ export const DEFAULT_MAX_HOLD_MS = 3_600_000;
 
 export function createPacer(options: PacerOptions): Pacer {
   const now = options.now ?? Date.now;
+  const pause = options.sleep ?? sleep;
   const maxHoldMs = options.maxHoldMs ?? DEFAULT_MAX_HOLD_MS;
   const states = new Map<string, State>();
 
@@ -128,18 +131,19 @@ export function createPacer(options: PacerOptions): Pacer {
     for (const [key] of idle.slice(0, count)) states.delete(key);
   };
 
-  /** ms to hold the next call: until the reset when the quota is spent, else 0. */
-  const quotaWait = (state: State): number => {
+  /** ms to hold the next call: until the reset when the quota is spent, else 0. `own`: slots the asking call holds already. */
+  const quotaWait = (state: State, own = 0): number => {
     if (state.remaining === undefined || state.remaining > 0) return 0;
     if (state.resetAtMs === undefined) {
       // The estimated quota of a new window is spent before any response told us its reset:
-      // wait for the calls in flight to report, or go ahead when none can.
-      return state.inFlight > 0 ? UNKNOWN_RESET_POLL_MS : 0;
+      // wait for the other calls in flight to report, or go ahead when none can.
+      return state.inFlight - own > 0 ? UNKNOWN_RESET_POLL_MS : 0;
     }
     const wait = state.resetAtMs - now();
     if (wait > 0) return wait;
-    // The window has reset. Pace its first burst by the known limit until a response says more.
-    state.remaining = state.limit;
+    // The window has reset. Pace its first burst by the known limit until a response says more,
+    // less the calls still in flight: sent in the old window, they may reach the provider in this one.
+    state.remaining = state.limit === undefined ? undefined : Math.max(0, state.limit - state.inFlight);
     state.resetAtMs = undefined;
     return 0;
   };
@@ -219,13 +223,13 @@ export function createPacer(options: PacerOptions): Pacer {
           });
         }
         // In steps: an operator's reset (or a newer answer) lets a held call go within a second.
-        await sleep(Math.min(wait, HOLD_RECHECK_MS), signal);
+        await pause(Math.min(wait, HOLD_RECHECK_MS), signal);
         continue;
       }
       const pending = takeSlot(state, limits, signal, limits.maxWaitMs - (now() - started));
       if (pending) await pending;
-      // While we waited for a slot, other calls may have spent the quota.
-      if (quotaWait(state) > 0) {
+      // While we waited for a slot, other calls may have spent the quota (its own slot is not one of them).
+      if (quotaWait(state, 1) > 0) {
         releaseSlot(state);
         continue;
       }

@@ -83,13 +83,13 @@ describe('actions: several runners on one database', () => {
       runnerTuning: { actionStartTimeoutMs: 500 },
     });
     try {
-      const started = Date.now();
+      // Answered after the configured 500 ms: with the default start timeout (30 s) the request
+      // would outlast the test's own timeout, so no stopwatch is needed to tell them apart.
       const res = await quick.request('POST', '/action/trigger', {
         headers: { 'provider-config-key': 'github', 'connection-id': 'gh-1' },
         body: { action_name: 'count', input: { n: -1 } },
       });
       expect([res.status, res.json.error.code]).toEqual([503, 'runner_unavailable']);
-      expect(Date.now() - started).toBeLessThan(5000);
       const { rows } = await db.query(`SELECT state FROM function_runs WHERE input = '{"n": -1}'::jsonb`);
       expect(rows).toEqual([{ state: 'failed' }]);
     } finally {

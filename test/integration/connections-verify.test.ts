@@ -164,9 +164,9 @@ describe('connections: API_KEY and BASIC credentials are verified with the provi
     const startedMs = Date.now();
     const res = await create('header-key', 'slow', { type: 'API_KEY', apiKey: GOOD_KEY });
     const elapsedMs = Date.now() - startedMs;
+    // The configured headers timeout (1 s) ended it: the default (2 min) would outlast the test.
     expect(res.json.error).toMatchObject({ code: 'connection_test_failed', payload: { status: null, network_code: 'UND_ERR_HEADERS_TIMEOUT' } });
     expect(elapsedMs).toBeGreaterThanOrEqual(900);
-    expect(elapsedMs).toBeLessThan(5000);
   });
 
   it("never sends the key outside the provider's hosts", async () => {

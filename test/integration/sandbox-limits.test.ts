@@ -11,12 +11,12 @@ afterAll(() => sandbox.close());
 
 const CONTEXT = { connectionId: 'c', providerConfigKey: 'k', provider: 'p' };
 
-async function run(body: string, options: Partial<Pick<RunRequest, 'limits' | 'signal' | 'input'>> & { on?: Sandbox } = {}): Promise<RunOutcome> {
+async function run(body: string, options: Partial<Pick<RunRequest, 'limits' | 'signal' | 'input' | 'host'>> & { on?: Sandbox } = {}): Promise<RunOutcome> {
   return (options.on ?? sandbox).run({
     bundle: await bundleOnce(actionSource(body)),
     kind: 'action',
     context: CONTEXT,
-    host: async () => ({ status: 200, headers: {}, data: 'pong' }),
+    host: options.host ?? (async () => ({ status: 200, headers: {}, data: 'pong' })),
     log: () => undefined,
     ...(options.limits !== undefined ? { limits: options.limits } : {}),
     ...(options.signal !== undefined ? { signal: options.signal } : {}),
@@ -25,6 +25,23 @@ async function run(body: string, options: Partial<Pick<RunRequest, 'limits' | 's
 }
 
 const HEALTHY = `await new Promise((r) => setTimeout(r, 200)); const pong = await nango.get({ endpoint: '/ping' }); return { pong: pong.data, sum: [1, 2, 3].reduce((a, b) => a + b) };`;
+
+/**
+ * A host whose calls the test answers: `entered` resolves once the guest's first `nango.get` has
+ * reached the host (the run is under way), and every call waits until `release()`.
+ */
+function heldHost() {
+  let enter!: () => void;
+  let release!: () => void;
+  const entered = new Promise<void>((resolve) => (enter = resolve));
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const host: RunRequest['host'] = async () => {
+    enter();
+    await released;
+    return { status: 200, headers: {}, data: 'released' };
+  };
+  return { host, entered, release };
+}
 
 /** The pool still has all its isolates and serves a normal run. */
 async function expectPoolServes() {
@@ -35,11 +52,10 @@ async function expectPoolServes() {
 
 describe('sandbox limits', () => {
   it('kills an endless loop at its CPU limit while a run in the other isolate finishes normally', async () => {
-    const started = performance.now();
+    // A loop the limit did not end would never end: the test's timeout is the bound on it.
     const [looping, healthy] = await Promise.all([run(`await null; while (true) {}`, { limits: { cpuMs: 200 } }), run(HEALTHY)]);
     expect(looping).toMatchObject({ ok: false, failure: { type: 'cpu_limit', limitMs: 200 } });
     expect(looping.cpuMs).toBeGreaterThanOrEqual(200);
-    expect(performance.now() - started).toBeLessThan(3000);
     expect(healthy).toMatchObject({ ok: true, output: { pong: 'pong', sum: 6 } });
     await expectPoolServes();
   });
@@ -71,12 +87,10 @@ describe('sandbox limits', () => {
   });
 
   it('ends a never-resolving promise at the wall limit, without burning CPU', async () => {
-    const started = performance.now();
     const outcome = await run(`await new Promise(() => {});`, { limits: { wallMs: 300 } });
-    const elapsed = performance.now() - started;
     expect(outcome).toMatchObject({ ok: false, failure: { type: 'wall_timeout', limitMs: 300 } });
-    expect(elapsed).toBeGreaterThanOrEqual(295);
-    expect(elapsed).toBeLessThan(3000);
+    // Ended by the limit, not before it; and waiting cost (next to) no CPU time.
+    expect(outcome.wallMs).toBeGreaterThanOrEqual(295);
     expect(outcome.cpuMs).toBeLessThan(100);
     await expectPoolServes();
   });
@@ -132,19 +146,24 @@ describe('sandbox limits', () => {
 
   it('stops a run at once when its signal aborts', async () => {
     const controller = new AbortController();
-    const started = performance.now();
-    const pending = run(`await new Promise((r) => setTimeout(r, 10000));`, { signal: controller.signal });
-    setTimeout(() => controller.abort(), 100);
+    const { host, entered } = heldHost();
+    // The run waits on a host call that never answers (and its wall limit is beyond the test's
+    // timeout): only the abort can end it.
+    const pending = run(`await nango.get({ endpoint: '/never' }); return 'answered';`, { signal: controller.signal, host, limits: { wallMs: 120_000 } });
+    await entered;
+    controller.abort();
     const outcome = await pending;
     expect(outcome).toMatchObject({ ok: false, failure: { type: 'aborted' } });
-    expect(performance.now() - started).toBeLessThan(2000);
     await expectPoolServes();
   });
 
   it('stops a busy loop when its signal aborts', async () => {
     const controller = new AbortController();
-    const pending = run(`while (true) {}`, { signal: controller.signal });
-    setTimeout(() => controller.abort(), 100);
+    const { host, entered, release } = heldHost();
+    release(); // the host call answers at once: the run goes on into its loop
+    const pending = run(`await nango.get({ endpoint: '/go' }); while (true) {}`, { signal: controller.signal, host, limits: { cpuMs: 120_000, wallMs: 120_000 } });
+    await entered;
+    controller.abort();
     expect(await pending).toMatchObject({ ok: false, failure: { type: 'aborted' } });
     await expectPoolServes();
   });
@@ -157,15 +176,19 @@ describe('sandbox limits', () => {
   it('queues runs beyond the pool size and lets a queued run be aborted', async () => {
     const small = createSandbox({ size: 1 });
     try {
+      const firstBody = `await nango.get({ endpoint: '/held' }); return 'first';`;
       // Bundled first, so that the runs reach the pool in this order.
-      for (const body of [`await new Promise((r) => setTimeout(r, 300)); return 'first';`, `return 'second';`, `return 'third';`]) await bundleOnce(actionSource(body));
-      const first = run(`await new Promise((r) => setTimeout(r, 300)); return 'first';`, { on: small });
+      for (const body of [firstBody, `return 'second';`, `return 'third';`]) await bundleOnce(actionSource(body));
+      // The first run holds the only isolate until the test lets its host call answer.
+      const { host, entered, release } = heldHost();
+      const first = run(firstBody, { on: small, host });
+      await entered;
       const second = run(`return 'second';`, { on: small });
       const controller = new AbortController();
       const third = run(`return 'third';`, { on: small, signal: controller.signal });
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      expect(small.stats()).toMatchObject({ busy: 1, queued: 2 });
+      await expect.poll(() => small.stats(), { timeout: 20_000 }).toMatchObject({ busy: 1, queued: 2 });
       controller.abort();
+      release();
       expect(await third).toMatchObject({ ok: false, failure: { type: 'aborted' } });
       expect(await first).toMatchObject({ ok: true, output: 'first' });
       expect(await second).toMatchObject({ ok: true, output: 'second' });
@@ -176,9 +199,12 @@ describe('sandbox limits', () => {
 
   it('ends running runs as aborted on close and refuses new ones', async () => {
     const closing = createSandbox({ size: 1 });
-    const running = run(`await new Promise((r) => setTimeout(r, 10000));`, { on: closing });
+    const { host, entered } = heldHost();
+    const running = run(`await nango.get({ endpoint: '/never' });`, { on: closing, host, limits: { wallMs: 120_000 } });
+    // One run under way (its host call never answers), the other waiting for the isolate.
+    await entered;
     const queued = run(`return 1;`, { on: closing });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await expect.poll(() => closing.stats(), { timeout: 20_000 }).toMatchObject({ busy: 1, queued: 1 });
     await closing.close();
     expect(await running).toMatchObject({ ok: false, failure: { type: 'aborted' } });
     await expect(queued).rejects.toBeInstanceOf(SandboxClosedError);
@@ -295,7 +321,9 @@ describe('sandbox limits: host services', () => {
 });
 
 describe('sandbox over many runs', () => {
-  it('keeps heaps bounded over 1,200 runs and answers a no-op run in a few milliseconds', async () => {
+  // How fast a no-op run answers is a benchmark's figure, not this test's: bench:actions measures
+  // a no-op action end to end (its p50 and p99 after warm-up and thousands of runs).
+  it('keeps heaps bounded over 1,400 runs', async () => {
     const pool = createSandbox({ size: 2 });
     try {
       // Each run builds ~0.5 MB and keeps it reachable from its context (a global closure): a
@@ -309,26 +337,18 @@ describe('sandbox over many runs', () => {
         for (const outcome of outcomes) expect(outcome).toMatchObject({ ok: true, output: 5000 });
         peakHeapBytes = Math.max(peakHeapBytes, pool.stats().heapUsedBytes);
       }
-      const durations: number[] = [];
       for (let index = 0; index < 200; index++) {
-        const started = performance.now();
         const outcome = await pool.run({ ...request, bundle: noop });
-        durations.push(performance.now() - started);
         expect(outcome.ok).toBe(true);
       }
-      durations.sort((a, b) => a - b);
       const stats = pool.stats();
-      const median = durations[100] as number;
-      console.log(
-        `sandbox: 1,200 runs on 2 isolates → heap peak ${(peakHeapBytes / 1048576).toFixed(1)} MB (garbage included), recycled ${stats.recycled}; no-op median ${median.toFixed(2)} ms, p99 ${(durations[198] as number).toFixed(2)} ms`,
-      );
+      console.log(`sandbox: 1,400 runs on 2 isolates → heap peak ${(peakHeapBytes / 1048576).toFixed(1)} MB (garbage included), recycled ${stats.recycled}`);
       // 1,400 runs over 2 isolates: 2 replacements for the run count (every 500), and at most one
       // more if garbage happens to be read near the limit. A context outliving its run (0.5 MB
       // each here) fills an isolate every ~230 runs: out-of-memory failures above, or 5+ replacements.
       expect(stats.runs).toBe(1400);
       expect(stats.recycled).toBeLessThanOrEqual(3);
       expect(peakHeapBytes).toBeGreaterThan(0);
-      expect(median).toBeLessThan(20);
     } finally {
       await pool.close();
     }

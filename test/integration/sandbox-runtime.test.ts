@@ -234,7 +234,6 @@ describe('sandbox runtime: web globals', () => {
   it('waits the delay it was given (≥ 50 ms for 50)', async () => {
     const output = await evaluate(`const start = Date.now(); await new Promise((r) => setTimeout(r, 50)); return Date.now() - start;`);
     expect(output).toBeGreaterThanOrEqual(49);
-    expect(output).toBeLessThan(1000);
   });
 
   it('routes console to the log callback with the right levels, objects as JSON', async () => {

@@ -31,9 +31,8 @@ function thirdPartyCatalog(extra: Record<string, unknown>): string {
 }
 
 describe("provider catalog: Nango's providers.yaml", () => {
-  const startedMs = performance.now();
+  // How long this takes is measured by bench:footprint (`start.catalog`), not asserted here.
   const { catalog, warnings } = load(NANGO_PROVIDERS);
-  const loadMs = performance.now() - startedMs;
 
   it('loads, with every entry Patchbay cannot use counted in one warning', () => {
     expect(warnings).toHaveLength(1);
@@ -45,11 +44,6 @@ describe("provider catalog: Nango's providers.yaml", () => {
     expect(warning?.message).toContain(`skipped ${skipped.length} of ${warning?.details.entries} entries`);
     expect(warning?.details.authModes).toMatchObject({ MCP_OAUTH2_GENERIC: 2 });
     expect(catalog.keys().length).toBeGreaterThan(900);
-  });
-
-  it('loads in well under the 2 s start-up budget', () => {
-    // ~150 ms parse + ~80 ms validation when the machine is idle; the margin is for a busy CI.
-    expect(loadMs).toBeLessThan(2000);
   });
 
   it.each([
