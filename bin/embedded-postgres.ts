@@ -150,13 +150,13 @@ async function initialise(dir: string, password: string, initdbBin: string, owne
  * - max_connections 100: `patchbay start` opens at most ~45 (two threads, each a pool of 10, a
  *   bookkeeping pool of 10 and a LISTEN connection), leaving room for psql and a `patchbay
  *   runner`; each slot reserves shared memory whether used or not.
- * - shared_buffers 32MB: the working set (connections, runs, recent logs) fits; logs written in
+ * - shared_buffers 16MB: the working set (connections, runs, recent logs) fits; logs written in
  *   bulk pass through the OS cache either way. 128 MB (the default) is touched by every backend.
  * - io_method sync: PostgreSQL 18's default runs 3 I/O worker processes for asynchronous reads,
  *   which help large scans on fast disks, not this workload.
  * - max_logical_replication_workers 0: no logical replication launcher process.
  */
-const SMALL_FOOTPRINT = ['max_connections=100', 'shared_buffers=32MB', 'io_method=sync', 'max_logical_replication_workers=0'].flatMap((setting) => ['-c', setting]);
+const SMALL_FOOTPRINT = ['max_connections=100', 'shared_buffers=16MB', 'io_method=sync', 'max_logical_replication_workers=0'].flatMap((setting) => ['-c', setting]);
 
 /** sun_path in struct sockaddr_un is 108 bytes, NUL included. */
 const MAX_SOCKET_PATH = 107;
