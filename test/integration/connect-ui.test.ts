@@ -200,8 +200,9 @@ describe('connect UI in a customer app (Connect API answered by a fake)', () => 
     const api = await fakeConnectApi(context, patchbay.url);
     await openConnectUI(page, { patchbayUrl: patchbay.url, sessionToken: TOKEN });
     await frame.getByRole('heading', { name: 'Connect an account' }).waitFor();
+    // The heading comes first; the list follows once the session's integrations have arrived.
     const list = frame.getByRole('list');
-    expect(await list.getByRole('button').count()).toBe(2);
+    await expect.poll(() => list.getByRole('button').count()).toBe(2);
     expect(await list.getByRole('button', { name: 'Acme CRM', exact: true }).count()).toBe(1);
     expect(await list.getByRole('button', { name: 'GitHub', exact: true }).count()).toBe(1);
     expect(await frame.getByRole('button', { name: 'Jira' }).count()).toBe(0);
