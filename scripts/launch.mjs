@@ -20,11 +20,16 @@ const TRIM_CHECK_MS = 1000;
 /** Event loop utilization under which a check interval counts as idle. */
 const TRIM_IDLE_UTILIZATION = 0.05;
 /**
- * Consecutive idle checks before collecting: V8 shrinks the young generation only when little was
- * allocated over the last ~5 s of its allocation record (which runs from one collection to the
- * next), so a collection sooner after a busy spell would not.
+ * Consecutive idle checks before collecting. V8 shrinks the young generation only when little was
+ * allocated over the last ~5 s of its allocation record, which runs from one collection to the next,
+ * and grows it when much of it survives. Collected 5 s into the idle spell after a start, it grew
+ * (16 → 32 MB: the start's last allocations, up to a young generation's worth since its last
+ * scavenge, still counted and survived); the retry 5.5 s later shrank it, ~12 s after the start.
+ * So the first idle check scavenges (a few ms: the start's survivors move out, a quiet record
+ * begins) and the full collection comes 6 s after it, when it shrinks at the first try (measured:
+ * 16 → 1 MB ~8 s after the start).
  */
-const TRIM_IDLE_CHECKS = 5;
+const TRIM_IDLE_CHECKS = 7;
 /** A young generation up to this size is left alone (V8 starts at 1 MB and grows it under load). */
 const TRIM_YOUNG_BYTES = 8 * 1024 * 1024;
 /** After a collection that did not shrink it, the next may try this much later (then idle since). */
@@ -53,6 +58,7 @@ function trimWhenIdle() {
     const idle = performance.eventLoopUtilization(now, last).utilization < TRIM_IDLE_UTILIZATION;
     last = now;
     idleChecks = idle ? idleChecks + 1 : 0;
+    if (idleChecks === 1 && youngBytes() > TRIM_YOUNG_BYTES && performance.now() >= notBefore) collect({ type: 'minor' });
     if (idleChecks < TRIM_IDLE_CHECKS || youngBytes() <= TRIM_YOUNG_BYTES || performance.now() < notBefore) return;
     idleChecks = 0;
     collect({ type: 'major' });
@@ -70,4 +76,5 @@ try {
   process.exit(1);
 }
 trimWhenIdle();
-await import(pathToFileURL(path.join(root, 'dist', 'bin', 'patchbay.js')).href);
+// The bundle of `patchbay start` (scripts/dist.mjs), whatever the command: one file set, less memory.
+await import(pathToFileURL(path.join(root, 'dist', 'start', 'patchbay.js')).href);
