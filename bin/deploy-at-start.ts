@@ -1,7 +1,8 @@
 // `patchbay start` deploys its functions folder before serving. Unchanged since the last start
 // (same files, same Patchbay, nobody deployed since: runner/build-cache.ts), that costs a hash of
 // the folder and one query; otherwise the folder is built (esbuild, the type check thread, one
-// isolate reading definitions) and deployed, and building's resources are let go at once.
+// isolate reading definitions) and deployed, and building's resources are let go at once. The
+// build starts with the process, beside the database's start (beginDeployAtStart).
 // Never strict: a function that does not build keeps its deployed version and the others serve.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -9,60 +10,110 @@ import type pino from 'pino';
 import { deployFunctions } from '../server/functions/deploy.js';
 import type { Store } from '../server/store/index.js';
 import { fingerprintFunctions, isUnchangedSince, readBuildCache, toDeployedState, writeBuildCache, type DeployedState } from '../runner/build-cache.js';
-import { createSandbox, type Sandbox } from '../runner/sandbox/index.js';
+import { createSandbox } from '../runner/sandbox/index.js';
+import type { Deployment } from '../runner/deploy.js';
 
 /** In the data directory, beside secrets.json. */
 export const BUILD_CACHE_FILE = 'functions-build.json';
 
-export interface StartDeployDeps {
+export interface StartBuildDeps {
   functionsDir: string;
   dataDir: string;
   typecheck: boolean;
+  logger: pino.Logger;
+}
+
+export interface StartDeployDeps {
   store: Store;
   /** Tells every process the deployed set changed. */
   deployed: () => void;
-  logger: pino.Logger;
-  /** This thread's sandbox when the runner runs here; else one isolate is made and closed. */
-  sandbox: Sandbox | undefined;
 }
 
 export type StartDeployOutcome = 'unchanged' | 'deployed';
 
-export async function deployAtStart(deps: StartDeployDeps): Promise<StartDeployOutcome> {
-  const { store, logger } = deps;
-  const cacheFile = path.join(deps.dataDir, BUILD_CACHE_FILE);
-  const fingerprint = await fingerprintFunctions(deps.functionsDir, { typecheck: deps.typecheck });
-  const cached = await readBuildCache(cacheFile, fingerprint);
-  const current = async (): Promise<DeployedState> => toDeployedState(await store.functions.list(), await store.functions.failures());
-  if (cached !== undefined && isUnchangedSince(cached, await current())) {
-    logger.info({ dir: deps.functionsDir, functions: cached.state.functions.length }, 'functions unchanged since the last start: nothing to build');
-    await reportFailures(logger, cached.state.failures);
-    return 'unchanged';
-  }
+export interface StartDeploy {
+  /** Once the database is up: deploys what was built, or finds nothing to deploy. */
+  finish(deps: StartDeployDeps): Promise<StartDeployOutcome>;
+  /** The start failed before `finish`: lets a build under way end and gives its resources back. */
+  cancel(): Promise<void>;
+}
 
+interface Build {
+  deployment: Promise<Deployment>;
+  /** Closes the isolate that read the definitions and stops esbuild and the type check thread. */
+  release(): Promise<void>;
+}
+
+/**
+ * Starts before the database does. Without a build cache matching the folder (a first start, a
+ * changed file, another Patchbay) the folder is built whatever the database holds, so the build
+ * (the type check is most of a cold start's CPU) runs beside initdb, PostgreSQL's start and the
+ * migrations rather than after them. With a matching cache, `finish` asks the database whether
+ * anyone deployed since, and only then builds.
+ */
+export function beginDeployAtStart(deps: StartBuildDeps): StartDeploy {
+  const { logger } = deps;
+  const cacheFile = path.join(deps.dataDir, BUILD_CACHE_FILE);
+  const checked = (async () => {
+    const fingerprint = await fingerprintFunctions(deps.functionsDir, { typecheck: deps.typecheck });
+    return { fingerprint, cached: await readBuildCache(cacheFile, fingerprint) };
+  })();
+  let build: Promise<Build> | undefined;
+  const startBuild = () => (build ??= buildFolder(deps));
+  // Started here, awaited by `finish` or `cancel`: a failure meanwhile is not unhandled.
+  const early = checked.then(({ cached }) => (cached === undefined ? startBuild() : undefined));
+  early.catch(() => undefined);
+
+  return {
+    async finish({ store, deployed }) {
+      const { fingerprint, cached } = await checked;
+      const current = async (): Promise<DeployedState> => toDeployedState(await store.functions.list(), await store.functions.failures());
+      if (cached !== undefined && isUnchangedSince(cached, await current())) {
+        logger.info({ dir: deps.functionsDir, functions: cached.state.functions.length }, 'functions unchanged since the last start: nothing to build');
+        await reportFailures(logger, cached.state.failures);
+        return 'unchanged';
+      }
+      const { deployment, release } = await startBuild();
+      try {
+        const { inputs, failures } = await deployment;
+        const changes = await deployFunctions({ store, deployed }, inputs, failures);
+        logger.info({ dir: deps.functionsDir, ...changes }, `deployed ${inputs.length} functions`);
+        await reportFailures(logger, failures);
+        // With DATABASE_URL and keys from the environment there may be no data directory: no cache then.
+        if (existsSync(deps.dataDir)) {
+          await writeBuildCache(cacheFile, fingerprint, await current()).catch((error: unknown) =>
+            logger.warn({ err: error, file: cacheFile }, 'the functions build cache could not be written; the next start builds again'),
+          );
+        }
+      } finally {
+        await release();
+      }
+      return 'deployed';
+    },
+    async cancel() {
+      await early.catch(() => undefined);
+      const started = await build?.catch(() => undefined);
+      if (started === undefined) return;
+      await started.deployment.catch(() => undefined);
+      await started.release();
+    },
+  };
+}
+
+async function buildFolder(deps: StartBuildDeps): Promise<Build> {
   // Loaded only when there is something to build: a start with nothing to build (and the runner
   // thread, which builds nothing) never loads esbuild.
   const [{ buildDeployment }, { releaseBuildResources }] = await Promise.all([import('../runner/deploy.js'), import('../runner/bundle.js')]);
-  const inspector = deps.sandbox ?? createSandbox({ size: 1 });
-  try {
-    const { inputs, failures } = await buildDeployment(deps.functionsDir, inspector, {
-      typecheck: deps.typecheck,
-      onWarning: (message) => logger.warn(message),
-    });
-    const changes = await deployFunctions({ store, deployed: deps.deployed }, inputs, failures);
-    logger.info({ dir: deps.functionsDir, ...changes }, `deployed ${inputs.length} functions`);
-    await reportFailures(logger, failures);
-    // With DATABASE_URL and keys from the environment there may be no data directory: no cache then.
-    if (existsSync(deps.dataDir)) {
-      await writeBuildCache(cacheFile, fingerprint, await current()).catch((error: unknown) =>
-        logger.warn({ err: error, file: cacheFile }, 'the functions build cache could not be written; the next start builds again'),
-      );
-    }
-  } finally {
-    if (inspector !== deps.sandbox) await inspector.close();
-    await releaseBuildResources();
-  }
-  return 'deployed';
+  const inspector = createSandbox({ size: 1 });
+  const deployment = buildDeployment(deps.functionsDir, inspector, { typecheck: deps.typecheck, onWarning: (message) => deps.logger.warn(message) });
+  deployment.catch(() => undefined);
+  return {
+    deployment,
+    release: async () => {
+      await inspector.close();
+      await releaseBuildResources();
+    },
+  };
 }
 
 async function reportFailures(logger: pino.Logger, failures: DeployedState['failures']): Promise<void> {

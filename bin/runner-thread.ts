@@ -10,7 +10,7 @@ import type pino from 'pino';
 import type { Config } from '../server/config.js';
 import type { MetricsSnapshot } from '../server/metrics/index.js';
 import { createRunSlots, type DirectRunner, type FinishedRun, type RunSlots } from '../server/queue/index.js';
-import type { ClaimedRun } from '../server/store/index.js';
+import type { ClaimedRun, ListeningNotifications } from '../server/store/index.js';
 import type { SystemOptions } from './system.js';
 
 /** What the thread is started with (workerData): a structured copy, secrets included, never logged. */
@@ -29,9 +29,18 @@ export type RunnerThreadMessage =
   | { type: 'failed'; message: string }
   | { type: 'metrics'; id: number; snapshot: MetricsSnapshot }
   /** A run handed over by `run` finished, its result stored. */
-  | { type: 'finished'; run: FinishedRun };
+  | { type: 'finished'; run: FinishedRun }
+  /** The thread listens to `channel`: relay its notifications (`notification`, `reconnected`). */
+  | { type: 'listen'; channel: string };
 /** Process → thread. */
-export type RunnerThreadCommand = { type: 'stop' } | { type: 'metrics'; id: number } | { type: 'run'; run: ClaimedRun; startBy: number };
+export type RunnerThreadCommand =
+  | { type: 'stop' }
+  | { type: 'metrics'; id: number }
+  | { type: 'run'; run: ClaimedRun; startBy: number }
+  /** Heard on a channel the thread listens to, as sent (the thread skips its own). */
+  | { type: 'notification'; channel: string; payload: string }
+  /** The process's LISTEN connection came back: what was sent meanwhile is lost. */
+  | { type: 'reconnected' };
 
 export interface RunnerThread extends DirectRunner {
   /** The current thread's runner id (hostname:pid:random), as in the runs it claims. */
@@ -50,6 +59,11 @@ export interface RunnerThread extends DirectRunner {
 
 export interface RunnerThreadOptions {
   data: Omit<RunnerThreadData, 'slots'>;
+  /**
+   * The process's notifications: the thread opens no LISTEN connection (one PostgreSQL backend
+   * fewer), it hears through this one's.
+   */
+  notifications: ListeningNotifications;
   /** A run handed to the thread (`take`) finished: answer the request waiting for it. */
   onRunFinished?: (run: FinishedRun) => void;
   logger: pino.Logger;
@@ -99,10 +113,25 @@ interface Started {
 }
 
 /** One thread's life: resolves once it reported `started`, rejects if it failed or died first. */
-function startOnce(entry: URL, settings: Omit<RunnerThreadData, 'slots'>): Promise<Started> {
+function startOnce(entry: URL, settings: Omit<RunnerThreadData, 'slots'>, notifications: ListeningNotifications, logger: pino.Logger): Promise<Started> {
   const slots = createRunSlots(settings.config.runnerConcurrency);
   const data: RunnerThreadData = { ...settings, slots: slots.buffer };
   const thread = spawnThread(entry, data);
+  // From the thread's first `listen` (while it starts) to its exit, whichever way it ends.
+  const relay = notifications.relay({
+    received: (channel, payload) => thread.postMessage({ type: 'notification', channel, payload } satisfies RunnerThreadCommand),
+    reconnected: () => thread.postMessage({ type: 'reconnected' } satisfies RunnerThreadCommand),
+  });
+  thread.on('message', (message: RunnerThreadMessage) => {
+    if (message.type !== 'listen') return;
+    // A bad channel name from the thread costs the thread its notifications, not the process.
+    try {
+      relay.listen(message.channel);
+    } catch (error) {
+      logger.error({ err: error }, 'the runner thread asked for a notification channel that cannot be listened to');
+    }
+  });
+  thread.once('exit', () => relay.close());
   return new Promise((resolve, reject) => {
     const deadline = setTimeout(() => fail(`it did not start within ${START_TIMEOUT_MS} ms`), START_TIMEOUT_MS);
     deadline.unref();
@@ -136,10 +165,10 @@ function startOnce(entry: URL, settings: Omit<RunnerThreadData, 'slots'>): Promi
 
 export async function startRunnerThread(options: RunnerThreadOptions): Promise<RunnerThread> {
   const entry = options.entry ?? new URL(`./runner-thread-entry${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
-  const { logger, data } = options;
+  const { logger, data, notifications } = options;
   const firstDelayMs = options.restartDelayMs ?? RESTART_DELAY_MS;
 
-  let current = await startOnce(entry, data);
+  let current = await startOnce(entry, data, notifications, logger);
   let startedAt = performance.now();
   let restarts = 0;
   let delayMs = firstDelayMs;
@@ -157,7 +186,7 @@ export async function startRunnerThread(options: RunnerThreadOptions): Promise<R
   const restartIn = (wait: number) => {
     restartTimer = setTimeout(() => {
       restartTimer = undefined;
-      restarting = startOnce(entry, data).then(
+      restarting = startOnce(entry, data, notifications, logger).then(
         async (started) => {
           if (stopping !== undefined) {
             await started.thread.terminate();

@@ -21,7 +21,7 @@ import { createJobQueue, createRunSlots, createWake, RUNNER_LOST, startReaper, s
 import { pacePrefixOf } from '../server/proxy/pacer.js';
 import { createChangeFeed } from '../server/store/change-feed.js';
 import { createProviderCache } from '../server/store/provider-cache.js';
-import { createDatabaseProbe, createNotifications, createPool, createStore, migrate, type Pool, type Store } from '../server/store/index.js';
+import { createDatabaseProbe, createNotifications, createPool, createStore, migrate, type ListeningNotifications, type Notifications, type Pool, type Store } from '../server/store/index.js';
 import { createWebhookSender } from '../server/webhooks/index.js';
 import { createConnectFlows } from '../server/connect/flows.js';
 import { createWsHub } from '../server/connect/ws-hub.js';
@@ -30,7 +30,7 @@ import { createWorker, type Worker } from '../runner/worker.js';
 import { createDryRunner } from '../runner/dryrun.js';
 import type { OperationDeps } from '../runner/operations.js';
 import { loadDataDirSecrets, recordServerAddress } from './data-dir.js';
-import { deployAtStart } from './deploy-at-start.js';
+import { beginDeployAtStart } from './deploy-at-start.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded-postgres.js';
 import type { RestartPolicy } from './restart-policy.js';
 import { startRunnerThread, type RunnerThread } from './runner-thread.js';
@@ -92,6 +92,11 @@ export interface SystemOptions {
    * with the server thread, which hands it waited-for actions, and where their results go.
    */
   handedRuns?: { slots: SharedArrayBuffer; finished: (run: FinishedRun) => void };
+  /**
+   * The runner thread of `patchbay start`: makes its notifications, relayed from the server
+   * thread's LISTEN connection (createRelayedNotifications), instead of a LISTEN connection.
+   */
+  relayedNotifications?: (pool: Pool, logger: pino.Logger) => Notifications;
 }
 
 /** http://localhost:<port> when listening on every interface (what a browser on this machine types), else the address itself. */
@@ -111,6 +116,12 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
     for (const stop of stack.splice(0).reverse()) await stop().catch((error) => logger.error({ err: error }, 'stop failed'));
   };
 
+  // Started before the database: a folder that must be built builds beside its start.
+  const startDeploy =
+    options.deployFunctions === true && existsSync(config.functionsDir)
+      ? beginDeployAtStart({ functionsDir: config.functionsDir, dataDir: config.dataDir, typecheck: config.typecheckFunctions, logger })
+      : undefined;
+  let cancelDeploy = startDeploy === undefined ? undefined : () => startDeploy.cancel();
   try {
     const database = await openDatabase(config, options, logger, stack);
     const core = await startCore(config, options, logger, database, stack);
@@ -126,8 +137,11 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
       sandbox = created;
       stack.push(() => created.close());
     }
-    if (options.deployFunctions === true && existsSync(config.functionsDir)) {
-      await deployAtStart({ functionsDir: config.functionsDir, dataDir: config.dataDir, typecheck: config.typecheckFunctions, store, deployed, logger, sandbox });
+    if (startDeploy !== undefined) {
+      const finishing = startDeploy.finish({ store, deployed });
+      // Given back by `finish` itself; a start failing before it lets the build end instead.
+      cancelDeploy = undefined;
+      await finishing;
     }
 
     // The runner starts before the HTTP server, so it stops after it: requests in flight at
@@ -137,8 +151,11 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
     let runnerThread: RunnerThread | undefined;
     let runnerThreadStarting: Promise<RunnerThread> | undefined;
     if (runnerThreadAsked) {
+      const { listening } = core;
+      if (listening === undefined) throw new Error('a runner thread starts no runner thread');
       const starting = startRunnerThread({
         logger,
+        notifications: listening,
         data: {
           config: { ...config, databaseUrl: database.url, secretKey: database.secretKey, encryptionKey: database.encryptionKey },
           proxyTuning: options.proxyTuning,
@@ -193,6 +210,7 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
       stop: stopAll,
     };
   } catch (error) {
+    await cancelDeploy?.();
     await stopAll();
     throw error;
   }
@@ -271,7 +289,9 @@ type Core = Awaited<ReturnType<typeof startCore>>;
  */
 async function startCore(config: Config, options: SystemOptions, logger: pino.Logger, database: Database, stack: Stops) {
   const { pool, store, catalog, bookkeepingPool } = database;
-  const notifications = createNotifications(pool, database.url, logger);
+  // The process's LISTEN connection, unless this is a runner thread hearing through its process's.
+  let listening: ListeningNotifications | undefined;
+  const notifications = options.relayedNotifications?.(pool, logger) ?? (listening = createNotifications(pool, database.url, logger));
   const feed = createChangeFeed(notifications);
   const functions = createFunctionRegistry(store);
   const wake = createWake(notifications, store.runs);
@@ -377,7 +397,7 @@ async function startCore(config: Config, options: SystemOptions, logger: pino.Lo
     functions.invalidate();
     scheduler.changed();
   });
-  return { store, catalog, notifications, feed, functions, wake, queue, scheduler, metrics, logs, webhooks, dispatcher, credentials, engine, providers };
+  return { store, catalog, notifications, listening, feed, functions, wake, queue, scheduler, metrics, logs, webhooks, dispatcher, credentials, engine, providers };
 }
 
 /** The runner on this thread: its worker, the dry runner, and a runner process's own /metrics. */

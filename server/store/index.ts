@@ -92,4 +92,5 @@ export type { ClaimedDryRun, DryRunStore, NewDryRun } from './dry-runs.js';
 export type { LockKey, LockStore } from './locks.js';
 export type { DueSync, Schedule, ScheduleFilter, ScheduleKey, ScheduleStore } from './schedules.js';
 export type { LeasedWebhookDelivery, NewWebhookDelivery, RunFacts, WebhookKind, WebhookStore } from './webhooks.js';
-export { createNotifications, type Notifications } from './notifications.js';
+export { createNotifications, createRelayedNotifications } from './notifications.js';
+export type { ListeningNotifications, Notifications, RelayedNotifications } from './notifications.js';

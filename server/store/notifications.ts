@@ -1,6 +1,8 @@
 // One LISTEN connection per process, shared by every channel (change feed, job wake-ups, run
-// results). Notifications are hints: after a reconnect, `onReconnect` listeners re-check state,
-// because whatever was sent while the connection was down is gone.
+// results) and by the process's runner thread (`patchbay start`), whose notifications the
+// connection relays over the thread's message port (`relay`, createRelayedNotifications): an idle
+// PostgreSQL backend is a few MB. Notifications are hints: after a reconnect, `onReconnect`
+// listeners re-check state, because whatever was sent while the connection was down is gone.
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { FastifyBaseLogger } from 'fastify';
@@ -42,21 +44,47 @@ export interface Notifications {
   stop(): Promise<void>;
 }
 
-export function createNotifications(pool: Pool, connectionString: string, logger: FastifyBaseLogger, options: NotificationsOptions = {}): Notifications {
-  const heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
-  const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS;
+/** Where a relay delivers: the notifications of another thread (createRelayedNotifications). */
+export interface NotificationTarget {
+  /** A notification on one of the target's channels, as sent: its origin prefix included. */
+  received(channel: string, raw: string): void;
+  /** The LISTEN connection came back: what was sent meanwhile is lost. */
+  reconnected(): void;
+}
+
+/** One target's share of a LISTEN connection. */
+export interface NotificationRelay {
+  /** Forwards `channel` to the target from now on, LISTENing to it if nothing here did yet. */
+  listen(channel: string): void;
+  /** Forwards nothing more (the target's thread is gone). */
+  close(): void;
+}
+
+/** The notifications of a process: they hold its LISTEN connection. */
+export interface ListeningNotifications extends Notifications {
+  /**
+   * Lets another thread's notifications hear through this LISTEN connection: the target gets
+   * every notification on the channels it asks for as sent, before this side skips its own
+   * (the target has an origin of its own and skips only its own), and every reconnect.
+   */
+  relay(target: NotificationTarget): NotificationRelay;
+}
+
+/** Notifications without a LISTEN connection: fed by a relay of another thread's. */
+export interface RelayedNotifications extends Notifications, NotificationTarget {}
+
+const checkChannel = (channel: string) => {
+  // Channel names go into LISTEN statements as they are.
+  if (!/^[a-z_]+$/.test(channel)) throw new Error(`bad channel name ${channel}`);
+};
+
+/** What every Notifications does, wherever its notifications come from: handlers, origin, sending. */
+function createDelivery(pool: Pool, logger: FastifyBaseLogger) {
   const handlers = new Map<string, ((payload: string) => void)[]>();
   const reconnectHandlers: (() => void)[] = [];
   // Our own notifications come back through LISTEN; the origin prefix lets us skip them.
   const origin = randomUUID();
   const prefix = `${origin}|`;
-  /** The LISTEN client in use, and how to give it up (once) for a new one. */
-  let current: { client: pg.Client; lose: (error: unknown) => void } | undefined;
-  let heartbeat: NodeJS.Timeout | undefined;
-  let started: Promise<void> | undefined;
-  let stopped = false;
-  let retry: NodeJS.Timeout | undefined;
-  const listening = createOutageLog(logger, 'listening for notifications');
   const sending = createOutageLog(logger, 'sending notifications');
 
   const deliverLocal = (channel: string, payload: string) => {
@@ -65,6 +93,74 @@ export function createNotifications(pool: Pool, connectionString: string, logger
         handler(payload);
       } catch (error) {
         logger.error({ err: error, channel }, 'notification handler failed');
+      }
+    }
+  };
+
+  return {
+    handlers,
+    /** Adds a handler; true when the channel is new, to be listened to. */
+    add(channel: string, handler: (payload: string) => void): boolean {
+      checkChannel(channel);
+      const list = handlers.get(channel);
+      if (list !== undefined) {
+        list.push(handler);
+        return false;
+      }
+      handlers.set(channel, [handler]);
+      return true;
+    },
+    /** A notification as sent: delivered unless it is our own. */
+    received(channel: string, raw: string) {
+      const bar = raw.indexOf('|');
+      if (bar < 0 || raw.startsWith(prefix)) return;
+      deliverLocal(channel, raw.slice(bar + 1));
+    },
+    reconnected() {
+      for (const handler of reconnectHandlers) handler();
+    },
+    onReconnect(handler: () => void) {
+      reconnectHandlers.push(handler);
+    },
+    notify(channel: string, payload: string, options = { local: true }) {
+      if (options.local) deliverLocal(channel, payload);
+      pool.query('SELECT pg_notify($1, $2)', [channel, prefix + payload]).then(
+        () => sending.succeeded(),
+        (error: unknown) => sending.failed(error, { channel }),
+      );
+    },
+    raw(channel: string, payload: string) {
+      return { channel, payload: prefix + payload, deliverLocally: () => deliverLocal(channel, payload) };
+    },
+  };
+}
+
+export function createNotifications(pool: Pool, connectionString: string, logger: FastifyBaseLogger, options: NotificationsOptions = {}): ListeningNotifications {
+  const heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
+  const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS;
+  const delivery = createDelivery(pool, logger);
+  const relays = new Set<{ target: NotificationTarget; channels: Set<string> }>();
+  /** The LISTEN client in use, and how to give it up (once) for a new one. */
+  let current: { client: pg.Client; lose: (error: unknown) => void } | undefined;
+  let heartbeat: NodeJS.Timeout | undefined;
+  let started: Promise<void> | undefined;
+  let stopped = false;
+  let retry: NodeJS.Timeout | undefined;
+  const listening = createOutageLog(logger, 'listening for notifications');
+
+  const channels = () => new Set([...delivery.handlers.keys(), ...[...relays].flatMap((relay) => [...relay.channels])]);
+  // A channel added after start is listened to at once.
+  const listenNow = (channel: string) => {
+    if (current !== undefined) void current.client.query(`LISTEN "${channel}"`).catch(() => undefined);
+  };
+  // Before our own are skipped: a relay's target has an origin of its own.
+  const forward = (channel: string, raw: string) => {
+    for (const { target, channels: forwarded } of relays) {
+      if (!forwarded.has(channel)) continue;
+      try {
+        target.received(channel, raw);
+      } catch (error) {
+        logger.error({ err: error, channel }, 'relaying a notification failed');
       }
     }
   };
@@ -90,14 +186,13 @@ export function createNotifications(pool: Pool, connectionString: string, logger
     };
     next.on('notification', (message) => {
       const raw = message.payload ?? '';
-      const bar = raw.indexOf('|');
-      if (bar < 0 || raw.startsWith(prefix)) return;
-      deliverLocal(message.channel, raw.slice(bar + 1));
+      forward(message.channel, raw);
+      delivery.received(message.channel, raw);
     });
     next.on('error', lose);
     try {
       await next.connect();
-      for (const channel of handlers.keys()) await next.query(`LISTEN "${channel}"`);
+      for (const channel of channels()) await next.query(`LISTEN "${channel}"`);
     } catch (error) {
       lost = true; // given up here: the caller tries again with a new client
       close();
@@ -128,7 +223,8 @@ export function createNotifications(pool: Pool, connectionString: string, logger
       connect()
         .then(() => {
           listening.succeeded();
-          for (const handler of reconnectHandlers) handler();
+          delivery.reconnected();
+          for (const { target } of relays) target.reconnected();
         })
         .catch((error: unknown) => {
           listening.failed(error);
@@ -140,28 +236,29 @@ export function createNotifications(pool: Pool, connectionString: string, logger
 
   return {
     listen(channel, handler) {
-      if (!/^[a-z_]+$/.test(channel)) throw new Error(`bad channel name ${channel}`);
-      const list = handlers.get(channel);
-      if (list !== undefined) {
-        list.push(handler);
-        return;
-      }
-      handlers.set(channel, [handler]);
-      // A channel added after start is listened to at once.
-      if (current !== undefined) void current.client.query(`LISTEN "${channel}"`).catch(() => undefined);
+      const known = channels().has(channel);
+      if (delivery.add(channel, handler) && !known) listenNow(channel);
     },
-    onReconnect(handler) {
-      reconnectHandlers.push(handler);
-    },
-    notify(channel, payload, options = { local: true }) {
-      if (options.local) deliverLocal(channel, payload);
-      pool.query('SELECT pg_notify($1, $2)', [channel, prefix + payload]).then(
-        () => sending.succeeded(),
-        (error: unknown) => sending.failed(error, { channel }),
-      );
-    },
-    raw(channel, payload) {
-      return { channel, payload: prefix + payload, deliverLocally: () => deliverLocal(channel, payload) };
+    onReconnect: delivery.onReconnect,
+    notify: delivery.notify,
+    raw: delivery.raw,
+    relay(target) {
+      const relay = { target, channels: new Set<string>() };
+      relays.add(relay);
+      return {
+        listen(channel) {
+          checkChannel(channel);
+          if (relay.channels.has(channel)) return;
+          const known = channels().has(channel);
+          relay.channels.add(channel);
+          if (!known) listenNow(channel);
+        },
+        // The channel stays LISTENed to: the set of channels is fixed by the code, and the
+        // thread started next asks for the same ones.
+        close() {
+          relays.delete(relay);
+        },
+      };
     },
     start() {
       if (started === undefined) {
@@ -177,6 +274,36 @@ export function createNotifications(pool: Pool, connectionString: string, logger
       if (heartbeat !== undefined) clearInterval(heartbeat);
       await current?.client.end().catch(() => undefined);
       current = undefined;
+    },
+  };
+}
+
+/**
+ * The notifications of `patchbay start`'s runner thread: no LISTEN connection of their own.
+ * `listen` asks the thread that holds one (its `relay`) for the channel through `listenThrough`;
+ * what it hears arrives through `received` and `reconnected`. Sending and local delivery are as
+ * in createNotifications, with an origin of their own.
+ */
+export function createRelayedNotifications(pool: Pool, logger: FastifyBaseLogger, listenThrough: (channel: string) => void): RelayedNotifications {
+  const delivery = createDelivery(pool, logger);
+  // What the relay still brings while the thread stops must not reach parts already stopped.
+  let stopped = false;
+  return {
+    listen(channel, handler) {
+      if (delivery.add(channel, handler)) listenThrough(channel);
+    },
+    onReconnect: delivery.onReconnect,
+    notify: delivery.notify,
+    raw: delivery.raw,
+    received(channel, raw) {
+      if (!stopped) delivery.received(channel, raw);
+    },
+    reconnected() {
+      if (!stopped) delivery.reconnected();
+    },
+    start: () => Promise.resolve(),
+    async stop() {
+      stopped = true;
     },
   };
 }

@@ -1,6 +1,8 @@
 // A stand-in for bin/runner-thread-entry.ts in the runner thread's lifecycle tests: it speaks the
 // same messages and does what its workerData says, counting its starts in shared memory.
 import { parentPort, workerData } from 'node:worker_threads';
+import pino from 'pino';
+import { createPool, createRelayedNotifications } from '../../server/store/index.js';
 
 export interface FakeRunnerData {
   /**
@@ -12,12 +14,37 @@ export interface FakeRunnerData {
   starts: Int32Array;
   /** The run slots the process shares with the thread (RunnerThreadData.slots). */
   slots: SharedArrayBuffer;
+  /**
+   * Listens to `relay_ping` through the process's LISTEN connection, as the real entry does, and
+   * answers on `relay_pong` with `<start count>:<what happened>`: `heard:<payload>` for each
+   * payload it hears, `reconnected` on each onReconnect. The payload `send-own` makes it send
+   * `own` on `relay_ping` itself, then `sent:own` on `relay_pong`, one statement after the other.
+   */
+  relay?: { databaseUrl: string };
 }
 
 const port = parentPort;
 if (port === null) throw new Error('runs as a worker thread');
-const { behaviour, starts, slots } = workerData as FakeRunnerData;
+const { behaviour, starts, slots, relay } = workerData as FakeRunnerData;
 const count = Atomics.add(starts, 0, 1);
+
+if (relay !== undefined) {
+  // One connection: what the thread sends is committed in the order it was sent.
+  const pool = createPool({ connectionString: relay.databaseUrl, max: 1 });
+  const notifications = createRelayedNotifications(pool, pino({ level: 'silent' }), (channel) => port.postMessage({ type: 'listen', channel }));
+  const pong = (what: string) => notifications.notify('relay_pong', `${count}:${what}`, { local: false });
+  notifications.listen('relay_ping', (payload) => {
+    pong(`heard:${payload}`);
+    if (payload !== 'send-own') return;
+    notifications.notify('relay_ping', 'own');
+    pong('sent:own');
+  });
+  notifications.onReconnect(() => pong('reconnected'));
+  port.on('message', (command: { type: string; channel?: string; payload?: string }) => {
+    if (command.type === 'notification') notifications.received(command.channel ?? '', command.payload ?? '');
+    else if (command.type === 'reconnected') notifications.reconnected();
+  });
+}
 
 if (behaviour === 'fail') {
   port.postMessage({ type: 'failed', message: 'cannot connect to the database at 127.0.0.1:1/none (ECONNREFUSED)' });

@@ -7,7 +7,8 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRunnerThread, type RunnerThreadData } from '../../bin/runner-thread.js';
 import type { FinishedRun } from '../../server/queue/index.js';
-import type { ClaimedRun } from '../../server/store/index.js';
+import { createNotifications, createPool, type ClaimedRun, type ListeningNotifications, type Pool } from '../../server/store/index.js';
+import { createTestDatabase, type TestDatabase } from '../harness/database.js';
 import { writeFunctions, type FunctionsFolder } from '../harness/functions.js';
 import { addConnection, startPatchbay, type TestPatchbay } from '../harness/patchbay.js';
 import type { FakeRunnerData } from '../harness/runner-thread-fake.js';
@@ -159,8 +160,94 @@ describe('patchbay start: the runner on its own thread', () => {
   });
 });
 
+/** The backends of this test process's LISTEN connections (both threads' would be named alike). */
+const listeners = async (pool: Pool) => {
+  const { rows } = await pool.query<{ pid: number }>(
+    'SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()',
+    [`patchbay-listen ${process.pid}`],
+  );
+  return rows.map((row) => row.pid);
+};
+
+describe("patchbay start: the runner thread hears through the server thread's LISTEN connection", () => {
+  let functions: FunctionsFolder;
+  let patchbay: TestPatchbay;
+  let pool: Pool;
+
+  beforeAll(async () => {
+    functions = await writeFunctions({
+      'github/actions/answer.ts': `
+        import { createAction } from 'patchbay';
+        export default createAction({ description: 'Answers with its input', exec: async (nango, input: { n: number }) => input });`,
+    });
+    patchbay = await startPatchbay({
+      label: 'runner-thread-relay',
+      runnerThread: true,
+      functionsDir: functions.dir,
+      // The runner looks at the queue once an hour: only a notification wakes it for a run.
+      runnerTuning: { pollMs: 3_600_000 },
+    });
+    await addConnection(patchbay, { provider: 'github', providerConfigKey: 'github', connectionId: 'gh-1', accessToken: 'token-one' });
+    pool = createPool({ connectionString: patchbay.database.url, max: 1 });
+  });
+
+  afterAll(async () => {
+    await pool?.end();
+    await patchbay?.stop();
+    await functions?.remove();
+  });
+
+  it('holds one LISTEN connection for both threads', async () => {
+    expect(patchbay.system.runnerThread?.threadId).toBeGreaterThan(0);
+    expect(await listeners(pool)).toHaveLength(1);
+  });
+
+  it("runs a queued action at once: the server thread's notification woke the runner thread", async () => {
+    const res = await patchbay.request('POST', '/action/trigger', {
+      headers: { 'provider-config-key': 'github', 'connection-id': 'gh-1', 'x-async': 'true' },
+      body: { action_name: 'answer', input: { n: 7 } },
+    });
+    expect(res.status).toBe(202);
+    const answer = async () => (await patchbay.request('GET', res.json.statusUrl as string)).json;
+    await expect.poll(answer, { timeout: 30_000, interval: 200 }).toEqual({ n: 7 });
+  });
+});
+
 describe('runner thread lifecycle', () => {
   const entry = new URL('../harness/runner-thread-fake.ts', import.meta.url);
+  // The process's notifications, which relay to the threads; its heartbeat finds a frozen
+  // backend out within a few seconds.
+  const started: { database?: TestDatabase; pool?: Pool; notifications?: ListeningNotifications } = {};
+  let pool: Pool;
+  let notifications: ListeningNotifications;
+  /** What the fake threads answered on `relay_pong` (runner-thread-fake.ts), in order. */
+  const pongs: string[] = [];
+
+  beforeAll(async () => {
+    const database = await createTestDatabase('runner-thread-lifecycle');
+    pool = createPool({ connectionString: database.url, max: 2 });
+    notifications = createNotifications(pool, database.url, pino({ level: 'silent' }), { heartbeatMs: 100, heartbeatTimeoutMs: 2000 });
+    notifications.listen('relay_pong', (payload) => pongs.push(payload));
+    await notifications.start();
+    Object.assign(started, { database, pool, notifications });
+  });
+  afterAll(async () => {
+    await started.notifications?.stop();
+    await started.pool?.end();
+    await started.database?.release();
+  });
+
+  /** Pings the threads until `pong` comes back: the process LISTENs to the thread's channel once it asked. */
+  const reached = async (pong: string) => {
+    await expect.poll(() => {
+      notifications.notify('relay_ping', 'hello');
+      return pongs.includes(pong);
+    }).toBe(true);
+  };
+  const relayed = (behaviour: FakeRunnerData['behaviour']) => {
+    const made = fake(behaviour);
+    return { ...made, data: { ...made.data, relay: { databaseUrl: started.database?.url } } as unknown as RunnerThreadData };
+  };
   const capture = () => {
     const lines: { level: number; msg: string; err?: { message: string } }[] = [];
     const logger = pino(
@@ -183,7 +270,7 @@ describe('runner thread lifecycle', () => {
   it('hands runs to the thread while it takes more, and forwards their results', async () => {
     const { logger } = capture();
     const results: FinishedRun[] = [];
-    const thread = await startRunnerThread({ data: fake('echo').data, logger, entry, onRunFinished: (run) => results.push(run) });
+    const thread = await startRunnerThread({ data: fake('echo').data, logger, entry, notifications, onRunFinished: (run) => results.push(run) });
     try {
       // 2 slots (runnerConcurrency) and as many runs waiting for one: a fifth caller queues.
       const places = [thread.take(), thread.take(), thread.take(), thread.take()];
@@ -211,7 +298,7 @@ describe('runner thread lifecycle', () => {
   it('says in one error line that the thread died and why, and starts it again', async () => {
     const { lines, logger } = capture();
     const { starts, data } = fake('crash-once');
-    const thread = await startRunnerThread({ data, logger, entry, restartDelayMs: 20 });
+    const thread = await startRunnerThread({ data, logger, entry, notifications, restartDelayMs: 20 });
     try {
       expect(thread.runnerId).toBe('fake-0');
       await expect.poll(() => thread.restarts, { timeout: 10_000 }).toBe(1);
@@ -229,9 +316,71 @@ describe('runner thread lifecycle', () => {
     expect(thread.threadId).toBe(-1);
   });
 
+  it('relays to the thread what the process and other connections send, and its own back to no one', async () => {
+    pongs.length = 0;
+    const { logger } = capture();
+    const thread = await startRunnerThread({ data: relayed('echo').data, logger, entry, notifications });
+    try {
+      // The process itself LISTENs to `relay_ping` only for the thread, since it asked for it.
+      await reached('0:heard:hello');
+      await pool.query("SELECT pg_notify('relay_ping', 'another-process|from-elsewhere')");
+      await expect.poll(() => pongs).toContain('0:heard:from-elsewhere');
+
+      // The thread sends `own` on the channel it listens to: it hears it at once, then its
+      // NOTIFY comes through the process's connection (before `sent:own`) and is skipped.
+      notifications.notify('relay_ping', 'send-own');
+      await expect.poll(() => pongs).toContain('0:sent:own');
+      // Heard after whatever `own` made the thread answer, had it been heard twice.
+      notifications.notify('relay_ping', 'after');
+      await expect.poll(() => pongs).toContain('0:heard:after');
+      const answers = pongs.filter((pong) => pong !== '0:heard:hello' && pong !== '0:reconnected');
+      expect(answers).toEqual(['0:heard:from-elsewhere', '0:heard:send-own', '0:heard:own', '0:sent:own', '0:heard:after']);
+    } finally {
+      await thread.stop();
+    }
+  });
+
+  it("runs the thread's onReconnect handlers when the process's LISTEN connection came back", async () => {
+    pongs.length = 0;
+    const { logger } = capture();
+    const thread = await startRunnerThread({ data: relayed('echo').data, logger, entry, notifications });
+    try {
+      await reached('0:heard:hello');
+      const [frozen] = await listeners(pool);
+      expect(frozen).toBeTypeOf('number');
+      process.kill(frozen as number, 'SIGSTOP');
+      try {
+        // The heartbeat's timeout, then the reconnect delay.
+        await expect.poll(() => pongs, { timeout: 15_000 }).toContain('0:reconnected');
+      } finally {
+        process.kill(frozen as number, 'SIGCONT');
+      }
+      // The new connection LISTENs to the thread's channel too.
+      notifications.notify('relay_ping', 'after');
+      await expect.poll(() => pongs).toContain('0:heard:after');
+    } finally {
+      await thread.stop();
+    }
+  });
+
+  it('relays to a thread started again after one died, which asks for its channels again', async () => {
+    pongs.length = 0;
+    const { logger } = capture();
+    const thread = await startRunnerThread({ data: relayed('crash-once').data, logger, entry, notifications, restartDelayMs: 20 });
+    try {
+      await expect.poll(() => thread.restarts, { timeout: 10_000 }).toBe(1);
+      await reached('1:heard:hello');
+      notifications.notify('relay_ping', 'after');
+      await expect.poll(() => pongs).toContain('1:heard:after');
+      expect(pongs.filter((pong) => pong.startsWith('0:'))).toEqual([]);
+    } finally {
+      await thread.stop();
+    }
+  });
+
   it('fails the start with the reason the thread gave', async () => {
     const { logger } = capture();
-    await expect(startRunnerThread({ data: fake('fail').data, logger, entry })).rejects.toThrow(
+    await expect(startRunnerThread({ data: fake('fail').data, logger, entry, notifications })).rejects.toThrow(
       'the runner thread did not start: cannot connect to the database at 127.0.0.1:1/none (ECONNREFUSED)',
     );
   });

@@ -1,7 +1,8 @@
 // `patchbay start` as a user runs it: a real process, its own embedded PostgreSQL, a data dir.
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnPatchbay, waitForExit, waitForStart, type PatchbayProcess } from '../harness/process.js';
@@ -40,6 +41,25 @@ describe('patchbay start', () => {
     const listed = await request(`${second.url}/integrations`, { headers: { authorization: `Bearer ${second.secretKey}` } });
     expect(((await listed.body.json()) as { data: { unique_key: string }[] }).data.map((i) => i.unique_key)).toEqual(['kept']);
     expect(await stop(second)).toBe(0);
+  }, 120_000);
+
+  it('holds one LISTEN connection to its PostgreSQL, for the server and the runner thread', async () => {
+    const started = await waitForStart(run({ PATCHBAY_DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1' }));
+    try {
+      // The embedded PostgreSQL as a user's psql reaches it: the port is line 4 of postmaster.pid.
+      const port = (await readFile(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8')).split('\n')[3];
+      const { databasePassword } = JSON.parse(await readFile(path.join(dataDir, 'secrets.json'), 'utf8')) as { databasePassword: string };
+      const client = new pg.Client({ host: '127.0.0.1', port: Number(port), user: 'postgres', password: databasePassword, database: 'postgres' });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ name: string }>("SELECT application_name AS name FROM pg_stat_activity WHERE application_name LIKE 'patchbay-listen %'");
+        expect(rows).toEqual([{ name: `patchbay-listen ${started.child.pid}` }]);
+      } finally {
+        await client.end();
+      }
+    } finally {
+      expect(await stop(started)).toBe(0);
+    }
   }, 120_000);
 
   it('refuses an encryption key other than the one the data was sealed with', async () => {
