@@ -34,6 +34,8 @@ export interface EmbeddedOptions {
   password: string;
   /** Trade durability for speed (tests): fsync and synchronous commit off. */
   fast?: boolean;
+  /** Client connections allowed (default MAX_CONNECTIONS); the test suite's one cluster serves every test file. */
+  maxConnections?: number;
   onLog?: (line: string) => void;
   /** Told when PostgreSQL exits unexpectedly and when it is back. */
   logger?: { info(fields: object, message: string): void; warn(fields: object, message: string): void };
@@ -147,16 +149,18 @@ async function initialise(dir: string, password: string, initdbBin: string, owne
 /**
  * One Patchbay process is this cluster's only client: sized for it, not for a shared server
  * (issue 18: the whole `npm start` tree idles under 150 MB).
- * - max_connections 100: `patchbay start` opens at most ~45 (two threads, each a pool of 10, a
- *   bookkeeping pool of 10 and a LISTEN connection), leaving room for psql and a `patchbay
- *   runner`; each slot reserves shared memory whether used or not.
+ * - max_connections 50: `patchbay start` opens at most 41 (two threads, each a pool of 10 and a
+ *   bookkeeping pool of 10, and one LISTEN connection), leaving room for psql. Each slot costs
+ *   shared memory that PostgreSQL initialises at start, used or not (100 slots: 1.7 MB more, idle).
+ *   More Patchbay processes belong on a PostgreSQL of their own (DATABASE_URL).
  * - shared_buffers 16MB: the working set (connections, runs, recent logs) fits; logs written in
  *   bulk pass through the OS cache either way. 128 MB (the default) is touched by every backend.
  * - io_method sync: PostgreSQL 18's default runs 3 I/O worker processes for asynchronous reads,
  *   which help large scans on fast disks, not this workload.
  * - max_logical_replication_workers 0: no logical replication launcher process.
  */
-const SMALL_FOOTPRINT = ['max_connections=100', 'shared_buffers=16MB', 'io_method=sync', 'max_logical_replication_workers=0'].flatMap((setting) => ['-c', setting]);
+const MAX_CONNECTIONS = 50;
+const SMALL_FOOTPRINT = ['shared_buffers=16MB', 'io_method=sync', 'max_logical_replication_workers=0'].flatMap((setting) => ['-c', setting]);
 
 /** sun_path in struct sockaddr_un is 108 bytes, NUL included. */
 const MAX_SOCKET_PATH = 107;
@@ -229,7 +233,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   // A socket path has at most 107 bytes; a data directory deeper than that falls back to TCP.
   const socketDir = options.dir;
   const useSocket = Buffer.byteLength(path.join(socketDir, `.s.PGSQL.${port}`)) <= MAX_SOCKET_PATH;
-  const flags = ['-D', options.dir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${useSocket ? socketDir : ''}`, ...SMALL_FOOTPRINT];
+  const flags = ['-D', options.dir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${useSocket ? socketDir : ''}`, ...SMALL_FOOTPRINT, '-c', `max_connections=${options.maxConnections ?? MAX_CONNECTIONS}`];
   if (options.fast) flags.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
 
   // The postgres process last spawned (starting or running), and what stop() must cut short.

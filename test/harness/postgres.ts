@@ -18,7 +18,7 @@ declare module 'vitest' {
 export default async function setup(project: TestProject) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'patchbay-test-pg-'));
   await chmod(dir, 0o755); // the embedded PostgreSQL runs as user 'postgres' when we are root
-  const database = await startEmbeddedPostgres({ dir: path.join(dir, 'pg'), password: 'test', fast: true });
+  const database = await startEmbeddedPostgres({ dir: path.join(dir, 'pg'), password: 'test', fast: true, maxConnections: 100 });
   const admin = createPool({ connectionString: database.url, max: 1 });
   await admin.query(`CREATE DATABASE ${TEMPLATE_DATABASE}`);
   await admin.end();
