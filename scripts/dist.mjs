@@ -114,6 +114,32 @@ function originalUrls(root, out) {
   };
 }
 
+/**
+ * undici's index loads every part of undici: fetch, WebSocket, caches, mocks, proxy agents (0.7 MB
+ * of the bundle, kept as source text by both threads). `patchbay start` uses its Agent and
+ * buildConnector (server/proxy/egress.ts) and the request method every dispatcher has: for the
+ * bundle, `undici` imported from the server or the runner is those parts only. The CLI's commands
+ * (bin/deploy.ts, bin/dryrun.ts) keep the whole package, in chunks a start does not load.
+ */
+const UNDICI_PARTS = `
+const Dispatcher = require('undici/lib/dispatcher/dispatcher');
+Object.assign(Dispatcher.prototype, require('undici/lib/api'));
+module.exports = { Dispatcher, Agent: require('undici/lib/dispatcher/agent'), buildConnector: require('undici/lib/core/connect') };
+`;
+
+function undiciParts(root) {
+  return {
+    name: 'undici-parts',
+    setup(build) {
+      build.onResolve({ filter: /^undici$/ }, (args) => {
+        const importer = path.relative(root, args.importer);
+        return importer.startsWith(`server${path.sep}`) || importer.startsWith(`runner${path.sep}`) ? { path: 'undici-parts', namespace: 'patchbay' } : undefined;
+      });
+      build.onLoad({ filter: /^undici-parts$/, namespace: 'patchbay' }, () => ({ contents: UNDICI_PARTS, resolveDir: root, loader: 'js' }));
+    },
+  };
+}
+
 async function bundleStart(root, dist, esbuild) {
   const out = path.join(dist, START_DIR);
   await rm(out, { recursive: true, force: true });
@@ -137,7 +163,7 @@ async function bundleStart(root, dist, esbuild) {
     sourcesContent: false,
     // The bundled packages' licence notices, in one file beside each output.
     legalComments: 'linked',
-    plugins: [originalUrls(root, out)],
+    plugins: [originalUrls(root, out), undiciParts(root)],
     logLevel: 'silent',
   });
 }

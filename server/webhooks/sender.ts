@@ -4,7 +4,6 @@
 // with backoff (retry-policy.ts), so a failing endpoint never fails a sync.
 import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
-import { request } from 'undici';
 import { createGuardedAgent } from '../proxy/egress.js';
 import type { FunctionRegistry } from '../functions/registry.js';
 import { newLogId, type LogWriter } from '../logs/writer.js';
@@ -132,7 +131,10 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
 
   const send = async (delivery: LeasedWebhookDelivery): Promise<AttemptOutcome> => {
     try {
-      const response = await request(delivery.url, {
+      const target = new URL(delivery.url);
+      const response = await agent.request({
+        origin: target.origin,
+        path: `${target.pathname}${target.search}`,
         method: 'POST',
         body: delivery.body,
         headers: {
@@ -140,7 +142,6 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
           'user-agent': USER_AGENT,
           ...buildSignatureHeaders(options.secret, delivery.body),
         },
-        dispatcher: agent,
         signal: AbortSignal.any([stopping.signal, AbortSignal.timeout(options.timeoutMs)]),
       });
       // The answer's body means nothing to us: read a little and let the socket go back to the pool.
