@@ -90,9 +90,9 @@ export function beginDeployAtStart(deps: StartBuildDeps): StartDeploy {
       }
       return 'deployed';
     },
+    // Only the early build can be under way: `finish` was not called.
     async cancel() {
-      await early.catch(() => undefined);
-      const started = await build?.catch(() => undefined);
+      const started = await early.catch(() => undefined);
       if (started === undefined) return;
       await started.deployment.catch(() => undefined);
       await started.release();

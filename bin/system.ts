@@ -130,13 +130,6 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
 
     const runnerThreadAsked = options.roles.includes('runner') && options.roles.includes('server') && options.runnerThread !== false;
     const runnerHere = options.roles.includes('runner') && !runnerThreadAsked;
-    let sandbox: Sandbox | undefined;
-    if (runnerHere) {
-      // One isolate ready at once; more as concurrent runs need them, gone again when idle.
-      const created = createSandbox({ size: config.runnerConcurrency, minIsolates: RUNNER_MIN_ISOLATES });
-      sandbox = created;
-      stack.push(() => created.close());
-    }
     if (startDeploy !== undefined) {
       const finishing = startDeploy.finish({ store, deployed });
       // Given back by `finish` itself; a start failing before it lets the build end instead.
@@ -174,7 +167,10 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
     const direct: DirectRunner = { take: () => (runnerThread ?? worker?.direct)?.take() };
     let metricsUrl: string | undefined;
     if (runnerHere) {
-      const runner = await startRunnerHere(config, options, logger, core, { sandbox: sandbox as Sandbox, direct, secretKey: database.secretKey }, stack);
+      // One isolate ready at once; more as concurrent runs need them, gone again when idle.
+      const sandbox = createSandbox({ size: config.runnerConcurrency, minIsolates: RUNNER_MIN_ISOLATES });
+      stack.push(() => sandbox.close());
+      const runner = await startRunnerHere(config, options, logger, core, { sandbox, direct, secretKey: database.secretKey }, stack);
       worker = runner.worker;
       metricsUrl = runner.metricsUrl;
     }

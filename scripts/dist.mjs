@@ -211,7 +211,7 @@ export async function refreshDist(root, { declarations = false, log = () => {} }
         sourcesContent: false,
         logLevel: 'silent',
       });
-      if (startStale) await bundleStart(root, dist, esbuild);
+      await bundleStart(root, dist, esbuild);
     } finally {
       await esbuild.stop();
     }
