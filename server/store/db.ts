@@ -31,6 +31,7 @@ export interface PoolOptions {
 // and ~0.5), each a few ms.
 const IDLE_CONNECTION_MS = 2000;
 const KEPT_CONNECTIONS = 1;
+const ignore = () => undefined;
 
 export function createPool(options: PoolOptions): pg.Pool {
   const pool = new pg.Pool({
@@ -42,7 +43,12 @@ export function createPool(options: PoolOptions): pg.Pool {
     ...(options.durableCommits === false ? { options: '-c synchronous_commit=off' } : {}),
   });
   // An idle client losing its connection must not crash the process; the pool replaces it.
-  pool.on('error', () => undefined);
+  pool.on('error', ignore);
+  // Nor may a client the code holds (a transaction between statements, the migrations between
+  // files): pg-pool listens only to idle ones, and node-postgres emits 'error' whenever the
+  // connection breaks. The holder learns of it from its next statement, which fails as an outage
+  // (isConnectionError), and the pool drops the client when it comes back.
+  pool.on('connect', (client) => client.on('error', ignore));
   return pool;
 }
 
