@@ -11,7 +11,8 @@
 // Patchbay starts as `npm start` starts it: package.json's `start` script (scripts/launch.mjs,
 // which runs dist/ after compiling whatever source changed), with the same Node flags.
 // BENCH_PATCHBAY=source runs bin/patchbay.ts through tsx instead; BENCH_PATCHBAY_ENTRY=<file> runs
-// another compiled entry point (an A/B run of two builds), with the same flags.
+// another compiled entry point (an A/B run of two builds), with the same flags;
+// BENCH_PATCHBAY_FLAGS="<node flags>" adds Node flags (an A/B run of a V8 setting).
 import { readFileSync } from 'node:fs';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
@@ -160,11 +161,12 @@ export class BenchSession {
       profileArgs.push('--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`);
     }
     const { flags, script } = npmStartCommand();
+    const extraFlags = (process.env.BENCH_PATCHBAY_FLAGS ?? '').split(/\s+/).filter((flag) => flag !== '');
     const otherEntry = options.entry ?? process.env.BENCH_PATCHBAY_ENTRY;
     const entry = otherEntry !== undefined && otherEntry !== '' ? [otherEntry] : FROM_SOURCE ? ['--import', 'tsx', path.join(ROOT, 'bin', 'patchbay.ts')] : [path.join(ROOT, script)];
     const child = await spawnChild({
       name: 'patchbay',
-      args: [...profileArgs, ...flags, ...entry, 'start'],
+      args: [...profileArgs, ...flags, ...extraFlags, ...entry, 'start'],
       env,
       cwd: ROOT,
       ready: (line) => /Patchbay is running at (\S+)/.exec(line)?.[1],
