@@ -235,6 +235,17 @@ function checkKeys(scenario: Scenario, keys: Set<string>, connections: number, r
   }
 }
 
+/** The ratio of a's to b's throughput in each round. */
+function roundRatios(a: LoadResult, b: LoadResult): number[] {
+  return a.sliceRps.map((rps, i) => round(rps / (b.sliceRps[i] as number), 3));
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? (sorted[middle] as number) : round(((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2, 3);
+}
+
 /** Every scenario at one connection count: a warm-up each, then ROUNDS interleaved slices each. */
 async function runInterleaved(
   scenarios: Scenario[],
@@ -333,6 +344,10 @@ async function main() {
     addedP50Ms_c1: round(proxy.c1.p50 - direct.c1.p50, 3),
     addedP50MsRotating_c1: round(proxyRotating.c1.p50 - direct.c1.p50, 3),
     replyFromAddedP50Ms_c1: round(forwarded.c1.p50 - direct.c1.p50, 3),
+    // Round by round: the two slices of a round ran seconds apart, so a machine whose speed drifts
+    // over the run moves both alike. The median says more than the merged figure on a shared box.
+    proxyVsReplyFrom_c64_byRound: roundRatios(proxy.c64, forwarded.c64),
+    proxyVsReplyFrom_c64_medianOfRounds: median(roundRatios(proxy.c64, forwarded.c64)),
   };
   // Each forwarder runs in its own process, so its cost per request is its own CPU time divided
   // by the responses served: independent of how the machine's cores were shared out, which the

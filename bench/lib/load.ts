@@ -35,6 +35,8 @@ export interface LoadResult {
   autocannonP50: number;
   autocannonP99: number;
   requests: number;
+  /** Each slice's `rps`, in the order they ran (one entry for an unsliced run). */
+  sliceRps: number[];
   durationS: number;
   /**
    * Seconds from the start to the last 2xx response: with `amount`, autocannon stops (and its
@@ -132,6 +134,7 @@ export function summarize(runs: LoadRun[]): LoadResult {
     autocannonP50: longest.autocannonP50,
     autocannonP99: longest.autocannonP99,
     requests: count,
+    sliceRps: runs.map((run) => round(run.times.length / run.activeS, 1)),
     durationS: round(durationS, 3),
     activeS: round(activeS, 3),
     slices: runs.length,
