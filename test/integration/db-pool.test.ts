@@ -2,7 +2,8 @@
 // statements, the migrations reading their next file): node-postgres emits 'error' on that client,
 // and a checked-out client has no listener of pg-pool's. Unheard, the event crashed the process
 // (seen: `npm start` killed by an unhandled pg error when PostgreSQL died during a cold start).
-// Now the holder's next statement fails as an outage and the pool carries on.
+// Now the holder's next statement fails as an outage, and pg-pool closes the connection when it
+// comes back (released after a statement failed on it, it is no longer queryable).
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, isConnectionError, withTransaction } from '../../server/store/index.js';
@@ -52,29 +53,31 @@ describe('a pooled client losing its backend while held', () => {
     expect((await pool.query<{ n: number }>('SELECT 2 AS n')).rows).toEqual([{ n: 2 }]);
   });
 
-  it('fails a statement running when its backend is ended, and the pool serves the next query', async () => {
-    const client = await pool.connect();
+  it('fails a transaction whose statement was running when its backend ended, and closes that connection', async () => {
+    const admin = new pg.Client({ connectionString: database.url });
+    await admin.connect();
     let failure: unknown;
+    let killedPid: number | undefined;
     try {
-      const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
-      const sleeping = client.query('SELECT pg_sleep(60)').catch((error: unknown) => error);
-      const admin = new pg.Client({ connectionString: database.url });
-      await admin.connect();
-      try {
+      await withTransaction(pool, async (client) => {
+        killedPid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
+        const sleeping = client.query('SELECT pg_sleep(60)');
         // Ended once it is seen running, so the failure is the statement's and not its start's.
         for (;;) {
-          const active = await admin.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = 'active'", [pid]);
+          const active = await admin.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = 'active'", [killedPid]);
           if (active.rowCount === 1) break;
         }
-        await admin.query('SELECT pg_terminate_backend($1)', [pid]);
-      } finally {
-        await admin.end();
-      }
-      failure = await sleeping;
+        await admin.query('SELECT pg_terminate_backend($1)', [killedPid]);
+        await sleeping;
+      });
+    } catch (error) {
+      failure = error;
     } finally {
-      client.release();
+      await admin.end();
     }
     expect(isConnectionError(failure)).toBe(true);
-    expect((await pool.query<{ n: number }>('SELECT 3 AS n')).rows).toEqual([{ n: 3 }]);
+    // The next query gets a live connection, not the one whose backend was ended.
+    const next = await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    expect(next.rows[0]?.pid).not.toBe(killedPid);
   });
 });
