@@ -257,7 +257,9 @@ async function openDatabase(config: Config, options: SystemOptions, logger: pino
   }
   const url = databaseUrl;
 
-  const pool = createPool({ connectionString: url });
+  // Named by thread, so that an operator (pg_stat_activity) sees which one holds what.
+  const applicationName = isMainThread ? 'patchbay' : 'patchbay-runner';
+  const pool = createPool({ connectionString: url, applicationName });
   stack.push(() => pool.end());
   await migrate(pool).catch((error: unknown) => {
     const code = (error as { code?: string }).code;
@@ -271,7 +273,7 @@ async function openDatabase(config: Config, options: SystemOptions, logger: pino
   await checkEncryptionKey(pool, cipher);
   // Runs, tickets and logs: written several times per action, lost at worst as the last
   // moment before a crash (server/store/db.ts).
-  const bookkeepingPool = createPool({ connectionString: url, durableCommits: false, applicationName: 'patchbay-bookkeeping' });
+  const bookkeepingPool = createPool({ connectionString: url, durableCommits: false, applicationName: `${applicationName}-bookkeeping` });
   stack.push(() => bookkeepingPool.end());
   const store = createStore(pool, cipher, bookkeepingPool);
   return { url, embedded: embedded !== undefined, generatedSecrets: stored?.created ?? false, secretKey, encryptionKey, pool, bookkeepingPool, store, catalog };

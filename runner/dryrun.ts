@@ -329,14 +329,22 @@ export function createDryRunner(options: DryRunnerOptions): DryRunner {
       wake.onJobQueued(DRY_RUN_QUEUE, () => {
         if (running) pump();
       });
-      timer = setInterval(pump, options.pollMs ?? POLL_MS);
+      // Half a period out of step with the job poll (runner/worker.ts, the same period, started
+      // with this one): their queries take turns on one bookkeeping connection instead of
+      // meeting every two seconds and keeping a second one open (a PostgreSQL backend, ~2 MB).
+      const pollMs = options.pollMs ?? POLL_MS;
+      timer = setTimeout(() => {
+        timer = setInterval(pump, pollMs);
+        timer.unref();
+        pump();
+      }, pollMs / 2);
       timer.unref();
       pump();
     },
     async stop() {
       if (!running) return;
       running = false;
-      clearInterval(timer);
+      clearTimeout(timer); // the first wait or the interval: one clears either
       // A dry run is a developer waiting at a terminal: cut, not drained; the request says so.
       for (const entry of active.values()) entry.abort.abort(new Error('runner stopping'));
       await Promise.all([...active.values()].map((entry) => entry.done));
