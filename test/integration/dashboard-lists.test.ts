@@ -299,6 +299,57 @@ describe('dashboard lists and live views', { timeout: TEST_TIMEOUT_MS }, () => {
     }
   });
 
+  describe('filter forms', () => {
+    /** Holds the page's requests to `apiPath` until `release()`: their answers render the page again. */
+    const holdList = async (apiPath: string) => {
+      let release: () => void = () => undefined;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const matches = (url: URL) => url.pathname === apiPath;
+      await page.route(matches, async (route) => {
+        await held;
+        await route.continue();
+      });
+      return {
+        release,
+        unroute: () => page.unroute(matches),
+      };
+    };
+
+    it('keep what was chosen on the Runs page while its list was loading', async () => {
+      const list = await holdList('/runs');
+      try {
+        await go('#/runs?function=no-such-function');
+        await page.getByLabel('Kind').selectOption('action');
+        await page.getByLabel('State').selectOption('failed');
+        list.release();
+        // The answer rendered the page again (Preact puts a select's `value` back on each render).
+        await page.getByText('No run matches these filters.').waitFor();
+        expect([await page.getByLabel('Kind').inputValue(), await page.getByLabel('State').inputValue()]).toEqual(['action', 'failed']);
+        await page.getByRole('button', { name: 'Apply' }).click();
+        await expect.poll(() => new URL(page.url()).hash).toBe('#/runs?function=no-such-function&kind=action&state=failed');
+      } finally {
+        await list.unroute();
+      }
+    });
+
+    it('keep what was chosen and typed on the Logs page while its search was loading', async () => {
+      const list = await holdList('/logs');
+      try {
+        await go('#/logs?integration=quiet&state=failed');
+        await page.getByLabel('Type').selectOption('proxy');
+        await page.getByLabel('Connection').fill('c-typed');
+        list.release();
+        await page.getByRole('status', { name: 'Search progress' }).getByText(/^Searched back to .+, no match yet\.$/).waitFor();
+        expect([await page.getByLabel('Type').inputValue(), await page.getByLabel('Connection').inputValue()]).toEqual(['proxy', 'c-typed']);
+        await page.getByRole('button', { name: 'Apply' }).click();
+        await expect.poll(() => new URL(page.url()).hash).toContain('connection=c-typed');
+        expect(new URL(page.url()).hash).toContain('type=proxy');
+      } finally {
+        await list.unroute();
+      }
+    });
+  });
+
   describe('the Syncs page', () => {
     const statusOf = async () =>
       (await patchbay.request('GET', '/sync/status?syncs=issues&provider_config_key=github&connection_id=gh-1')).json.syncs[0] as { status: string; frequency: string | null; frequency_ms: number };

@@ -13,7 +13,7 @@ import { api, toQuery } from './api.js';
 import { formatDuration, formatTime, statusTone } from './format.js';
 import { hrefOf, navigate } from './router.js';
 import { ChildCalls, LogLines } from './runs.js';
-import { followLogStream } from './widgets.js';
+import { FilterSelect, followLogStream } from './widgets.js';
 
 const PAGE_SIZE = 50;
 // Live rows kept above the first page: an open tab on a busy proxy must not grow without end.
@@ -21,6 +21,8 @@ const MAX_ROWS = 500;
 // A stream refused (too many open): the newest page is read this often instead.
 const LOG_POLL_MS = 5000;
 const TYPES = ['proxy', 'action', 'sync', 'auth', 'webhook'];
+const TYPE_OPTIONS = [['', 'any'], ...TYPES.map((type) => [type, type])];
+const STATE_OPTIONS = [['', 'any'], ['success', 'success'], ['failed', 'failed']];
 
 /** The URL's search → GET /logs query parameters. */
 function toApiFilter(params) {
@@ -51,13 +53,13 @@ function Filters({ params }) {
   };
   return html`
     <form class="filters card" onSubmit=${submit} key=${JSON.stringify(params)}>
-      <label>Integration<input name="integration" value=${params.integration ?? ''} maxlength="255" placeholder="any" /></label>
-      <label>Connection<input name="connection" value=${params.connection ?? ''} maxlength="255" placeholder="any" /></label>
-      <label>Type<select name="type" value=${params.type ?? ''}><option value="">any</option>${TYPES.map((t) => html`<option value=${t}>${t}</option>`)}</select></label>
-      <label>State<select name="state" value=${params.state ?? ''}><option value="">any</option><option value="success">success</option><option value="failed">failed</option></select></label>
-      <label>Status<input name="status" type="number" min="100" max="599" value=${params.status ?? ''} placeholder="any" /></label>
-      <label>From<input name="from" type="datetime-local" value=${localInput(params.from)} /></label>
-      <label>To<input name="to" type="datetime-local" value=${localInput(params.to)} /></label>
+      <label>Integration<input name="integration" defaultValue=${params.integration ?? ''} maxlength="255" placeholder="any" /></label>
+      <label>Connection<input name="connection" defaultValue=${params.connection ?? ''} maxlength="255" placeholder="any" /></label>
+      <label>Type<${FilterSelect} name="type" chosen=${params.type} options=${TYPE_OPTIONS} /></label>
+      <label>State<${FilterSelect} name="state" chosen=${params.state} options=${STATE_OPTIONS} /></label>
+      <label>Status<input name="status" type="number" min="100" max="599" defaultValue=${params.status ?? ''} placeholder="any" /></label>
+      <label>From<input name="from" type="datetime-local" defaultValue=${localInput(params.from)} /></label>
+      <label>To<input name="to" type="datetime-local" defaultValue=${localInput(params.to)} /></label>
       <div class="filter-actions"><button class="primary" type="submit">Apply</button><a class="button ghost" href="#/logs">Clear</a></div>
     </form>`;
 }

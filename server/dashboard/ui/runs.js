@@ -10,10 +10,12 @@ import { html } from './html.js';
 import { api, toQuery } from './api.js';
 import { formatDuration, formatTime, statusTone } from './format.js';
 import { hrefOf, navigate } from './router.js';
-import { followLogStream, LoadOlder, RunState, useCursorList } from './widgets.js';
+import { FilterSelect, followLogStream, LoadOlder, RunState, useCursorList } from './widgets.js';
 
 const PAGE_SIZE = 50;
 const STATES = ['queued', 'running', 'succeeded', 'failed', 'interrupted'];
+const KIND_OPTIONS = [['', 'any'], ['action', 'action'], ['sync', 'sync']];
+const STATE_OPTIONS = [['', 'any'], ...STATES.map((state) => [state, state])];
 const ACTIVE = new Set(['queued', 'running']);
 const RUN_POLL_MS = 1000;
 // A run's log operation is written in a batch just after the run ends.
@@ -48,8 +50,8 @@ export function RunsPage({ params }) {
         <label>Integration<input name="integration" defaultValue=${params.integration ?? ''} maxlength="255" placeholder="any" /></label>
         <label>Connection<input name="connection" defaultValue=${params.connection ?? ''} maxlength="255" placeholder="any" /></label>
         <label>Function<input name="function" defaultValue=${params.function ?? ''} maxlength="255" placeholder="any" /></label>
-        <label>Kind<select name="kind" value=${params.kind ?? ''}><option value="">any</option><option value="action">action</option><option value="sync">sync</option></select></label>
-        <label>State<select name="state" value=${params.state ?? ''}><option value="">any</option>${STATES.map((s) => html`<option value=${s}>${s}</option>`)}</select></label>
+        <label>Kind<${FilterSelect} name="kind" chosen=${params.kind} options=${KIND_OPTIONS} /></label>
+        <label>State<${FilterSelect} name="state" chosen=${params.state} options=${STATE_OPTIONS} /></label>
         <div class="filter-actions"><button class="primary" type="submit">Apply</button><a class="button ghost" href="#/runs">Clear</a></div>
       </form>
       ${list.error && html`<p class="banner bad" role="alert">${list.error}</p>`}

@@ -79,6 +79,17 @@ export function IntegrationOptions({ choices, chosen }) {
   return keys.map((key) => html`<option key=${key} value=${key}>${key}</option>`);
 }
 
+/**
+ * A `<select>` of a filter form that is read when the form is sent: it starts at `chosen` (from
+ * the address) and is the user's after that. Not `value=`: Preact puts a `value` back on every
+ * render, and the page renders again when its list arrives or a live update comes, which undid a
+ * choice made meanwhile. `options` are `[value, label]` pairs.
+ */
+export function FilterSelect({ name, chosen, options }) {
+  const current = chosen ?? '';
+  return html`<select name=${name}>${options.map(([value, label]) => html`<option key=${value} value=${value} selected=${value === current}>${label}</option>`)}</select>`;
+}
+
 /** Said under a filter whose choices stopped at MAX_INTEGRATION_CHOICES. */
 export function IntegrationLimitNote({ choices }) {
   return choices.truncated
