@@ -300,8 +300,11 @@ describe('dashboard lists and live views', { timeout: TEST_TIMEOUT_MS }, () => {
   });
 
   describe('filter forms', () => {
-    /** Holds the page's requests to `apiPath` until `release()`: their answers render the page again. */
-    const holdList = async (apiPath: string) => {
+    /**
+     * Opens `hash` with the page's requests to `apiPath` held, runs `choose`, then lets them through
+     * and waits for `rendered`: their answers render the page again over whatever was chosen.
+     */
+    const chooseWhileLoading = async (apiPath: string, hash: string, choose: () => Promise<void>, rendered: () => Promise<void>) => {
       let release: () => void = () => undefined;
       const held = new Promise<void>((resolve) => (release = resolve));
       const matches = (url: URL) => url.pathname === apiPath;
@@ -309,44 +312,41 @@ describe('dashboard lists and live views', { timeout: TEST_TIMEOUT_MS }, () => {
         await held;
         await route.continue();
       });
-      return {
-        release,
-        unroute: () => page.unroute(matches),
-      };
+      try {
+        await go(hash);
+        await choose();
+        release();
+        await rendered();
+      } finally {
+        await page.unroute(matches);
+      }
     };
 
-    it('keep what was chosen on the Runs page while its list was loading', async () => {
-      const list = await holdList('/runs');
-      try {
-        await go('#/runs?function=no-such-function');
-        await page.getByLabel('Kind').selectOption('action');
-        await page.getByLabel('State').selectOption('failed');
-        list.release();
-        // The answer rendered the page again (Preact puts a select's `value` back on each render).
-        await page.getByText('No run matches these filters.').waitFor();
-        expect([await page.getByLabel('Kind').inputValue(), await page.getByLabel('State').inputValue()]).toEqual(['action', 'failed']);
-        await page.getByRole('button', { name: 'Apply' }).click();
-        await expect.poll(() => new URL(page.url()).hash).toBe('#/runs?function=no-such-function&kind=action&state=failed');
-      } finally {
-        await list.unroute();
-      }
-    });
-
-    it('keep what was chosen and typed on the Logs page while its search was loading', async () => {
-      const list = await holdList('/logs');
-      try {
-        await go('#/logs?integration=quiet&state=failed');
-        await page.getByLabel('Type').selectOption('proxy');
-        await page.getByLabel('Connection').fill('c-typed');
-        list.release();
-        await page.getByRole('status', { name: 'Search progress' }).getByText(/^Searched back to .+, no match yet\.$/).waitFor();
-        expect([await page.getByLabel('Type').inputValue(), await page.getByLabel('Connection').inputValue()]).toEqual(['proxy', 'c-typed']);
-        await page.getByRole('button', { name: 'Apply' }).click();
-        await expect.poll(() => new URL(page.url()).hash).toContain('connection=c-typed');
-        expect(new URL(page.url()).hash).toContain('type=proxy');
-      } finally {
-        await list.unroute();
-      }
+    // [page, its list's API path, the address opened, the fields set while the list loads, what shows once it rendered, the address after Apply]
+    const cases: [string, string, string, [label: string, value: string][], () => Promise<void>, string][] = [
+      ['Runs', '/runs', '#/runs?function=no-such-function', [['Kind', 'action'], ['State', 'failed']], () => page.getByText('No run matches these filters.').waitFor(), '#/runs?function=no-such-function&kind=action&state=failed'],
+      [
+        'Logs',
+        '/logs',
+        '#/logs?integration=quiet&state=failed',
+        [['Type', 'proxy'], ['Connection', 'c-typed']],
+        () => page.getByRole('status', { name: 'Search progress' }).getByText(/^Searched back to .+, no match yet\.$/).waitFor(),
+        '#/logs?integration=quiet&connection=c-typed&type=proxy&state=failed',
+      ],
+    ];
+    it.each(cases)('keep what was chosen or typed on the %s page while its list was loading', async (_name, apiPath, hash, fields, rendered, applied) => {
+      const set = async () => {
+        for (const [label, value] of fields) {
+          const field = page.getByLabel(label);
+          if ((await field.evaluate((element) => element.tagName)) === 'SELECT') await field.selectOption(value);
+          else await field.fill(value);
+        }
+      };
+      await chooseWhileLoading(apiPath, hash, set, rendered);
+      const values = await Promise.all(fields.map(([label]) => page.getByLabel(label).inputValue()));
+      expect(values).toEqual(fields.map(([, value]) => value));
+      await page.getByRole('button', { name: 'Apply' }).click();
+      await expect.poll(() => new URL(page.url()).hash).toBe(applied);
     });
   });
 
