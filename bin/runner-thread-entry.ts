@@ -3,7 +3,7 @@
 // Reports `started` or `failed` once, and on `stop` stops the runner and ends the thread.
 import { parentPort, workerData } from 'node:worker_threads';
 import { createRelayedNotifications, type RelayedNotifications } from '../server/store/index.js';
-import type { RunnerThreadCommand, RunnerThreadData, RunnerThreadMessage } from './runner-thread.js';
+import { deliverRelayed, type RunnerThreadCommand, type RunnerThreadData, type RunnerThreadMessage } from './runner-thread.js';
 import { startSystem, type System } from './system.js';
 
 const port = parentPort;
@@ -14,10 +14,7 @@ const send = (message: RunnerThreadMessage) => port.postMessage(message);
 // The thread hears PostgreSQL's notifications through the process's LISTEN connection, not one
 // of its own: it asks for its channels while it starts, and they are relayed until it ends.
 let notifications: RelayedNotifications | undefined;
-const relayed = (command: RunnerThreadCommand) => {
-  if (command.type === 'notification') notifications?.received(command.channel, command.payload);
-  else if (command.type === 'reconnected') notifications?.reconnected();
-};
+const relayed = (command: RunnerThreadCommand) => deliverRelayed(notifications, command);
 port.on('message', relayed);
 
 let system: System | undefined;

@@ -10,7 +10,7 @@ import type pino from 'pino';
 import type { Config } from '../server/config.js';
 import type { MetricsSnapshot } from '../server/metrics/index.js';
 import { createRunSlots, type DirectRunner, type FinishedRun, type RunSlots } from '../server/queue/index.js';
-import type { ClaimedRun, ListeningNotifications } from '../server/store/index.js';
+import type { ClaimedRun, ListeningNotifications, RelayedNotifications } from '../server/store/index.js';
 import type { SystemOptions } from './system.js';
 
 /** What the thread is started with (workerData): a structured copy, secrets included, never logged. */
@@ -41,6 +41,12 @@ export type RunnerThreadCommand =
   | { type: 'notification'; channel: string; payload: string }
   /** The process's LISTEN connection came back: what was sent meanwhile is lost. */
   | { type: 'reconnected' };
+
+/** In the thread: a relayed notification or reconnect goes to its notifications; other commands are not theirs. */
+export function deliverRelayed(notifications: RelayedNotifications | undefined, command: RunnerThreadCommand): void {
+  if (command.type === 'notification') notifications?.received(command.channel, command.payload);
+  else if (command.type === 'reconnected') notifications?.reconnected();
+}
 
 export interface RunnerThread extends DirectRunner {
   /** The current thread's runner id (hostname:pid:random), as in the runs it claims. */

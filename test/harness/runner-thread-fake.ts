@@ -2,6 +2,7 @@
 // same messages and does what its workerData says, counting its starts in shared memory.
 import { parentPort, workerData } from 'node:worker_threads';
 import pino from 'pino';
+import { deliverRelayed, type RunnerThreadCommand } from '../../bin/runner-thread.js';
 import { createPool, createRelayedNotifications } from '../../server/store/index.js';
 
 export interface FakeRunnerData {
@@ -40,10 +41,7 @@ if (relay !== undefined) {
     pong('sent:own');
   });
   notifications.onReconnect(() => pong('reconnected'));
-  port.on('message', (command: { type: string; channel?: string; payload?: string }) => {
-    if (command.type === 'notification') notifications.received(command.channel ?? '', command.payload ?? '');
-    else if (command.type === 'reconnected') notifications.reconnected();
-  });
+  port.on('message', (command: RunnerThreadCommand) => deliverRelayed(notifications, command));
 }
 
 if (behaviour === 'fail') {
