@@ -32,7 +32,7 @@ import YAML from 'yaml';
 import { stopOrphanPostgres } from '../bin/postgres-orphan.js';
 import { freePort } from '../bin/embedded-postgres.js';
 import { loadCatalog } from '../server/providers/catalog.js';
-import { runLoad, round } from './lib/load.js';
+import { median, runLoad, round } from './lib/load.js';
 import { api, BenchSession, machineInfo, positiveNumber, ROOT, type Patchbay } from './lib/session.js';
 
 const CHECKOUT = path.resolve(process.env.BENCH_ROOT ?? ROOT);
@@ -213,8 +213,7 @@ function catalogLoadMs(overrideFile: string | undefined): number {
     loadCatalog(overrideFile, { onWarning: () => undefined });
     times.push(performance.now() - started);
   }
-  times.sort((a, b) => a - b);
-  return round(times[Math.floor((times.length - 1) / 2)] as number, 1);
+  return round(median(times), 1);
 }
 
 async function isHealthy(url: string): Promise<boolean> {
@@ -322,8 +321,7 @@ async function main() {
       current = undefined;
     }
   }
-  const warm = [...warmStartsMs].sort((a, b) => a - b);
-  const warmStartMs = warm[Math.floor((warm.length - 1) / 2)] as number;
+  const warmStartMs = median(warmStartsMs);
   const started = current as Started;
   const npmPid = started.npm.pid as number;
 

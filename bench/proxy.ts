@@ -27,7 +27,7 @@ import path from 'node:path';
 import type autocannon from 'autocannon';
 import { request } from 'undici';
 import { processCpu, type Child } from './lib/children.js';
-import { round, runLoadRaw, summarize, type LoadResult, type LoadRun } from './lib/load.js';
+import { median, round, runLoadRaw, summarize, type LoadResult, type LoadRun } from './lib/load.js';
 import { api, BenchSession, machineInfo, positiveNumber, PROFILE, PROFILE_DIR, ROOT, type Patchbay } from './lib/session.js';
 
 const DURATION_S = positiveNumber('BENCH_DURATION_S', 10);
@@ -240,12 +240,6 @@ function roundRatios(a: LoadResult, b: LoadResult): number[] {
   return a.sliceRps.map((rps, i) => round(rps / (b.sliceRps[i] as number), 3));
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((x, y) => x - y);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[middle] as number) : round(((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2, 3);
-}
-
 /** Every scenario at one connection count: a warm-up each, then ROUNDS interleaved slices each. */
 async function runInterleaved(
   scenarios: Scenario[],
@@ -336,6 +330,7 @@ async function main() {
   const cpuOf = cpu as Record<Scenario['name'], ScenarioCpu>;
 
   const ratio = (a: LoadResult, b: LoadResult) => round(a.rps / b.rps, 3);
+  const byRound = roundRatios(proxy.c64, forwarded.c64);
   const ratios = {
     proxyVsReplyFrom_c64: ratio(proxy.c64, forwarded.c64),
     proxyRotatingVsReplyFrom_c64: ratio(proxyRotating.c64, forwarded.c64),
@@ -346,8 +341,8 @@ async function main() {
     replyFromAddedP50Ms_c1: round(forwarded.c1.p50 - direct.c1.p50, 3),
     // Round by round: the two slices of a round ran seconds apart, so a machine whose speed drifts
     // over the run moves both alike. The median says more than the merged figure on a shared box.
-    proxyVsReplyFrom_c64_byRound: roundRatios(proxy.c64, forwarded.c64),
-    proxyVsReplyFrom_c64_medianOfRounds: median(roundRatios(proxy.c64, forwarded.c64)),
+    proxyVsReplyFrom_c64_byRound: byRound,
+    proxyVsReplyFrom_c64_medianOfRounds: median(byRound),
   };
   // Each forwarder runs in its own process, so its cost per request is its own CPU time divided
   // by the responses served: independent of how the machine's cores were shared out, which the

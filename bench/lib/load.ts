@@ -141,6 +141,11 @@ export function summarize(runs: LoadRun[]): LoadResult {
   };
 }
 
+/** The (lower) median: nearest-rank, the middle value of an odd count. */
+export function median(values: readonly number[]): number {
+  return percentile(Float64Array.from(values).sort(), 50);
+}
+
 /** Nearest-rank percentile of an ascending array. */
 function percentile(sorted: Float64Array, p: number): number {
   const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
