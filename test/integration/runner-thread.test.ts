@@ -261,6 +261,12 @@ describe('runner thread lifecycle', () => {
     );
     return { lines, logger };
   };
+  /** Forgets the pongs heard so far and starts a thread of the fake that relays (`behaviour`). */
+  const startRelaying = (behaviour: FakeRunnerData['behaviour'], options: { restartDelayMs?: number } = {}) => {
+    pongs.length = 0;
+    return startRunnerThread({ data: relayed(behaviour).data, logger: capture().logger, entry, notifications, ...options });
+  };
+
   const fake = (behaviour: FakeRunnerData['behaviour']) => {
     const starts = new Int32Array(new SharedArrayBuffer(4));
     return { starts, data: { behaviour, starts, config: { runnerConcurrency: 2 } } as unknown as RunnerThreadData };
@@ -317,9 +323,7 @@ describe('runner thread lifecycle', () => {
   });
 
   it('relays to the thread what the process and other connections send, and its own back to no one', async () => {
-    pongs.length = 0;
-    const { logger } = capture();
-    const thread = await startRunnerThread({ data: relayed('echo').data, logger, entry, notifications });
+    const thread = await startRelaying('echo');
     try {
       // The process itself LISTENs to `relay_ping` only for the thread, since it asked for it.
       await reached('0:heard:hello');
@@ -341,9 +345,7 @@ describe('runner thread lifecycle', () => {
   });
 
   it("runs the thread's onReconnect handlers when the process's LISTEN connection came back", async () => {
-    pongs.length = 0;
-    const { logger } = capture();
-    const thread = await startRunnerThread({ data: relayed('echo').data, logger, entry, notifications });
+    const thread = await startRelaying('echo');
     try {
       await reached('0:heard:hello');
       const [frozen] = await listeners(pool);
@@ -364,9 +366,7 @@ describe('runner thread lifecycle', () => {
   });
 
   it('relays to a thread started again after one died, which asks for its channels again', async () => {
-    pongs.length = 0;
-    const { logger } = capture();
-    const thread = await startRunnerThread({ data: relayed('crash-once').data, logger, entry, notifications, restartDelayMs: 20 });
+    const thread = await startRelaying('crash-once', { restartDelayMs: 20 });
     try {
       await expect.poll(() => thread.restarts, { timeout: 10_000 }).toBe(1);
       await reached('1:heard:hello');
