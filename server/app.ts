@@ -1,5 +1,6 @@
 // buildApp(deps): the fastify instance with error handling, the secret-key scope and every
 // route plugin. Constructs nothing itself: bin/ and the test harness pass the parts in.
+import http from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { deferredChildLogger } from './request-logger.js';
 import type { Config } from './config.js';
@@ -20,7 +21,7 @@ import { connectionRoutes, type ConnectionEvents, type CredentialsRefresher } fr
 import { integrationRoutes } from './routes/integrations.js';
 import { logRoutes } from './routes/logs.js';
 import { recordRoutes } from './routes/records.js';
-import { proxyRoutes } from './routes/proxy.js';
+import { createProxyFastPath, proxyRoutes } from './routes/proxy.js';
 import { connectPublicRoutes, connectSessionRoutes } from './routes/connect.js';
 import type { ConnectFlows } from './connect/flows.js';
 import type { WsHub } from './connect/ws-hub.js';
@@ -80,7 +81,27 @@ const MAX_PATH_PARAM_LENGTH = 2300;
 const NO_EVENTS: ConnectionEvents = { changed: () => undefined, integrationChanged: () => undefined };
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const fastProxy = createProxyFastPath({
+    proxy: deps.proxy,
+    maxBodyBytes: deps.config.maxBodyBytes,
+    secretKey: deps.secretKey,
+    maxPathLength: '/proxy/'.length + MAX_PATH_PARAM_LENGTH,
+    logger: deps.logger,
+  });
   const app = Fastify({
+    // fastify's own server, with /proxy calls made with the secret key taken before it routes
+    // them (routes/proxy.ts createProxyFastPath); set up as fastify sets up the server it makes.
+    serverFactory: (handler, fastifyOptions) => {
+      const options = fastifyOptions as { keepAliveTimeout: number; requestTimeout: number; connectionTimeout: number; maxRequestsPerSocket: number };
+      const server = http.createServer((req, res) => {
+        if (!fastProxy.take(req, res)) handler(req, res);
+      });
+      server.keepAliveTimeout = options.keepAliveTimeout;
+      server.requestTimeout = options.requestTimeout;
+      server.setTimeout(options.connectionTimeout);
+      if (options.maxRequestsPerSocket > 0) server.maxRequestsPerSocket = options.maxRequestsPerSocket;
+      return server;
+    },
     loggerInstance: deps.logger,
     bodyLimit: deps.config.maxBodyBytes,
     // PATCHBAY_TRUST_PROXY: request.ip (the login throttle's key) and request.protocol from the
@@ -99,6 +120,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: MAX_PATH_PARAM_LENGTH },
   });
   registerErrorHandling(app);
+  // Closing: fastify answers new requests with a 503 (return503OnClosing); the fast path steps aside.
+  app.addHook('preClose', (done) => {
+    fastProxy.close();
+    done();
+  });
   acceptEmptyJsonBodies(app);
   // WebDAV and CalDAV verbs (RFC 4918, 4791, 5323, 3253): /proxy passes them to providers.
   for (const method of ['PROPFIND', 'PROPPATCH', 'MKCOL', 'COPY', 'MOVE', 'LOCK', 'UNLOCK', 'SEARCH', 'REPORT', 'MKCALENDAR']) {

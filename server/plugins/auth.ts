@@ -32,6 +32,13 @@ export function isSameSecret(expected: Buffer, candidate: string): boolean {
   return given.length === expected.length && timingSafeEqual(expected, given);
 }
 
+/** Whether an Authorization header is `Bearer <the secret key>`, as the hook below accepts it. */
+export function hasSecretKey(expected: Buffer, header: string | undefined): boolean {
+  if (header === undefined) return false;
+  const match = BEARER.exec(header);
+  return match?.[1] !== undefined && isSameSecret(expected, match[1]);
+}
+
 /** Adds the onRequest hook to `scope` (not its parent): only routes registered in it need a key. */
 export function addSecretKeyAuth(scope: FastifyInstance, secretKey: string, sessions?: SessionAuth): void {
   const expected = Buffer.from(secretKey, 'utf8');

@@ -3,8 +3,8 @@
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isPatchbayError, PatchbayError, toWireError, validationError } from '../errors.js';
+import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isPatchbayError, PatchbayError, toWireError, validationError, type WireError } from '../errors.js';
 import { isConnectionError } from '../store/index.js';
 
 function toPatchbayError(error: FastifyError): PatchbayError | undefined {
@@ -44,25 +44,34 @@ export function registerErrorHandling(app: FastifyInstance): void {
   });
 }
 
-/** The error handler, also fastify's `frameworkErrors` (bad URLs are answered before routing). */
-export function sendError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const known = isPatchbayError(error) ? error : toPatchbayError(error);
+/** Where an error answer logs: fastify's `request.log`, or the server's logger for calls answered past fastify. */
+type ErrorLog = Pick<FastifyBaseLogger, 'debug' | 'error'>;
+
+/** What an error answers: its catalogue status and wire body. Logs what an operator must see. */
+export function errorAnswer(error: unknown, log: ErrorLog): { status: number; body: WireError } {
+  const known = isPatchbayError(error) ? error : toPatchbayError(error as FastifyError);
   if (known) {
     // An outage is logged once by the background loops (store/outage-log.ts); a line per
     // request (and per /ready poll) would flood the log while it lasts.
-    if (known.code === 'database_unavailable') request.log.debug({ err: error }, 'request failed: the database is unreachable');
-    else if (known.status >= 500) request.log.error({ err: error }, 'request failed');
-    return reply.status(known.status).send(toWireError(known));
+    if (known.code === 'database_unavailable') log.debug({ err: error }, 'request failed: the database is unreachable');
+    else if (known.status >= 500) log.error({ err: error }, 'request failed');
+    return { status: known.status, body: toWireError(known) };
   }
   const id = randomUUID();
-  request.log.error({ err: error, errorId: id }, 'unexpected error');
+  log.error({ err: error, errorId: id }, 'unexpected error');
   const wire = toWireError(
     new PatchbayError('generic_error_support', {
       message: `An error occurred. Please contact support with this unique id: "${id}"`,
       payload: id,
     }),
   );
-  return reply.status(500).send(wire);
+  return { status: 500, body: wire };
+}
+
+/** The error handler, also fastify's `frameworkErrors` (bad URLs are answered before routing). */
+export function sendError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const { status, body } = errorAnswer(error, request.log);
+  return reply.status(status).send(body);
 }
 
 /**
