@@ -5,6 +5,8 @@
 // 1 and 64 connections, BENCH_DURATION_S seconds, after a BENCH_WARMUP_S warm-up):
 //   direct         autocannon -> upstream
 //   replyFrom      autocannon -> fastify + @fastify/reply-from -> upstream
+//   nodeForwarder  autocannon -> node:http + undici request() -> upstream: the HTTP stack alone,
+//                  no framework (the floor under any Node proxy; Patchbay's own cost is above it)
 //   proxy          autocannon -> Patchbay /proxy (one Patchbay connection) -> upstream
 //   proxyRotating  the same, rotating over 1,000 Patchbay connections
 // It prints one JSON object (also written to bench/results/proxy-<timestamp>.json) and exits 1
@@ -17,7 +19,7 @@
 // with that slice's CPU).
 //
 // As in production, each server runs in its own process: the upstream (bench/servers/upstream.ts),
-// the forwarder (bench/servers/forwarder.ts) and Patchbay (`patchbay start`, with its embedded
+// the forwarders (bench/servers/forwarder.ts, node-forwarder.ts) and Patchbay (`patchbay start`, with its embedded
 // PostgreSQL) are child processes; only autocannon and this orchestration run here. Each
 // process's CPU time per request is read from /proc (Linux) and reported under `derived`.
 //
@@ -103,6 +105,7 @@ async function seedPatchbay(patchbay: Patchbay): Promise<void> {
 interface Processes {
   upstream: Child;
   forwarder: Child;
+  nodeForwarder: Child;
   patchbay: Child;
 }
 
@@ -111,12 +114,13 @@ interface CpuPerRequest {
   loadGenerator: number;
   upstream: number | null;
   forwarder: number | null;
+  nodeForwarder: number | null;
   patchbay: number | null;
   /** Patchbay's child processes: its embedded PostgreSQL (log writes). */
   postgres: number | null;
 }
 
-type CpuSnapshot = { loadGenerator: number } & Record<'upstream' | 'forwarder' | 'patchbay' | 'postgres', number | undefined>;
+type CpuSnapshot = { loadGenerator: number } & Record<'upstream' | 'forwarder' | 'nodeForwarder' | 'patchbay' | 'postgres', number | undefined>;
 
 function cpuSnapshot(processes: Processes): CpuSnapshot {
   const usage = process.cpuUsage();
@@ -125,12 +129,13 @@ function cpuSnapshot(processes: Processes): CpuSnapshot {
     loadGenerator: usage.user + usage.system,
     upstream: processCpu(processes.upstream.pid)?.selfUs,
     forwarder: processCpu(processes.forwarder.pid)?.selfUs,
+    nodeForwarder: processCpu(processes.nodeForwarder.pid)?.selfUs,
     patchbay: patchbay?.selfUs,
     postgres: patchbay?.descendantsUs,
   };
 }
 
-const CPU_KEYS = ['loadGenerator', 'upstream', 'forwarder', 'patchbay', 'postgres'] as const;
+const CPU_KEYS = ['loadGenerator', 'upstream', 'forwarder', 'nodeForwarder', 'patchbay', 'postgres'] as const;
 type CpuUsed = Record<(typeof CPU_KEYS)[number], number | null>;
 
 /** CPU µs each process used between two snapshots (null without /proc). */
@@ -158,13 +163,13 @@ function cpuPerRequest(used: CpuUsed, requests: number): CpuPerRequest {
     const value = used[key];
     return value === null ? null : round(value / requests, 1);
   };
-  return { loadGenerator: per('loadGenerator') as number, upstream: per('upstream'), forwarder: per('forwarder'), patchbay: per('patchbay'), postgres: per('postgres') };
+  return { loadGenerator: per('loadGenerator') as number, upstream: per('upstream'), forwarder: per('forwarder'), nodeForwarder: per('nodeForwarder'), patchbay: per('patchbay'), postgres: per('postgres') };
 }
 
 // ---------------------------------------------------------------- scenarios
 
 interface Scenario {
-  name: 'direct' | 'replyFrom' | 'proxy' | 'proxyRotating';
+  name: 'direct' | 'replyFrom' | 'nodeForwarder' | 'proxy' | 'proxyRotating';
   url: string;
   headers: Record<string, string>;
   /** For rotation: one request per Patchbay connection, each client starting at its own offset. */
@@ -294,12 +299,18 @@ async function main() {
     BENCH_UPSTREAM_PATH: UPSTREAM_PATH,
   });
   log(`reply-from forwarder ${forwarder.url} (pid ${forwarder.pid})`);
+  const nodeForwarder = await session.startServer('node-forwarder', 'node-forwarder.ts', {
+    ...process.env,
+    BENCH_UPSTREAM_URL: upstream.url,
+    BENCH_UPSTREAM_PATH: UPSTREAM_PATH,
+  });
+  log(`node:http forwarder ${nodeForwarder.url} (pid ${nodeForwarder.pid})`);
 
   log(`starting Patchbay (embedded PostgreSQL)${PROFILE ? ' with --cpu-prof' : ''}`);
   const patchbay = await startPatchbay(upstream.url);
   log(`Patchbay ${patchbay.url} (pid ${patchbay.child.pid}); creating ${PATCHBAY_CONNECTIONS} connections`);
   await seedPatchbay(patchbay);
-  const processes: Processes = { upstream: upstream.child, forwarder, patchbay: patchbay.child };
+  const processes: Processes = { upstream: upstream.child, forwarder, nodeForwarder, patchbay: patchbay.child };
 
   const callerHeaders = {
     authorization: `Bearer ${patchbay.secretKey}`,
@@ -310,6 +321,7 @@ async function main() {
     // The upstream insists on an API key; direct callers send the one Patchbay would inject.
     { name: 'direct', url: `${upstream.url}${UPSTREAM_PATH}`, headers: { authorization: 'Bearer k-0' } },
     { name: 'replyFrom', url: `${forwarder.url}${PROXY_PATH}`, headers: callerHeaders },
+    { name: 'nodeForwarder', url: `${nodeForwarder.url}${PROXY_PATH}`, headers: callerHeaders },
     { name: 'proxy', url: `${patchbay.url}${PROXY_PATH}`, headers: callerHeaders },
     { name: 'proxyRotating', url: `${patchbay.url}${PROXY_PATH}`, headers: callerHeaders, rotate: true },
   ];
@@ -326,7 +338,7 @@ async function main() {
       (cpu[name] ??= {})[`c${connections}`] = used;
     }
   }
-  const { direct, replyFrom: forwarded, proxy, proxyRotating } = results as Record<Scenario['name'], ScenarioResult>;
+  const { direct, replyFrom: forwarded, nodeForwarder: bare, proxy, proxyRotating } = results as Record<Scenario['name'], ScenarioResult>;
   const cpuOf = cpu as Record<Scenario['name'], ScenarioCpu>;
 
   const ratio = (a: LoadResult, b: LoadResult) => round(a.rps / b.rps, 3);
@@ -343,6 +355,10 @@ async function main() {
     // over the run moves both alike. The median says more than the merged figure on a shared box.
     proxyVsReplyFrom_c64_byRound: byRound,
     proxyVsReplyFrom_c64_medianOfRounds: median(byRound),
+    // The bare node:http + undici forwarder against both: how much of a forwarder's cost is the
+    // HTTP stack's, which no proxy on Node goes under.
+    nodeForwarderVsReplyFrom_c64: ratio(bare.c64, forwarded.c64),
+    proxyVsNodeForwarder_c64: ratio(proxy.c64, bare.c64),
   };
   // Each forwarder runs in its own process, so its cost per request is its own CPU time divided
   // by the responses served: independent of how the machine's cores were shared out, which the
@@ -350,6 +366,7 @@ async function main() {
   // compete with the forwarder for the same cores).
   const costRatio = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? null : round(a / b, 2));
   const replyFromCost = cpuOf.replyFrom.c64.forwarder;
+  const nodeForwarderCost = cpuOf.nodeForwarder.c64.nodeForwarder;
   const proxyCost = cpuOf.proxy.c64.patchbay;
   const proxyRotatingCost = cpuOf.proxyRotating.c64.patchbay;
   const derived = {
@@ -357,10 +374,12 @@ async function main() {
       'CPU time per 2xx response, in µs, of the forwarder process alone (Patchbay: its Node process, without PostgreSQL), ' +
       'at 64 connections, from /proc; cpuUsPerRequest breaks every measurement down by process',
     replyFromCostUs_c64: replyFromCost,
+    nodeForwarderCostUs_c64: nodeForwarderCost,
     proxyCostUs_c64: proxyCost,
     proxyRotatingCostUs_c64: proxyRotatingCost,
     proxyCostVsReplyFrom_c64: costRatio(proxyCost, replyFromCost),
     proxyRotatingCostVsReplyFrom_c64: costRatio(proxyRotatingCost, replyFromCost),
+    proxyCostVsNodeForwarder_c64: costRatio(proxyCost, nodeForwarderCost),
     cpuUsPerRequest: cpuOf,
   };
   const report = {
@@ -375,11 +394,11 @@ async function main() {
       patchbayConnections: PATCHBAY_CONNECTIONS,
       upstreamBodyBytes: upstream.body.length,
       loadGenerator: 'autocannon 8, alone in the orchestrating process',
-      processes: 'upstream (node:http), forwarder (fastify + @fastify/reply-from) and Patchbay (`patchbay start`, embedded PostgreSQL) each in its own child process',
+      processes: 'upstream (node:http), forwarder (fastify + @fastify/reply-from), node forwarder (node:http + undici) and Patchbay (`patchbay start`, embedded PostgreSQL) each in its own child process',
       patchbayCpuProfile: PROFILE ? path.relative(ROOT, PROFILE_DIR) : null,
       latency: 'ms, percentiles of every 2xx response time (autocannon* fields: its whole-ms histogram)',
     },
-    scenarios: { direct, replyFrom: forwarded, proxy, proxyRotating },
+    scenarios: { direct, replyFrom: forwarded, nodeForwarder: bare, proxy, proxyRotating },
     ratios,
     derived,
     targets: { throughputRatio: '>= 0.85', addedP50Ms: '< 1' },
