@@ -112,6 +112,12 @@ const networkErrorBody = (error: PatchbayError, method: string) => ({
   method,
 });
 
+/** A JSON answer on the raw response, with its length. */
+function answerJson(res: ServerResponse, status: number, body: unknown): void {
+  const json = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json) }).end(json);
+}
+
 /**
  * Sends the provider's answer on the raw response, past Fastify's reply, whose stream path
  * (each header set and checked one by one, hooks, two end-of-stream watchers) cost a tenth of a
@@ -133,8 +139,7 @@ function sendResult(result: ProxyResult, res: ServerResponse, method: string): v
       message: `The provider's answer failed before its first byte: ${code}`,
       fields: { networkCode: code },
     });
-    const json = JSON.stringify(networkErrorBody(error, method));
-    res.writeHead(error.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json) }).end(json);
+    answerJson(res, error.status, networkErrorBody(error, method));
   };
   const head = (): boolean => {
     if (state === 'head') {
@@ -192,11 +197,6 @@ function hasBody(req: IncomingMessage): boolean {
   const { 'content-type': contentType, 'content-length': length, 'transfer-encoding': encoding } = req.headers;
   if (contentType !== undefined) return !(method === 'OPTIONS' && length === undefined && encoding === undefined);
   return encoding !== undefined || (length !== undefined && length !== '0');
-}
-
-function answerJson(res: ServerResponse, status: number, body: unknown): void {
-  const json = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json) }).end(json);
 }
 
 /**
