@@ -293,17 +293,10 @@ async function main() {
   const upstream = await startUpstream();
   log(`upstream ${upstream.url} (pid ${upstream.child.pid}, ${upstream.body.length} byte body)`);
 
-  const forwarder = await session.startServer('forwarder', 'forwarder.ts', {
-    ...process.env,
-    BENCH_UPSTREAM_URL: upstream.url,
-    BENCH_UPSTREAM_PATH: UPSTREAM_PATH,
-  });
+  const forwarderEnv = { ...process.env, BENCH_UPSTREAM_URL: upstream.url, BENCH_UPSTREAM_PATH: UPSTREAM_PATH };
+  const forwarder = await session.startServer('forwarder', 'forwarder.ts', forwarderEnv);
   log(`reply-from forwarder ${forwarder.url} (pid ${forwarder.pid})`);
-  const nodeForwarder = await session.startServer('node-forwarder', 'node-forwarder.ts', {
-    ...process.env,
-    BENCH_UPSTREAM_URL: upstream.url,
-    BENCH_UPSTREAM_PATH: UPSTREAM_PATH,
-  });
+  const nodeForwarder = await session.startServer('node-forwarder', 'node-forwarder.ts', forwarderEnv);
   log(`node:http forwarder ${nodeForwarder.url} (pid ${nodeForwarder.pid})`);
 
   log(`starting Patchbay (embedded PostgreSQL)${PROFILE ? ' with --cpu-prof' : ''}`);

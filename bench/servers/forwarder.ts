@@ -6,12 +6,7 @@
 // Exits when its stdin closes (the orchestrator died) or on SIGTERM.
 import replyFrom from '@fastify/reply-from';
 import Fastify from 'fastify';
-
-function required(name: string): string {
-  const value = process.env[name];
-  if (value === undefined || value === '') throw new Error(`${name} is required`);
-  return value;
-}
+import { exitOnStop, required } from './child.js';
 
 const upstreamUrl = required('BENCH_UPSTREAM_URL');
 const upstreamPath = required('BENCH_UPSTREAM_PATH');
@@ -26,15 +21,4 @@ app.get('/proxy/*', (_request, reply) => {
 const url = await app.listen({ port: 0, host: '127.0.0.1' });
 process.stdout.write(`${JSON.stringify({ url })}\n`);
 
-let stopping = false;
-const stop = () => {
-  if (stopping) return;
-  stopping = true;
-  app.close().then(
-    () => process.exit(0),
-    () => process.exit(1),
-  );
-};
-process.once('SIGTERM', stop);
-process.once('SIGINT', stop);
-process.stdin.once('close', stop).resume();
+exitOnStop(() => app.close());

@@ -8,12 +8,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Agent } from 'undici';
-
-function required(name: string): string {
-  const value = process.env[name];
-  if (value === undefined || value === '') throw new Error(`${name} is required`);
-  return value;
-}
+import { closeServer, exitOnStop, required } from './child.js';
 
 const origin = new URL(required('BENCH_UPSTREAM_URL')).origin;
 const upstreamPath = required('BENCH_UPSTREAM_PATH');
@@ -53,7 +48,4 @@ server.listen(0, '127.0.0.1', () => {
   process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${port}` })}\n`);
 });
 
-const stop = () => server.close(() => process.exit(0));
-process.once('SIGTERM', stop);
-process.once('SIGINT', stop);
-process.stdin.once('close', stop).resume();
+exitOnStop(() => closeServer(server));

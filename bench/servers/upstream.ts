@@ -10,6 +10,7 @@
 // Exits when its stdin closes (the orchestrator died) or on SIGTERM.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { closeServer, exitOnStop } from './child.js';
 
 /** A fixed JSON body of about 1 KB. */
 function upstreamBody(): Buffer {
@@ -60,13 +61,4 @@ server.listen(0, '127.0.0.1', () => {
   process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${port}`, bodyBytes: body.length })}\n`);
 });
 
-let stopping = false;
-const stop = () => {
-  if (stopping) return;
-  stopping = true;
-  server.closeAllConnections();
-  server.close(() => process.exit(0));
-};
-process.once('SIGTERM', stop);
-process.once('SIGINT', stop);
-process.stdin.once('close', stop).resume();
+exitOnStop(() => closeServer(server));
