@@ -16,21 +16,25 @@ import { refreshDist } from './dist.mjs';
 // full collection, after which V8 shrinks the young generation if little is being allocated
 // (32 → 1 MB: `patchbay start`'s private memory 90-96 → 77 MB ten seconds after the start). It
 // pauses the loop for tens of ms, only when nothing is going on, and only after a busy spell.
-const TRIM_CHECK_MS = 1000;
+const TRIM_CHECK_MS = 500;
 /** Event loop utilization under which a check interval counts as idle. */
 const TRIM_IDLE_UTILIZATION = 0.05;
 /**
- * Consecutive idle checks before collecting. V8 shrinks the young generation only when little was
- * allocated over the last ~5 s of its allocation record, which runs from one collection to the next,
- * and grows it when much of it survives. Collected 5 s into the idle spell after a start, it grew
- * (16 → 32 MB: the start's last allocations, up to a young generation's worth since its last
- * scavenge, still counted and survived); the retry 5.5 s later shrank it, ~12 s after the start.
- * So the first two idle checks scavenge (a few ms each): the first moves the start's survivors
- * out, which V8 counts as allocation until the next collection, which the second makes; a quiet
- * record begins. The full collection comes 6 s after (~9 s after the process started, before the
+ * V8 shrinks the young generation only when little was allocated over the last ~5 s of its
+ * allocation record, which runs from one collection to the next, and grows it when much of it
+ * survives. Collected 5 s into the idle spell after a start, it grew (16 → 32 MB: the start's last
+ * allocations, up to a young generation's worth since its last scavenge, still counted and
+ * survived); the retry 5.5 s later shrank it, ~12 s after the start. So the first two idle checks
+ * scavenge (a few ms each): the first moves the start's survivors out, which V8 counts as
+ * allocation until the next collection, which the second makes; a quiet record begins. The full
+ * collection comes TRIM_QUIET_MS after the second scavenge, every check idle meanwhile: ~7 s after
+ * a warm start began (with 1 s checks it was ~9 s, and a busy start could push it past the
  * 10-second idle sample of bench:footprint).
  */
-const TRIM_IDLE_CHECKS = 8;
+const TRIM_SCAVENGES = 2;
+const TRIM_QUIET_MS = 5500;
+/** Consecutive idle checks before the full collection. */
+const TRIM_IDLE_CHECKS = TRIM_SCAVENGES + Math.ceil(TRIM_QUIET_MS / TRIM_CHECK_MS);
 /** A young generation up to this size is left alone (V8 starts at 1 MB and grows it under load). */
 const TRIM_YOUNG_BYTES = 8 * 1024 * 1024;
 /** After a collection that did not shrink it, the next may try this much later (then idle since). */
@@ -59,7 +63,7 @@ function trimWhenIdle() {
     const idle = performance.eventLoopUtilization(now, last).utilization < TRIM_IDLE_UTILIZATION;
     last = now;
     idleChecks = idle ? idleChecks + 1 : 0;
-    if (idleChecks > 0 && idleChecks <= 2 && youngBytes() > TRIM_YOUNG_BYTES && performance.now() >= notBefore) collect({ type: 'minor' });
+    if (idleChecks > 0 && idleChecks <= TRIM_SCAVENGES && youngBytes() > TRIM_YOUNG_BYTES && performance.now() >= notBefore) collect({ type: 'minor' });
     if (idleChecks < TRIM_IDLE_CHECKS || youngBytes() <= TRIM_YOUNG_BYTES || performance.now() < notBefore) return;
     idleChecks = 0;
     collect({ type: 'major' });
