@@ -117,14 +117,16 @@ function originalUrls(root, out) {
 /**
  * undici's index loads every part of undici: fetch, WebSocket, caches, mocks, proxy agents (0.7 MB
  * of the bundle, kept as source text by both threads). `patchbay start` uses its Agent and
- * buildConnector (server/proxy/egress.ts) and the request method every dispatcher has: for the
+ * buildConnector (server/proxy/egress.ts), the request method every dispatcher has and util's
+ * parseHeaders (server/proxy/upstream.ts): for the
  * bundle, `undici` imported from the server or the runner is those parts only. The CLI's commands
  * (bin/deploy.ts, bin/dryrun.ts) keep the whole package, in chunks a start does not load.
  */
 const UNDICI_PARTS = `
 const Dispatcher = require('undici/lib/dispatcher/dispatcher');
 Object.assign(Dispatcher.prototype, require('undici/lib/api'));
-module.exports = { Dispatcher, Agent: require('undici/lib/dispatcher/agent'), buildConnector: require('undici/lib/core/connect') };
+const { parseHeaders, headerNameToString } = require('undici/lib/core/util');
+module.exports = { Dispatcher, Agent: require('undici/lib/dispatcher/agent'), buildConnector: require('undici/lib/core/connect'), util: { parseHeaders, headerNameToString } };
 `;
 
 function undiciParts(root) {

@@ -20,7 +20,7 @@ import {
   type SavedExchange,
 } from '../runner/saved-responses.js';
 import { mapStack, parseSourceMap, type SourceLocation } from '../runner/source-map.js';
-import type { ProxyCall, ProxyEngine, ProxyResult } from '../server/proxy/index.js';
+import { StreamSource, type ProxyCall, type ProxyEngine, type ProxyResult } from '../server/proxy/index.js';
 import type { Store } from '../server/store/index.js';
 
 export type { ModelCapture, RunLogLine, SourceLocation };
@@ -246,6 +246,7 @@ function createReplay(exchanges: Map<string, SavedExchange>, dir: string | undef
     served.set(key, index + 1);
     const response = exchange.responses[Math.min(index, exchange.responses.length - 1)] as SavedExchange['responses'][number];
     calls.push({ method: call.method, endpoint: call.endpoint, status: response.status });
-    return { status: response.status, headers: { ...response.headers }, body: Readable.from([toBodyBytes(response)]), attempts: [], logId: '' };
+    const answer = Readable.from([toBodyBytes(response)]);
+    return { status: response.status, headers: { ...response.headers }, body: answer, source: new StreamSource(answer), attempts: [], logId: '' };
   };
 }

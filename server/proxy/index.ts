@@ -83,7 +83,8 @@ export function createProxyEngine(options: ProxyEngineOptions): ProxyEngine {
   };
 }
 
-export type { ProxyCall, ProxyOptions, ProxyResult, AttemptRecord } from './types.js';
+export type { BodySink, BodySource, ProxyCall, ProxyOptions, ProxyResult, AttemptRecord } from './types.js';
+export { StreamSource } from './upstream.js';
 
 // The request stages, for calls made outside the engine with the same injection and egress rules
 // (credential verification, server/credentials/verify.ts).

@@ -21,7 +21,8 @@ import { paceKeyOf, type Pacer, type Slot } from './pacer.js';
 import { decideRetry, type RetryDecision, type RetrySettings } from './retry-policy.js';
 import { sleep } from './sleep.js';
 import type { Target, TargetResolver } from './target.js';
-import type { AttemptRecord, ProxyCall, ProxyResult } from './types.js';
+import type { AttemptRecord, BodySource, ProxyCall, ProxyResult } from './types.js';
+import { requestUpstream, StreamSource, type UpstreamHeaders, type UpstreamResponse } from './upstream.js';
 
 const NO_SECRETS = createRedactor([]);
 const ignoreError = () => undefined;
@@ -42,8 +43,6 @@ export interface SendDeps {
   now: () => number;
   random: () => number;
 }
-
-type UpstreamHeaders = Record<string, string | string[] | undefined>;
 
 // A Map, not an object literal: `Content-Encoding: constructor` must not find Object.prototype's.
 const DECODERS = new Map<string, () => NodeJS.ReadWriteStream>([
@@ -83,7 +82,7 @@ export async function sendCall(deps: SendDeps, call: ProxyCall): Promise<ProxyRe
       const acquired = deps.pacer.acquire(paceKey, { concurrency: target.provider.proxy.maxConcurrency ?? deps.defaultConcurrency, maxWaitMs: deps.maxWaitMs }, call.signal);
       const slot = acquired instanceof Promise ? await acquired : acquired;
       const record = startAttempt(deps, state, attempt, waitedMs + slot.waitedMs);
-      let response: Dispatcher.ResponseData;
+      let response: UpstreamResponse;
       try {
         response = await dispatch(deps, state);
       } catch (error) {
@@ -241,16 +240,16 @@ function startAttempt(deps: SendDeps, state: CallState, attempt: number, waitedM
   return record;
 }
 
-function dispatch(deps: SendDeps, state: CallState): Promise<Dispatcher.ResponseData> {
+function dispatch(deps: SendDeps, state: CallState): Promise<UpstreamResponse> {
   const url = state.url as UpstreamUrl;
   const method = state.method;
-  return deps.dispatcher.request({
+  return requestUpstream(deps.dispatcher, {
     origin: url.origin,
     path: url.path,
     method: method as Dispatcher.HttpMethod,
     headers: state.requestHeaders,
     body: method === 'GET' || method === 'HEAD' ? undefined : state.call.body,
-    signal: state.call.signal as Dispatcher.RequestOptions['signal'],
+    signal: state.call.signal,
     headersTimeout: deps.headersTimeoutMs,
     bodyTimeout: deps.bodyTimeoutMs,
   });
@@ -285,7 +284,7 @@ function afterResponse(
   state: CallState,
   plan: CallPlan,
   record: AttemptRecord,
-  response: Dispatcher.ResponseData,
+  response: UpstreamResponse,
   paceKey: string,
   target: Target,
   mayRefresh: boolean,
@@ -314,32 +313,49 @@ async function waitToRetry(deps: SendDeps, call: ProxyCall, decision: Exclude<Re
 // ---------------------------------------------------------------- the answer and the log
 
 /** The final answer, streamed back (decompressed when asked); the slot and the log wait until its body is done. */
-function answer(deps: SendDeps, state: CallState, plan: CallPlan, response: Dispatcher.ResponseData, slot: Slot): ProxyResult {
+function answer(deps: SendDeps, state: CallState, plan: CallPlan, response: UpstreamResponse, slot: Slot): ProxyResult {
   const status = response.statusCode;
   const responseHeaders = response.headers;
   const encoding = plan.decompress ? headerValue(responseHeaders, 'content-encoding')?.trim().toLowerCase() : undefined;
   const decoder = encoding !== undefined ? DECODERS.get(encoding) : undefined;
+  const done = (error: Error | null) => {
+    slot.release();
+    writeLog(deps, state, status, error ? { code: 'upstream_body_error', message: error.message } : null, responseHeaders);
+  };
+  let source: BodySource;
   // An answer without a body has nothing to decode (zlib fails on an empty stream); its headers
   // are still those of the decoded representation.
-  const body = decoder === undefined || isBodiless(state.method, status, responseHeaders) ? response.body : decoded(response.body, decoder);
-  // Until the route hands the body to the reply, nothing else listens: an upstream failure in
-  // that gap must not be an unhandled 'error' event. The error stays in `body.errored`, where
-  // the reply's own stream handling and the listener below find it.
-  body.on('error', ignoreError);
-  // One 'close' listener rather than finished(): the body stream destroys itself once it
-  // ended, failed or was abandoned, and says which.
-  body.once('close', () => {
-    slot.release();
-    const error = body.errored ?? (body.readableEnded ? null : new Error('the response body was not read to its end'));
-    writeLog(deps, state, status, error ? { code: 'upstream_body_error', message: error.message } : null, responseHeaders);
-  });
-  return {
-    status,
-    headers: cleanResponseHeaders(responseHeaders, decoder !== undefined, status),
-    body,
-    attempts: state.attempts,
-    logId: state.logId,
-  };
+  if (decoder === undefined || isBodiless(state.method, status, responseHeaders)) {
+    response.body.onDone(done);
+    source = response.body;
+  } else {
+    const body = decoded(response.body.toReadable(), decoder);
+    // Until its taker comes, nothing else listens: a failure in that gap must not be an
+    // unhandled 'error' event. The error stays in `body.errored` for the close listener.
+    body.on('error', ignoreError);
+    // The decoded stream is done when it closes: after its end, a failure (a body that does not
+    // decompress) or its taker's destroy.
+    body.once('close', () => done(body.errored ?? (body.readableEnded ? null : new Error('the response body was not read to its end'))));
+    source = new StreamSource(body);
+  }
+  return new Answer(status, cleanResponseHeaders(responseHeaders, decoder !== undefined, status), source, state.attempts, state.logId);
+}
+
+/** A ProxyResult whose body stream is made only when read (the /proxy route takes `source`). */
+class Answer implements ProxyResult {
+  private stream: Readable | undefined;
+
+  constructor(
+    readonly status: number,
+    readonly headers: Record<string, string | string[]>,
+    readonly source: BodySource,
+    readonly attempts: AttemptRecord[],
+    readonly logId: string,
+  ) {}
+
+  get body(): Readable {
+    return (this.stream ??= this.source.toReadable());
+  }
 }
 
 function isBodiless(method: string, status: number, headers: UpstreamHeaders): boolean {

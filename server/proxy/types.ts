@@ -38,11 +38,33 @@ export interface AttemptRecord {
   waitedMs: number;
 }
 
+/** Where an answer's body goes, chunk by chunk. */
+export interface BodySink {
+  /** One chunk; false asks for no more until the source's resume(). */
+  data(chunk: Buffer): boolean;
+  end(): void;
+  /** The body failed: the provider, a timeout, a decompression error, or the call's abort. */
+  error(error: Error): void;
+}
+
+/** An answer's body, taken once: delivered to a sink, or as a stream. */
+export interface BodySource {
+  deliver(sink: BodySink): void;
+  /** More chunks after the sink's false. */
+  resume(): void;
+  /** Stops the transfer; the call's log says the body was not read to its end (or why). */
+  destroy(error?: Error): void;
+  toReadable(): Readable;
+}
+
 export interface ProxyResult {
   status: number;
-  /** Upstream headers with hop-by-hop headers removed; lengths and encodings match `body`. */
+  /** Upstream headers with hop-by-hop headers removed; lengths and encodings match the body. */
   headers: Record<string, string | string[]>;
-  body: Readable;
+  /** The body as a stream, made when first read (`source.toReadable()`). Take the body once: this or `source`. */
+  readonly body: Readable;
+  /** The body without a stream: what the /proxy route writes to its response. */
+  source: BodySource;
   attempts: AttemptRecord[];
   logId: string;
 }

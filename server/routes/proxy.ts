@@ -11,7 +11,7 @@ import { hasSecretKey } from '../plugins/auth.js';
 import { errorAnswer } from '../plugins/errors.js';
 import { pickForwardedHeaders } from '../proxy/headers.js';
 import { Cancellation } from '../proxy/cancel.js';
-import type { ProxyEngine, ProxyResult } from '../proxy/index.js';
+import type { BodySink, BodySource, ProxyEngine, ProxyResult } from '../proxy/index.js';
 import { networkCode } from '../proxy/send.js';
 
 /** Bodies up to 1 MiB are read into memory so that retries can send them again. */
@@ -119,63 +119,76 @@ function answerJson(res: ServerResponse, status: number, body: unknown): void {
 }
 
 /**
- * Sends the provider's answer on the raw response, past Fastify's reply, whose stream path
- * (each header set and checked one by one, hooks, two end-of-stream watchers) cost a tenth of a
- * proxied call. The status and headers go out with the body's first bytes, or its end: a
- * provider failing before them (a reset, a body that does not decompress) still gets the caller
+ * Writes the provider's answer to the raw response, as the engine delivers its body (no stream in
+ * between: bench:proxy). The status and headers go out with the body's first bytes, or its end:
+ * a provider failing before them (a reset, a body that does not decompress) still gets the caller
  * the network-error answer, and after them a failure can only cut the body short. A client
- * leaving aborts the call (the route's clientGone), which ends the provider's body, frees the
- * call's slot and logs it. Not pipe(), which cannot hold the head back, nor pipeline(), which
- * makes an AbortController and a DOMException per call.
+ * leaving aborts the call (serveProxy's clientGone), which ends the provider's body, frees the
+ * call's slot and logs it; a decompressed body may have no transfer left for that abort to end,
+ * so the response's close ends it too.
  */
-function sendResult(result: ProxyResult, res: ServerResponse, method: string): void {
-  const { body } = result;
-  let state: 'head' | 'body' | 'done' = 'head';
-  const fail = (cause: unknown) => {
-    state = 'done';
-    body.destroy();
+class ResponseWriter implements BodySink {
+  private state: 'head' | 'body' | 'done' = 'head';
+  private readonly source: BodySource;
+
+  constructor(
+    private readonly result: ProxyResult,
+    private readonly res: ServerResponse,
+    private readonly method: string,
+  ) {
+    this.source = result.source;
+  }
+
+  start(): void {
+    this.res.once('close', () => {
+      if (this.state !== 'done') this.source.destroy();
+    });
+    this.source.deliver(this);
+  }
+
+  data(chunk: Buffer): boolean {
+    if (!this.head()) return false;
+    if (this.res.write(chunk)) return true;
+    this.res.once('drain', () => this.source.resume());
+    return false;
+  }
+
+  end(): void {
+    if (!this.head()) return;
+    this.state = 'done';
+    this.res.end();
+  }
+
+  error(error: Error): void {
+    if (this.state === 'head') this.fail(error);
+    else if (this.state === 'body') {
+      this.state = 'done';
+      this.res.destroy(error);
+    }
+  }
+
+  private head(): boolean {
+    if (this.state === 'head') {
+      try {
+        this.res.writeHead(this.result.status, this.result.headers);
+        this.state = 'body';
+      } catch (error) {
+        this.fail(error); // a header Node refuses to send (nothing undici lets through should be)
+      }
+    }
+    return this.state === 'body';
+  }
+
+  private fail(cause: unknown): void {
+    this.state = 'done';
+    this.source.destroy();
     const code = networkCode(cause);
     const error = new PatchbayError('upstream_network_error', {
       message: `The provider's answer failed before its first byte: ${code}`,
       fields: { networkCode: code },
     });
-    answerJson(res, error.status, networkErrorBody(error, method));
-  };
-  const head = (): boolean => {
-    if (state === 'head') {
-      try {
-        res.writeHead(result.status, result.headers);
-        state = 'body';
-      } catch (error) {
-        fail(error); // a header Node refuses to send (nothing undici lets through should be)
-      }
-    }
-    return state === 'body';
-  };
-  // A client gone mid-body: the call is aborted (clientGone), but a decompressed body may have
-  // no upstream transfer left for the abort to end, so it is ended here.
-  res.once('close', () => {
-    if (!body.readableEnded) body.destroy();
-  });
-  const resume = () => body.resume();
-  body.on('data', (chunk: Buffer) => {
-    if (head() && !res.write(chunk)) {
-      body.pause();
-      res.once('drain', resume);
-    }
-  });
-  body.once('end', () => {
-    if (!head()) return;
-    state = 'done';
-    res.end();
-  });
-  body.once('error', (error) => {
-    if (state === 'head') fail(error);
-    else if (state === 'body') {
-      state = 'done';
-      res.destroy(error);
-    }
-  });
+    answerJson(this.res, error.status, networkErrorBody(error, this.method));
+  }
 }
 
 export interface ProxyRouteDeps {
@@ -262,7 +275,7 @@ export async function serveProxy(req: IncomingMessage, res: ServerResponse, deps
       res.writeHead(result.status, 'content-length' in result.headers ? result.headers : { ...result.headers, 'content-length': '0' }).end();
       return;
     }
-    sendResult(result, res, method);
+    new ResponseWriter(result, res, method).start();
   } catch (caught) {
     const error = tooLarge ?? caught;
     // The caller went away: nobody to answer, and nothing went wrong on our side.
