@@ -123,9 +123,9 @@ function answerJson(res: ServerResponse, status: number, body: unknown): void {
  * between: bench:proxy). The status and headers go out with the body's first bytes, or its end:
  * a provider failing before them (a reset, a body that does not decompress) still gets the caller
  * the network-error answer, and after them a failure can only cut the body short. A client
- * leaving aborts the call (serveProxy's clientGone), which ends the provider's body, frees the
+ * leaving aborts the call (serveProxy's close listener), which ends the provider's body, frees the
  * call's slot and logs it; a decompressed body may have no transfer left for that abort to end,
- * so the response's close ends it too.
+ * so the response's close ends it too (closed()).
  */
 class ResponseWriter implements BodySink {
   private state: 'head' | 'body' | 'done' = 'head';
@@ -140,10 +140,12 @@ class ResponseWriter implements BodySink {
   }
 
   start(): void {
-    this.res.once('close', () => {
-      if (this.state !== 'done') this.source.destroy();
-    });
     this.source.deliver(this);
+  }
+
+  /** The response closed (serveProxy's one 'close' listener): a body still coming is ended. */
+  closed(): void {
+    if (this.state !== 'done') this.source.destroy();
   }
 
   data(chunk: Buffer): boolean {
@@ -246,13 +248,15 @@ export async function serveProxy(req: IncomingMessage, res: ServerResponse, deps
       forwarded['content-length'] = String(req.headers['content-length']);
     }
 
-    const clientGone = () => {
+    let writer: ResponseWriter | undefined;
+    const closed = () => {
       if (!res.writableFinished) abort.abort(new Error('client disconnected'));
+      writer?.closed();
     };
-    res.on('close', clientGone);
+    res.on('close', closed);
     // A client that left before this ran (a busy process, a slow body read) closed the response
     // already, and 'close' will not come again: the upstream call must not start.
-    if (res.destroyed) clientGone();
+    if (res.destroyed) closed();
 
     const result = await deps.proxy.call({
       method,
@@ -275,7 +279,8 @@ export async function serveProxy(req: IncomingMessage, res: ServerResponse, deps
       res.writeHead(result.status, 'content-length' in result.headers ? result.headers : { ...result.headers, 'content-length': '0' }).end();
       return;
     }
-    new ResponseWriter(result, res, method).start();
+    writer = new ResponseWriter(result, res, method);
+    writer.start();
   } catch (caught) {
     const error = tooLarge ?? caught;
     // The caller went away: nobody to answer, and nothing went wrong on our side.
