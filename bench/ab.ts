@@ -9,7 +9,9 @@
 // An A/A run (the default) shows what is left of the noise. On 2026-12-06: medians 0.972 and 0.993,
 // rounds mostly within ±10 % (quartiles 0.94–1.02 and 0.98–1.10), when slices in turn spread by
 // ±20 % round to round; the proxy-dispatch-wip branch, slower by a margin that slices in turn
-// could not pin down, measured 1.26 and 1.19 here.
+// could not pin down, measured 1.26 and 1.19 here. The sides are not quite alike, though: the
+// same two builds measured 0.963 one way and 1.106 (not 1/0.963 = 1.038) the other, so a
+// difference under ~8 % wants both orders (swap BENCH_AB_A and BENCH_AB_B) before it is trusted.
 //
 // The two sides (BENCH_AB_A, BENCH_AB_B) are each `[entry][#NAME=value;NAME=value]`:
 //   entry   a compiled entry point of another checkout (…/scripts/launch.mjs or
