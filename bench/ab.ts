@@ -26,7 +26,7 @@
 // medians over rounds of CPU per call, PostgreSQL's CPU per call and requests per second; and
 // B/A: the median of the rounds' ratios of CPU per call, with its quartiles.
 import { processCpu } from './lib/children.js';
-import { median, round, runLoadRaw, type LoadRun } from './lib/load.js';
+import { median, percentile, round, runLoadRaw, type LoadRun } from './lib/load.js';
 import { addApiKeyConnection, BenchSession, machineInfo, positiveNumber, type Patchbay } from './lib/session.js';
 
 const DURATION_S = positiveNumber('BENCH_DURATION_S', 2);
@@ -70,9 +70,8 @@ function cpuOf(patchbay: Patchbay): { selfUs: number; descendantsUs: number } {
 
 /** The 1st quartile, median and 3rd quartile of `values` (nearest rank). */
 function quartiles(values: readonly number[]): [number, number, number] {
-  const sorted = [...values].sort((x, y) => x - y);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
-  return [at(0.25), median(sorted), at(0.75)];
+  const sorted = Float64Array.from(values).sort();
+  return [percentile(sorted, 25), percentile(sorted, 50), percentile(sorted, 75)];
 }
 
 await session.run(async () => {

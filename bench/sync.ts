@@ -40,7 +40,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { Agent, request } from 'undici';
 import { embeddedDatabaseUrl } from './lib/database.js';
-import { round } from './lib/load.js';
+import { percentile, round } from './lib/load.js';
 import { cpuPer, cpuSnapshot, rssMb, type CpuSnapshot } from './lib/measure.js';
 import { addApiKeyConnection, api, BenchSession, machineInfo, positiveNumber, PROFILE, PROFILE_DIR, ROOT, type Patchbay } from './lib/session.js';
 
@@ -147,11 +147,6 @@ function canonical(value: unknown): string {
 function cpuPerRecord(before: CpuSnapshot, after: CpuSnapshot, count: number) {
   const { patchbay, postgres, here } = cpuPer(before, after, count, 2);
   return { patchbay, postgres, bench: here };
-}
-
-function percentile(sorted: number[], p: number): number {
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[rank] ?? Number.NaN;
 }
 
 function latencies(ms: number[]) {
