@@ -22,7 +22,7 @@ import { decideRetry, type RetryDecision, type RetrySettings } from './retry-pol
 import { sleep } from './sleep.js';
 import type { Target, TargetResolver } from './target.js';
 import type { AttemptRecord, BodySource, ProxyCall, ProxyResult } from './types.js';
-import { requestUpstream, StreamSource, type UpstreamHeaders, type UpstreamResponse } from './upstream.js';
+import { NOT_READ, requestUpstream, StreamSource, type UpstreamHeaders, type UpstreamResponse } from './upstream.js';
 
 const NO_SECRETS = createRedactor([]);
 const ignoreError = () => undefined;
@@ -335,7 +335,7 @@ function answer(deps: SendDeps, state: CallState, plan: CallPlan, response: Upst
     body.on('error', ignoreError);
     // The decoded stream is done when it closes: after its end, a failure (a body that does not
     // decompress) or its taker's destroy.
-    body.once('close', () => done(body.errored ?? (body.readableEnded ? null : new Error('the response body was not read to its end'))));
+    body.once('close', () => done(body.errored ?? (body.readableEnded ? null : new Error(NOT_READ))));
     source = new StreamSource(body);
   }
   return new Answer(status, cleanResponseHeaders(responseHeaders, decoder !== undefined, status), source, state.attempts, state.logId);

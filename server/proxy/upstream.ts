@@ -22,7 +22,8 @@ const HELD_BYTES = 64 * 1024;
 /** As undici's dump(): an unwanted body this small is read to its end (its connection stays reusable); a longer one is abandoned. */
 const DUMP_BYTES = 128 * 1024;
 
-const NOT_READ = 'the response body was not read to its end';
+/** What the log says of a body abandoned before its end (this one, or a decompressed stream of it). */
+export const NOT_READ = 'the response body was not read to its end';
 
 /**
  * An answer's body, as it arrives. Its one taker is a sink (deliver) or a stream (toReadable);

@@ -11,7 +11,7 @@ import { hasSecretKey } from '../plugins/auth.js';
 import { errorAnswer } from '../plugins/errors.js';
 import { pickForwardedHeaders } from '../proxy/headers.js';
 import { Cancellation } from '../proxy/cancel.js';
-import type { BodySink, BodySource, ProxyEngine, ProxyResult } from '../proxy/index.js';
+import type { BodySink, ProxyEngine, ProxyResult } from '../proxy/index.js';
 import { networkCode } from '../proxy/send.js';
 
 /** Bodies up to 1 MiB are read into memory so that retries can send them again. */
@@ -129,29 +129,26 @@ function answerJson(res: ServerResponse, status: number, body: unknown): void {
  */
 class ResponseWriter implements BodySink {
   private state: 'head' | 'body' | 'done' = 'head';
-  private readonly source: BodySource;
 
   constructor(
     private readonly result: ProxyResult,
     private readonly res: ServerResponse,
     private readonly method: string,
-  ) {
-    this.source = result.source;
-  }
+  ) {}
 
   start(): void {
-    this.source.deliver(this);
+    this.result.source.deliver(this);
   }
 
   /** The response closed (serveProxy's one 'close' listener): a body still coming is ended. */
   closed(): void {
-    if (this.state !== 'done') this.source.destroy();
+    if (this.state !== 'done') this.result.source.destroy();
   }
 
   data(chunk: Buffer): boolean {
     if (!this.head()) return false;
     if (this.res.write(chunk)) return true;
-    this.res.once('drain', () => this.source.resume());
+    this.res.once('drain', () => this.result.source.resume());
     return false;
   }
 
@@ -183,7 +180,7 @@ class ResponseWriter implements BodySink {
 
   private fail(cause: unknown): void {
     this.state = 'done';
-    this.source.destroy();
+    this.result.source.destroy();
     const code = networkCode(cause);
     const error = new PatchbayError('upstream_network_error', {
       message: `The provider's answer failed before its first byte: ${code}`,
