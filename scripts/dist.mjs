@@ -125,8 +125,8 @@ function originalUrls(root, out) {
 const UNDICI_PARTS = `
 const Dispatcher = require('undici/lib/dispatcher/dispatcher');
 Object.assign(Dispatcher.prototype, require('undici/lib/api'));
-const { parseHeaders, headerNameToString } = require('undici/lib/core/util');
-module.exports = { Dispatcher, Agent: require('undici/lib/dispatcher/agent'), buildConnector: require('undici/lib/core/connect'), util: { parseHeaders, headerNameToString } };
+const { parseHeaders } = require('undici/lib/core/util');
+module.exports = { Dispatcher, Agent: require('undici/lib/dispatcher/agent'), buildConnector: require('undici/lib/core/connect'), util: { parseHeaders } };
 `;
 
 function undiciParts(root) {
