@@ -153,13 +153,13 @@ export class IsolateSlot {
   #dropNext(): void {
     const next = this.#next;
     this.#next = undefined;
-    next?.then(releasePrepared, () => undefined);
+    if (next !== undefined) this.pool.letGo(next.then(releasePrepared, () => undefined));
   }
 
   #disposeIsolate(): void {
     this.#warm.clear();
     this.#scripts.clear();
-    this.#runtime?.then(releaseQuietly, () => undefined);
+    if (this.#runtime !== undefined) this.pool.letGo(this.#runtime.then(releaseQuietly, () => undefined));
     this.#runtime = undefined;
     if (!this.isolate.isDisposed) this.isolate.dispose();
   }
@@ -236,6 +236,13 @@ export class IsolatePool {
   readonly #maxCachedScripts: number;
   readonly #idleMs: number;
   #shrinkTimer: NodeJS.Timeout | undefined;
+  /**
+   * isolated-vm work that slots let go of while it was under way (a context being prepared, the
+   * runtime being compiled). isolated-vm answers it on this thread, even once its isolate is
+   * disposed, so close() waits for it to settle: a runner thread exits right after, and
+   * isolated-vm answering a thread that is gone aborts the process (`environment != nullptr`).
+   */
+  readonly #lettingGo = new Set<Promise<void>>();
 
   constructor(options: PoolOptions & { memoryMb: number }) {
     this.codeCache = options.codeCache;
@@ -254,6 +261,16 @@ export class IsolatePool {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** For slots: `work` they no longer wait for, which close() still does (see #lettingGo). */
+  letGo(work: Promise<unknown>): void {
+    const settled = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#lettingGo.add(settled);
+    void settled.then(() => this.#lettingGo.delete(settled));
   }
 
   get slots(): readonly IsolateSlot[] {
@@ -360,7 +377,7 @@ export class IsolatePool {
     return () => this.#active.delete(kill);
   }
 
-  /** Refuses new and queued runs, stops running ones (they end `aborted`), disposes every isolate. */
+  /** Refuses new and queued runs, stops running ones (they end `aborted`), disposes every isolate; resolves once isolated-vm's work on them has settled. */
   close(): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
@@ -369,14 +386,17 @@ export class IsolatePool {
       for (const kill of [...this.#active]) kill();
       for (const slot of this.#slots) if (!slot.busy) slot.dispose();
     }
-    if (this.#slots.every((slot) => !slot.busy)) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const previous = this.#drained;
-      this.#drained = () => {
-        previous?.();
-        resolve();
-      };
-    });
+    const drained = this.#slots.every((slot) => !slot.busy)
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          const previous = this.#drained;
+          this.#drained = () => {
+            previous?.();
+            resolve();
+          };
+        });
+    // The slots released last (busy ones, when their runs end) let go of their work first.
+    return drained.then(() => Promise.all(this.#lettingGo)).then(() => undefined);
   }
 
   #assign(slot: IsolateSlot, memoryMb: number): IsolateSlot {
