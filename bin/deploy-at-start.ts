@@ -1,6 +1,6 @@
 // `patchbay start` deploys its functions folder before serving. Unchanged since the last start
 // (same files, same Patchbay, nobody deployed since: runner/build-cache.ts), that costs a hash of
-// the folder and one query; otherwise the folder is built (esbuild, the type check thread, one
+// the folder and one query; otherwise the folder is built (esbuild, the type check process, one
 // isolate reading definitions) and deployed, and building's resources are let go at once. The
 // build starts with the process, beside the database's start (beginDeployAtStart).
 // Never strict: a function that does not build keeps its deployed version and the others serve.
@@ -40,7 +40,7 @@ export interface StartDeploy {
 
 interface Build {
   deployment: Promise<Deployment>;
-  /** Closes the isolate that read the definitions and stops esbuild and the type check thread. */
+  /** Closes the isolate that read the definitions and stops esbuild and the type check process. */
   release(): Promise<void>;
 }
 

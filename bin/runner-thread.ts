@@ -106,7 +106,7 @@ const METRICS_TIMEOUT_MS = 2000;
 function spawnThread(entry: URL, data: RunnerThreadData): Worker {
   const options = { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB, maxOldGenerationSizeMb: OLD_GENERATION_MB } };
   // Run from source (npm start, tests) the entry is TypeScript: the thread registers tsx's loader
-  // before importing it, as runner/typecheck-thread.ts does. Compiled into dist/ it is JavaScript.
+  // before importing it. Compiled into dist/ it is JavaScript.
   if (!entry.pathname.endsWith('.ts')) return new Worker(fileURLToPath(entry), options);
   const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
   return new Worker(`import(${tsx}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })`, { ...options, eval: true });

@@ -10,7 +10,7 @@ import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
-import { stopTypecheckThread, typecheckInThread } from './typecheck-thread.js';
+import { stopTypecheckProcess, typecheckInProcess } from './typecheck-process.js';
 
 export type FunctionKind = 'action' | 'sync';
 
@@ -154,7 +154,7 @@ export async function buildFunctions(functionsDir: string, options: BundleOption
   const { sources, problems: scanProblems } = await scanFunctions(root);
   const platform = locatePlatform();
 
-  // esbuild works in its own process and the type check on its own thread: both run at once.
+  // esbuild works in its own process and the type check in another: both run at once.
   const building = buildEach(sources, root, platform);
   // Awaited below; this only keeps an early failure from counting as unhandled meanwhile.
   building.catch(() => {});
@@ -167,7 +167,7 @@ export async function buildFunctions(functionsDir: string, options: BundleOption
       warn("type check skipped: Patchbay's sdk/functions type declarations are missing (compile with declaration: true)");
     } else {
       try {
-        const checked = await typecheckInThread(sources, root, { sdkTypes, resolveFromDir: platform.runnerDir, nodeModules: platform.nodeShimTypes });
+        const checked = await typecheckInProcess(sources, root, { sdkTypes, resolveFromDir: platform.runnerDir, nodeModules: platform.nodeShimTypes });
         typeProblems = checked.problems;
         reach = checked.reach;
         for (const message of checked.warnings) warn(message);
@@ -200,11 +200,11 @@ export async function buildFunctions(functionsDir: string, options: BundleOption
 
 /**
  * Frees what building needs and serving does not: esbuild's service process (~40 MB, started again
- * by the next build) and the type check thread, unless a build is under way.
+ * by the next build) and the type check process, unless a build is under way.
  */
 export async function releaseBuildResources(): Promise<void> {
   if (buildsInFlight > 0) return;
-  stopTypecheckThread();
+  stopTypecheckProcess();
   await esbuild.stop();
 }
 

