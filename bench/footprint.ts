@@ -262,7 +262,10 @@ async function npmStop(started: Started, dataDir: string): Promise<void> {
     const exit = new Promise<void>((resolve) => started.npm.once('exit', () => resolve()));
     const patchbay = treeOf(npmPid).filter((pid) => roleOf(pid, npmPid) === 'patchbay');
     for (const pid of patchbay.length > 0 ? patchbay : [npmPid]) process.kill(pid, 'SIGTERM');
-    const timedOut = await Promise.race([exit.then(() => false), sleep(30_000).then(() => true)]);
+    // The wait is cleared once npm ends: left running, it kept this process alive 30 s after its report.
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([exit.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), 30_000)))]);
+    clearTimeout(timer);
     if (timedOut) {
       log('npm start did not end 30 s after SIGTERM; killing its process group');
       process.kill(-npmPid, 'SIGKILL');
