@@ -2,18 +2,17 @@
 // TypeScript, real child processes, found and signalled through /proc as an operator would.
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildFunctions, releaseBuildResources } from '../../runner/bundle.js';
+import { writeFunctions, type FunctionsFolder } from '../harness/functions.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const folders: string[] = [];
+const folders: FunctionsFolder[] = [];
 
 afterAll(async () => {
   await releaseBuildResources();
-  await Promise.all(folders.map((dir) => rm(dir, { recursive: true, force: true })));
+  await Promise.all(folders.map((folder) => folder.remove()));
 });
 
 const ACTION = `import * as z from 'zod';
@@ -30,13 +29,9 @@ export default createAction({
 const WRONG_OUTPUT = ACTION.replace('({ shout: input.word.toUpperCase() })', '({ shout: input.word.length })');
 
 async function functionsFolder(files: Record<string, string>): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'patchbay-typecheck-'));
-  folders.push(dir);
-  for (const [file, text] of Object.entries(files)) {
-    await mkdir(path.dirname(path.join(dir, file)), { recursive: true });
-    await writeFile(path.join(dir, file), text);
-  }
-  return dir;
+  const folder = await writeFunctions(files);
+  folders.push(folder);
+  return folder.dir;
 }
 
 interface Checker {
