@@ -5,6 +5,7 @@
 // build starts with the process, beside the database's start (beginDeployAtStart).
 // Never strict: a function that does not build keeps its deployed version and the others serve.
 import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type pino from 'pino';
 import { deployFunctions } from '../server/functions/deploy.js';
@@ -15,6 +16,8 @@ import type { Deployment } from '../runner/deploy.js';
 
 /** In the data directory, beside secrets.json. */
 export const BUILD_CACHE_FILE = 'functions-build.json';
+/** Also there: each function's last bundle, reused while its files are unchanged (runner/bundle-cache.ts). */
+export const BUNDLE_CACHE_DIR = 'functions-bundles';
 
 export interface StartBuildDeps {
   functionsDir: string;
@@ -75,9 +78,9 @@ export function beginDeployAtStart(deps: StartBuildDeps): StartDeploy {
       }
       const { deployment, release } = await startBuild();
       try {
-        const { inputs, failures } = await deployment;
+        const { inputs, failures, bundled } = await deployment;
         const changes = await deployFunctions({ store, deployed }, inputs, failures);
-        logger.info({ dir: deps.functionsDir, ...changes }, `deployed ${inputs.length} functions`);
+        logger.info({ dir: deps.functionsDir, ...changes, bundled }, `deployed ${inputs.length} functions`);
         await reportFailures(logger, failures);
         // With DATABASE_URL and keys from the environment there may be no data directory: no cache then.
         if (existsSync(deps.dataDir)) {
@@ -104,8 +107,15 @@ async function buildFolder(deps: StartBuildDeps): Promise<Build> {
   // Loaded only when there is something to build: a start with nothing to build (and the runner
   // thread, which builds nothing) never loads esbuild.
   const [{ buildDeployment }, { releaseBuildResources }] = await Promise.all([import('../runner/deploy.js'), import('../runner/bundle.js')]);
+  // The bundle cache may write before the database's start makes the data directory: made here
+  // as bin/data-dir.ts makes it (0755: the embedded PostgreSQL's user must reach its folder inside).
+  await mkdir(deps.dataDir, { recursive: true, mode: 0o755 });
   const inspector = createSandbox({ size: 1 });
-  const deployment = buildDeployment(deps.functionsDir, inspector, { typecheck: deps.typecheck, onWarning: (message) => deps.logger.warn(message) });
+  const deployment = buildDeployment(deps.functionsDir, inspector, {
+    typecheck: deps.typecheck,
+    onWarning: (message) => deps.logger.warn(message),
+    bundleCacheDir: path.join(deps.dataDir, BUNDLE_CACHE_DIR),
+  });
   deployment.catch(() => undefined);
   return {
     deployment,

@@ -10,6 +10,7 @@ import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
+import { folderShape, openBundleCache, type BundleCache } from './bundle-cache.js';
 import { stopTypecheckProcess, typecheckInProcess } from './typecheck-process.js';
 
 export type FunctionKind = 'action' | 'sync';
@@ -62,6 +63,8 @@ export interface BuildOutcome {
   /** In the order of discovery. */
   built: BuiltFunction[];
   failed: FunctionFailure[];
+  /** The functions esbuild bundled this time (relative paths); the others' bundles came from `bundleCacheDir`. */
+  bundled: string[];
 }
 
 export interface BundleOptions {
@@ -69,6 +72,8 @@ export interface BundleOptions {
   typecheck?: boolean;
   /** Receives what is worth telling but does not stop a deploy (esbuild warnings, a skipped type check). */
   onWarning?: (message: string) => void;
+  /** Where bundles are kept between builds (runner/bundle-cache.ts); without it every function is bundled. */
+  bundleCacheDir?: string;
 }
 
 /**
@@ -155,7 +160,7 @@ export async function buildFunctions(functionsDir: string, options: BundleOption
   const platform = locatePlatform();
 
   // esbuild works in its own process and the type check in another: both run at once.
-  const building = buildEach(sources, root, platform);
+  const building = options.bundleCacheDir === undefined ? buildEach(sources, root, platform) : buildCached(sources, root, platform, options.bundleCacheDir);
   // Awaited below; this only keeps an early failure from counting as unhandled meanwhile.
   building.catch(() => {});
   let typeProblems: BuildProblem[] = [];
@@ -195,7 +200,8 @@ export async function buildFunctions(functionsDir: string, options: BundleOption
     if (problems.length > 0) failed.push({ integration: source.integration, kind: source.kind, name: source.name, relativePath: source.relativePath, problems: sortProblems(problems) });
     else if (result.built !== undefined) built.push(result.built);
   });
-  return { built, failed: failed.sort((a, b) => compareText(a.relativePath, b.relativePath)) };
+  const bundled = sources.filter((_source, index) => results[index]?.built !== undefined && results[index]?.cached !== true).map((source) => source.relativePath);
+  return { built, failed: failed.sort((a, b) => compareText(a.relativePath, b.relativePath)), bundled };
 }
 
 /**
@@ -395,6 +401,8 @@ function firstExisting(files: string[]): string | undefined {
 interface BuildResult {
   /** In the order of the sources; empty when there are problems. */
   built: BuiltFunction[];
+  /** The files each of `built` was made from (absolute paths), in the same order. */
+  inputs: string[][];
   problems: BuildProblem[];
   warnings: string[];
 }
@@ -404,6 +412,10 @@ interface EntryResult {
   built: BuiltFunction | undefined;
   problems: BuildProblem[];
   warnings: string[];
+  /** The files esbuild read for it (absolute paths), when it built. */
+  inputs?: string[];
+  /** Taken from the bundle cache rather than bundled. */
+  cached?: boolean;
 }
 
 /**
@@ -414,14 +426,56 @@ interface EntryResult {
 async function buildEach(sources: FunctionSource[], root: string, platform: Platform): Promise<EntryResult[]> {
   const together = await buildEntries(sources, root, platform);
   if (together.problems.length === 0) {
-    return sources.map((_source, index) => ({ built: together.built[index], problems: [], warnings: index === 0 ? together.warnings : [] }));
+    return sources.map((_source, index) => ({ built: together.built[index], inputs: together.inputs[index], problems: [], warnings: index === 0 ? together.warnings : [] }));
   }
   return Promise.all(
     sources.map(async (source) => {
       const alone = await buildEntries([source], root, platform);
-      return { built: alone.built[0], problems: alone.problems, warnings: alone.warnings };
+      return { built: alone.built[0], inputs: alone.inputs[0], problems: alone.problems, warnings: alone.warnings };
     }),
   );
+}
+
+/** A file's modification time may read up to a clock tick early: a file changed this close to a build's start is not cached. */
+const FS_CLOCK_MARGIN_MS = 2000;
+
+/**
+ * buildEach for the functions the bundle cache has no current bundle of; the others' bundles
+ * come from it. A function's esbuild warnings are told when it is bundled, not again.
+ */
+async function buildCached(sources: FunctionSource[], root: string, platform: Platform, cacheDir: string): Promise<EntryResult[]> {
+  const cache = openBundleCache(cacheDir, await bundleCacheKey(root, platform));
+  const found = await Promise.all(sources.map((source) => cache.get(source.relativePath)));
+  const missing = sources.filter((_source, index) => found[index] === undefined);
+  const since = Date.now() - FS_CLOCK_MARGIN_MS;
+  const fresh = await buildEach(missing, root, platform);
+  await Promise.all(
+    missing.map((source, index) => {
+      const { built, inputs } = fresh[index] as EntryResult;
+      if (built === undefined || inputs === undefined) return undefined;
+      return cache.put(source.relativePath, inputs, { code: built.code, hash: built.hash, bytes: built.bytes, sourceMap: built.sourceMap, warnings: [] }, since);
+    }),
+  );
+  await cache.keepOnly(sources.map((source) => source.relativePath));
+  let next = 0;
+  return sources.map((source, index) => {
+    const hit = found[index];
+    if (hit === undefined) return fresh[next++] as EntryResult;
+    const sourceMap = hit.sourceMap === undefined ? {} : { sourceMap: hit.sourceMap };
+    return { built: { ...source, code: hit.code, hash: hit.hash, bytes: hit.bytes, ...sourceMap }, problems: [], warnings: [], cached: true };
+  });
+}
+
+/**
+ * What a cached bundle must have been made under: this esbuild, these build settings and
+ * Patchbay's files where they are (the SDK, the shims and Patchbay's packages are inputs of their
+ * own, checked by content), the injected Buffer shim's content (loaded by a plugin, so not an
+ * input esbuild names), and the folder's file names.
+ */
+async function bundleCacheKey(root: string, platform: Platform): Promise<string> {
+  const bufferGlobal = platform.bufferGlobal === undefined ? null : await readFile(platform.bufferGlobal, 'utf8');
+  const settings = JSON.stringify({ esbuild: esbuild.version, options: buildOptions({}, root, platform), platform, bufferGlobal, suffix: BUNDLE_SUFFIX });
+  return `${createHash('sha256').update(settings).digest('hex')}:${await folderShape(root)}`;
 }
 
 /** esbuild builds running now: releaseBuildResources must not stop the service under them. */
@@ -438,7 +492,7 @@ const OUT_DIR = '__patchbay_out__';
  * output file, so a function's code does not depend on which others are built with it.
  */
 async function buildEntries(sources: FunctionSource[], root: string, platform: Platform): Promise<BuildResult> {
-  if (sources.length === 0) return { built: [], problems: [], warnings: [] };
+  if (sources.length === 0) return { built: [], inputs: [], problems: [], warnings: [] };
   // Messages without a location cannot be tied to one entry of several.
   const fallbackFile = sources.length === 1 ? (sources[0] as FunctionSource).relativePath : '.';
   const entryPoints = Object.fromEntries(sources.map((source, index) => [String(index), source.file]));
@@ -454,18 +508,30 @@ async function buildEntries(sources: FunctionSource[], root: string, platform: P
       const sourceMap = map === undefined ? {} : { sourceMap: relocateSourceMap(map, root) };
       return { ...source, code, hash: createHash('sha256').update(code).digest('hex'), bytes: Buffer.byteLength(code), ...sourceMap };
     });
-    return { built, problems: [], warnings: toProblems(result.warnings, fallbackFile).map(formatProblem) };
+    const inputs = sources.map((_source, index) => inputFiles(result.metafile, root, index));
+    return { built, inputs, problems: [], warnings: toProblems(result.warnings, fallbackFile).map(formatProblem) };
   } catch (error) {
     if (!isBuildFailure(error)) throw error;
-    return { built: [], problems: toProblems(error.errors, fallbackFile), warnings: toProblems(error.warnings, fallbackFile).map(formatProblem) };
+    return { built: [], inputs: [], problems: toProblems(error.errors, fallbackFile), warnings: toProblems(error.warnings, fallbackFile).map(formatProblem) };
   } finally {
     buildsInFlight--;
   }
 }
 
-function buildOptions(entryPoints: Record<string, string>, root: string, platform: Platform): esbuild.BuildOptions & { write: false } {
+/** The files one output was made from, as absolute paths; inputs a plugin made up (`patchbay:buffer-global`) are left out. */
+function inputFiles(metafile: esbuild.Metafile, root: string, index: number): string[] {
+  const output = metafile.outputs[`${OUT_DIR}/${index}.js`];
+  if (output === undefined) throw new Error(`esbuild's metafile has no output ${index}`);
+  return Object.keys(output.inputs)
+    .filter((input) => !/^[a-z][\w-]*:/i.test(input))
+    .map((input) => path.resolve(root, input));
+}
+
+function buildOptions(entryPoints: Record<string, string>, root: string, platform: Platform): esbuild.BuildOptions & { write: false; metafile: true } {
   return {
     entryPoints,
+    // Which files each output was made from: the bundle cache checks them.
+    metafile: true,
     outdir: OUT_DIR,
     // esbuild names files relative to this folder in its messages.
     absWorkingDir: root,

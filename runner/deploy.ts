@@ -12,6 +12,8 @@ export interface DeployOptions {
   strict?: boolean;
   /** esbuild warnings and a skipped type check: worth telling, never fatal. */
   onWarning?: (message: string) => void;
+  /** Bundles kept between builds (`patchbay start`: in the data directory); see runner/bundle-cache.ts. */
+  bundleCacheDir?: string;
 }
 
 export interface Deployment {
@@ -19,12 +21,15 @@ export interface Deployment {
   inputs: FunctionInput[];
   /** The functions that do not, sorted by path: their deployed version (if any) stays. */
   failures: FunctionFailureInput[];
+  /** The functions esbuild bundled (relative paths); the others' bundles came from the bundle cache. */
+  bundled: string[];
 }
 
 export async function buildDeployment(functionsDir: string, sandbox: Sandbox, options: DeployOptions = {}): Promise<Deployment> {
-  const { built, failed } = await buildFunctions(functionsDir, {
+  const { built, failed, bundled } = await buildFunctions(functionsDir, {
     typecheck: options.typecheck ?? true,
     ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
+    ...(options.bundleCacheDir === undefined ? {} : { bundleCacheDir: options.bundleCacheDir }),
   });
   const failures: FunctionFailure[] = [...failed];
   const inputs: FunctionInput[] = [];
@@ -63,5 +68,6 @@ export async function buildDeployment(functionsDir: string, sandbox: Sandbox, op
   return {
     inputs: inputs.sort((a, b) => a.sourcePath.localeCompare(b.sourcePath)),
     failures: failures.map((f) => ({ integrationKey: f.integration, kind: f.kind, name: f.name, sourcePath: f.relativePath, problems: f.problems })),
+    bundled,
   };
 }

@@ -2,7 +2,7 @@
 // again (the build cache in the data directory), a changed one is; `patchbay deploy` from the same
 // folder finds the server's port in the data directory (issue 18).
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,27 +22,35 @@ describe('patchbay start with a functions folder', () => {
     functionsDir = path.join(parent, 'functions');
     await mkdir(path.join(functionsDir, 'github', 'actions'), { recursive: true });
     await writeFile(path.join(functionsDir, 'github', 'actions', 'answer.ts'), action('first'));
+    // Saved a minute before the first start, as files usually are: a file modified while (or just
+    // before) a build runs does not go into the bundle cache.
+    const other = path.join(functionsDir, 'github', 'actions', 'other.ts');
+    await writeFile(other, action('other'));
+    const minuteAgo = new Date(Date.now() - 60_000);
+    await utimes(other, minuteAgo, minuteAgo);
     env = { PATCHBAY_DATA_DIR: path.join(parent, '.data'), PATCHBAY_FUNCTIONS_DIR: functionsDir, HOST: '127.0.0.1', LOG_LEVEL: 'info' };
   });
   afterAll(() => rm(parent, { recursive: true, force: true }));
 
-  it('builds an unchanged folder once, and a changed one again', async () => {
+  it('builds an unchanged folder once, and of a changed one bundles again only what changed', async () => {
     const first = await waitForStart(spawnPatchbay('start', { ...env, PORT: '0' }));
-    expect(first.stdout).toContain('deployed 1 functions');
+    expect(first.stdout).toContain('deployed 2 functions');
     expect(await first.stop()).toBe(0);
     const cacheFile = path.join(env.PATCHBAY_DATA_DIR as string, 'functions-build.json');
     const cached = await readFile(cacheFile, 'utf8');
 
     const second = await waitForStart(spawnPatchbay('start', { ...env, PORT: '0' }));
     expect(second.stdout).toContain('functions unchanged since the last start: nothing to build');
-    expect(second.stdout).not.toContain('deployed 1 functions');
+    expect(second.stdout).not.toContain('deployed 2 functions');
     expect(await second.stop()).toBe(0);
     expect(await readFile(cacheFile, 'utf8')).toBe(cached);
 
     await writeFile(path.join(functionsDir, 'github', 'actions', 'answer.ts'), action('second'));
     const third = await waitForStart(spawnPatchbay('start', { ...env, PORT: '0' }));
-    expect(third.stdout).toContain('deployed 1 functions');
+    expect(third.stdout).toContain('deployed 2 functions');
     expect(third.stdout).toMatch(/"updated":\["github\/actions\/answer"\]/);
+    // The unchanged function's bundle came from the data directory's bundle cache.
+    expect(third.stdout).toMatch(/"bundled":\["github\/actions\/answer.ts"\]/);
     expect(await third.stop()).toBe(0);
     expect(await readFile(cacheFile, 'utf8')).not.toBe(cached);
   }, 180_000);
@@ -58,7 +66,7 @@ describe('patchbay start with a functions folder', () => {
     const { code, stderr } = await waitForExit(deploy);
     expect(stderr).toBe('');
     expect(code).toBe(0);
-    expect(stdout).toContain(`deployed 1 functions to ${server.url}`);
+    expect(stdout).toContain(`deployed 2 functions to ${server.url}`);
     expect(await server.stop()).toBe(0);
     expect(existsSync(serverFile)).toBe(false);
   }, 180_000);

@@ -86,7 +86,7 @@ describe.skipIf(process.platform !== 'linux')('the type check process', () => {
 
       const [checker, ...others] = checkers();
       expect(others).toEqual([]);
-      expect(checker?.args).toContain('--max-opt=1');
+      expect(checker?.args).toContain('--interrupt-budget=270336');
       expect(checker?.environ).not.toContain('not-for-the-checker');
       expect(checker?.environ).not.toContain('PATCHBAY_');
 
