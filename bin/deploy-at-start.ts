@@ -18,6 +18,8 @@ import type { Deployment } from '../runner/deploy.js';
 export const BUILD_CACHE_FILE = 'functions-build.json';
 /** Also there: each function's last bundle, reused while its files are unchanged (runner/bundle-cache.ts). */
 export const BUNDLE_CACHE_DIR = 'functions-bundles';
+/** And the type check's incremental state: only what an edit affects is checked again (runner/typecheck.ts). */
+export const TYPECHECK_CACHE_FILE = 'functions-typecheck.tsbuildinfo';
 
 export interface StartBuildDeps {
   functionsDir: string;
@@ -115,6 +117,7 @@ async function buildFolder(deps: StartBuildDeps): Promise<Build> {
     typecheck: deps.typecheck,
     onWarning: (message) => deps.logger.warn(message),
     bundleCacheDir: path.join(deps.dataDir, BUNDLE_CACHE_DIR),
+    typecheckCacheFile: path.join(deps.dataDir, TYPECHECK_CACHE_FILE),
   });
   deployment.catch(() => undefined);
   return {

@@ -74,6 +74,8 @@ export interface BundleOptions {
   onWarning?: (message: string) => void;
   /** Where bundles are kept between builds (runner/bundle-cache.ts); without it every function is bundled. */
   bundleCacheDir?: string;
+  /** Where the type check keeps what it learned between checks (runner/typecheck.ts); without it every file is checked. */
+  typecheckCacheFile?: string;
 }
 
 /**
@@ -172,7 +174,8 @@ export async function buildFunctions(functionsDir: string, options: BundleOption
       warn("type check skipped: Patchbay's sdk/functions type declarations are missing (compile with declaration: true)");
     } else {
       try {
-        const checked = await typecheckInProcess(sources, root, { sdkTypes, resolveFromDir: platform.runnerDir, nodeModules: platform.nodeShimTypes });
+        const locations = { sdkTypes, resolveFromDir: platform.runnerDir, nodeModules: platform.nodeShimTypes };
+        const checked = await typecheckInProcess(sources, root, locations, options.typecheckCacheFile);
         typeProblems = checked.problems;
         reach = checked.reach;
         for (const message of checked.warnings) warn(message);

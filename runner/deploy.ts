@@ -14,6 +14,8 @@ export interface DeployOptions {
   onWarning?: (message: string) => void;
   /** Bundles kept between builds (`patchbay start`: in the data directory); see runner/bundle-cache.ts. */
   bundleCacheDir?: string;
+  /** The type check's incremental state between deploys (`patchbay start`: in the data directory). */
+  typecheckCacheFile?: string;
 }
 
 export interface Deployment {
@@ -30,6 +32,7 @@ export async function buildDeployment(functionsDir: string, sandbox: Sandbox, op
     typecheck: options.typecheck ?? true,
     ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
     ...(options.bundleCacheDir === undefined ? {} : { bundleCacheDir: options.bundleCacheDir }),
+    ...(options.typecheckCacheFile === undefined ? {} : { typecheckCacheFile: options.typecheckCacheFile }),
   });
   const failures: FunctionFailure[] = [...failed];
   const inputs: FunctionInput[] = [];

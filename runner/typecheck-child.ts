@@ -7,7 +7,7 @@ const send = process.send?.bind(process);
 if (send === undefined) throw new Error('typecheck-child runs as a child process with a message channel');
 
 process.on('message', (request: CheckRequest) => {
-  typecheckFunctions(request.sources, request.functionsDir, request.locations).then(
+  typecheckFunctions(request.sources, request.functionsDir, request.locations, request.buildInfoFile).then(
     (result) => send({ id: request.id, result } satisfies CheckReply),
     (error: unknown) => send({ id: request.id, error: error instanceof Error ? error.message : String(error) } satisfies CheckReply),
   );

@@ -14,6 +14,8 @@ export interface CheckRequest {
   sources: FunctionSource[];
   functionsDir: string;
   locations: TypecheckLocations;
+  /** typecheckFunctions' incremental build information file, if any. */
+  buildInfoFile?: string;
 }
 
 export type CheckReply = { id: number; result: TypecheckResult } | { id: number; error: string };
@@ -113,11 +115,11 @@ export function stopTypecheckProcess(): void {
 }
 
 /** typecheckFunctions, in the type check process. */
-export function typecheckInProcess(sources: FunctionSource[], functionsDir: string, locations: TypecheckLocations): Promise<TypecheckResult> {
+export function typecheckInProcess(sources: FunctionSource[], functionsDir: string, locations: TypecheckLocations, buildInfoFile?: string): Promise<TypecheckResult> {
   clearTimeout(idleTimer);
   const child = (checker ??= startChecker());
   const id = nextId++;
-  const request: CheckRequest = { id, sources, functionsDir, locations };
+  const request: CheckRequest = { id, sources, functionsDir, locations, ...(buildInfoFile === undefined ? {} : { buildInfoFile }) };
   // Held while a check runs (a `patchbay deploy` waits for nothing else); an idle checker must
   // not keep the process alive.
   hold(child, true);

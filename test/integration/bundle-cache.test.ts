@@ -1,7 +1,8 @@
-// The per-function bundle cache (runner/bundle-cache.ts) through buildFunctions: real esbuild,
-// real files. The files are dated a minute back, as files edited before a start are: a file
+// The per-function bundle cache (runner/bundle-cache.ts) and the type check's incremental state
+// (runner/typecheck.ts) through buildFunctions: real esbuild, real TypeScript, real files. The files are dated a minute back, as files edited before a start are: a file
 // modified during a build (or dated after its start) is never cached.
-import { readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
@@ -121,5 +122,66 @@ describe('the bundle cache', () => {
     const fixed = await build(made);
     expect(fixed.failed).toEqual([]);
     expect(fixed.bundled).toEqual(['demo/actions/c.ts']);
+  });
+});
+
+describe("the type check's incremental state", () => {
+  let stateFile: string;
+  beforeEach(() => {
+    stateFile = path.join(cacheDir, 'typecheck.tsbuildinfo');
+  });
+  const check = (made: FunctionsFolder) => buildFunctions(made.dir, { typecheckCacheFile: stateFile });
+  const failures = (outcome: BuildOutcome) => outcome.failed.map((failure) => [failure.relativePath, failure.problems.map((problem) => `${problem.file}:${problem.line} ${problem.message}`)]);
+
+  const SHOUT = action('({ said: greeting.toUpperCase() })', `import { greeting } from '../lib/greeting';`);
+  const SYNC_IN_ACTIONS = `import { createSync } from 'patchbay';
+export default createSync({ description: 'a sync', frequency: 'every hour', models: {}, exec: async () => {} });
+`;
+
+  it('reports what an unchanged file has wrong on every check, and what an edit to a file it imports breaks in it', async () => {
+    const made = await writeFunctions({
+      ...FILES,
+      'demo/actions/shout.ts': SHOUT,
+      'demo/actions/wrong.ts': action('({ said: undefinedName })'),
+      'demo/actions/misplaced.ts': SYNC_IN_ACTIONS,
+    });
+    folders.push(made);
+    await mkdir(cacheDir, { recursive: true });
+    const first = await check(made);
+    const expected = [
+      ['demo/actions/misplaced.ts', [expect.stringContaining("demo/actions/misplaced.ts:2 a file in actions/ must default-export createAction({...}), not one of type 'sync'")]],
+      ['demo/actions/wrong.ts', [expect.stringContaining("demo/actions/wrong.ts:3 Cannot find name 'undefinedName'")]],
+    ];
+    expect(failures(first)).toEqual(expected);
+    expect(existsSync(stateFile)).toBe(true);
+
+    // Nothing changed: the problems come from the state, and are the same.
+    expect(failures(await check(made))).toEqual(expected);
+
+    // The helper's type changes: the function using it is checked again and now fails.
+    await made.write('demo/lib/greeting.ts', `export const greeting = 42;\n`);
+    const edited = await check(made);
+    expect(failures(edited)).toEqual([
+      ...expected.slice(0, 1),
+      ['demo/actions/shout.ts', [expect.stringContaining("demo/actions/shout.ts:3 Property 'toUpperCase' does not exist on type '42'")]],
+      ...expected.slice(1),
+    ]);
+
+    // Fixed: nothing is left over from the state.
+    await made.write('demo/actions/wrong.ts', action('({ said: "right" })'));
+    await made.write('demo/actions/misplaced.ts', action('({ said: "placed" })'));
+    await made.write('demo/lib/greeting.ts', `export const greeting = 'hello';\n`);
+    expect(failures(await check(made))).toEqual([]);
+  });
+
+  it('checks everything again when its state cannot be read', async () => {
+    const made = await writeFunctions({ ...FILES, 'demo/actions/wrong.ts': action('({ said: undefinedName })') });
+    folders.push(made);
+    await mkdir(cacheDir, { recursive: true });
+    const expected = [['demo/actions/wrong.ts', [expect.stringContaining("Cannot find name 'undefinedName'")]]];
+    expect(failures(await check(made))).toEqual(expected);
+    for (const name of await readdir(cacheDir)) await writeFile(path.join(cacheDir, name), '{ not json');
+    expect(failures(await check(made))).toEqual(expected);
+    expect(failures(await check(made))).toEqual(expected);
   });
 });
