@@ -4,7 +4,7 @@
 // Patchbay with the same settings, is not bundled again. `patchbay start` after an edit to one of
 // many functions bundles that one and those sharing the edited file (282 functions: esbuild took
 // ~10 s for all of them). Keyed by content, never by modification time; an entry it cannot read
-// is a miss. The type check still reads the whole folder: a change can break any file.
+// is a miss, and one it cannot write is only a miss next time: the cache never fails a build.
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -17,7 +17,6 @@ export interface CachedBundle {
   hash: string;
   bytes: number;
   sourceMap?: string;
-  warnings: string[];
 }
 
 interface Entry {
@@ -86,24 +85,28 @@ export function openBundleCache(dir: string, key: string): BundleCache {
     },
 
     async put(relativePath, inputs, bundle, builtSince) {
-      const stats = await Promise.all(inputs.map((file) => stat(file).catch(() => undefined)));
-      if (stats.some((stats) => stats === undefined || stats.mtimeMs >= builtSince)) return;
-      const hashed = await Promise.all(inputs.map((file) => hashOf(file)));
-      if (hashed.some((hash) => hash === undefined)) return;
-      const entry: Entry = { version: CACHE_VERSION, key, relativePath, inputs: Object.fromEntries(inputs.map((file, index) => [file, hashed[index] as string])), bundle };
-      made ??= mkdir(dir, { recursive: true });
-      await made;
-      // Written aside and renamed: a start that dies halfway leaves no half entry.
-      const file = entryFile(dir, relativePath);
-      const staging = `${file}.${process.pid}.tmp`;
-      await writeFile(staging, JSON.stringify(entry));
-      await rename(staging, file);
+      await store(relativePath, inputs, bundle, builtSince).catch(() => undefined);
     },
 
     async keepOnly(relativePaths) {
       const kept = new Set(relativePaths.map((relativePath) => path.basename(entryFile(dir, relativePath))));
       const present = await readdir(dir).catch(() => [] as string[]);
-      await Promise.all(present.filter((name) => !kept.has(name)).map((name) => rm(path.join(dir, name), { force: true })));
+      await Promise.all(present.filter((name) => !kept.has(name)).map((name) => rm(path.join(dir, name), { force: true }).catch(() => undefined)));
     },
   };
+
+  async function store(relativePath: string, inputs: string[], bundle: CachedBundle, builtSince: number): Promise<void> {
+    const stats = await Promise.all(inputs.map((file) => stat(file).catch(() => undefined)));
+    if (stats.some((stats) => stats === undefined || stats.mtimeMs >= builtSince)) return;
+    const hashed = await Promise.all(inputs.map((file) => hashOf(file)));
+    if (hashed.some((hash) => hash === undefined)) return;
+    const entry: Entry = { version: CACHE_VERSION, key, relativePath, inputs: Object.fromEntries(inputs.map((file, index) => [file, hashed[index] as string])), bundle };
+    made ??= mkdir(dir, { recursive: true });
+    await made;
+    // Written aside and renamed: a start that dies halfway leaves no half entry.
+    const file = entryFile(dir, relativePath);
+    const staging = `${file}.${process.pid}.tmp`;
+    await writeFile(staging, JSON.stringify(entry));
+    await rename(staging, file);
+  }
 }

@@ -10,7 +10,7 @@ import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
-import { folderShape, openBundleCache, type BundleCache } from './bundle-cache.js';
+import { folderShape, openBundleCache } from './bundle-cache.js';
 import { stopTypecheckProcess, typecheckInProcess } from './typecheck-process.js';
 
 export type FunctionKind = 'action' | 'sync';
@@ -456,7 +456,7 @@ async function buildCached(sources: FunctionSource[], root: string, platform: Pl
     missing.map((source, index) => {
       const { built, inputs } = fresh[index] as EntryResult;
       if (built === undefined || inputs === undefined) return undefined;
-      return cache.put(source.relativePath, inputs, { code: built.code, hash: built.hash, bytes: built.bytes, sourceMap: built.sourceMap, warnings: [] }, since);
+      return cache.put(source.relativePath, inputs, { code: built.code, hash: built.hash, bytes: built.bytes, sourceMap: built.sourceMap }, since);
     }),
   );
   await cache.keepOnly(sources.map((source) => source.relativePath));

@@ -112,6 +112,15 @@ describe('the bundle cache', () => {
     expect(['demo/actions/a.ts', 'demo/actions/b.ts']).toContain(kept.relativePath);
   });
 
+  it('builds as without it when it cannot write its folder', async () => {
+    const made = await folder();
+    await writeFile(cacheDir, 'a file where the folder should be');
+    const first = await build(made);
+    expect(first.failed).toEqual([]);
+    expect(first.bundled).toHaveLength(3);
+    expect((await build(made)).bundled).toHaveLength(3);
+  });
+
   it('caches nothing of a function that does not build, and bundles it again once fixed', async () => {
     const made = await folder();
     await edit(made, 'demo/actions/c.ts', action('({ said: missing })', `import { missing } from '../lib/nowhere';`));
