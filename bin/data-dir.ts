@@ -14,6 +14,14 @@ export interface DataDirSecrets {
 
 const FILE = 'secrets.json';
 
+/**
+ * Whether Patchbay keeps a data directory: for the embedded PostgreSQL, or for keys the
+ * environment does not give. With DATABASE_URL and both keys from the environment it makes none.
+ */
+export function usesDataDir(config: Pick<Config, 'databaseUrl' | 'secretKey' | 'encryptionKey'>): boolean {
+  return config.databaseUrl === undefined || config.secretKey === undefined || config.encryptionKey === undefined;
+}
+
 export async function loadDataDirSecrets(dataDir: string): Promise<{ secrets: DataDirSecrets; created: boolean }> {
   // 0755: the embedded PostgreSQL runs as another user and must reach its folder inside.
   await mkdir(dataDir, { recursive: true, mode: 0o755 });

@@ -24,6 +24,8 @@ export const TYPECHECK_CACHE_FILE = 'functions-typecheck.tsbuildinfo';
 export interface StartBuildDeps {
   functionsDir: string;
   dataDir: string;
+  /** Whether this start keeps the data directory (bin/data-dir.ts usesDataDir); if not, caches are kept only in one that exists. */
+  keepsDataDir: boolean;
   typecheck: boolean;
   logger: pino.Logger;
 }
@@ -109,16 +111,15 @@ async function buildFolder(deps: StartBuildDeps): Promise<Build> {
   // Loaded only when there is something to build: a start with nothing to build (and the runner
   // thread, which builds nothing) never loads esbuild.
   const [{ buildDeployment }, { releaseBuildResources }] = await Promise.all([import('../runner/deploy.js'), import('../runner/bundle.js')]);
-  // The bundle cache may write before the database's start makes the data directory: made here
-  // as bin/data-dir.ts makes it (0755: the embedded PostgreSQL's user must reach its folder inside).
-  await mkdir(deps.dataDir, { recursive: true, mode: 0o755 });
+  // The caches may write before the database's start makes the data directory: made here as
+  // bin/data-dir.ts makes it (0755: the embedded PostgreSQL's user must reach its folder inside).
+  // A start that keeps none (DATABASE_URL, keys from the environment) makes none for them.
+  if (deps.keepsDataDir) await mkdir(deps.dataDir, { recursive: true, mode: 0o755 });
+  const caches = existsSync(deps.dataDir)
+    ? { bundleCacheDir: path.join(deps.dataDir, BUNDLE_CACHE_DIR), typecheckCacheFile: path.join(deps.dataDir, TYPECHECK_CACHE_FILE) }
+    : {};
   const inspector = createSandbox({ size: 1 });
-  const deployment = buildDeployment(deps.functionsDir, inspector, {
-    typecheck: deps.typecheck,
-    onWarning: (message) => deps.logger.warn(message),
-    bundleCacheDir: path.join(deps.dataDir, BUNDLE_CACHE_DIR),
-    typecheckCacheFile: path.join(deps.dataDir, TYPECHECK_CACHE_FILE),
-  });
+  const deployment = buildDeployment(deps.functionsDir, inspector, { typecheck: deps.typecheck, onWarning: (message) => deps.logger.warn(message), ...caches });
   deployment.catch(() => undefined);
   return {
     deployment,

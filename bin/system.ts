@@ -29,7 +29,7 @@ import { createSandbox, type Sandbox } from '../runner/sandbox/index.js';
 import { createWorker, type Worker } from '../runner/worker.js';
 import { createDryRunner } from '../runner/dryrun.js';
 import type { OperationDeps } from '../runner/operations.js';
-import { loadDataDirSecrets, recordServerAddress } from './data-dir.js';
+import { loadDataDirSecrets, recordServerAddress, usesDataDir } from './data-dir.js';
 import { beginDeployAtStart } from './deploy-at-start.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded-postgres.js';
 import type { RestartPolicy } from './restart-policy.js';
@@ -119,7 +119,7 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
   // Started before the database: a folder that must be built builds beside its start.
   const startDeploy =
     options.deployFunctions === true && existsSync(config.functionsDir)
-      ? beginDeployAtStart({ functionsDir: config.functionsDir, dataDir: config.dataDir, typecheck: config.typecheckFunctions, logger })
+      ? beginDeployAtStart({ functionsDir: config.functionsDir, dataDir: config.dataDir, keepsDataDir: usesDataDir(config), typecheck: config.typecheckFunctions, logger })
       : undefined;
   let cancelDeploy = startDeploy === undefined ? undefined : () => startDeploy.cancel();
   try {
@@ -234,8 +234,7 @@ async function openDatabase(config: Config, options: SystemOptions, logger: pino
       if (isMainThread) logger.warn(details, message);
     },
   });
-  const needsDataDir = config.databaseUrl === undefined || config.secretKey === undefined || config.encryptionKey === undefined;
-  const stored = needsDataDir ? await loadDataDirSecrets(config.dataDir) : undefined;
+  const stored = usesDataDir(config) ? await loadDataDirSecrets(config.dataDir) : undefined;
   const secretKey = config.secretKey ?? (stored?.secrets.secretKey as string);
   const encryptionKey = config.encryptionKey ?? Buffer.from(stored?.secrets.encryptionKey as string, 'hex');
 

@@ -1,11 +1,13 @@
 // `patchbay start` and its functions folder across restarts: an unchanged folder is not built
 // again (the build cache in the data directory), a changed one is; `patchbay deploy` from the same
 // folder finds the server's port in the data directory (issue 18).
+import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase } from '../harness/database.js';
 import { spawnPatchbay, waitForExit, waitForStart } from '../harness/process.js';
 
 const action = (answer: string) => `import { createAction } from 'patchbay';
@@ -69,5 +71,27 @@ describe('patchbay start with a functions folder', () => {
     expect(stdout).toContain(`deployed 2 functions to ${server.url}`);
     expect(await server.stop()).toBe(0);
     expect(existsSync(serverFile)).toBe(false);
+  }, 180_000);
+
+  it('with DATABASE_URL and both keys from the environment, builds and deploys without making a data directory', async () => {
+    const database = await createTestDatabase('start-functions-no-data-dir');
+    try {
+      const dataDir = path.join(parent, 'never-made');
+      const started = await waitForStart(
+        spawnPatchbay('start', {
+          ...env,
+          PORT: '0',
+          PATCHBAY_DATA_DIR: dataDir,
+          DATABASE_URL: database.url,
+          PATCHBAY_SECRET_KEY: randomUUID(),
+          PATCHBAY_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+        }),
+      );
+      expect(started.stdout).toContain('deployed 2 functions');
+      expect(await started.stop()).toBe(0);
+      expect(existsSync(dataDir)).toBe(false);
+    } finally {
+      await database.release();
+    }
   }, 180_000);
 });
