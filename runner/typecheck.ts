@@ -187,7 +187,9 @@ export async function typecheckFunctions(sources: FunctionSource[], functionsDir
     for (const diagnostic of builder.getSemanticDiagnostics()) {
       const fileName = diagnostic.file?.fileName;
       if (fileName === undefined) continue;
-      semantic.set(fileName, [...(semantic.get(fileName) ?? []), diagnostic]);
+      const known = semantic.get(fileName);
+      if (known === undefined) semantic.set(fileName, [diagnostic]);
+      else known.push(diagnostic);
     }
   }
 
@@ -196,7 +198,8 @@ export async function typecheckFunctions(sources: FunctionSource[], functionsDir
     if (sourceFile.isDeclarationFile || !isUserFile(sourceFile.fileName)) continue;
     const syntactic = program.getSyntacticDiagnostics(sourceFile);
     // Semantic errors in a file that does not parse are noise.
-    const diagnostics = syntactic.length > 0 ? syntactic : (semantic?.get(sourceFile.fileName) ?? (semantic === undefined ? program.getSemanticDiagnostics(sourceFile) : []));
+    const diagnostics =
+      syntactic.length > 0 ? syntactic : semantic === undefined ? program.getSemanticDiagnostics(sourceFile) : (semantic.get(sourceFile.fileName) ?? []);
     for (const diagnostic of diagnostics) {
       if (diagnostic.category === ts.DiagnosticCategory.Error) problems.push(toProblem(ts, diagnostic, functionsDir));
     }
