@@ -11,8 +11,8 @@ import type pino from 'pino';
 import { deployFunctions } from '../server/functions/deploy.js';
 import type { Store } from '../server/store/index.js';
 import { fingerprintFunctions, isUnchangedSince, readBuildCache, toDeployedState, writeBuildCache, type DeployedState } from '../runner/build-cache.js';
-import { createSandbox } from '../runner/sandbox/index.js';
-import type { Deployment } from '../runner/deploy.js';
+import { createSandbox, type Sandbox } from '../runner/sandbox/index.js';
+import type { Deployment, DeployOptions } from '../runner/deploy.js';
 
 /** In the data directory, beside secrets.json. */
 export const BUILD_CACHE_FILE = 'functions-build.json';
@@ -20,6 +20,18 @@ export const BUILD_CACHE_FILE = 'functions-build.json';
 export const BUNDLE_CACHE_DIR = 'functions-bundles';
 /** And the type check's incremental state: only what an edit affects is checked again (runner/typecheck.ts). */
 export const TYPECHECK_CACHE_FILE = 'functions-typecheck.tsbuildinfo';
+/** And the definitions read from bundles, by bundle hash (runner/definition-cache.ts). */
+export const DEFINITION_CACHE_FILE = 'functions-definitions.json';
+
+/** The build caches of a data directory, if it exists: a start or deploy that has none makes none. */
+export function buildCachesIn(dataDir: string): Pick<DeployOptions, 'bundleCacheDir' | 'typecheckCacheFile' | 'definitionCacheFile'> {
+  if (!existsSync(dataDir)) return {};
+  return {
+    bundleCacheDir: path.join(dataDir, BUNDLE_CACHE_DIR),
+    typecheckCacheFile: path.join(dataDir, TYPECHECK_CACHE_FILE),
+    definitionCacheFile: path.join(dataDir, DEFINITION_CACHE_FILE),
+  };
+}
 
 export interface StartBuildDeps {
   functionsDir: string;
@@ -115,16 +127,19 @@ async function buildFolder(deps: StartBuildDeps): Promise<Build> {
   // bin/data-dir.ts makes it (0755: the embedded PostgreSQL's user must reach its folder inside).
   // A start that keeps none (DATABASE_URL, keys from the environment) makes none for them.
   if (deps.keepsDataDir) await mkdir(deps.dataDir, { recursive: true, mode: 0o755 });
-  const caches = existsSync(deps.dataDir)
-    ? { bundleCacheDir: path.join(deps.dataDir, BUNDLE_CACHE_DIR), typecheckCacheFile: path.join(deps.dataDir, TYPECHECK_CACHE_FILE) }
-    : {};
-  const inspector = createSandbox({ size: 1 });
-  const deployment = buildDeployment(deps.functionsDir, inspector, { typecheck: deps.typecheck, onWarning: (message) => deps.logger.warn(message), ...caches });
+  // Made at the first definition not kept: with all of them kept, no isolate at all.
+  let inspector: Sandbox | undefined;
+  const lazyInspector: Pick<Sandbox, 'inspect'> = { inspect: (bundle) => (inspector ??= createSandbox({ size: 1 })).inspect(bundle) };
+  const deployment = buildDeployment(deps.functionsDir, lazyInspector, {
+    typecheck: deps.typecheck,
+    onWarning: (message) => deps.logger.warn(message),
+    ...buildCachesIn(deps.dataDir),
+  });
   deployment.catch(() => undefined);
   return {
     deployment,
     release: async () => {
-      await inspector.close();
+      await inspector?.close();
       await releaseBuildResources();
     },
   };

@@ -1,4 +1,6 @@
 // `patchbay deploy`: bundle and inspect the functions here, then upload them to a running server.
+// With the data directory of `patchbay start` here, its build caches serve (only what changed is
+// bundled, checked and inspected again).
 // A function that does not build is uploaded as a failure (its deployed version stays) and
 // listed with its problems; `--strict` refuses the whole folder instead.
 import { readFile } from 'node:fs/promises';
@@ -9,6 +11,7 @@ import { formatProblem } from '../runner/bundle.js';
 import { buildDeployment, type Deployment } from '../runner/deploy.js';
 import { createSandbox } from '../runner/sandbox/index.js';
 import { serverUrlOf } from './data-dir.js';
+import { buildCachesIn } from './deploy-at-start.js';
 
 export interface DeployCommandOptions {
   /** All or nothing: a `BundleError` when any function does not build. */
@@ -22,11 +25,16 @@ export async function deployToServer(config: Config, out: NodeJS.WritableStream,
   const sandbox = createSandbox({ size: 2 });
   let deployment: Deployment;
   try {
-    deployment = await buildDeployment(config.functionsDir, sandbox, { typecheck: config.typecheckFunctions, strict: options.strict === true });
+    // The caches `patchbay start` keeps in the data directory, when this folder has one.
+    deployment = await buildDeployment(config.functionsDir, sandbox, {
+      typecheck: config.typecheckFunctions,
+      strict: options.strict === true,
+      ...buildCachesIn(config.dataDir),
+    });
   } finally {
     await sandbox.close();
   }
-  const { inputs, failures } = deployment;
+  const { inputs, failures, bundled } = deployment;
   const body = JSON.stringify({
     functions: inputs.map((f) => ({
       integration_key: f.integrationKey,
@@ -52,6 +60,9 @@ export async function deployToServer(config: Config, out: NodeJS.WritableStream,
   }
   const list = (key: string) => (answer[key] as string[] | undefined) ?? [];
   out.write(`deployed ${inputs.length} functions to ${serverUrl}\n`);
+  const fresh = new Set(bundled);
+  const reused = inputs.filter((input) => !fresh.has(input.sourcePath)).length;
+  if (reused > 0) out.write(`  (${reused} unchanged since the last build: bundles from the data directory's cache)\n`);
   for (const key of ['added', 'updated', 'removed', 'unchanged', 'failed']) {
     for (const name of list(key)) out.write(`  ${key.padEnd(9)} ${name}\n`);
   }

@@ -4,7 +4,8 @@
 import { buildFunctions, bundleErrorOf, type BuildProblem, type FunctionFailure } from './bundle.js';
 import { parseFrequency } from '../server/functions/frequency.js';
 import type { FunctionFailureInput, FunctionInput } from '../server/store/index.js';
-import type { Sandbox } from './sandbox/index.js';
+import { openDefinitionCache, type DefinitionCache } from './definition-cache.js';
+import { inspectFingerprint, type InspectResult, type Sandbox } from './sandbox/index.js';
 
 export interface DeployOptions {
   typecheck?: boolean;
@@ -16,6 +17,8 @@ export interface DeployOptions {
   bundleCacheDir?: string;
   /** The type check's incremental state between deploys (`patchbay start`: in the data directory). */
   typecheckCacheFile?: string;
+  /** Definitions kept by bundle hash (`patchbay start`: in the data directory); see runner/definition-cache.ts. */
+  definitionCacheFile?: string;
 }
 
 export interface Deployment {
@@ -27,13 +30,18 @@ export interface Deployment {
   bundled: string[];
 }
 
-export async function buildDeployment(functionsDir: string, sandbox: Sandbox, options: DeployOptions = {}): Promise<Deployment> {
+/**
+ * `sandbox` reads the definitions of bundles whose definition is not kept; it is asked only for
+ * those, so a lazy one makes no isolate when every definition is kept.
+ */
+export async function buildDeployment(functionsDir: string, sandbox: Pick<Sandbox, 'inspect'>, options: DeployOptions = {}): Promise<Deployment> {
   const { built, failed, bundled } = await buildFunctions(functionsDir, {
     typecheck: options.typecheck ?? true,
     ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
     ...(options.bundleCacheDir === undefined ? {} : { bundleCacheDir: options.bundleCacheDir }),
     ...(options.typecheckCacheFile === undefined ? {} : { typecheckCacheFile: options.typecheckCacheFile }),
   });
+  const definitions = options.definitionCacheFile === undefined ? undefined : await openDefinitionCache(options.definitionCacheFile, await inspectFingerprint());
   const failures: FunctionFailure[] = [...failed];
   const inputs: FunctionInput[] = [];
   await Promise.all(
@@ -42,7 +50,7 @@ export async function buildDeployment(functionsDir: string, sandbox: Sandbox, op
         const problem: BuildProblem = { file: fn.relativePath, line: 0, column: 0, message };
         failures.push({ integration: fn.integration, kind: fn.kind, name: fn.name, relativePath: fn.relativePath, problems: [problem] });
       };
-      const inspected = await sandbox.inspect({ hash: fn.hash, code: fn.code });
+      const inspected = await inspect(sandbox, definitions, fn);
       if (!inspected.ok) return fail(inspected.message);
       const { summary } = inspected;
       if (summary.type !== fn.kind) {
@@ -66,6 +74,7 @@ export async function buildDeployment(functionsDir: string, sandbox: Sandbox, op
       });
     }),
   );
+  await definitions?.save();
   failures.sort((a, b) => a.relativePath.localeCompare(b.relativePath));
   if (options.strict === true && failures.length > 0) throw bundleErrorOf(failures);
   return {
@@ -73,4 +82,12 @@ export async function buildDeployment(functionsDir: string, sandbox: Sandbox, op
     failures: failures.map((f) => ({ integrationKey: f.integration, kind: f.kind, name: f.name, sourcePath: f.relativePath, problems: f.problems })),
     bundled,
   };
+}
+
+async function inspect(sandbox: Pick<Sandbox, 'inspect'>, definitions: DefinitionCache | undefined, bundle: { hash: string; code: string }): Promise<InspectResult> {
+  const kept = definitions?.get(bundle.hash);
+  if (kept !== undefined) return { ok: true, summary: kept };
+  const inspected = await sandbox.inspect({ hash: bundle.hash, code: bundle.code });
+  if (inspected.ok) definitions?.set(bundle.hash, inspected.summary);
+  return inspected;
 }

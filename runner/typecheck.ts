@@ -369,11 +369,6 @@ function flatten(ts: typeof TS, messageText: string | TS.DiagnosticMessageChain)
 }
 
 /**
- * Each entry file must default-export what its folder promises: a file in actions/ a
- * `createAction(...)`, one in syncs/ a `createSync(...)`. Otherwise the deploy would accept a
- * function that cannot run.
- */
-/**
  * checkDefaultExports for the functions whose files the incremental check checked again; the
  * others' findings are those of the last check, kept in `file` (asking the checker for a default
  * export's type checks the whole expression: 4.5 of the 8 s of a check of 282 functions).
@@ -398,6 +393,11 @@ function defaultExportsSince(ts: typeof TS, program: TS.Program, sources: Functi
   return Object.values(found).flat();
 }
 
+/**
+ * Each entry file must default-export what its folder promises: a file in actions/ a
+ * `createAction(...)`, one in syncs/ a `createSync(...)`. Otherwise the deploy would accept a
+ * function that cannot run.
+ */
 function checkDefaultExports(ts: typeof TS, program: TS.Program, sources: FunctionSource[]): BuildProblem[] {
   const checker = program.getTypeChecker();
   const problems: BuildProblem[] = [];

@@ -10,6 +10,7 @@ import type { FunctionBundle, InspectResult, RunOutcome, RunRequest, Sandbox, Sa
 
 export { DEFAULT_LIMITS, type SandboxLimits } from './limits.js';
 export { SandboxClosedError } from './pool.js';
+export { inspectFingerprint } from './run.js';
 export type {
   FunctionBundle,
   FunctionSummary,

@@ -3,9 +3,13 @@
 // heap limit → isolate disposed), keep the context warm or release it, and check the guest's
 // answer field by field: it is untrusted data.
 import { Buffer } from 'node:buffer';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import type ivm from 'isolated-vm';
 import type { RecordedFailure, RunBinding } from './bridge.js';
 import { MAX_MESSAGE_CHARS, trimStack } from './guest/failure.js';
+import { loadGuestRuntime } from './guest-script.js';
 import { FUNCTION_FILENAME, type GuestRequest } from './guest/protocol.js';
 import { MAX_RUNS_PER_CONTEXT, type SandboxLimits } from './limits.js';
 import { releasePrepared, type IsolatePool, type IsolateSlot, type PreparedContext } from './pool.js';
@@ -271,6 +275,16 @@ export function toRunOutcome(session: Session, limits: SandboxLimits): RunOutcom
 const stringList = (value: unknown) => (Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string').map((item) => bound(item, 200)) : undefined);
 
 /** The guest's summary of a definition, checked and rebuilt field by field. */
+/**
+ * What a definition read from a bundle depends on besides the bundle: the guest runtime that reads
+ * it and this file, which checks what the guest answers (toInspectResult). Kept definitions are
+ * keyed by it (runner/definition-cache.ts).
+ */
+export async function inspectFingerprint(): Promise<string> {
+  const [runtime, checker] = await Promise.all([loadGuestRuntime(), readFile(fileURLToPath(import.meta.url))]);
+  return createHash('sha256').update(runtime).update('\0').update(checker).digest('hex');
+}
+
 export function toInspectResult(session: Session): InspectResult {
   const { ending } = session;
   if (ending.how === 'limit') return { ok: false, message: `Loading the function hit a limit: ${ending.failure.type}.` };

@@ -40,6 +40,7 @@ describe('patchbay start with a functions folder', () => {
     expect(await first.stop()).toBe(0);
     const cacheFile = path.join(env.PATCHBAY_DATA_DIR as string, 'functions-build.json');
     const cached = await readFile(cacheFile, 'utf8');
+    expect(existsSync(path.join(env.PATCHBAY_DATA_DIR as string, 'functions-definitions.json'))).toBe(true);
 
     const second = await waitForStart(spawnPatchbay('start', { ...env, PORT: '0' }));
     expect(second.stdout).toContain('functions unchanged since the last start: nothing to build');
@@ -47,7 +48,11 @@ describe('patchbay start with a functions folder', () => {
     expect(await second.stop()).toBe(0);
     expect(await readFile(cacheFile, 'utf8')).toBe(cached);
 
-    await writeFile(path.join(functionsDir, 'github', 'actions', 'answer.ts'), action('second'));
+    const answer = path.join(functionsDir, 'github', 'actions', 'answer.ts');
+    await writeFile(answer, action('second'));
+    // Dated before the start, so that its new bundle is kept (for the next test's deploy).
+    const minuteAgo = new Date(Date.now() - 60_000);
+    await utimes(answer, minuteAgo, minuteAgo);
     const third = await waitForStart(spawnPatchbay('start', { ...env, PORT: '0' }));
     expect(third.stdout).toContain('deployed 2 functions');
     expect(third.stdout).toMatch(/"updated":\["github\/actions\/answer"\]/);
@@ -69,6 +74,8 @@ describe('patchbay start with a functions folder', () => {
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(stdout).toContain(`deployed 2 functions to ${server.url}`);
+    // Unchanged since the start's build: bundles (and definitions) from the data directory's caches.
+    expect(stdout).toContain("(2 unchanged since the last build: bundles from the data directory's cache)");
     expect(await server.stop()).toBe(0);
     expect(existsSync(serverFile)).toBe(false);
   }, 180_000);
