@@ -5,6 +5,9 @@
 // Phases, in one run, each a real `npm start` in the checkout (BENCH_ROOT, default this one) with
 // its own functions/ folder, on a temporary data dir:
 //   cold     empty data dir (initdb, migrations, functions built and deployed): spawn → /health 200
+//   edited   one start after an edit to one function (an export appended to an action, the file
+//            dated a minute back as a saved file is): the build of that function only (bundle,
+//            incremental type check, its definition); the others come from the data dir's caches
 //   warm     BENCH_STARTS more starts on the same data dir, functions unchanged (median and each)
 //   idle     BENCH_IDLE_S seconds after the last warm start: the tree's memory
 //   loaded   BENCH_LOAD_S seconds of GET /proxy at 64 connections to a loopback upstream, the
@@ -14,6 +17,9 @@
 //   catalog  the provider catalog load every start does (loadCatalog, this checkout's code, in this
 //            process): the shipped catalog, and Nango's whole providers.yaml (~1,000 entries, from
 //            @nangohq/providers) as the operator's file; median of BENCH_CATALOG_ROUNDS loads each
+// The functions folder is a copy of the checkout's functions/ (the edit happens in the copy);
+// BENCH_FUNCTION_COPIES=N makes it N copies of each integration (github1, github2…: 282 functions
+// with 47), to see how the cold and edited starts grow with the folder (memory then counts them too).
 // Memory is read from /proc, three ways: `rssMb` sums every process's VmRSS (what `ps` shows;
 // pages shared between processes, such as PostgreSQL's shared buffers or the node binary, count
 // once per process), `pssMb` sums their Pss (shared pages split among all their users, including
@@ -24,7 +30,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { readdirSync, readFileSync } from 'node:fs';
-import { chmod, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, cp, readdir, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import readline from 'node:readline';
 import { request } from 'undici';
@@ -41,6 +47,7 @@ const IDLE_S = positiveNumber('BENCH_IDLE_S', 10);
 const LOAD_S = positiveNumber('BENCH_LOAD_S', 60);
 const AFTER_S = positiveNumber('BENCH_AFTER_S', 60);
 const CATALOG_ROUNDS = Math.max(1, Math.round(positiveNumber('BENCH_CATALOG_ROUNDS', 5)));
+const FUNCTION_COPIES = Math.max(1, Math.round(positiveNumber('BENCH_FUNCTION_COPIES', 1)));
 const LOAD_CONNECTIONS = 64;
 /** How often /health is asked while a start is under way. */
 const HEALTH_POLL_MS = 20;
@@ -276,6 +283,46 @@ async function npmStop(started: Started, dataDir: string): Promise<void> {
   if (orphan !== undefined) log(`stopped PostgreSQL (pid ${orphan}) left behind`);
 }
 
+// ---------------------------------------------------------------- the functions folder
+
+interface BenchFunctions {
+  dir: string;
+  /** Actions and syncs in it. */
+  count: number;
+  /** The file `editOne` changes (relative to `dir`). */
+  edited: string;
+  editOne(): Promise<void>;
+}
+
+/** The checkout's functions/ copied into `parent` (FUNCTION_COPIES times each integration). */
+async function functionsFolder(parent: string): Promise<BenchFunctions> {
+  const source = path.join(CHECKOUT, 'functions');
+  const dir = path.join(parent, 'functions');
+  const integrations = (await readdir(source, { withFileTypes: true })).filter((entry) => entry.isDirectory()).map((entry) => entry.name);
+  await cp(source, dir, { recursive: true, filter: (file) => !integrations.includes(path.relative(source, file).split(path.sep)[0] ?? '') });
+  for (const integration of integrations) {
+    for (let copy = 1; copy <= FUNCTION_COPIES; copy++) {
+      await cp(path.join(source, integration), path.join(dir, FUNCTION_COPIES === 1 ? integration : `${integration}${copy}`), { recursive: true });
+    }
+  }
+  const files = (await readdir(dir, { recursive: true })).map(String).filter((file) => /(^|\/)(actions|syncs)\/[^/]+\.ts$/.test(file)).sort();
+  const edited = files.find((file) => file.includes('/actions/'));
+  if (edited === undefined) throw new Error(`no action in ${source} to edit`);
+  // Saved a minute before the start, as an edited file is: one modified during a build is not cached.
+  const minuteAgo = () => new Date(Date.now() - 60_000);
+  for (const file of files) await utimes(path.join(dir, file), minuteAgo(), minuteAgo());
+  return {
+    dir,
+    count: files.length,
+    edited,
+    async editOne() {
+      const file = path.join(dir, edited);
+      await appendFile(file, `\nexport const benchEdited = ${Date.now()};\n`);
+      await utimes(file, minuteAgo(), minuteAgo());
+    },
+  };
+}
+
 // ---------------------------------------------------------------- the run
 
 async function main() {
@@ -299,6 +346,9 @@ async function main() {
     LOG_LEVEL: 'warn',
   });
 
+  const functions = await functionsFolder(await session.tempDir('patchbay-footprint-functions-'));
+  env.PATCHBAY_FUNCTIONS_DIR = functions.dir;
+
   let current: Started | undefined;
   session.onCleanup(async () => {
     if (current !== undefined) await npmStop(current, dataDir);
@@ -309,6 +359,15 @@ async function main() {
   const coldStartMs = current.startMs;
   log(`cold start: /health after ${coldStartMs} ms`);
   // The first start's background work (a type check thread, esbuild) ends before the next.
+  await sleep(2000);
+  await npmStop(current, dataDir);
+  current = undefined;
+
+  await functions.editOne();
+  await sleep(1000);
+  current = await npmStart(env);
+  const editedStartMs = current.startMs;
+  log(`start after editing ${functions.edited}: /health after ${editedStartMs} ms`);
   await sleep(2000);
   await npmStop(current, dataDir);
   current = undefined;
@@ -325,6 +384,7 @@ async function main() {
     }
   }
   const warmStartMs = median(warmStartsMs);
+  log(`the edit added ${round(editedStartMs - warmStartMs, 0)} ms to a warm start (${functions.count} functions in the folder)`);
   const started = current as Started;
   const npmPid = started.npm.pid as number;
 
@@ -386,8 +446,9 @@ async function main() {
     date: new Date().toISOString(),
     machine: machineInfo(),
     checkout: CHECKOUT,
-    settings: { starts: STARTS, idleS: IDLE_S, loadS: LOAD_S, afterS: AFTER_S, loadConnections: LOAD_CONNECTIONS, catalogRounds: CATALOG_ROUNDS },
-    start: { coldMs: coldStartMs, warmMs: warmStartMs, warmEachMs: warmStartsMs, catalog },
+    settings: { starts: STARTS, idleS: IDLE_S, loadS: LOAD_S, afterS: AFTER_S, loadConnections: LOAD_CONNECTIONS, catalogRounds: CATALOG_ROUNDS, functionCopies: FUNCTION_COPIES },
+    functions: { count: functions.count, edited: functions.edited },
+    start: { coldMs: coldStartMs, warmMs: warmStartMs, warmEachMs: warmStartsMs, editedMs: editedStartMs, editAddedMs: round(editedStartMs - warmStartMs, 0), catalog },
     memory: { afterStart, idle, loadedPeak: peak, loadedAtEnd: atEnd, afterLoad: lastAfter, afterLoadSamples: after, underTwoHundredAfterS: underAfterS },
     load: { rps: load.rps, p50: load.p50, p99: load.p99, requests: load.requests },
     targets,

@@ -2,16 +2,19 @@
 // (same files, same Patchbay, nobody deployed since: runner/build-cache.ts), that costs a hash of
 // the folder and one query; otherwise the folder is built (esbuild, the type check process, one
 // isolate reading definitions) and deployed, and building's resources are let go at once. The
-// build starts with the process, beside the database's start (beginDeployAtStart).
+// build starts with the process (bin/patchbay.ts begins it before it loads the server's modules),
+// beside the database's start (beginDeployAtStart).
 // Never strict: a function that does not build keeps its deployed version and the others serve.
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type pino from 'pino';
 import { deployFunctions } from '../server/functions/deploy.js';
+import type { Config } from '../server/config.js';
 import type { Store } from '../server/store/index.js';
+import { usesDataDir } from './data-dir.js';
 import { fingerprintFunctions, isUnchangedSince, readBuildCache, toDeployedState, writeBuildCache, type DeployedState } from '../runner/build-cache.js';
-import { createSandbox, type Sandbox } from '../runner/sandbox/index.js';
+import type { Sandbox } from '../runner/sandbox/index.js';
 import type { Deployment, DeployOptions } from '../runner/deploy.js';
 
 /** In the data directory, beside secrets.json. */
@@ -119,10 +122,19 @@ export function beginDeployAtStart(deps: StartBuildDeps): StartDeploy {
   };
 }
 
+/** The deploy at start of `config`'s functions folder, if there is one. */
+export function beginStartDeploy(config: Config, logger: pino.Logger): StartDeploy | undefined {
+  if (!existsSync(config.functionsDir)) return undefined;
+  return beginDeployAtStart({ functionsDir: config.functionsDir, dataDir: config.dataDir, keepsDataDir: usesDataDir(config), typecheck: config.typecheckFunctions, logger });
+}
+
 async function buildFolder(deps: StartBuildDeps): Promise<Build> {
   // Loaded only when there is something to build: a start with nothing to build (and the runner
   // thread, which builds nothing) never loads esbuild.
-  const [{ buildDeployment }, { releaseBuildResources }] = await Promise.all([import('../runner/deploy.js'), import('../runner/bundle.js')]);
+  // The type check process first: it loads TypeScript while the rest loads here.
+  const { prepareBuildResources, releaseBuildResources } = await import('../runner/bundle.js');
+  prepareBuildResources({ typecheck: deps.typecheck });
+  const [{ buildDeployment }, { createSandbox }] = await Promise.all([import('../runner/deploy.js'), import('../runner/sandbox/index.js')]);
   // The caches may write before the database's start makes the data directory: made here as
   // bin/data-dir.ts makes it (0755: the embedded PostgreSQL's user must reach its folder inside).
   // A start that keeps none (DATABASE_URL, keys from the environment) makes none for them.

@@ -3,6 +3,7 @@
 // V8's default young generation (16 MB semi-spaces) is kept: --max-semi-space-size=4 took ~16 MB
 // off the idle process but cost /proxy about a third of its throughput at 64 connections
 // (bench:proxy, two runs each: 0.57–0.66 of a reply-from forwarder against 0.77–0.95).
+import pino from 'pino';
 import { ConfigError, loadConfig } from '../server/config.js';
 import { CatalogError } from '../server/providers/catalog.js';
 import type { Role } from './system.js';
@@ -65,10 +66,18 @@ async function main(argv: string[]): Promise<number> {
   let onFatal!: (error: Error) => void;
   const fatal = new Promise<Error>((resolve) => (onFatal = resolve));
 
+  // `start` knows whether its functions must be built before it loads the server: when they must,
+  // the build (the type check process loading TypeScript) begins while the server's modules load.
+  const logger = pino({ level: config.logLevel, base: { app: 'patchbay' } });
+  let startDeploy;
+  if (command === 'start') {
+    const { beginStartDeploy } = await import('./deploy-at-start.js');
+    startDeploy = beginStartDeploy(config, logger);
+  }
   const { startSystem } = await import('./system.js');
   let system;
   try {
-    system = await startSystem(config, { roles, deployFunctions: command === 'start', onFatal });
+    system = await startSystem(config, { roles, logger, deployFunctions: command === 'start', startDeploy, onFatal });
   } catch (error) {
     // By name: the bundler's module is not loaded to recognise its error.
     if (error instanceof Error && error.name === 'BundleError') {

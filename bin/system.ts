@@ -30,7 +30,7 @@ import { createWorker, type Worker } from '../runner/worker.js';
 import { createDryRunner } from '../runner/dryrun.js';
 import type { OperationDeps } from '../runner/operations.js';
 import { loadDataDirSecrets, recordServerAddress, usesDataDir } from './data-dir.js';
-import { beginDeployAtStart } from './deploy-at-start.js';
+import { beginStartDeploy, type StartDeploy } from './deploy-at-start.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded-postgres.js';
 import type { RestartPolicy } from './restart-policy.js';
 import { startRunnerThread, type RunnerThread } from './runner-thread.js';
@@ -75,6 +75,8 @@ export interface SystemOptions {
   proxyTuning?: { baseBackoffMs?: number; maxBackoffMs?: number; headersTimeoutMs?: number; bodyTimeoutMs?: number };
   /** Bundle and deploy `config.functionsDir` before serving (`patchbay start`). */
   deployFunctions?: boolean;
+  /** That deploy, begun already (bin/patchbay.ts begins it before loading this module); else begun here. */
+  startDeploy?: StartDeploy | undefined;
   /** Shorter runner timers and deadlines for tests. */
   runnerTuning?: { pollMs?: number; heartbeatMs?: number; staleMs?: number; reapMs?: number; stopGraceMs?: number; actionStartTimeoutMs?: number };
   /**
@@ -117,10 +119,7 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
   };
 
   // Started before the database: a folder that must be built builds beside its start.
-  const startDeploy =
-    options.deployFunctions === true && existsSync(config.functionsDir)
-      ? beginDeployAtStart({ functionsDir: config.functionsDir, dataDir: config.dataDir, keepsDataDir: usesDataDir(config), typecheck: config.typecheckFunctions, logger })
-      : undefined;
+  const startDeploy = options.startDeploy ?? (options.deployFunctions === true ? beginStartDeploy(config, logger) : undefined);
   let cancelDeploy = startDeploy === undefined ? undefined : () => startDeploy.cancel();
   try {
     const database = await openDatabase(config, options, logger, stack);

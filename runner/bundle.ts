@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { folderShape, openBundleCache } from './bundle-cache.js';
-import { stopTypecheckProcess, typecheckInProcess } from './typecheck-process.js';
+import { prepareTypecheckProcess, stopTypecheckProcess, typecheckInProcess } from './typecheck-process.js';
 
 export type FunctionKind = 'action' | 'sync';
 
@@ -205,6 +205,11 @@ export async function buildFunctions(functionsDir: string, options: BundleOption
   });
   const bundled = sources.filter((_source, index) => results[index]?.built !== undefined && results[index]?.cached !== true).map((source) => source.relativePath);
   return { built, failed: failed.sort((a, b) => compareText(a.relativePath, b.relativePath)), bundled };
+}
+
+/** Starts what a build with the type check will need (its process, which loads TypeScript meanwhile). */
+export function prepareBuildResources(options: { typecheck: boolean }): void {
+  if (options.typecheck) prepareTypecheckProcess();
 }
 
 /**

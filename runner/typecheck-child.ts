@@ -1,7 +1,7 @@
 // The type checker's process (runner/typecheck-process.ts starts it): the TypeScript compiler and
 // the syntax trees it parses live in this process's heap, not in the server's.
 import type { CheckRequest, CheckReply } from './typecheck-process.js';
-import { typecheckFunctions } from './typecheck.js';
+import { loadTypeScript, typecheckFunctions } from './typecheck.js';
 
 const send = process.send?.bind(process);
 if (send === undefined) throw new Error('typecheck-child runs as a child process with a message channel');
@@ -14,3 +14,6 @@ process.on('message', (request: CheckRequest) => {
 });
 // The server went away (or stopped the checker): nothing is left to answer.
 process.on('disconnect', () => process.exit(0));
+// Started only when a check is coming (or about to: prepareTypecheckProcess): the compiler loads
+// meanwhile the server gets the check ready.
+void loadTypeScript();

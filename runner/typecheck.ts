@@ -135,7 +135,8 @@ let loading: Promise<typeof TS | undefined> | undefined;
 // parses typescript.js's 9 MB to learn whether it is a module and then again for its CommonJS
 // export names, which doubled the load (0.4 → 0.9 s of CPU, more on a busy machine; the type
 // check is a cold start's longest step).
-function loadTypeScript(): Promise<typeof TS | undefined> {
+/** TypeScript, loaded once per process (the checker's process loads it as it starts). */
+export function loadTypeScript(): Promise<typeof TS | undefined> {
   loading ??= new Promise((resolve) => {
     try {
       resolve(createRequire(import.meta.url)('typescript') as typeof TS);
