@@ -133,19 +133,20 @@ async function buildFolder(deps: StartBuildDeps): Promise<Build> {
   // thread, which builds nothing) never loads esbuild.
   // The type check process first: it loads TypeScript while the rest loads here.
   const { prepareBuildResources, releaseBuildResources } = await import('../runner/bundle.js');
-  prepareBuildResources({ typecheck: deps.typecheck });
-  const [{ buildDeployment }, { createSandbox }] = await Promise.all([import('../runner/deploy.js'), import('../runner/sandbox/index.js')]);
   // The caches may write before the database's start makes the data directory: made here as
   // bin/data-dir.ts makes it (0755: the embedded PostgreSQL's user must reach its folder inside).
   // A start that keeps none (DATABASE_URL, keys from the environment) makes none for them.
   if (deps.keepsDataDir) await mkdir(deps.dataDir, { recursive: true, mode: 0o755 });
+  const caches = buildCachesIn(deps.dataDir);
+  prepareBuildResources({ typecheck: deps.typecheck, typecheckCacheFile: caches.typecheckCacheFile });
+  const [{ buildDeployment }, { createSandbox }] = await Promise.all([import('../runner/deploy.js'), import('../runner/sandbox/index.js')]);
   // Made at the first definition not kept: with all of them kept, no isolate at all.
   let inspector: Sandbox | undefined;
   const lazyInspector: Pick<Sandbox, 'inspect'> = { inspect: (bundle) => (inspector ??= createSandbox({ size: 1 })).inspect(bundle) };
   const deployment = buildDeployment(deps.functionsDir, lazyInspector, {
     typecheck: deps.typecheck,
     onWarning: (message) => deps.logger.warn(message),
-    ...buildCachesIn(deps.dataDir),
+    ...caches,
   });
   deployment.catch(() => undefined);
   return {

@@ -208,8 +208,8 @@ export async function buildFunctions(functionsDir: string, options: BundleOption
 }
 
 /** Starts what a build with the type check will need (its process, which loads TypeScript meanwhile). */
-export function prepareBuildResources(options: { typecheck: boolean }): void {
-  if (options.typecheck) prepareTypecheckProcess();
+export function prepareBuildResources(options: { typecheck: boolean; typecheckCacheFile?: string | undefined }): void {
+  if (options.typecheck) prepareTypecheckProcess(options.typecheckCacheFile);
 }
 
 /**

@@ -15,5 +15,5 @@ process.on('message', (request: CheckRequest) => {
 // The server went away (or stopped the checker): nothing is left to answer.
 process.on('disconnect', () => process.exit(0));
 // Started only when a check is coming (or about to: prepareTypecheckProcess): the compiler loads
-// meanwhile the server gets the check ready.
-void loadTypeScript();
+// meanwhile the server gets the check ready, with its code cache when the process was given one.
+void loadTypeScript(process.argv[2] === undefined || process.argv[2] === '' ? undefined : process.argv[2]);

@@ -22,6 +22,9 @@ export type CheckReply = { id: number; result: TypecheckResult } | { id: number;
 
 const IDLE_MS = 60_000;
 
+/** Where the checker keeps TypeScript's code cache (runner/code-cache.ts): beside the check's incremental state. */
+const typescriptCodeCacheFile = (buildInfoFile: string) => `${buildInfoFile}.v8-code-cache`;
+
 /**
  * TurboFan only for the checker's hottest code: V8 optimizes a function once it has run through
  * an "interrupt budget" of bytecode, here four times the default (67,584 in Node 20's V8). A check
@@ -58,12 +61,13 @@ function hold(child: ChildProcess, held: boolean): void {
   }
 }
 
-function startChecker(): ChildProcess {
+/** `codeCacheFile`: TypeScript's code cache (typecheck.ts typescriptCodeCacheFile), when checks keep state. */
+function startChecker(codeCacheFile: string | undefined): ChildProcess {
   // Compiled into dist/ the child's file is plain JavaScript. Run from source (tsx, vitest) it is
   // TypeScript: the child loads tsx's loader first.
   const fromSource = import.meta.url.endsWith('.ts');
   const file = fileURLToPath(new URL(fromSource ? './typecheck-child.ts' : './typecheck-child.js', import.meta.url));
-  const started = fork(file, [], {
+  const started = fork(file, codeCacheFile === undefined ? [] : [codeCacheFile], {
     execArgv: [...CHECKER_V8_FLAGS, ...(fromSource ? ['--import', import.meta.resolve('tsx')] : [])],
     // Nothing of the server's environment (its keys, the database's URL): the checker reads files only.
     env: {},
@@ -119,9 +123,9 @@ export function stopTypecheckProcess(): void {
  * (`patchbay start`, once it knows its functions must be built: ~0.3 s of the check's critical
  * path). Unused, it stops when idle as after a check.
  */
-export function prepareTypecheckProcess(): void {
+export function prepareTypecheckProcess(buildInfoFile?: string): void {
   if (checker !== undefined) return;
-  checker = startChecker();
+  checker = startChecker(buildInfoFile === undefined ? undefined : typescriptCodeCacheFile(buildInfoFile));
   hold(checker, false);
   stopWhenIdle();
 }
@@ -129,7 +133,7 @@ export function prepareTypecheckProcess(): void {
 /** typecheckFunctions, in the type check process. */
 export function typecheckInProcess(sources: FunctionSource[], functionsDir: string, locations: TypecheckLocations, buildInfoFile?: string): Promise<TypecheckResult> {
   clearTimeout(idleTimer);
-  const child = (checker ??= startChecker());
+  const child = (checker ??= startChecker(buildInfoFile === undefined ? undefined : typescriptCodeCacheFile(buildInfoFile)));
   const id = nextId++;
   const request: CheckRequest = { id, sources, functionsDir, locations, ...(buildInfoFile === undefined ? {} : { buildInfoFile }) };
   // Held while a check runs (a `patchbay deploy` waits for nothing else); an idle checker must

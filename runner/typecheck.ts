@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type TS from 'typescript';
 import { SDK_MODULE_NAMES, type BuildProblem, type FunctionSource } from './bundle.js';
+import { requireWithCodeCache } from './code-cache.js';
 
 export interface TypecheckLocations {
   /** sdk/functions.ts, or the compiled sdk/functions.d.ts. */
@@ -135,11 +136,22 @@ let loading: Promise<typeof TS | undefined> | undefined;
 // parses typescript.js's 9 MB to learn whether it is a module and then again for its CommonJS
 // export names, which doubled the load (0.4 → 0.9 s of CPU, more on a busy machine; the type
 // check is a cold start's longest step).
-/** TypeScript, loaded once per process (the checker's process loads it as it starts). */
-export function loadTypeScript(): Promise<typeof TS | undefined> {
+/** Writes TypeScript's code cache, when it was loaded with one that did not serve. */
+let saveCodeCache: () => void = () => undefined;
+
+/**
+ * TypeScript, loaded once per process (the checker's process loads it as it starts, the first
+ * call decides how); with `codeCacheFile`, through a V8 code cache kept there (runner/code-cache.ts),
+ * made after the first check.
+ */
+export function loadTypeScript(codeCacheFile?: string): Promise<typeof TS | undefined> {
   loading ??= new Promise((resolve) => {
     try {
-      resolve(createRequire(import.meta.url)('typescript') as typeof TS);
+      const require = createRequire(import.meta.url);
+      if (codeCacheFile === undefined) return resolve(require('typescript') as typeof TS);
+      const loaded = requireWithCodeCache<typeof TS>(require.resolve('typescript'), codeCacheFile);
+      saveCodeCache = loaded.saveCodeCache;
+      resolve(loaded.exports);
     } catch {
       resolve(undefined);
     }
@@ -226,6 +238,8 @@ export async function typecheckFunctions(sources: FunctionSource[], functionsDir
       warnings.push(`type check: its build information was not saved (${error instanceof Error ? error.message : String(error)})`);
     }
   }
+  // After the check: the cache then holds the checker's functions, compiled on the way.
+  saveCodeCache();
   return { problems, reach, warnings, durationMs: performance.now() - started };
 }
 

@@ -1,10 +1,12 @@
 // The type check runs in a child process of its own (runner/typecheck-process.ts): real
 // TypeScript, real child processes, found and signalled through /proc as an operator would.
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildFunctions, releaseBuildResources } from '../../runner/bundle.js';
+import { buildFunctions, prepareBuildResources, releaseBuildResources } from '../../runner/bundle.js';
 import { writeFunctions, type FunctionsFolder } from '../harness/functions.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -129,6 +131,35 @@ describe.skipIf(process.platform !== 'linux')('the type check process', () => {
     expect(warnings).toEqual([]);
     expect(outcome.failed.map((failure) => failure.name)).toEqual(['wrong']);
     expect(alive((stopped as Checker).pid)).toBe(false);
+  });
+
+  it('started ahead of a build, serves it, and keeps TypeScript\'s code cache beside the check\'s state for the next process', async () => {
+    const dir = await functionsFolder({ 'demo/actions/shout.ts': ACTION, 'demo/actions/wrong.ts': WRONG_OUTPUT });
+    const stateDir = mkdtempSync(path.join(os.tmpdir(), 'patchbay-typecheck-state-'));
+    folders.push({ dir: stateDir, write: async () => undefined, remove: () => rm(stateDir, { recursive: true, force: true }) });
+    const state = path.join(stateDir, 'functions.tsbuildinfo');
+    const codeCache = `${state}.v8-code-cache`;
+    // No checker left by an earlier test: this one is started here.
+    await releaseBuildResources();
+    await until(() => checkers().length === 0);
+
+    prepareBuildResources({ typecheck: true, typecheckCacheFile: state });
+    const [prepared, ...others] = checkers();
+    expect(others).toEqual([]);
+    expect(prepared?.args).toContain(codeCache);
+    const first = await buildFunctions(dir, { typecheckCacheFile: state });
+    expect(first.failed.map((failure) => failure.name)).toEqual(['wrong']);
+    expect(checkers().map((checker) => checker.pid)).toEqual([prepared?.pid]);
+    expect(existsSync(codeCache)).toBe(true);
+    const made = statSync(codeCache);
+
+    // A new process loads TypeScript from the cache (V8 accepts it: it is not written again) and checks alike.
+    await releaseBuildResources();
+    await until(() => !alive((prepared as Checker).pid));
+    const second = await buildFunctions(dir, { typecheckCacheFile: state });
+    expect(second.failed).toEqual(first.failed);
+    expect(checkers().map((checker) => checker.pid)).not.toContain(prepared?.pid);
+    expect(statSync(codeCache).ino).toBe(made.ino);
   });
 
   it('an idle checker does not keep a process alive: a deploy-like script exits once its build is done', async () => {
