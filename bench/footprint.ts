@@ -19,7 +19,8 @@
 //            @nangohq/providers) as the operator's file; median of BENCH_CATALOG_ROUNDS loads each
 // The functions folder is a copy of the checkout's functions/ (the edit happens in the copy);
 // BENCH_FUNCTION_COPIES=N makes it N copies of each integration (github1, github2…: 282 functions
-// with 47), to see how the cold and edited starts grow with the folder (memory then counts them too).
+// with 47), each function's code its own, to see how the cold and edited starts grow with the
+// folder (memory then counts them too).
 // Memory is read from /proc, three ways: `rssMb` sums every process's VmRSS (what `ps` shows;
 // pages shared between processes, such as PostgreSQL's shared buffers or the node binary, count
 // once per process), `pssMb` sums their Pss (shared pages split among all their users, including
@@ -306,6 +307,9 @@ async function functionsFolder(parent: string): Promise<BenchFunctions> {
     }
   }
   const files = (await readdir(dir, { recursive: true })).map(String).filter((file) => /(^|\/)(actions|syncs)\/[^/]+\.ts$/.test(file)).sort();
+  // Copies bundle to code of their own, as different functions do (identical ones would share a
+  // bundle, a definition and a row of the database).
+  if (FUNCTION_COPIES > 1) for (const file of files) await appendFile(path.join(dir, file), `\nexport const benchCopy = ${JSON.stringify(file.split('/')[0])};\n`);
   const edited = files.find((file) => file.includes('/actions/'));
   if (edited === undefined) throw new Error(`no action in ${source} to edit`);
   // Saved a minute before the start, as an edited file is: one modified during a build is not cached.

@@ -117,9 +117,18 @@ export function createFunctionStore(db: Queryable): FunctionStore {
       // Serialise deploys: two at once would each delete what the other added.
       await db.query(`SELECT pg_advisory_xact_lock(hashtext('patchbay.deploy'))`);
       const before = new Map((await db.query<FunctionRow>('SELECT * FROM functions')).rows.map((row) => [labelOf(toFunction(row)), row]));
+      // Only bundles not stored yet (or stored before maps were kept, which get their map from the
+      // next deploy of the same code) are sent: a redeploy of 282 functions sent 70 MB of
+      // unchanged code and maps to the database.
       const unique = new Map(functions.map((f) => [f.hash, f]));
       if (unique.size > 0) {
-        // A bundle stored before maps were kept gets its map from the next deploy of the same code.
+        const { rows: stored } = await db.query<{ hash: string; has_map: boolean }>(
+          'SELECT hash, source_map IS NOT NULL AS has_map FROM function_bundles WHERE hash = ANY($1::text[])',
+          [[...unique.keys()]],
+        );
+        for (const row of stored) if (row.has_map || unique.get(row.hash)?.sourceMap === undefined) unique.delete(row.hash);
+      }
+      if (unique.size > 0) {
         await db.query(
           `INSERT INTO function_bundles (hash, code, bytes, source_map)
            SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[])
