@@ -10,7 +10,7 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import path from 'node:path';
 
 /** Bumped when an entry's shape or what a bundle is made of changes: older entries miss. */
-const CACHE_VERSION = 1;
+const CACHE_VERSION = 2;
 
 export interface CachedBundle {
   code: string;
@@ -19,13 +19,20 @@ export interface CachedBundle {
   sourceMap?: string;
 }
 
+/**
+ * What is kept of a function: the inputs its bundle was made from and which bundle. The bundle's
+ * code and map are files of their own, named by the bundle's hash (read as they are, no JSON to
+ * parse: 282 functions' 70 MB of entries took ~2 s of CPU to read as JSON).
+ */
 interface Entry {
   version: number;
   key: string;
   relativePath: string;
   /** Absolute path of each input file → sha256 of its content when it was bundled. */
   inputs: Record<string, string>;
-  bundle: CachedBundle;
+  hash: string;
+  bytes: number;
+  hasSourceMap: boolean;
 }
 
 export interface BundleCache {
@@ -37,12 +44,14 @@ export interface BundleCache {
    * bundled. The caller gives the build's start less a margin for the file system's coarse clock.
    */
   put(relativePath: string, inputs: string[], bundle: CachedBundle, builtSince: number): Promise<void>;
-  /** Forgets every function but these (removed or renamed ones). */
+  /** Forgets every function but these (removed or renamed ones), and the bundles none of them uses. */
   keepOnly(relativePaths: string[]): Promise<void>;
 }
 
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 const entryFile = (dir: string, relativePath: string) => path.join(dir, `${sha256(relativePath).slice(0, 40)}.json`);
+const codeFile = (dir: string, hash: string) => path.join(dir, `${hash}.js`);
+const mapFile = (dir: string, hash: string) => path.join(dir, `${hash}.map.json`);
 
 /**
  * The names of every file under the functions folder (its node_modules included), hashed: a file
@@ -54,6 +63,13 @@ export async function folderShape(root: string): Promise<string> {
     .map((entry) => path.relative(root, path.join(entry.parentPath ?? entry.path, entry.name)))
     .sort();
   return sha256(names.join('\0'));
+}
+
+/** Written aside and renamed: a start that dies halfway leaves no half file. */
+async function writeWhole(file: string, content: string): Promise<void> {
+  const staging = `${file}.${process.pid}.tmp`;
+  await writeFile(staging, content);
+  await rename(staging, file);
 }
 
 /** `key`: what every entry must have been made under (Patchbay's settings and the folder's shape). */
@@ -68,6 +84,8 @@ export function openBundleCache(dir: string, key: string): BundleCache {
     }
     return hashing;
   };
+  // The bundles this build took or kept: keepOnly leaves these.
+  const used = new Set<string>();
   let made: Promise<unknown> | undefined;
 
   return {
@@ -78,18 +96,35 @@ export function openBundleCache(dir: string, key: string): BundleCache {
       } catch {
         return undefined;
       }
-      if (entry.version !== CACHE_VERSION || entry.key !== key || entry.relativePath !== relativePath) return undefined;
+      if (entry.version !== CACHE_VERSION || entry.key !== key || entry.relativePath !== relativePath || typeof entry.hash !== 'string') return undefined;
       const files = Object.entries(entry.inputs);
       const current = await Promise.all(files.map(([file]) => hashOf(file)));
-      return files.every(([, hash], index) => current[index] === hash) ? entry.bundle : undefined;
+      if (!files.every(([, hash], index) => current[index] === hash)) return undefined;
+      try {
+        const [code, sourceMap] = await Promise.all([
+          readFile(codeFile(dir, entry.hash), 'utf8'),
+          entry.hasSourceMap ? readFile(mapFile(dir, entry.hash), 'utf8') : undefined,
+        ]);
+        // Named by its hash, the file must hash to it (a damaged or half-copied cache is a miss).
+        if (sha256(code) !== entry.hash) return undefined;
+        used.add(entry.hash);
+        return { code, hash: entry.hash, bytes: entry.bytes, ...(sourceMap === undefined ? {} : { sourceMap }) };
+      } catch {
+        return undefined;
+      }
     },
 
     async put(relativePath, inputs, bundle, builtSince) {
+      used.add(bundle.hash);
       await store(relativePath, inputs, bundle, builtSince).catch(() => undefined);
     },
 
     async keepOnly(relativePaths) {
       const kept = new Set(relativePaths.map((relativePath) => path.basename(entryFile(dir, relativePath))));
+      for (const hash of used) {
+        kept.add(path.basename(codeFile(dir, hash)));
+        kept.add(path.basename(mapFile(dir, hash)));
+      }
       const present = await readdir(dir).catch(() => [] as string[]);
       await Promise.all(present.filter((name) => !kept.has(name)).map((name) => rm(path.join(dir, name), { force: true }).catch(() => undefined)));
     },
@@ -100,13 +135,20 @@ export function openBundleCache(dir: string, key: string): BundleCache {
     if (stats.some((stats) => stats === undefined || stats.mtimeMs >= builtSince)) return;
     const hashed = await Promise.all(inputs.map((file) => hashOf(file)));
     if (hashed.some((hash) => hash === undefined)) return;
-    const entry: Entry = { version: CACHE_VERSION, key, relativePath, inputs: Object.fromEntries(inputs.map((file, index) => [file, hashed[index] as string])), bundle };
+    const entry: Entry = {
+      version: CACHE_VERSION,
+      key,
+      relativePath,
+      inputs: Object.fromEntries(inputs.map((file, index) => [file, hashed[index] as string])),
+      hash: bundle.hash,
+      bytes: bundle.bytes,
+      hasSourceMap: bundle.sourceMap !== undefined,
+    };
     made ??= mkdir(dir, { recursive: true });
     await made;
-    // Written aside and renamed: a start that dies halfway leaves no half entry.
-    const file = entryFile(dir, relativePath);
-    const staging = `${file}.${process.pid}.tmp`;
-    await writeFile(staging, JSON.stringify(entry));
-    await rename(staging, file);
+    // The bundle's files before the entry that names them.
+    await writeWhole(codeFile(dir, bundle.hash), bundle.code);
+    if (bundle.sourceMap !== undefined) await writeWhole(mapFile(dir, bundle.hash), bundle.sourceMap);
+    await writeWhole(entryFile(dir, relativePath), JSON.stringify(entry));
   }
 }

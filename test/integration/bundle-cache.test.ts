@@ -94,22 +94,34 @@ describe('the bundle cache', () => {
     expect((await build(made)).bundled).toEqual(['demo/actions/c.ts']);
   });
 
-  it('takes an entry it cannot read for a miss, and forgets removed functions', async () => {
+  it('takes an entry or a bundle it cannot read for a miss, and forgets removed functions and their bundles', async () => {
     const made = await folder();
     await build(made);
-    const entries = await readdir(cacheDir);
-    expect(entries).toHaveLength(3);
-    for (const entry of entries) await writeFile(path.join(cacheDir, entry), '{"version": 1, "key": ');
+    // Per function an entry naming its inputs and bundle; per bundle its code and map, named by its hash.
+    const isEntry = (name: string) => name.endsWith('.json') && !name.endsWith('.map.json');
+    const files = await readdir(cacheDir);
+    expect(files.filter(isEntry)).toHaveLength(3);
+    expect(files.filter((name) => name.endsWith('.js'))).toHaveLength(3);
+    for (const entry of files.filter(isEntry)) await writeFile(path.join(cacheDir, entry), '{"version": 2, "key": ');
     const rebuilt = await build(made);
     expect(rebuilt.bundled).toHaveLength(3);
     expect(rebuilt.built).toHaveLength(3);
 
+    // Code that is not what its name says (damaged, half copied) is not used.
+    const [code] = (await readdir(cacheDir)).filter((name) => name.endsWith('.js'));
+    await writeFile(path.join(cacheDir, code as string), 'globalThis.tampered = true;');
+    const repaired = await build(made);
+    expect(repaired.bundled).toHaveLength(1);
+    expect(repaired.built.map((fn) => fn.code).join('')).not.toContain('tampered');
+
     await rm(path.join(made.dir, 'demo/actions/c.ts'));
     const after = await build(made);
     expect(after.built.map((fn) => fn.name)).toEqual(['a', 'b']);
-    expect(await readdir(cacheDir)).toHaveLength(2);
-    const kept = JSON.parse(await readFile(path.join(cacheDir, (await readdir(cacheDir))[0] as string), 'utf8')) as { relativePath: string };
-    expect(['demo/actions/a.ts', 'demo/actions/b.ts']).toContain(kept.relativePath);
+    const left = await readdir(cacheDir);
+    expect(left).toHaveLength(6);
+    const kept = await Promise.all(left.filter(isEntry).map(async (name) => (JSON.parse(await readFile(path.join(cacheDir, name), 'utf8')) as { relativePath: string }).relativePath));
+    expect(kept.sort()).toEqual(['demo/actions/a.ts', 'demo/actions/b.ts']);
+    expect(left.filter((name) => name.endsWith('.js')).sort()).toEqual(after.built.map((fn) => `${fn.hash}.js`).sort());
   });
 
   it('builds as without it when it cannot write its folder', async () => {
