@@ -312,9 +312,12 @@ async function functionsFolder(parent: string): Promise<BenchFunctions> {
   if (FUNCTION_COPIES > 1) for (const file of files) await appendFile(path.join(dir, file), `\nexport const benchCopy = ${JSON.stringify(file.split('/')[0])};\n`);
   const edited = files.find((file) => file.includes('/actions/'));
   if (edited === undefined) throw new Error(`no action in ${source} to edit`);
-  // Saved a minute before the start, as an edited file is: one modified during a build is not cached.
+  // Every file saved a minute before the start, as a checkout's are: a file modified just before
+  // (or during) a build is not cached, and the copies were made just now.
   const minuteAgo = () => new Date(Date.now() - 60_000);
-  for (const file of files) await utimes(path.join(dir, file), minuteAgo(), minuteAgo());
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) await utimes(path.join(entry.parentPath, entry.name), minuteAgo(), minuteAgo());
+  }
   return {
     dir,
     count: files.length,
