@@ -111,6 +111,9 @@ export interface FunctionStore {
   sourceMap(hash: string): Promise<string | undefined>;
 }
 
+/** Bundles per INSERT of a deploy (four parameters each). */
+const BUNDLES_PER_INSERT = 50;
+
 export function createFunctionStore(db: Queryable): FunctionStore {
   return {
     async replaceAll(functions, failures = []) {
@@ -128,18 +131,17 @@ export function createFunctionStore(db: Queryable): FunctionStore {
         );
         for (const row of stored) if (row.has_map || unique.get(row.hash)?.sourceMap === undefined) unique.delete(row.hash);
       }
-      if (unique.size > 0) {
+      // Rows of parameters rather than arrays: an array's text is escaped character by character on
+      // both sides (282 bundles: 1.4 s of the server's CPU before the database parsed it again).
+      const rows = [...unique.values()];
+      for (let from = 0; from < rows.length; from += BUNDLES_PER_INSERT) {
+        const chunk = rows.slice(from, from + BUNDLES_PER_INSERT);
         await db.query(
           `INSERT INTO function_bundles (hash, code, bytes, source_map)
-           SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[])
+           VALUES ${chunk.map((_f, index) => `($${index * 4 + 1}, $${index * 4 + 2}, $${index * 4 + 3}::int, $${index * 4 + 4})`).join(', ')}
            ON CONFLICT (hash) DO UPDATE SET source_map = EXCLUDED.source_map
              WHERE function_bundles.source_map IS NULL AND EXCLUDED.source_map IS NOT NULL`,
-          [
-            [...unique.keys()],
-            [...unique.values()].map((f) => f.code),
-            [...unique.values()].map((f) => Buffer.byteLength(f.code)),
-            [...unique.values()].map((f) => f.sourceMap ?? null),
-          ],
+          chunk.flatMap((f) => [f.hash, f.code, Buffer.byteLength(f.code), f.sourceMap ?? null]),
         );
       }
       const changes: DeployChanges = { added: [], updated: [], removed: [], unchanged: [], failed: failures.map(labelOf) };

@@ -73,6 +73,15 @@ describe('replaceAll', () => {
     expect(await store.functions.sourceMap(edited.hash)).toBe(edited.sourceMap);
   });
 
+  it('stores a large deploy whole, its bundles in several inserts', async () => {
+    const many = Array.from({ length: 120 }, (_unused, index) => fn(`many-${index}`, `var n = ${index}; // ${'x'.repeat(index)}`, `{"version":3,"sources":["m${index}.ts"],"mappings":""}`));
+    const { changes } = await deploy(many);
+    expect(changes.added).toHaveLength(120);
+    const stored = await store.functions.bundles(many.map((f) => f.hash));
+    expect(many.every((f) => stored.get(f.hash) === f.code)).toBe(true);
+    expect(await store.functions.sourceMap((many[119] as FunctionInput).hash)).toBe('{"version":3,"sources":["m119.ts"],"mappings":""}');
+  });
+
   it('gives a bundle stored without a source map the map of the next deploy of the same code', async () => {
     const bare = fn('c', 'var c = "code of c";');
     await deploy([bare]);
