@@ -62,6 +62,8 @@ export interface StartDeploy {
 
 interface Build {
   deployment: Promise<Deployment>;
+  /** performance.now() when the build began (it may begin before the database is up). */
+  startedAt: number;
   /** Closes the isolate that read the definitions and stops esbuild and the type check process. */
   release(): Promise<void>;
 }
@@ -95,11 +97,12 @@ export function beginDeployAtStart(deps: StartBuildDeps): StartDeploy {
         await reportFailures(logger, cached.state.failures);
         return 'unchanged';
       }
-      const { deployment, release } = await startBuild();
+      const { deployment, startedAt, release } = await startBuild();
       try {
         const { inputs, failures, bundled } = await deployment;
+        const buildMs = Math.round(performance.now() - startedAt);
         const changes = await deployFunctions({ store, deployed }, inputs, failures);
-        logger.info({ dir: deps.functionsDir, ...changes, bundled }, `deployed ${inputs.length} functions`);
+        logger.info({ dir: deps.functionsDir, ...changes, bundled, buildMs }, `deployed ${inputs.length} functions (built in ${buildMs} ms)`);
         await reportFailures(logger, failures);
         // With DATABASE_URL and keys from the environment there may be no data directory: no cache then.
         if (existsSync(deps.dataDir)) {
@@ -129,15 +132,16 @@ export function beginStartDeploy(config: Config, logger: pino.Logger): StartDepl
 }
 
 async function buildFolder(deps: StartBuildDeps): Promise<Build> {
+  const startedAt = performance.now();
   // Loaded only when there is something to build: a start with nothing to build (and the runner
   // thread, which builds nothing) never loads esbuild.
-  // The type check process first: it loads TypeScript while the rest loads here.
   const { prepareBuildResources, releaseBuildResources } = await import('../runner/bundle.js');
   // The caches may write before the database's start makes the data directory: made here as
   // bin/data-dir.ts makes it (0755: the embedded PostgreSQL's user must reach its folder inside).
   // A start that keeps none (DATABASE_URL, keys from the environment) makes none for them.
   if (deps.keepsDataDir) await mkdir(deps.dataDir, { recursive: true, mode: 0o755 });
   const caches = buildCachesIn(deps.dataDir);
+  // The type check process first: it loads TypeScript while the rest loads here.
   prepareBuildResources({ typecheck: deps.typecheck, typecheckCacheFile: caches.typecheckCacheFile });
   const [{ buildDeployment }, { createSandbox }] = await Promise.all([import('../runner/deploy.js'), import('../runner/sandbox/index.js')]);
   // Made at the first definition not kept: with all of them kept, no isolate at all. A second
@@ -152,6 +156,7 @@ async function buildFolder(deps: StartBuildDeps): Promise<Build> {
   deployment.catch(() => undefined);
   return {
     deployment,
+    startedAt,
     release: async () => {
       await inspector?.close();
       await releaseBuildResources();

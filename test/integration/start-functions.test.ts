@@ -58,6 +58,8 @@ describe('patchbay start with a functions folder', () => {
     expect(third.stdout).toMatch(/"updated":\["github\/actions\/answer"\]/);
     // The unchanged function's bundle came from the data directory's bundle cache.
     expect(third.stdout).toMatch(/"bundled":\["github\/actions\/answer.ts"\]/);
+    // How long the build took is said, for whoever wonders why this start was slower.
+    expect(third.stdout).toMatch(/"buildMs":\d+/);
     expect(await third.stop()).toBe(0);
     expect(await readFile(cacheFile, 'utf8')).not.toBe(cached);
   }, 180_000);
