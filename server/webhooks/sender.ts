@@ -206,17 +206,23 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
   };
 
   const pumpOnce = async () => {
-    while (running) {
-      const due = await store.webhooks.leaseDue(BATCH_SIZE, options.timeoutMs + LEASE_MARGIN_MS);
-      if (due.length === 0) break;
-      await Promise.all(
-        due.map((delivery) => attempt(delivery).catch((error: unknown) => logger.warn({ err: error, deliveryId: delivery.id }, 'webhook attempt bookkeeping failed'))),
-      );
+    // When the next pending delivery is due (a lease is a later due time): an idle sender's poll
+    // is this one read, not a lease attempt as well.
+    let nextMs = await store.webhooks.nextDueInMs();
+    if (nextMs === 0) {
+      while (running) {
+        const due = await store.webhooks.leaseDue(BATCH_SIZE, options.timeoutMs + LEASE_MARGIN_MS);
+        if (due.length === 0) break;
+        await Promise.all(
+          due.map((delivery) => attempt(delivery).catch((error: unknown) => logger.warn({ err: error, deliveryId: delivery.id }, 'webhook attempt bookkeeping failed'))),
+        );
+      }
+      if (!running) return;
+      nextMs = await store.webhooks.nextDueInMs();
     }
-    if (!running) return;
-    // A retry due before the next poll (short backoffs, Retry-After: 0) gets its own wake-up.
-    const nextMs = await store.webhooks.nextDueInMs();
-    if (nextMs !== null && nextMs < pollMs && running) {
+    // A retry due before the next poll (short backoffs, Retry-After: 0) gets its own wake-up; one
+    // due now that another process is leasing (SKIP LOCKED) waits for the poll.
+    if (running && nextMs !== null && nextMs > 0 && nextMs < pollMs) {
       clearTimeout(wakeTimer);
       wakeTimer = setTimeout(pump, Math.ceil(nextMs) + 5);
       wakeTimer.unref();
