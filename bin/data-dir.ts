@@ -2,9 +2,10 @@
 // the address of the server running on it (so `patchbay deploy` finds a server started on any port).
 // Concurrent first starts agree on one set of secrets (exclusive create, then re-read).
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../server/config.js';
+import { writeFileWhole } from '../server/files.js';
 
 export interface DataDirSecrets {
   secretKey: string;
@@ -55,9 +56,7 @@ interface ServerAddress {
 /** Records where this process serves; the returned function removes the record (at stop). */
 export async function recordServerAddress(dataDir: string, url: string): Promise<() => Promise<void>> {
   const file = path.join(dataDir, SERVER_FILE);
-  const staging = `${file}.${process.pid}`;
-  await writeFile(staging, `${JSON.stringify({ url, pid: process.pid } satisfies ServerAddress)}\n`);
-  await rename(staging, file);
+  await writeFileWhole(file, `${JSON.stringify({ url, pid: process.pid } satisfies ServerAddress)}\n`);
   return async () => {
     const current = await readServerAddress(dataDir);
     if (current?.pid === process.pid) await rm(file, { force: true });

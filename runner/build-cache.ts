@@ -5,10 +5,11 @@
 // a cache it cannot read is a miss.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { writeFileWhole } from '../server/files.js';
 import type { DeployedFunction, FunctionFailure, FunctionFailureInput } from '../server/store/index.js';
 
 /** Bumped when the file's shape changes: an older file is a miss. */
@@ -55,10 +56,7 @@ export async function readBuildCache(file: string, fingerprint: string): Promise
 
 export async function writeBuildCache(file: string, fingerprint: string, state: DeployedState): Promise<void> {
   const entry: BuildCacheEntry = { version: CACHE_VERSION, fingerprint, state };
-  // Written aside and renamed: a crash never leaves half a file that would parse.
-  const staging = `${file}.${process.pid}`;
-  await writeFile(staging, `${JSON.stringify(entry)}\n`);
-  await rename(staging, file);
+  await writeFileWhole(file, `${JSON.stringify(entry)}\n`);
 }
 
 /**

@@ -6,8 +6,9 @@
 // ~10 s for all of them). Keyed by content, never by modification time; an entry it cannot read
 // is a miss, and one it cannot write is only a miss next time: the cache never fails a build.
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileWhole } from '../server/files.js';
 
 /** Bumped when an entry's shape or what a bundle is made of changes: older entries miss. */
 const CACHE_VERSION = 2;
@@ -63,13 +64,6 @@ export async function folderShape(root: string): Promise<string> {
     .map((entry) => path.relative(root, path.join(entry.parentPath ?? entry.path, entry.name)))
     .sort();
   return sha256(names.join('\0'));
-}
-
-/** Written aside and renamed: a start that dies halfway leaves no half file. */
-async function writeWhole(file: string, content: string): Promise<void> {
-  const staging = `${file}.${process.pid}.tmp`;
-  await writeFile(staging, content);
-  await rename(staging, file);
 }
 
 /** `key`: what every entry must have been made under (Patchbay's settings and the folder's shape). */
@@ -147,8 +141,8 @@ export function openBundleCache(dir: string, key: string): BundleCache {
     made ??= mkdir(dir, { recursive: true });
     await made;
     // The bundle's files before the entry that names them.
-    await writeWhole(codeFile(dir, bundle.hash), bundle.code);
-    if (bundle.sourceMap !== undefined) await writeWhole(mapFile(dir, bundle.hash), bundle.sourceMap);
-    await writeWhole(entryFile(dir, relativePath), JSON.stringify(entry));
+    await writeFileWhole(codeFile(dir, bundle.hash), bundle.code);
+    if (bundle.sourceMap !== undefined) await writeFileWhole(mapFile(dir, bundle.hash), bundle.sourceMap);
+    await writeFileWhole(entryFile(dir, relativePath), JSON.stringify(entry));
   }
 }

@@ -4,17 +4,18 @@
 // (typecheck of the 6 example functions: ~0.25 s of CPU less, of ~1.5 s). V8 refuses a cache made
 // by another V8, with other flags or for other source, and the file is then made again; any
 // failure falls back to a plain `require`. The file is trusted as the data directory is.
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import vm from 'node:vm';
+import { writeFileWhole } from '../server/files.js';
 
 export interface CachedRequire<T> {
   exports: T;
   /** V8 took the code from the cache file. */
   fromCache: boolean;
-  /** Writes the cache if there was none or V8 refused it; once per process, and never throws. */
-  saveCodeCache(): void;
+  /** Writes the cache if there was none or V8 refused it; once per process, and never fails. */
+  saveCodeCache(): Promise<void>;
 }
 
 export function requireWithCodeCache<T>(file: string, cacheFile: string): CachedRequire<T> {
@@ -32,7 +33,7 @@ export function requireWithCodeCache<T>(file: string, cacheFile: string): Cached
       ...(cached === undefined ? {} : { cachedData: cached }),
     });
   } catch {
-    return { exports: createRequire(file)(file) as T, fromCache: false, saveCodeCache: () => undefined };
+    return { exports: createRequire(file)(file) as T, fromCache: false, saveCodeCache: async () => undefined };
   }
   const module = { exports: {} as T };
   (script.runInThisContext() as (...args: unknown[]) => void)(module.exports, createRequire(file), module, file, path.dirname(file));
@@ -41,17 +42,11 @@ export function requireWithCodeCache<T>(file: string, cacheFile: string): Cached
   return {
     exports: module.exports,
     fromCache,
-    saveCodeCache() {
+    async saveCodeCache() {
       if (!save) return;
       save = false;
-      // Written aside and renamed: a process stopped halfway leaves no half file.
-      const staging = `${cacheFile}.${process.pid}.tmp`;
-      try {
-        writeFileSync(staging, script.createCachedData());
-        renameSync(staging, cacheFile);
-      } catch {
-        // not kept: the next process compiles again
-      }
+      // Not kept, the next process compiles again.
+      await writeFileWhole(cacheFile, script.createCachedData()).catch(() => undefined);
     },
   };
 }

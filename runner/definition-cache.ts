@@ -5,7 +5,8 @@
 // inspectFingerprint); only definitions read successfully are kept, so a failure (a limit hit on a
 // busy machine) is tried again. A file it cannot read is a miss; one it cannot write, only a miss
 // next time: the cache never fails a deploy.
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { writeFileWhole } from '../server/files.js';
 import type { FunctionSummary } from './sandbox/index.js';
 
 /** Bumped when the file's shape changes: an older file is a miss. */
@@ -49,11 +50,8 @@ export async function openDefinitionCache(file: string, key: string): Promise<De
     },
     async save() {
       const content: CacheFile = { version: CACHE_VERSION, key, definitions: Object.fromEntries([...used].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) };
-      // Written aside and renamed: a deploy that dies halfway leaves no half file.
-      const staging = `${file}.${process.pid}.tmp`;
       try {
-        await writeFile(staging, JSON.stringify(content));
-        await rename(staging, file);
+        await writeFileWhole(file, JSON.stringify(content));
       } catch {
         // Not kept: the next deploy reads these definitions again.
       }

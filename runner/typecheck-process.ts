@@ -61,13 +61,13 @@ function hold(child: ChildProcess, held: boolean): void {
   }
 }
 
-/** `codeCacheFile`: TypeScript's code cache (typecheck.ts typescriptCodeCacheFile), when checks keep state. */
-function startChecker(codeCacheFile: string | undefined): ChildProcess {
+/** `buildInfoFile`: the checks' incremental state, if kept; TypeScript's code cache is kept beside it. */
+function startChecker(buildInfoFile: string | undefined): ChildProcess {
   // Compiled into dist/ the child's file is plain JavaScript. Run from source (tsx, vitest) it is
   // TypeScript: the child loads tsx's loader first.
   const fromSource = import.meta.url.endsWith('.ts');
   const file = fileURLToPath(new URL(fromSource ? './typecheck-child.ts' : './typecheck-child.js', import.meta.url));
-  const started = fork(file, codeCacheFile === undefined ? [] : [codeCacheFile], {
+  const started = fork(file, buildInfoFile === undefined ? [] : [typescriptCodeCacheFile(buildInfoFile)], {
     execArgv: [...CHECKER_V8_FLAGS, ...(fromSource ? ['--import', import.meta.resolve('tsx')] : [])],
     // Nothing of the server's environment (its keys, the database's URL): the checker reads files only.
     env: {},
@@ -125,7 +125,7 @@ export function stopTypecheckProcess(): void {
  */
 export function prepareTypecheckProcess(buildInfoFile?: string): void {
   if (checker !== undefined) return;
-  checker = startChecker(buildInfoFile === undefined ? undefined : typescriptCodeCacheFile(buildInfoFile));
+  checker = startChecker(buildInfoFile);
   hold(checker, false);
   stopWhenIdle();
 }
@@ -133,7 +133,7 @@ export function prepareTypecheckProcess(buildInfoFile?: string): void {
 /** typecheckFunctions, in the type check process. */
 export function typecheckInProcess(sources: FunctionSource[], functionsDir: string, locations: TypecheckLocations, buildInfoFile?: string): Promise<TypecheckResult> {
   clearTimeout(idleTimer);
-  const child = (checker ??= startChecker(buildInfoFile === undefined ? undefined : typescriptCodeCacheFile(buildInfoFile)));
+  const child = (checker ??= startChecker(buildInfoFile));
   const id = nextId++;
   const request: CheckRequest = { id, sources, functionsDir, locations, ...(buildInfoFile === undefined ? {} : { buildInfoFile }) };
   // Held while a check runs (a `patchbay deploy` waits for nothing else); an idle checker must

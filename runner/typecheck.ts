@@ -131,18 +131,19 @@ const MAX_MESSAGE_CHAIN_LINES = 3;
 
 let loading: Promise<typeof TS | undefined> | undefined;
 
-// typescript is loaded lazily: a process that deploys nothing never needs it, and an install
-// without it still deploys. With `require`, not `import()`: imported, node's ESM loader first
-// parses typescript.js's 9 MB to learn whether it is a module and then again for its CommonJS
-// export names, which doubled the load (0.4 → 0.9 s of CPU, more on a busy machine; the type
-// check is a cold start's longest step).
 /** Writes TypeScript's code cache, when it was loaded with one that did not serve. */
-let saveCodeCache: () => void = () => undefined;
+let saveCodeCache: () => Promise<void> = async () => undefined;
 
 /**
  * TypeScript, loaded once per process (the checker's process loads it as it starts, the first
  * call decides how); with `codeCacheFile`, through a V8 code cache kept there (runner/code-cache.ts),
  * made after the first check.
+ *
+ * Loaded lazily: a process that deploys nothing never needs it, and an install without it still
+ * deploys. With `require`, not `import()`: imported, node's ESM loader first parses
+ * typescript.js's 9 MB to learn whether it is a module and then again for its CommonJS export
+ * names, which doubled the load (0.4 → 0.9 s of CPU, more on a busy machine; the type check is a
+ * cold start's longest step).
  */
 export function loadTypeScript(codeCacheFile?: string): Promise<typeof TS | undefined> {
   loading ??= new Promise((resolve) => {
@@ -239,7 +240,7 @@ export async function typecheckFunctions(sources: FunctionSource[], functionsDir
     }
   }
   // After the check: the cache then holds the checker's functions, compiled on the way.
-  saveCodeCache();
+  await saveCodeCache();
   return { problems, reach, warnings, durationMs: performance.now() - started };
 }
 

@@ -274,7 +274,6 @@ export function toRunOutcome(session: Session, limits: SandboxLimits): RunOutcom
 
 const stringList = (value: unknown) => (Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string').map((item) => bound(item, 200)) : undefined);
 
-/** The guest's summary of a definition, checked and rebuilt field by field. */
 /**
  * What a definition read from a bundle depends on besides the bundle: the guest runtime that reads
  * it and this file, which checks what the guest answers (toInspectResult). Kept definitions are
@@ -285,6 +284,7 @@ export async function inspectFingerprint(): Promise<string> {
   return createHash('sha256').update(runtime).update('\0').update(checker).digest('hex');
 }
 
+/** The guest's summary of a definition, checked and rebuilt field by field. */
 export function toInspectResult(session: Session): InspectResult {
   const { ending } = session;
   if (ending.how === 'limit') return { ok: false, message: `Loading the function hit a limit: ${ending.failure.type}.` };
