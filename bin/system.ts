@@ -316,7 +316,7 @@ async function startCore(config: Config, options: SystemOptions, logger: pino.Lo
   // runner processes deliver them.
   const webhooks = createWebhookSender({
     store, logs, logger, functions, url: config.webhookUrl, allowPrivateEgress: config.allowPrivateEgress, secret: config.webhookSecret ?? database.secretKey,
-    maxAttempts: config.webhookMaxAttempts, retryBaseMs: config.webhookRetryBaseMs, timeoutMs: config.webhookTimeoutMs,
+    maxAttempts: config.webhookMaxAttempts, retryBaseMs: config.webhookRetryBaseMs, timeoutMs: config.webhookTimeoutMs, notifications,
   });
   // Stopped after the worker and the reaper (pushed before them): their last webhooks are written.
   stack.push(() => webhooks.stop());

@@ -7,14 +7,22 @@ import type { FastifyBaseLogger } from 'fastify';
 import { createGuardedAgent } from '../proxy/egress.js';
 import type { FunctionRegistry } from '../functions/registry.js';
 import { newLogId, type LogWriter } from '../logs/writer.js';
-import { createOutageLog, type ClaimedRun, type LeasedWebhookDelivery, type Store, type WebhookKind } from '../store/index.js';
+import { createOutageLog, type ClaimedRun, type LeasedWebhookDelivery, type Notifications, type Store, type WebhookKind } from '../store/index.js';
 import { buildAsyncActionWebhook, buildAuthWebhook, buildSyncWebhooks, type AuthFacts, type ModelResults } from './payloads.js';
 import { decideDelivery, MAX_RETRY_WAIT_MS, type AttemptOutcome, type DeliveryDecision, type DeliveryPolicy } from './retry-policy.js';
 import { buildSignatureHeaders } from './sign.js';
 
-// Deliveries written here wake this process's loop at once, and retries due within a poll get a
-// timer; the poll covers deliveries of other processes and leases left by a runner that died.
-const POLL_MS = 1000;
+// Deliveries written by any process wake every runner's loop at once (a NOTIFY on this channel;
+// a process hears its own without the round trip). After each pass the loop sleeps until the
+// next pending delivery is due: a retry's backoff, or the lease of a runner that died running
+// out. With nothing pending it looks again after IDLE_POLL_MS, for deliveries whose NOTIFY it
+// could not hear (written by a version without it during a rolling deploy); a LISTEN connection
+// that comes back wakes it too.
+export const WEBHOOKS_CHANNEL = 'patchbay_webhooks';
+const IDLE_POLL_MS = 60_000;
+// A delivery due now that another process holds while it leases it (SKIP LOCKED): that process
+// sends it; this loop looks again after this long, in case its lease did not commit.
+const CONTENDED_MS = 1000;
 // Deliveries one process sends at once: enough to drain a burst of sync completions quickly,
 // few enough that a slow receiver does not hold many sockets.
 const BATCH_SIZE = 10;
@@ -56,12 +64,12 @@ export interface WebhookSenderOptions {
   maxAttempts: number;
   retryBaseMs: number;
   timeoutMs: number;
-  pollMs?: number;
+  /** Wakes the runners' loops when a delivery is written, in any process. */
+  notifications: Pick<Notifications, 'listen' | 'notify' | 'onReconnect'>;
 }
 
 export function createWebhookSender(options: WebhookSenderOptions): WebhookSender {
   const { store, logger } = options;
-  const pollMs = options.pollMs ?? POLL_MS;
   const policy: DeliveryPolicy = { maxAttempts: options.maxAttempts, baseBackoffMs: options.retryBaseMs, maxWaitMs: MAX_RETRY_WAIT_MS };
   // Its own pool: webhook receivers never share sockets or limits with provider calls. The
   // operator's PATCHBAY_WEBHOOK_URL is trusted even on a private address (the app often runs
@@ -126,7 +134,7 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
         parentLogId: run.logId,
       })),
     );
-    if (running) pump();
+    announce();
   };
 
   const send = async (delivery: LeasedWebhookDelivery): Promise<AttemptOutcome> => {
@@ -205,9 +213,10 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
     });
   };
 
-  const pumpOnce = async () => {
-    // When the next pending delivery is due (a lease is a later due time): an idle sender's poll
-    // is this one read, not a lease attempt as well.
+  /** Sends what is due; returns how long to sleep before the next pass. */
+  const pumpOnce = async (): Promise<number> => {
+    // When the next pending delivery is due (a lease is a later due time): a pass with nothing
+    // due is this one read, not a lease attempt as well.
     let nextMs = await store.webhooks.nextDueInMs();
     if (nextMs === 0) {
       while (running) {
@@ -217,20 +226,24 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
           due.map((delivery) => attempt(delivery).catch((error: unknown) => logger.warn({ err: error, deliveryId: delivery.id }, 'webhook attempt bookkeeping failed'))),
         );
       }
-      if (!running) return;
+      if (!running) return IDLE_POLL_MS;
       nextMs = await store.webhooks.nextDueInMs();
     }
-    // A retry due before the next poll (short backoffs, Retry-After: 0) gets its own wake-up; one
-    // due now that another process is leasing (SKIP LOCKED) waits for the poll.
-    if (running && nextMs !== null && nextMs > 0 && nextMs < pollMs) {
-      clearTimeout(wakeTimer);
-      wakeTimer = setTimeout(pump, Math.ceil(nextMs) + 5);
-      wakeTimer.unref();
-    }
+    if (nextMs === null) return IDLE_POLL_MS;
+    if (nextMs === 0) return CONTENDED_MS;
+    return Math.min(Math.ceil(nextMs) + 5, IDLE_POLL_MS);
   };
 
-  // The poll would warn every second while the database is away: one line per outage instead.
+  // Each pass would warn while the database is away: one line per outage instead. Passes go on
+  // every CONTENDED_MS until it is back.
   const sending = createOutageLog(logger, 'sending webhooks');
+
+  const sleep = (ms: number) => {
+    clearTimeout(wakeTimer);
+    if (!running) return;
+    wakeTimer = setTimeout(pump, ms);
+    wakeTimer.unref();
+  };
 
   const pump = () => {
     if (!running) return;
@@ -238,9 +251,14 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
       pumpAgain = true;
       return;
     }
+    clearTimeout(wakeTimer);
+    let waitMs = CONTENDED_MS;
     pumping = pumpOnce()
       .then(
-        () => sending.succeeded(),
+        (ms) => {
+          waitMs = ms;
+          sending.succeeded();
+        },
         (error: unknown) => sending.failed(error),
       )
       .finally(() => {
@@ -248,9 +266,13 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
         if (pumpAgain && running) {
           pumpAgain = false;
           pump();
-        }
+        } else sleep(waitMs);
       });
   };
+
+  /** Tells every runner's loop (this one at once) that deliveries were written. */
+  const announce = () => options.notifications.notify(WEBHOOKS_CHANNEL, '');
+  let listening = false;
 
   const prune = () => {
     store.webhooks.deleteSettledBefore(new Date(Date.now() - SETTLED_KEEP_MS), PRUNE_BATCH).catch((error: unknown) => logger.warn({ err: error }, 'pruning webhook deliveries failed'));
@@ -280,9 +302,7 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
             parentLogId: null,
           },
         ])
-        .then(() => {
-          if (running) pump();
-        })
+        .then(announce)
         .catch((error: unknown) => logger.warn({ err: error, connectionId: facts.connectionId }, 'queueing an auth webhook failed'))
         .finally(() => writes.delete(write));
       writes.add(write);
@@ -291,11 +311,14 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
       if (running) return;
       running = true;
       stopping = new AbortController();
-      const poll = setInterval(pump, pollMs);
-      poll.unref();
+      if (!listening) {
+        listening = true;
+        options.notifications.listen(WEBHOOKS_CHANNEL, pump);
+        options.notifications.onReconnect(pump);
+      }
       const pruner = setInterval(prune, PRUNE_EVERY_MS);
       pruner.unref();
-      timers.push(poll, pruner);
+      timers.push(pruner);
       pump();
     },
     async stop() {

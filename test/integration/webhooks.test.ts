@@ -290,14 +290,14 @@ describe('webhooks to the app', () => {
     expect(nango.verifyIncomingWebhookRequest(last.body.toString('utf8'), last.headers as Record<string, unknown>)).toBe(true);
     expect(await nango.getAsyncActionResult({ statusUrl })).toEqual({ pong: true });
   });
-  it('leaves the database alone while nothing is pending (the sender sleeps until its next poll)', async () => {
+  it('leaves the database alone while nothing is pending (the sender sleeps until a delivery is written or due)', async () => {
     receiver.setFallback(reply(200));
     const run = await runSync('issues');
     await settled(run.id);
-    // Every 1 s poll scans webhook_deliveries two or three times: about 10 scans in 3 s. PostgreSQL
+    // With nothing pending, the sender reads webhook_deliveries once a minute. PostgreSQL
     // publishes a backend's counters late (up to 10 s when it goes idle), so scans of the earlier
-    // tests can land in the window too; a sender that spins between polls scans the table some
-    // 200 times a second (660 here before the fix).
+    // tests can land in the window; a sender that spins between passes scans the table some 200
+    // times a second (660 here when it did).
     const reads = async () => {
       await db.query('SELECT pg_stat_clear_snapshot()');
       const { rows } = await db.query(`SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0) AS n FROM pg_stat_user_tables WHERE relname = 'webhook_deliveries'`);
