@@ -28,8 +28,9 @@ import { mapRunError, mapStack, parseSourceMap, type SourceLocation } from './so
 // Dry runs are a developer's loop, not production work: two at a time per runner leaves the
 // isolates to deployed functions.
 const DRY_RUN_CONCURRENCY = 2;
-// NOTIFY wakes the dry runner at once; the poll covers a lost notification.
-const POLL_MS = 2000;
+// NOTIFY wakes the dry runner at once, and again when the LISTEN connection comes back (wake.ts):
+// the poll only covers a notification lost some other way, so it is slow.
+const POLL_MS = 60_000;
 // A sync's dry run pages through a real account: bounded well under a real sync's hour, since a
 // request waits for it.
 export const DRY_RUN_SYNC_WALL_MS = 15 * 60_000;
@@ -329,22 +330,14 @@ export function createDryRunner(options: DryRunnerOptions): DryRunner {
       wake.onJobQueued(DRY_RUN_QUEUE, () => {
         if (running) pump();
       });
-      // Half a period out of step with the job poll (runner/worker.ts, the same period, started
-      // with this one): their queries take turns on one bookkeeping connection instead of
-      // meeting every two seconds and keeping a second one open (a PostgreSQL backend, ~2 MB).
-      const pollMs = options.pollMs ?? POLL_MS;
-      timer = setTimeout(() => {
-        timer = setInterval(pump, pollMs);
-        timer.unref();
-        pump();
-      }, pollMs / 2);
+      timer = setInterval(pump, options.pollMs ?? POLL_MS);
       timer.unref();
       pump();
     },
     async stop() {
       if (!running) return;
       running = false;
-      clearTimeout(timer); // the first wait or the interval: one clears either
+      clearInterval(timer);
       // A dry run is a developer waiting at a terminal: cut, not drained; the request says so.
       for (const entry of active.values()) entry.abort.abort(new Error('runner stopping'));
       await Promise.all([...active.values()].map((entry) => entry.done));

@@ -89,7 +89,8 @@ describe('dryrun: patchbay dryrun and patchbay/testing', () => {
     upstream = await startUpstream();
     functions = await writeFunctions(FUNCTIONS);
     mocks = await mkdtemp(path.join(os.tmpdir(), 'patchbay-mocks-'));
-    patchbay = await startPatchbay({ label: 'dryrun', providers: { github: { proxy: { base_url: upstream.url } } } });
+    // The runner looks for dry runs once an hour: only the request's notification wakes it.
+    patchbay = await startPatchbay({ label: 'dryrun', providers: { github: { proxy: { base_url: upstream.url } } }, runnerTuning: { pollMs: 3_600_000 } });
     expect((await patchbay.request('POST', '/integrations', { body: { provider: 'github', unique_key: 'github' } })).status).toBe(200);
     const res = await patchbay.request('POST', '/connections', {
       body: { provider_config_key: 'github', connection_id: 'gh-1', credentials: { type: 'OAUTH2', access_token: 'secret-token-1' }, metadata: { team: 'core' } },
