@@ -58,11 +58,18 @@ export function createRunResults(deps: RunResultsDeps): RunResults {
     finish,
     async retryLater(run, error) {
       if (!(await store.runs.requeue(run.id, runnerId, error))) return;
-      await queue.enqueue(queueOf(run.kind), run.id, { startAfterSeconds: backoffMs(run.attempt, { baseMs: RETRY_BASE_SECONDS * 1000, maxMs: Infinity }) / 1000 });
+      const name = queueOf(run.kind);
+      const waitMs = backoffMs(run.attempt, { baseMs: RETRY_BASE_SECONDS * 1000, maxMs: Infinity });
+      await queue.enqueue(name, run.id, { startAfterSeconds: waitMs / 1000 });
+      wake.jobDueIn(name, waitMs);
     },
     async handBack(run, error, direct) {
       if (run.attempt > run.maxRetries) return finish(run, { error }, direct);
-      if (await store.runs.requeue(run.id, runnerId, error)) await queue.enqueue(queueOf(run.kind), run.id);
+      if (!(await store.runs.requeue(run.id, runnerId, error))) return;
+      // This runner is stopping: another one takes it, told now.
+      const name = queueOf(run.kind);
+      await queue.enqueue(name, run.id);
+      wake.jobQueued(name);
     },
   };
 }

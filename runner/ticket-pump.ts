@@ -1,15 +1,17 @@
 // The runner's side of the queue: fetch tickets for the slots that are free, claim their runs,
 // launch them, and complete the tickets in batches off the runs' path. It also tells the shared
 // slots whether tickets may be waiting, so that runs handed over directly take turns with them.
-import { ACTION_QUEUE, SYNC_QUEUE, type JobQueue, type QueueName, type RunSlots } from '../server/queue/index.js';
+import { ACTION_QUEUE, SYNC_QUEUE, type JobQueue, type QueueName, type RunSlots, type Wake } from '../server/queue/index.js';
 import type { ClaimedRun, Store } from '../server/store/index.js';
 
 // A sync's next run waits while the previous one still runs; its ticket is looked at again
-// after this long (the poll would find it too, this only keeps the table small).
+// after this long.
 const BUSY_SYNC_RETRY_SECONDS = 5;
 
 export interface TicketPumpDeps {
   queue: JobQueue;
+  /** Wakes the runners when a ticket sent for later becomes due. */
+  wake: Pick<Wake, 'jobDueIn'>;
   store: Store;
   slots: RunSlots;
   runnerId: string;
@@ -58,6 +60,7 @@ export function createTicketPump(deps: TicketPumpDeps): TicketPump {
       const claimedIds = new Set(claimed.map((run) => run.id));
       for (const runId of await store.runs.stillQueued(runIds.filter((runId) => !claimedIds.has(runId)))) {
         await queue.enqueue(SYNC_QUEUE, runId, { startAfterSeconds: BUSY_SYNC_RETRY_SECONDS });
+        deps.wake.jobDueIn(SYNC_QUEUE, BUSY_SYNC_RETRY_SECONDS * 1000);
       }
     }
     toComplete.get(name)?.push(...tickets.map((t) => t.jobId));

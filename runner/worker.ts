@@ -22,9 +22,11 @@ import { createSourceMaps } from './source-map.js';
 import type { ModelChanges } from './sync-operations.js';
 import { createTicketPump } from './ticket-pump.js';
 
-// NOTIFY wakes runners at once; this poll only covers lost notifications and tickets whose
-// start time (a retry's backoff) has come.
-const POLL_MS = 2000;
+// NOTIFY wakes runners at once: when a ticket is sent, when a ticket sent for later becomes due
+// (wake.jobDueIn, from the process that sent it), and when the LISTEN connection comes back.
+// This slow poll covers the rest: a ticket pg-boss hands out again after it expired (its runner
+// died between fetch and claim), a delayed ticket whose sender died before it was due.
+const POLL_MS = 60_000;
 // Beat well inside the stale window so one slow UPDATE never makes a live run look dead.
 const HEARTBEAT_MS = 5000;
 // On stop, running functions get this long to finish before they are cut off and handed back.
@@ -207,7 +209,7 @@ export function createWorker(options: WorkerOptions): Worker {
     lastWasHanded = false;
     launch(run, false);
   };
-  const tickets = createTicketPump({ queue: options.queue, store, slots, runnerId: id, launch: launchTicket, isRunning: () => running });
+  const tickets = createTicketPump({ queue: options.queue, wake, store, slots, runnerId: id, launch: launchTicket, isRunning: () => running });
   // While the database is away, each loop says so once, not on every tick. After each pass the
   // slots it left go to handed-over runs.
   const pump = createPump(
@@ -255,14 +257,21 @@ export function createWorker(options: WorkerOptions): Worker {
           if (running) pump();
         });
       }
+      // The poll, and once now: tickets sent for later by a process that will not wake us (it
+      // stopped, or it is from before this start) get a wake-up for when they are due.
+      const armDue = async () => {
+        for (const [name, ms] of await options.queue.nextDueInMs([ACTION_QUEUE, SYNC_QUEUE])) if (ms > 0) wake.jobDueIn(name, ms);
+      };
       every(
         options.pollMs ?? POLL_MS,
         async () => {
           tickets.noteQueued();
           pump();
+          await armDue();
         },
         'poll',
       );
+      armDue().catch((error: unknown) => logger.warn({ err: error }, 'reading when queued tickets are due failed'));
       every(options.heartbeatMs ?? HEARTBEAT_MS, async () => (active.size > 0 || handedWaiting.length > 0 ? store.runs.heartbeat(id) : 0), 'heartbeat');
       every(HANDED_EXPIRY_CHECK_MS, async () => startHanded(), 'starting handed-over runs');
       every(TICKET_FLUSH_MS, () => tickets.completeTickets(), 'completing tickets');

@@ -6,6 +6,10 @@ import { JOBS_CHANNEL, RUNS_CHANNEL, type QueueName } from './names.js';
 
 // The fallback check for waiting requests: a lost notification costs at most this much delay.
 const WAITER_POLL_MS = 1000;
+// A delayed ticket's wake-up comes this much after its start time (pg-boss compares it with the
+// database's clock; both count the same delay from the send). Wake-ups of one queue within one
+// such step are sent as one.
+const DUE_STEP_MS = 25;
 // PostgreSQL caps a NOTIFY payload at 8000 bytes; a result that fits travels with the
 // notification (no read of the run afterwards), a bigger one is read from the table.
 const MAX_INLINE_RESULT_CHARS = 7000;
@@ -25,6 +29,11 @@ export interface Wake {
   /** `jobQueued`, sent by the statement that queued the run. */
   jobQueuedNotify(queue: QueueName): PendingNotify;
   onJobQueued(queue: QueueName, listener: () => void): void;
+  /**
+   * `jobQueued(queue)` once `ms` have passed: a ticket sent with a start time (a retry's backoff)
+   * wakes the runners when it becomes due, instead of waiting for their slow poll.
+   */
+  jobDueIn(queue: QueueName, ms: number): void;
   runFinished(run: FinishedRun): void;
   /** `runFinished`, sent by the statement that stored the result. */
   runFinishedNotify(run: FinishedRun): PendingNotify;
@@ -57,6 +66,7 @@ export function createWake(notifications: Notifications, runs: RunStore, options
   const waiters = new Map<string, Set<Waiter>>();
   let poll: NodeJS.Timeout | undefined;
   let checking = false;
+  const dueTimers = new Map<string, NodeJS.Timeout>();
 
   const settle = (id: string, status: FinishedRun | undefined) => {
     const set = waiters.get(id);
@@ -115,6 +125,17 @@ export function createWake(notifications: Notifications, runs: RunStore, options
       list.push(listener);
       jobListeners.set(queue, list);
     },
+    jobDueIn(queue, ms) {
+      const step = Math.ceil((Date.now() + Math.max(0, ms)) / DUE_STEP_MS) + 1;
+      const key = `${queue} ${step}`;
+      if (dueTimers.has(key)) return;
+      const timer = setTimeout(() => {
+        dueTimers.delete(key);
+        notifications.notify(JOBS_CHANNEL, queue);
+      }, step * DUE_STEP_MS - Date.now());
+      timer.unref();
+      dueTimers.set(key, timer);
+    },
     runFinished(run) {
       notifications.notify(RUNS_CHANNEL, finishedPayload(run));
     },
@@ -153,6 +174,8 @@ export function createWake(notifications: Notifications, runs: RunStore, options
     stop() {
       if (poll !== undefined) clearInterval(poll);
       poll = undefined;
+      for (const timer of dueTimers.values()) clearTimeout(timer);
+      dueTimers.clear();
       for (const [id, set] of waiters) {
         waiters.delete(id);
         for (const waiter of set) {

@@ -97,7 +97,9 @@ describe('actions: POST /action/trigger and GET /action/:id', () => {
   beforeAll(async () => {
     upstream = await startUpstream();
     functions = await writeFunctions(FUNCTIONS);
-    patchbay = await startPatchbay({ label: 'actions-trigger', functionsDir: functions.dir, providers: { github: { proxy: { base_url: upstream.url } } } });
+    // The runner looks at the queue once an hour: notifications alone wake it, for a retry's
+    // delayed ticket too.
+    patchbay = await startPatchbay({ label: 'actions-trigger', functionsDir: functions.dir, providers: { github: { proxy: { base_url: upstream.url } } }, runnerTuning: { pollMs: 3_600_000 } });
     expect((await patchbay.request('POST', '/integrations', { body: { provider: 'github', unique_key: 'github' } })).status).toBe(200);
     for (const [id, token] of [
       ['gh-1', 'token-one'],

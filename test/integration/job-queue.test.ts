@@ -1,0 +1,69 @@
+// The queue's side of a runner sleeping between notifications: when the tickets not yet handed
+// out are due (read on the runner's slow poll and at its start), and the wake-up a process sends
+// when a ticket it sent for later becomes due.
+import { randomBytes } from 'node:crypto';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ACTION_QUEUE, SYNC_QUEUE, createJobQueue, createWake, type JobQueue, type Wake } from '../../server/queue/index.js';
+import { createCipher } from '../../server/credentials/cipher.js';
+import { createNotifications, createPool, createStore, type ListeningNotifications, type Pool } from '../../server/store/index.js';
+import { createTestDatabase, type TestDatabase } from '../harness/database.js';
+
+const logger = pino({ level: 'silent' });
+
+describe('job queue: due times and delayed wake-ups', () => {
+  let database: TestDatabase;
+  let pool: Pool;
+  let queue: JobQueue;
+  // Two processes' notifications and wake-ups on one database.
+  const notifications: ListeningNotifications[] = [];
+  const wakes: Wake[] = [];
+
+  beforeAll(async () => {
+    database = await createTestDatabase('job-queue');
+    pool = createPool({ connectionString: database.url, max: 4 });
+    queue = createJobQueue(pool, logger);
+    await queue.start();
+    const store = createStore(pool, createCipher(randomBytes(32)));
+    for (let i = 0; i < 2; i++) {
+      const listening = createNotifications(pool, database.url, logger);
+      await listening.start();
+      notifications.push(listening);
+      wakes.push(createWake(listening, store.runs));
+    }
+  });
+  afterAll(async () => {
+    for (const wake of wakes) wake.stop();
+    for (const listening of notifications) await listening.stop();
+    await queue?.stop();
+    await pool?.end();
+    await database?.release();
+  });
+
+  it('says when the first ticket not yet handed out is due, per queue', async () => {
+    expect(await queue.nextDueInMs([ACTION_QUEUE, SYNC_QUEUE])).toEqual(new Map());
+    await queue.enqueue(ACTION_QUEUE, 'run-later', { startAfterSeconds: 30 });
+    await queue.enqueue(ACTION_QUEUE, 'run-much-later', { startAfterSeconds: 300 });
+    await queue.enqueue(SYNC_QUEUE, 'run-now');
+    const due = await queue.nextDueInMs([ACTION_QUEUE, SYNC_QUEUE]);
+    // Counted by the database from the send: under 30 s by however long that took.
+    expect(due.get(ACTION_QUEUE)).toBeGreaterThan(0);
+    expect(due.get(ACTION_QUEUE)).toBeLessThanOrEqual(30_000);
+    expect(due.get(SYNC_QUEUE)).toBe(0);
+    const actionsOnly = await queue.nextDueInMs([ACTION_QUEUE]);
+    expect([...actionsOnly.keys()]).toEqual([ACTION_QUEUE]);
+    expect(actionsOnly.get(ACTION_QUEUE)).toBeLessThanOrEqual(due.get(ACTION_QUEUE) as number);
+
+    // Handed out, a ticket is no longer waiting.
+    expect((await queue.fetch(SYNC_QUEUE, 10)).map((ticket) => ticket.runId)).toEqual(['run-now']);
+    expect((await queue.nextDueInMs([ACTION_QUEUE, SYNC_QUEUE])).has(SYNC_QUEUE)).toBe(false);
+  });
+
+  it('wakes the runners of every process when a ticket sent for later is due', async () => {
+    const [sender, other] = wakes as [Wake, Wake];
+    const heardHere = new Promise<void>((resolve) => sender.onJobQueued(SYNC_QUEUE, resolve));
+    const heardThere = new Promise<void>((resolve) => other.onJobQueued(SYNC_QUEUE, resolve));
+    sender.jobDueIn(SYNC_QUEUE, 50);
+    await Promise.all([heardHere, heardThere]);
+  });
+});
