@@ -152,7 +152,7 @@ export function buildControlOperations(store: Store, deps: ControlDeps | undefin
       return null;
     },
     async startSync(args) {
-      control('startSync');
+      const { wake } = control('startSync');
       countSyncCall();
       const keys = keysOf({ providerConfigKey: args.providerConfigKey });
       const connectionId = typeof args.connectionId === 'string' && args.connectionId !== '' ? args.connectionId : undefined;
@@ -161,6 +161,7 @@ export function buildControlOperations(store: Store, deps: ControlDeps | undefin
       }
       // POST /sync/start: the schedules run again (they were paused, or never started).
       await store.schedules.setPaused({ integrationKey: keys.providerConfigKey, connectionId, syncNames: syncTargetsOf(args.syncs).map((sync) => sync.name) }, false);
+      wake.schedulesChanged();
       return null;
     },
     async tryAcquireLock(args) {

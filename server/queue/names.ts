@@ -18,3 +18,8 @@ export interface RunJob {
 export const JOBS_CHANNEL = 'patchbay_jobs';
 /** NOTIFY payload: the id of a run that reached a final state. */
 export const RUNS_CHANNEL = 'patchbay_runs';
+/**
+ * NOTIFY, any payload: sync schedules changed (paused, resumed, a new frequency); schedulers look
+ * at once. Whoever changes `sync_schedules` by hand can send it too.
+ */
+export const SCHEDULES_CHANNEL = 'patchbay_schedules';

@@ -2,7 +2,7 @@
 // request waiting for a run hears "run X finished". Hints only: runners also poll, and waiting
 // requests re-check the database on a slow timer and after the listener reconnects.
 import type { Notifications, RunStatus, RunStore } from '../store/index.js';
-import { JOBS_CHANNEL, RUNS_CHANNEL, type QueueName } from './names.js';
+import { JOBS_CHANNEL, RUNS_CHANNEL, SCHEDULES_CHANNEL, type QueueName } from './names.js';
 
 // The fallback check for waiting requests: a lost notification costs at most this much delay.
 const WAITER_POLL_MS = 1000;
@@ -34,6 +34,10 @@ export interface Wake {
    * wakes the runners when it becomes due, instead of waiting for their slow poll.
    */
   jobDueIn(queue: QueueName, ms: number): void;
+  /** Tells the schedulers of every process (this one at once) that sync schedules changed. */
+  schedulesChanged(): void;
+  /** Hears schedulesChanged, and a LISTEN connection that came back (changes may have been missed). */
+  onSchedulesChanged(listener: () => void): void;
   runFinished(run: FinishedRun): void;
   /** `runFinished`, sent by the statement that stored the result. */
   runFinishedNotify(run: FinishedRun): PendingNotify;
@@ -67,6 +71,10 @@ export function createWake(notifications: Notifications, runs: RunStore, options
   let poll: NodeJS.Timeout | undefined;
   let checking = false;
   const dueTimers = new Map<string, NodeJS.Timeout>();
+  const scheduleListeners: (() => void)[] = [];
+  const schedulesChanged = () => {
+    for (const listener of scheduleListeners) listener();
+  };
 
   const settle = (id: string, status: FinishedRun | undefined) => {
     const set = waiters.get(id);
@@ -114,6 +122,7 @@ export function createWake(notifications: Notifications, runs: RunStore, options
   notifications.onReconnect(() => {
     checkAll();
     for (const listeners of jobListeners.values()) for (const listener of listeners) listener();
+    schedulesChanged();
   });
 
   return {
@@ -135,6 +144,14 @@ export function createWake(notifications: Notifications, runs: RunStore, options
       }, step * DUE_STEP_MS - Date.now());
       timer.unref();
       dueTimers.set(key, timer);
+    },
+    schedulesChanged() {
+      notifications.notify(SCHEDULES_CHANNEL, '');
+    },
+    onSchedulesChanged(listener) {
+      // Only processes with a scheduler listen to the channel.
+      if (scheduleListeners.length === 0) notifications.listen(SCHEDULES_CHANNEL, schedulesChanged);
+      scheduleListeners.push(listener);
     },
     runFinished(run) {
       notifications.notify(RUNS_CHANNEL, finishedPayload(run));

@@ -81,6 +81,8 @@ export function syncRoutes(api: FastifyInstance, deps: SyncRouteDeps): void {
       const body = parseInput(scheduleBody, request.body ?? {}, 'invalid_body');
       await requireScope(body.provider_config_key, body.connection_id);
       await deps.store.schedules.setPaused({ integrationKey: body.provider_config_key, connectionId: body.connection_id, syncNames: namesOf(body.syncs) }, paused);
+      // Resumed schedules are due now; paused ones change when the next one is.
+      deps.wake.schedulesChanged();
       return { success: true };
     });
   }
@@ -134,6 +136,7 @@ export function syncRoutes(api: FastifyInstance, deps: SyncRouteDeps): void {
       body.frequency,
     );
     if (schedule === undefined) throw new PatchbayError('not_found', { message: `Sync '${body.sync_name}' is not deployed for '${body.provider_config_key}'.` });
+    deps.wake.schedulesChanged();
     return { frequency: body.frequency ?? null, frequency_ms: schedule.frequencyMs };
   });
 

@@ -60,6 +60,8 @@ export interface ScheduleStore {
   reconcile(): Promise<{ added: number; removed: number }>;
   /** Due schedules, moved to their next time in the same statement. */
   takeDue(limit: number): Promise<DueSync[]>;
+  /** How long until the next schedule that is not paused is due (0: it is); null without one. */
+  nextDueInMs(): Promise<number | null>;
   /** Pauses, or resumes with a run at once; creates the rows it lacks (a sync without autoStart). */
   setPaused(filter: ScheduleFilter, paused: boolean): Promise<number>;
   setFrequency(key: ScheduleKey, frequencyMs: number | null, phrase: string | null): Promise<Schedule | undefined>;
@@ -127,6 +129,11 @@ export function createScheduleStore(db: Queryable): ScheduleStore {
         bundleHash: row.bundle_hash,
         provider: row.provider,
       }));
+    },
+    async nextDueInMs() {
+      const { rows } = await db.query<{ ms: number | null }>(`SELECT (extract(epoch FROM min(next_run_at) - now()) * 1000)::float8 AS ms FROM sync_schedules WHERE NOT paused`);
+      const ms = rows[0]?.ms;
+      return ms === null || ms === undefined ? null : Math.max(0, Number(ms));
     },
     async setPaused(filter, paused) {
       await ensureRows(filter, paused);

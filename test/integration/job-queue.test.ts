@@ -1,12 +1,13 @@
-// The queue's side of a runner sleeping between notifications: when the tickets not yet handed
+// Sleeping between notifications. The queue's side of a runner: when the tickets not yet handed
 // out are due (read on the runner's slow poll and at its start), and the wake-up a process sends
-// when a ticket it sent for later becomes due.
+// when a ticket it sent for later becomes due. The scheduler: asleep while no schedule is due,
+// woken by a change made in another process.
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACTION_QUEUE, SYNC_QUEUE, createJobQueue, createWake, type JobQueue, type Wake } from '../../server/queue/index.js';
+import { ACTION_QUEUE, SYNC_QUEUE, createJobQueue, createWake, startScheduler, type JobQueue, type Wake } from '../../server/queue/index.js';
 import { createCipher } from '../../server/credentials/cipher.js';
-import { createNotifications, createPool, createStore, type ListeningNotifications, type Pool } from '../../server/store/index.js';
+import { createNotifications, createPool, createStore, type ListeningNotifications, type Pool, type Store } from '../../server/store/index.js';
 import { createTestDatabase, type TestDatabase } from '../harness/database.js';
 
 const logger = pino({ level: 'silent' });
@@ -15,6 +16,7 @@ describe('job queue: due times and delayed wake-ups', () => {
   let database: TestDatabase;
   let pool: Pool;
   let queue: JobQueue;
+  let store: Store;
   // Two processes' notifications and wake-ups on one database.
   const notifications: ListeningNotifications[] = [];
   const wakes: Wake[] = [];
@@ -24,7 +26,7 @@ describe('job queue: due times and delayed wake-ups', () => {
     pool = createPool({ connectionString: database.url, max: 4 });
     queue = createJobQueue(pool, logger);
     await queue.start();
-    const store = createStore(pool, createCipher(randomBytes(32)));
+    store = createStore(pool, createCipher(randomBytes(32)));
     for (let i = 0; i < 2; i++) {
       const listening = createNotifications(pool, database.url, logger);
       await listening.start();
@@ -65,5 +67,29 @@ describe('job queue: due times and delayed wake-ups', () => {
     const heardThere = new Promise<void>((resolve) => other.onJobQueued(SYNC_QUEUE, resolve));
     sender.jobDueIn(SYNC_QUEUE, 50);
     await Promise.all([heardHere, heardThere]);
+  });
+
+  it('keeps the scheduler asleep while no schedule is due, until another process says schedules changed', async () => {
+    expect(await store.schedules.nextDueInMs()).toBeNull();
+    let looks = 0;
+    const takeDue = store.schedules.takeDue.bind(store.schedules);
+    const [here, other] = wakes as [Wake, Wake];
+    const scheduler = startScheduler({
+      store: { ...store, schedules: { ...store.schedules, takeDue: (limit) => (looks++, takeDue(limit)) } },
+      queue,
+      wake: here,
+      logger,
+    });
+    try {
+      await expect.poll(() => looks).toBe(1);
+      // A scheduler that did not sleep would look hundreds of times meanwhile (one that read
+      // "no schedule" as "one due now" did).
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(looks).toBe(1);
+      other.schedulesChanged();
+      await expect.poll(() => looks).toBe(2);
+    } finally {
+      await scheduler.stop();
+    }
   });
 });

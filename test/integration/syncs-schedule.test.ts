@@ -46,6 +46,14 @@ describe('syncs: schedules, pause, start, status, frequency', () => {
     expect(res.status).toBe(201);
   };
 
+  // Time passes: the connection's schedules are due now. Changed by hand, they are announced as
+  // whoever edits sync_schedules in SQL announces them (the scheduler sleeps until the next due
+  // schedule it knew of).
+  const makeDueNow = async (connectionId: string) => {
+    await db.query(`UPDATE sync_schedules SET next_run_at = now() WHERE connection_id = $1`, [connectionId]);
+    await db.query(`SELECT pg_notify('patchbay_schedules', 'a test|')`);
+  };
+
   // The provider answers once `gate` is open: a test closes it to hold a run in the middle.
   let gate: Promise<void> = Promise.resolve();
 
@@ -112,8 +120,8 @@ describe('syncs: schedules, pause, start, status, frequency', () => {
     await settle('c-2', 1);
     await nango.pauseSync('github', ['repos'], 'c-2');
     expect(((await nango.syncStatus('github', ['repos'], 'c-2')).syncs[0] as unknown as Record<string, unknown>).status).toBe('PAUSED');
-    // Due now, but paused: nothing runs.
-    await db.query(`UPDATE sync_schedules SET next_run_at = now() WHERE connection_id = 'c-2'`);
+    // Due now, but paused: nothing runs, even with the scheduler woken.
+    await makeDueNow('c-2');
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(await runCount('c-2')).toBe(1);
     await nango.startSync('github', ['repos'], 'c-2');
@@ -122,7 +130,7 @@ describe('syncs: schedules, pause, start, status, frequency', () => {
 
   it('runs again when due, and keeps one queued run per sync however often it is asked', async () => {
     const before = await settle('c-1', 1);
-    await db.query(`UPDATE sync_schedules SET next_run_at = now() WHERE connection_id = 'c-1'`);
+    await makeDueNow('c-1');
     expect(await settle('c-1', before + 1)).toBe(before + 1);
     // The provider holds every run until the five asks are answered: whatever the runner did in
     // between, one run at most is running (held) and one at most is queued.
