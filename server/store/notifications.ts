@@ -149,9 +149,17 @@ export function createNotifications(pool: Pool, connectionString: string, logger
   const listening = createOutageLog(logger, 'listening for notifications');
 
   const channels = () => new Set([...delivery.handlers.keys(), ...[...relays].flatMap((relay) => [...relay.channels])]);
+  // One query at a time on the LISTEN client: channels added together after start, and the
+  // heartbeat, wait for each other (pg would queue them too, with a deprecation warning).
+  let lastQuery: Promise<unknown> = Promise.resolve();
+  const queryInTurn = (client: pg.Client, text: string): Promise<unknown> => {
+    const run = lastQuery.then(() => client.query(text));
+    lastQuery = run.catch(() => undefined);
+    return run;
+  };
   // A channel added after start is listened to at once.
   const listenNow = (channel: string) => {
-    if (current !== undefined) void current.client.query(`LISTEN "${channel}"`).catch(() => undefined);
+    if (current !== undefined) queryInTurn(current.client, `LISTEN "${channel}"`).catch(() => undefined);
   };
   // Before our own are skipped: a relay's target has an origin of its own.
   const forward = (channel: string, raw: string) => {
@@ -207,7 +215,7 @@ export function createNotifications(pool: Pool, connectionString: string, logger
     const { client, lose } = current;
     const timer = setTimeout(() => lose(new Error(`no answer to a heartbeat within ${heartbeatTimeoutMs} ms`)), heartbeatTimeoutMs);
     timer.unref();
-    client.query('SELECT 1').then(
+    queryInTurn(client, 'SELECT 1').then(
       () => clearTimeout(timer),
       (error: unknown) => {
         clearTimeout(timer);
