@@ -11,8 +11,10 @@ import { ACTION_QUEUE, SYNC_QUEUE, type QueueName, type RunJob } from './names.j
 const TICKET_EXPIRE_SECONDS = 30;
 // Re-issued tickets for one run are harmless (the claim is guarded), so retry them freely.
 const TICKET_RETRY_LIMIT = 5;
-// Expiry is checked during maintenance: every 10 s bounds how long a lost ticket stays lost.
-const MAINTENANCE_INTERVAL_SECONDS = 10;
+// Expiry is checked during maintenance. A lost ticket is a crash's (a runner that died between
+// fetch and claim), found again by the runners' minute poll once expired: maintenance every 30 s
+// keeps that within two minutes, at a third of the queries of every 10 s.
+const MAINTENANCE_INTERVAL_SECONDS = 30;
 
 export interface FetchedTicket {
   jobId: string;
@@ -49,7 +51,7 @@ export function createJobQueue(pool: Pool, logger: FastifyBaseLogger, options: {
     // Sync schedules are Patchbay's own (server/queue/scheduler.ts): pg-boss's cron timers stay off.
     schedule: false,
   });
-  // pg-boss reports its maintenance failures here, every 10 s while the database is away: one
+  // pg-boss reports its maintenance failures here, every 30 s while the database is away: one
   // line per outage, ended by the next maintenance that ran.
   const maintenance = createOutageLog(logger, 'pg-boss maintenance');
   boss.on('error', (error: Error) => maintenance.failed(error));
