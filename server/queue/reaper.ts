@@ -10,6 +10,9 @@ import type { Wake } from './wake.js';
 
 // 30 s without a beat (runners beat every 5 s): the runner is gone, not slow.
 const STALE_MS = 30_000;
+// Between two looks the reaper sleeps until the first running run could turn stale (its last beat
+// + STALE_MS; a run claimed later turns stale later still), at least this long: a run is taken
+// back within 5 s of turning stale, and an idle Patchbay looks twice a minute, not twelve times.
 const REAP_MS = 5000;
 
 export const RUNNER_LOST: RunError = toRunError('runner_lost');
@@ -29,7 +32,9 @@ export interface ReaperOptions {
 export function startReaper(options: ReaperOptions): () => void {
   const { store, queue, wake, logger } = options;
   const staleMs = options.staleMs ?? STALE_MS;
-  const reap = async () => {
+  const minSleepMs = Math.min(options.intervalMs ?? REAP_MS, staleMs);
+  /** Takes back the stale runs; returns how long to sleep before the next look. */
+  const reap = async (): Promise<number> => {
     for (const stale of await store.runs.reapStale(staleMs, RUNNER_LOST)) {
       logger.warn({ runId: stale.id, state: stale.state }, 'run taken back from a runner that stopped beating');
       if (stale.state === 'queued') {
@@ -41,14 +46,32 @@ export function startReaper(options: ReaperOptions): () => void {
         options.onFailed?.(stale);
       }
     }
+    const nextMs = await store.runs.nextStaleInMs(staleMs);
+    return Math.max(minSleepMs, Math.min(nextMs ?? staleMs, staleMs));
   };
   const outage = createOutageLog(logger, 'reaping stale runs');
-  const timer = setInterval(() => {
-    reap().then(
-      () => outage.succeeded(),
-      (error: unknown) => outage.failed(error),
-    );
-  }, options.intervalMs ?? REAP_MS);
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const look = () => {
+    let sleepMs = minSleepMs;
+    reap()
+      .then(
+        (ms) => {
+          sleepMs = ms;
+          outage.succeeded();
+        },
+        (error: unknown) => outage.failed(error),
+      )
+      .finally(() => {
+        if (stopped) return;
+        timer = setTimeout(look, sleepMs);
+        timer.unref();
+      });
+  };
+  timer = setTimeout(look, minSleepMs);
   timer.unref();
-  return () => clearInterval(timer);
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
 }

@@ -165,6 +165,8 @@ export interface RunStore {
   heartbeat(runnerId: string): Promise<number>;
   /** Runs whose runner stopped beating: back to queued while retries remain, else failed. */
   reapStale(staleMs: number, error: RunError): Promise<StaleRun[]>;
+  /** How long until the first running run turns stale, by its last beat (0: one is); null when none runs. */
+  nextStaleInMs(staleMs: number): Promise<number | null>;
   /** queued → failed (a start deadline passed); false when it started meanwhile. */
   failQueued(id: string, error: RunError): Promise<boolean>;
   get(id: string): Promise<RunStatus | undefined>;
@@ -335,6 +337,15 @@ export function createRunStore(db: Queryable): RunStore {
     async heartbeat(runnerId) {
       const { rowCount } = await db.query(`UPDATE function_runs SET heartbeat_at = now() WHERE runner_id = $1 AND state = 'running'`, [runnerId]);
       return rowCount ?? 0;
+    },
+    async nextStaleInMs(staleMs) {
+      const { rows } = await db.query<{ ms: number | null }>(
+        `SELECT (extract(epoch FROM min(heartbeat_at) + make_interval(secs => $1 / 1000.0) - now()) * 1000)::float8 AS ms
+         FROM function_runs WHERE state = 'running'`,
+        [staleMs],
+      );
+      const ms = rows[0]?.ms;
+      return ms === null || ms === undefined ? null : Math.max(0, Number(ms));
     },
     async reapStale(staleMs, error) {
       const { rows } = await db.query<{ id: string; kind: FunctionKind; state: 'queued' | 'failed'; attempt: number; integration_key: string; connection_id: string; function_name: string; variant: string; is_async: boolean; log_id: string }>(

@@ -1,11 +1,11 @@
 // Sleeping between notifications. The queue's side of a runner: when the tickets not yet handed
 // out are due (read on the runner's slow poll and at its start), and the wake-up a process sends
 // when a ticket it sent for later becomes due. The scheduler: asleep while no schedule is due,
-// woken by a change made in another process.
+// woken by a change made in another process. The reaper: asleep while no run could turn stale.
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACTION_QUEUE, SYNC_QUEUE, createJobQueue, createWake, startScheduler, type JobQueue, type Wake } from '../../server/queue/index.js';
+import { ACTION_QUEUE, SYNC_QUEUE, createJobQueue, createWake, startReaper, startScheduler, type JobQueue, type Wake } from '../../server/queue/index.js';
 import { createCipher } from '../../server/credentials/cipher.js';
 import { createNotifications, createPool, createStore, type ListeningNotifications, type Pool, type Store } from '../../server/store/index.js';
 import { createTestDatabase, type TestDatabase } from '../harness/database.js';
@@ -90,6 +90,29 @@ describe('job queue: due times and delayed wake-ups', () => {
       await expect.poll(() => looks).toBe(2);
     } finally {
       await scheduler.stop();
+    }
+  });
+
+  it('keeps the reaper asleep until a running run could turn stale', async () => {
+    expect(await store.runs.nextStaleInMs(60_000)).toBeNull();
+    let looks = 0;
+    const reapStale = store.runs.reapStale.bind(store.runs);
+    const stop = startReaper({
+      store: { ...store, runs: { ...store.runs, reapStale: (staleMs, error) => (looks++, reapStale(staleMs, error)) } },
+      queue,
+      wake: wakes[0] as Wake,
+      logger,
+      staleMs: 60_000,
+      intervalMs: 10,
+    });
+    try {
+      await expect.poll(() => looks).toBe(1);
+      // No run is running: none can turn stale within a minute, so no look before then (one
+      // every 10 ms when it looked at its interval).
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(looks).toBe(1);
+    } finally {
+      stop();
     }
   });
 });
