@@ -2,7 +2,6 @@
 // (what a peer gone without a FIN looks like) is found out by the heartbeat and replaced, and
 // the process hears about it (onReconnect) to make up for what it missed.
 import pino from 'pino';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNotifications, type Notifications } from '../../server/store/notifications.js';
 import { createPool, type Pool } from '../../server/store/index.js';
