@@ -6,6 +6,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { createOutageLog, toRunError, type RunError, type StaleRun, type Store } from '../store/index.js';
 import type { JobQueue } from './boss.js';
 import { ACTION_QUEUE, SYNC_QUEUE } from './names.js';
+import { createSleepingLoop } from './sleeping-loop.js';
 import type { Wake } from './wake.js';
 
 // 30 s without a beat (runners beat every 5 s): the runner is gone, not slow.
@@ -49,29 +50,7 @@ export function startReaper(options: ReaperOptions): () => void {
     const nextMs = await store.runs.nextStaleInMs(staleMs);
     return Math.max(minSleepMs, Math.min(nextMs ?? staleMs, staleMs));
   };
-  const outage = createOutageLog(logger, 'reaping stale runs');
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  const look = () => {
-    let sleepMs = minSleepMs;
-    reap()
-      .then(
-        (ms) => {
-          sleepMs = ms;
-          outage.succeeded();
-        },
-        (error: unknown) => outage.failed(error),
-      )
-      .finally(() => {
-        if (stopped) return;
-        timer = setTimeout(look, sleepMs);
-        timer.unref();
-      });
-  };
-  timer = setTimeout(look, minSleepMs);
-  timer.unref();
-  return () => {
-    stopped = true;
-    clearTimeout(timer);
-  };
+  const loop = createSleepingLoop({ pass: reap, outage: createOutageLog(logger, 'reaping stale runs'), retryMs: minSleepMs });
+  loop.start(minSleepMs);
+  return () => void loop.stop();
 }

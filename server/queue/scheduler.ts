@@ -6,6 +6,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { createOutageLog, type Store } from '../store/index.js';
 import type { JobQueue } from './boss.js';
+import { createSleepingLoop } from './sleeping-loop.js';
 import { queueSyncRun } from './sync-runs.js';
 import type { Wake } from './wake.js';
 
@@ -37,15 +38,21 @@ export interface Scheduler {
 
 export function startScheduler(options: SchedulerOptions): Scheduler {
   const { store, logger } = options;
-  let busy: Promise<void> | undefined;
-  // Asked for while another was running: done after it (a reconcile covers a look too).
-  let pending: 'look' | 'reconcile' | undefined;
-  let stopped = false;
   let debounce: NodeJS.Timeout | undefined;
-  let sleeping: NodeJS.Timeout | undefined;
+  // Asked for by a deploy or a connection change: the next pass reconciles before it looks.
+  let reconcileNext = true;
 
-  /** Queues the due runs; returns how long to sleep before the next look. */
-  const queueRuns = async (): Promise<number> => {
+  /** Queues the due runs (reconciling first when asked); returns how long to sleep before the next pass. */
+  const pass = async (): Promise<number> => {
+    if (reconcileNext) {
+      reconcileNext = false;
+      try {
+        await store.schedules.reconcile();
+      } catch (error) {
+        reconcileNext = true;
+        throw error;
+      }
+    }
     // A sync with a run still waiting gets no second one: that run covers this turn too.
     const due = await store.schedules.takeDue(MAX_DUE_PER_TICK);
     for (const sync of due) await queueSyncRun(options, sync);
@@ -53,49 +60,17 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     const nextMs = await store.schedules.nextDueInMs();
     return nextMs === null ? MAX_SLEEP_MS : Math.min(Math.ceil(nextMs) + DUE_MARGIN_MS, MAX_SLEEP_MS);
   };
-
-  const work = {
-    look: queueRuns,
-    reconcile: async () => {
-      await store.schedules.reconcile();
-      return queueRuns();
-    },
+  // Each pass would warn while the database is away: one line per outage instead.
+  const loop = createSleepingLoop({ pass, outage: createOutageLog(logger, 'scheduling syncs'), retryMs: RETRY_MS });
+  const reconcile = () => {
+    reconcileNext = true;
+    loop.wake();
   };
-  // Each would warn while the database is away: one line per outage instead.
-  const outages = { look: createOutageLog(logger, 'starting scheduled syncs'), reconcile: createOutageLog(logger, 'reconciling sync schedules') };
 
-  /** Looks (or reconciles) now, or after the one running; then sleeps until the next schedule is due. */
-  const run = (what: 'look' | 'reconcile') => {
-    if (stopped) return;
-    if (busy !== undefined) {
-      if (pending !== 'reconcile') pending = what;
-      return;
-    }
-    clearTimeout(sleeping);
-    let sleepMs = RETRY_MS;
-    busy = work[what]()
-      .then((ms) => {
-        sleepMs = ms;
-        outages[what].succeeded();
-      })
-      .catch((error: unknown) => outages[what].failed(error))
-      .finally(() => {
-        busy = undefined;
-        const next = pending;
-        pending = undefined;
-        if (next !== undefined) return run(next);
-        if (stopped) return;
-        sleeping = setTimeout(look, sleepMs);
-        sleeping.unref();
-      });
-  };
-  const look = () => run('look');
-  const reconcile = () => run('reconcile');
-
-  options.wake.onSchedulesChanged(look);
+  options.wake.onSchedulesChanged(loop.wake);
   const catchUp = setInterval(reconcile, RECONCILE_MS);
   catchUp.unref();
-  reconcile();
+  loop.start();
 
   return {
     changed() {
@@ -107,11 +82,9 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
       debounce.unref();
     },
     async stop() {
-      stopped = true;
-      clearTimeout(sleeping);
       clearInterval(catchUp);
       if (debounce !== undefined) clearTimeout(debounce);
-      await busy;
+      await loop.stop();
     },
   };
 }

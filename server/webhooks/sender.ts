@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import { createGuardedAgent } from '../proxy/egress.js';
+import { createSleepingLoop } from '../queue/sleeping-loop.js';
 import type { FunctionRegistry } from '../functions/registry.js';
 import { newLogId, type LogWriter } from '../logs/writer.js';
 import { createOutageLog, type ClaimedRun, type LeasedWebhookDelivery, type Notifications, type Store, type WebhookKind } from '../store/index.js';
@@ -84,12 +85,9 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
     bodyTimeout: options.timeoutMs,
   });
   const writes = new Set<Promise<void>>();
-  const timers: NodeJS.Timeout[] = [];
-  let wakeTimer: NodeJS.Timeout | undefined;
+  let pruner: NodeJS.Timeout | undefined;
   let stopping = new AbortController();
   let running = false;
-  let pumping: Promise<void> | undefined;
-  let pumpAgain = false;
 
   const enqueue = async (run: FinishedRun, result: FinishedRunResult) => {
     const facts = await store.webhooks.runFacts(run.id);
@@ -236,39 +234,7 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
 
   // Each pass would warn while the database is away: one line per outage instead. Passes go on
   // every CONTENDED_MS until it is back.
-  const sending = createOutageLog(logger, 'sending webhooks');
-
-  const sleep = (ms: number) => {
-    clearTimeout(wakeTimer);
-    if (!running) return;
-    wakeTimer = setTimeout(pump, ms);
-    wakeTimer.unref();
-  };
-
-  const pump = () => {
-    if (!running) return;
-    if (pumping !== undefined) {
-      pumpAgain = true;
-      return;
-    }
-    clearTimeout(wakeTimer);
-    let waitMs = CONTENDED_MS;
-    pumping = pumpOnce()
-      .then(
-        (ms) => {
-          waitMs = ms;
-          sending.succeeded();
-        },
-        (error: unknown) => sending.failed(error),
-      )
-      .finally(() => {
-        pumping = undefined;
-        if (pumpAgain && running) {
-          pumpAgain = false;
-          pump();
-        } else sleep(waitMs);
-      });
-  };
+  const loop = createSleepingLoop({ pass: pumpOnce, outage: createOutageLog(logger, 'sending webhooks'), retryMs: CONTENDED_MS });
 
   /** Tells every runner's loop (this one at once) that deliveries were written. */
   const announce = () => options.notifications.notify(WEBHOOKS_CHANNEL, '');
@@ -313,21 +279,19 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
       stopping = new AbortController();
       if (!listening) {
         listening = true;
-        options.notifications.listen(WEBHOOKS_CHANNEL, pump);
-        options.notifications.onReconnect(pump);
+        options.notifications.listen(WEBHOOKS_CHANNEL, loop.wake);
+        options.notifications.onReconnect(loop.wake);
       }
-      const pruner = setInterval(prune, PRUNE_EVERY_MS);
+      pruner = setInterval(prune, PRUNE_EVERY_MS);
       pruner.unref();
-      timers.push(pruner);
-      pump();
+      loop.start();
     },
     async stop() {
       await Promise.allSettled([...writes]);
       running = false;
-      for (const timer of timers.splice(0)) clearInterval(timer);
-      clearTimeout(wakeTimer);
+      clearInterval(pruner);
       stopping.abort(new Error('webhook sender stopping'));
-      await pumping;
+      await loop.stop();
       await agent.close();
     },
   };
