@@ -31,7 +31,7 @@ export interface JobQueue {
   enqueue(queue: QueueName, runId: string, options?: { startAfterSeconds?: number; notify?: { channel: string; payload: string }; alongside?: Statement }): Promise<void>;
   fetch(queue: QueueName, max: number): Promise<FetchedTicket[]>;
   complete(queue: QueueName, jobIds: string[]): Promise<void>;
-  /** For each queue with tickets not yet handed out: how long until the first is due (0: now). */
+  /** For each queue with tickets sent for later: how long until the first of them is due. */
   nextDueInMs(queues: readonly QueueName[]): Promise<Map<QueueName, number>>;
 }
 
@@ -99,13 +99,14 @@ export function createJobQueue(pool: Pool, logger: FastifyBaseLogger, options: {
       if (jobIds.length > 0) await boss.complete(queue, jobIds);
     },
     async nextDueInMs(queues) {
-      // pg-boss's own test for a ticket it may hand out (fetch), without the time.
+      // pg-boss's own test for a ticket it may hand out (fetch: state < 'active'), due later. One
+      // due now is for a pass to take, and must not hide the later ones.
       const { rows } = await pool.query<{ name: QueueName; ms: number }>(
-        `SELECT name, greatest(0, extract(epoch FROM min(start_after) - now()) * 1000)::float8 AS ms
-         FROM pgboss.job WHERE name = ANY($1) AND state < 'active' GROUP BY name`,
+        `SELECT name, (extract(epoch FROM min(start_after) - now()) * 1000)::float8 AS ms
+         FROM pgboss.job WHERE name = ANY($1) AND state < 'active' AND start_after > now() GROUP BY name`,
         [queues],
       );
-      return new Map(rows.map((row) => [row.name, Number(row.ms)]));
+      return new Map(rows.map((row) => [row.name, Math.max(0, Number(row.ms))]));
     },
   };
 }

@@ -29,8 +29,8 @@ export interface ReaperOptions {
   onFailed?: (run: StaleRun) => void;
 }
 
-/** Starts reaping; returns the function that stops it. */
-export function startReaper(options: ReaperOptions): () => void {
+/** Starts reaping; returns the function that stops it (once the look under way, if any, ended). */
+export function startReaper(options: ReaperOptions): () => Promise<void> {
   const { store, queue, wake, logger } = options;
   const staleMs = options.staleMs ?? STALE_MS;
   const minSleepMs = Math.min(options.intervalMs ?? REAP_MS, staleMs);
@@ -52,5 +52,5 @@ export function startReaper(options: ReaperOptions): () => void {
   };
   const loop = createSleepingLoop({ pass: reap, outage: createOutageLog(logger, 'reaping stale runs'), retryMs: minSleepMs });
   loop.start(minSleepMs);
-  return () => void loop.stop();
+  return () => loop.stop();
 }

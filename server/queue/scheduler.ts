@@ -41,16 +41,19 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
   let debounce: NodeJS.Timeout | undefined;
   // Asked for by a deploy or a connection change: the next pass reconciles before it looks.
   let reconcileNext = true;
+  const reconciling = createOutageLog(logger, 'reconciling sync schedules');
 
   /** Queues the due runs (reconciling first when asked); returns how long to sleep before the next pass. */
   const pass = async (): Promise<number> => {
     if (reconcileNext) {
       reconcileNext = false;
+      // A reconcile that fails is asked for again, and due schedules still run meanwhile.
       try {
         await store.schedules.reconcile();
+        reconciling.succeeded();
       } catch (error) {
         reconcileNext = true;
-        throw error;
+        reconciling.failed(error);
       }
     }
     // A sync with a run still waiting gets no second one: that run covers this turn too.
@@ -61,7 +64,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     return nextMs === null ? MAX_SLEEP_MS : Math.min(Math.ceil(nextMs) + DUE_MARGIN_MS, MAX_SLEEP_MS);
   };
   // Each pass would warn while the database is away: one line per outage instead.
-  const loop = createSleepingLoop({ pass, outage: createOutageLog(logger, 'scheduling syncs'), retryMs: RETRY_MS });
+  const loop = createSleepingLoop({ pass, outage: createOutageLog(logger, 'starting scheduled syncs'), retryMs: RETRY_MS });
   const reconcile = () => {
     reconcileNext = true;
     loop.wake();

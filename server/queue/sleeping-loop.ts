@@ -24,6 +24,8 @@ export interface SleepingLoop {
 
 export function createSleepingLoop(options: SleepingLoopOptions): SleepingLoop {
   let running = false;
+  // Set before a pass starts: a pass that wakes the loop itself asks for one more, not a second at once.
+  let busy = false;
   let current: Promise<void> | undefined;
   let again = false;
   let timer: NodeJS.Timeout | undefined;
@@ -35,30 +37,38 @@ export function createSleepingLoop(options: SleepingLoopOptions): SleepingLoop {
     timer.unref();
   };
 
+  const passOnce = async (): Promise<number> => {
+    try {
+      const ms = await options.pass();
+      options.outage.succeeded();
+      return ms;
+    } catch (error) {
+      options.outage.failed(error);
+      return options.retryMs;
+    }
+  };
+
   function wake(): void {
     if (!running) return;
-    if (current !== undefined) {
+    if (busy) {
       again = true;
       return;
     }
+    busy = true;
     clearTimeout(timer);
-    let sleepMs = options.retryMs;
-    current = options
-      .pass()
-      .then(
-        (ms) => {
-          sleepMs = ms;
-          options.outage.succeeded();
-        },
-        (error: unknown) => options.outage.failed(error),
-      )
-      .finally(() => {
-        current = undefined;
-        if (again) {
-          again = false;
-          wake();
-        } else sleep(sleepMs);
-      });
+    current = passOnce().then(
+      (ms) => done(ms),
+      () => done(options.retryMs),
+    );
+  }
+
+  function done(sleepMs: number): void {
+    busy = false;
+    current = undefined;
+    if (again) {
+      again = false;
+      wake();
+    } else sleep(sleepMs);
   }
 
   return {

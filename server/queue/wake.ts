@@ -138,12 +138,19 @@ export function createWake(notifications: Notifications, runs: RunStore, options
       const step = Math.ceil((Date.now() + Math.max(0, ms)) / DUE_STEP_MS) + 1;
       const key = `${queue} ${step}`;
       if (dueTimers.has(key)) return;
-      const timer = setTimeout(() => {
-        dueTimers.delete(key);
-        notifications.notify(JOBS_CHANNEL, queue);
-      }, step * DUE_STEP_MS - Date.now());
-      timer.unref();
-      dueTimers.set(key, timer);
+      const dueAt = step * DUE_STEP_MS;
+      // A timer counts from the event loop's clock, which lags while code runs: it can fire
+      // early by that much, and a runner woken before the ticket is due would find nothing.
+      const arm = () => {
+        const timer = setTimeout(() => {
+          if (Date.now() < dueAt) return arm();
+          dueTimers.delete(key);
+          notifications.notify(JOBS_CHANNEL, queue);
+        }, dueAt - Date.now());
+        timer.unref();
+        dueTimers.set(key, timer);
+      };
+      arm();
     },
     schedulesChanged() {
       notifications.notify(SCHEDULES_CHANNEL, '');

@@ -166,6 +166,7 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
     if (stopping.signal.aborted && outcome.kind === 'network') {
       // Cut by our own shutdown, not the receiver's fault: due again at once, for any runner.
       await store.webhooks.retryLater(delivery.id, 0, null, 'runner stopped during the attempt');
+      announce();
       return;
     }
     const decision = decideDelivery(outcome, delivery.attempt, policy, endedAt.getTime());

@@ -108,4 +108,27 @@ describe('sleeping loop', () => {
     await vi.advanceTimersByTimeAsync(60_000);
     expect(passes.count).toBe(1);
   });
+
+  it('a pass that wakes the loop itself gets one more pass after it, never a second at once', async () => {
+    let running = 0;
+    let most = 0;
+    let passes = 0;
+    const loop = createSleepingLoop({
+      pass: async () => {
+        running++;
+        most = Math.max(most, running);
+        passes++;
+        if (passes < 3) loop.wake();
+        await Promise.resolve();
+        running--;
+        return 60_000;
+      },
+      outage: recordingOutage(),
+      retryMs: 1000,
+    });
+    loop.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect([passes, most]).toEqual([3, 1]);
+    await loop.stop();
+  });
 });
