@@ -9,7 +9,9 @@
 //            dated a minute back as a saved file is): the build of that function only (bundle,
 //            incremental type check, its definition); the others come from the data dir's caches
 //   warm     BENCH_STARTS more starts on the same data dir, functions unchanged (median and each)
-//   idle     BENCH_IDLE_S seconds after the last warm start: the tree's memory
+//   idle     BENCH_IDLE_S seconds after the last warm start: the tree's memory, and the CPU it
+//            used meanwhile (all its processes, as a share of one core: an idle Patchbay's loops
+//            sleep until something is due, so this stays near zero)
 //   loaded   BENCH_LOAD_S seconds of GET /proxy at 64 connections to a loopback upstream, the
 //            tree's memory sampled every second (peak and at the end), and the requests/s
 //   after    BENCH_AFTER_S seconds of quiet, sampled every 5 s: the last figure and when the tree
@@ -39,6 +41,7 @@ import YAML from 'yaml';
 import { stopOrphanPostgres } from '../bin/postgres-orphan.js';
 import { freePort } from '../bin/embedded-postgres.js';
 import { loadCatalog } from '../server/providers/catalog.js';
+import { processCpu } from './lib/children.js';
 import { median, runLoad, round } from './lib/load.js';
 import { api, BenchSession, machineInfo, positiveNumber, ROOT, type Patchbay } from './lib/session.js';
 
@@ -396,9 +399,15 @@ async function main() {
   const npmPid = started.npm.pid as number;
 
   const afterStart = treeMemory(npmPid);
+  const cpuBefore = processCpu(npmPid);
   await sleep(IDLE_S * 1000);
   const idle = treeMemory(npmPid);
-  log(`idle: right after start ${describe(afterStart)}; ${IDLE_S} s later ${describe(idle)}`);
+  const cpuAfter = processCpu(npmPid);
+  const idleCpuPercent =
+    cpuBefore === undefined || cpuAfter === undefined
+      ? null
+      : round(((cpuAfter.selfUs + cpuAfter.descendantsUs - cpuBefore.selfUs - cpuBefore.descendantsUs) / (IDLE_S * 1e6)) * 100, 2);
+  log(`idle: right after start ${describe(afterStart)}; ${IDLE_S} s later ${describe(idle)}; CPU meanwhile ${idleCpuPercent ?? '?'} % of a core`);
 
   const patchbay: Patchbay = { child: { name: 'patchbay', pid: npmPid, url: started.url, stop: async () => ({ code: 0, signal: null }) }, url: started.url, secretKey: started.secretKey, dataDir };
   await api(patchbay, 'POST', '/integrations', { provider: 'bench-api', unique_key: 'bench' });
@@ -456,6 +465,7 @@ async function main() {
     settings: { starts: STARTS, idleS: IDLE_S, loadS: LOAD_S, afterS: AFTER_S, loadConnections: LOAD_CONNECTIONS, catalogRounds: CATALOG_ROUNDS, functionCopies: FUNCTION_COPIES },
     functions: { count: functions.count, edited: functions.edited },
     start: { coldMs: coldStartMs, warmMs: warmStartMs, warmEachMs: warmStartsMs, editedMs: editedStartMs, editAddedMs: round(editedStartMs - warmStartMs, 0), catalog },
+    idleCpu: { seconds: IDLE_S, percentOfCore: idleCpuPercent },
     memory: { afterStart, idle, loadedPeak: peak, loadedAtEnd: atEnd, afterLoad: lastAfter, afterLoadSamples: after, underTwoHundredAfterS: underAfterS },
     load: { rps: load.rps, p50: load.p50, p99: load.p99, requests: load.requests },
     targets,
