@@ -13,7 +13,7 @@ import { isPatchbayError, PatchbayError } from '../server/errors.js';
 import { newLogId, type LogWriter } from '../server/logs/writer.js';
 import type { Catalog } from '../server/providers/catalog.js';
 import type { ProxyEngine } from '../server/proxy/index.js';
-import { DRY_RUN_QUEUE, type Wake } from '../server/queue/index.js';
+import { createSleepingLoop, DRY_RUN_QUEUE, type Wake } from '../server/queue/index.js';
 import { createOutageLog, modelKey, toRunError, type ClaimedDryRun, type FunctionKind, type RunError, type Store } from '../server/store/index.js';
 import { buildRunHost, toRunLogOperation, type RunLog, type RunLogLine } from './context.js';
 import { buildCapturingOperations, createCapture, type ModelCapture } from './dry-run-host.js';
@@ -22,7 +22,6 @@ import { buildSyncOperations } from './sync-operations.js';
 import { MAX_FUNCTION_RESPONSE_BYTES, type OperationDeps } from './operations.js';
 import type { Sandbox } from './sandbox/index.js';
 import { bodySha256, toSavedBody, type SavedConnection, type SavedRequest, type SavedResponse } from './saved-responses.js';
-import { createPump } from './pump.js';
 import { mapRunError, mapStack, parseSourceMap, type SourceLocation } from './source-map.js';
 
 // Dry runs are a developer's loop, not production work: two at a time per runner leaves the
@@ -283,8 +282,6 @@ export function createDryRunner(options: DryRunnerOptions): DryRunner {
   const id = `${hostname()}:${process.pid}:dryrun:${randomUUID().slice(0, 8)}`;
   const active = new Map<string, { abort: AbortController; done: Promise<void> }>();
   let running = false;
-  let timer: NodeJS.Timeout | undefined;
-  const polling = createOutageLog(logger, 'fetching dry runs');
 
   const execute = async (claimed: ClaimedDryRun, abort: AbortController) => {
     let result: DryRunResult;
@@ -313,31 +310,34 @@ export function createDryRunner(options: DryRunnerOptions): DryRunner {
           .catch((error: unknown) => logger.error({ err: error, dryRunId: dryRun.id }, 'dry run bookkeeping failed'))
           .finally(() => {
             active.delete(dryRun.id);
-            if (running) pump();
+            loop.wake();
           });
       }
       if (claimed.length < free) return;
     }
   };
 
-  const pump = createPump(pumpOnce, polling, () => running);
-
+  // Woken by a dry run's NOTIFY (and by its own ends); otherwise a pass a minute.
+  const loop = createSleepingLoop({
+    pass: async () => {
+      await pumpOnce();
+      return options.pollMs ?? POLL_MS;
+    },
+    outage: createOutageLog(logger, 'fetching dry runs'),
+    retryMs: options.pollMs ?? POLL_MS,
+  });
 
   return {
     start() {
       if (running) return;
       running = true;
-      wake.onJobQueued(DRY_RUN_QUEUE, () => {
-        if (running) pump();
-      });
-      timer = setInterval(pump, options.pollMs ?? POLL_MS);
-      timer.unref();
-      pump();
+      wake.onJobQueued(DRY_RUN_QUEUE, loop.wake);
+      loop.start();
     },
     async stop() {
       if (!running) return;
       running = false;
-      clearInterval(timer);
+      await loop.stop();
       // A dry run is a developer waiting at a terminal: cut, not drained; the request says so.
       for (const entry of active.values()) entry.abort.abort(new Error('runner stopping'));
       await Promise.all([...active.values()].map((entry) => entry.done));

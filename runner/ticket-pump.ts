@@ -21,7 +21,7 @@ export interface TicketPumpDeps {
 }
 
 export interface TicketPump {
-  /** Drains both queues while slots are free (one pass; runner/pump.ts serializes passes). */
+  /** Drains both queues while slots are free (one pass; the worker's sleeping loop serializes passes). */
   pass(): Promise<void>;
   /** A ticket may have been queued (a NOTIFY, the poll): the queue counts as waiting until a pass drains it. */
   noteQueued(): void;

@@ -8,13 +8,12 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { FunctionRegistry } from '../server/functions/registry.js';
 import type { LogWriter } from '../server/logs/writer.js';
 import type { Catalog } from '../server/providers/catalog.js';
-import { ACTION_QUEUE, RUNNER_LOST, SYNC_QUEUE, createRunSlots, type DirectRunner, type FinishedRun, type JobQueue, type RunSlots, type Wake } from '../server/queue/index.js';
+import { ACTION_QUEUE, RUNNER_LOST, SYNC_QUEUE, createRunSlots, createSleepingLoop, type DirectRunner, type FinishedRun, type JobQueue, type RunSlots, type Wake } from '../server/queue/index.js';
 import { createOutageLog, toRunError, type ClaimedRun, type RunError, type Store } from '../server/store/index.js';
 import type { WebhookSender } from '../server/webhooks/index.js';
 import { toRunLogOperation, type RunLog } from './context.js';
 import { decideOutcome } from './outcome.js';
 import type { OperationDeps } from './operations.js';
-import { createPump } from './pump.js';
 import { createFunctionRunner } from './run-function.js';
 import { createRunResults } from './run-results.js';
 import type { Sandbox } from './sandbox/index.js';
@@ -210,13 +209,17 @@ export function createWorker(options: WorkerOptions): Worker {
     launch(run, false);
   };
   const tickets = createTicketPump({ queue: options.queue, wake, store, slots, runnerId: id, launch: launchTicket, isRunning: () => running });
-  // While the database is away, each loop says so once, not on every tick. After each pass the
-  // slots it left go to handed-over runs.
-  const pump = createPump(
-    () => tickets.pass().finally(startHanded),
-    createOutageLog(logger, 'fetching jobs'),
-    () => running,
-  );
+  // Passes run one at a time, woken by a NOTIFY, the poll or a run's end (each one after a pass
+  // asks for one more). While the database is away, this says so once, not on every pass. After
+  // each pass the slots it left go to handed-over runs.
+  const loop = createSleepingLoop({
+    pass: async () => {
+      await tickets.pass().finally(startHanded);
+      return undefined;
+    },
+    outage: createOutageLog(logger, 'fetching jobs'),
+  });
+  const pump = loop.wake;
 
   const every = (ms: number, work: () => Promise<unknown>, what: string) => {
     const outage = createOutageLog(logger, what);
@@ -275,12 +278,14 @@ export function createWorker(options: WorkerOptions): Worker {
       every(options.heartbeatMs ?? HEARTBEAT_MS, async () => (active.size > 0 || handedWaiting.length > 0 ? store.runs.heartbeat(id) : 0), 'heartbeat');
       every(HANDED_EXPIRY_CHECK_MS, async () => startHanded(), 'starting handed-over runs');
       every(TICKET_FLUSH_MS, () => tickets.completeTickets(), 'completing tickets');
-      pump();
+      loop.start();
     },
     async stop() {
       if (!running) return;
       running = false;
       for (const timer of timers.splice(0)) clearInterval(timer);
+      // A pass under way may still launch runs: they are waited for below with the others.
+      await loop.stop();
       // Handed over but never started: another attempt elsewhere if one is left, else runner_lost.
       for (const waiting of handedWaiting.splice(0)) {
         await results

@@ -6,3 +6,4 @@ export { ACTION_QUEUE, SYNC_QUEUE, DRY_RUN_QUEUE, JOBS_CHANNEL, RUNS_CHANNEL, ty
 export { RUNNER_LOST, startReaper, type ReaperOptions } from './reaper.js';
 export { startScheduler, type Scheduler, type SchedulerOptions } from './scheduler.js';
 export { queueSyncRun, type SyncRunTarget } from './sync-runs.js';
+export { createSleepingLoop, type SleepingLoop, type SleepingLoopOptions } from './sleeping-loop.js';

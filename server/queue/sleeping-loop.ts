@@ -1,16 +1,16 @@
-// The shape of Patchbay's background loops (the scheduler, the reaper, the webhook sender): a
-// pass does what is due and says how long nothing will be, the loop sleeps that long, and a
-// notification that something changed wakes it early. Instead of a poll every second or so, an
-// idle process sends PostgreSQL a few queries a minute.
+// The shape of Patchbay's background loops (the scheduler, the reaper, the webhook sender, the
+// runner's job and dry-run passes): a pass does what is due and says how long nothing will be, the
+// loop sleeps that long, and a notification that something changed wakes it early. Instead of a
+// poll every second or so, an idle process sends PostgreSQL a few queries a minute.
 import type { OutageLog } from '../store/index.js';
 
 export interface SleepingLoopOptions {
-  /** Does what is due; resolves with how long to sleep before the next pass (ms). */
-  pass: () => Promise<number>;
+  /** Does what is due; resolves with how long to sleep before the next pass (ms), or undefined: until woken. */
+  pass: () => Promise<number | undefined>;
   /** Hears how each pass went: one line per database outage, not one per pass. */
   outage: OutageLog;
-  /** After a failed pass, the next one comes this much later. */
-  retryMs: number;
+  /** After a failed pass, the next one comes this much later; without it, at the next wake. */
+  retryMs?: number;
 }
 
 export interface SleepingLoop {
@@ -30,14 +30,14 @@ export function createSleepingLoop(options: SleepingLoopOptions): SleepingLoop {
   let again = false;
   let timer: NodeJS.Timeout | undefined;
 
-  const sleep = (ms: number) => {
+  const sleep = (ms: number | undefined) => {
     clearTimeout(timer);
-    if (!running) return;
+    if (!running || ms === undefined) return;
     timer = setTimeout(wake, ms);
     timer.unref();
   };
 
-  const passOnce = async (): Promise<number> => {
+  const passOnce = async (): Promise<number | undefined> => {
     try {
       const ms = await options.pass();
       options.outage.succeeded();
@@ -62,7 +62,7 @@ export function createSleepingLoop(options: SleepingLoopOptions): SleepingLoop {
     );
   }
 
-  function done(sleepMs: number): void {
+  function done(sleepMs: number | undefined): void {
     busy = false;
     current = undefined;
     if (again) {

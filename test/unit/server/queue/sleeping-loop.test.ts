@@ -17,13 +17,13 @@ function recordingOutage(): OutageLog & { heard: string[] } {
 
 /** A pass the test answers by hand: each call waits until the test settles it. */
 function heldPasses() {
-  const pending: { resolve: (ms: number) => void; reject: (error: Error) => void }[] = [];
+  const pending: { resolve: (ms: number | undefined) => void; reject: (error: Error) => void }[] = [];
   return {
-    pass: () => new Promise<number>((resolve, reject) => void pending.push({ resolve, reject })),
+    pass: () => new Promise<number | undefined>((resolve, reject) => void pending.push({ resolve, reject })),
     get count() {
       return pending.length;
     },
-    settle: async (at: number, ms: number) => {
+    settle: async (at: number, ms: number | undefined) => {
       pending[at]?.resolve(ms);
       await vi.advanceTimersByTimeAsync(0);
     },
@@ -129,6 +129,23 @@ describe('sleeping loop', () => {
     loop.start();
     await vi.advanceTimersByTimeAsync(0);
     expect([passes, most]).toEqual([3, 1]);
+    await loop.stop();
+  });
+
+  it('without a sleep from the pass or a retryMs, waits for the next wake, after a failure too', async () => {
+    const passes = heldPasses();
+    const loop = createSleepingLoop({ pass: passes.pass, outage: recordingOutage() });
+    loop.start();
+    await passes.settle(0, undefined);
+    await vi.advanceTimersByTimeAsync(3_600_000);
+    expect(passes.count).toBe(1);
+    loop.wake();
+    await passes.fail(1, 'database away');
+    await vi.advanceTimersByTimeAsync(3_600_000);
+    expect(passes.count).toBe(2);
+    loop.wake();
+    expect(passes.count).toBe(3);
+    await passes.settle(2, undefined);
     await loop.stop();
   });
 });
