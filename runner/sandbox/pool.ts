@@ -237,8 +237,8 @@ export class IsolatePool {
   readonly #idleMs: number;
   #shrinkTimer: NodeJS.Timeout | undefined;
   /**
-   * isolated-vm work that slots let go of while it was under way (a context being prepared, the
-   * runtime being compiled). isolated-vm answers it on this thread, even once its isolate is
+   * isolated-vm work that slots and runs let go of while it was under way (a context being
+   * prepared, the runtime being compiled, a killed run's call into its isolate). isolated-vm answers it on this thread, even once its isolate is
    * disposed, so close() waits for it to settle: a runner thread exits right after, and
    * isolated-vm answering a thread that is gone aborts the process (`environment != nullptr`).
    */

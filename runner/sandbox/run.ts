@@ -131,9 +131,11 @@ export async function runSession(pool: IsolatePool, slot: IsolateSlot, job: Sess
       }
       return { how: 'answered', value: await prepared.enter.apply(undefined, [request], ENTER_OPTIONS) };
     })();
-    // When a kill wins the race, `work` rejects later with "isolate disposed": nothing to report.
+    // When a kill wins the race, `work` rejects later with "isolate disposed": nothing to report,
+    // but the pool's close() still waits for it (isolated-vm answers on this thread).
     work.catch(() => undefined);
     const first = await Promise.race([work, killed]);
+    if (first === 'killed') pool.letGo(work);
     ending = first === 'killed' ? limitEnding(killReason, job.limits) : first;
   } catch (error) {
     ending = { how: 'broken', error };

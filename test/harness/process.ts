@@ -9,8 +9,8 @@ export interface PatchbayProcess {
   url: string;
   secretKey: string;
   stdout: string;
-  /** SIGTERM, then the exit code. */
-  stop(): Promise<number | null>;
+  /** SIGTERM, then the exit code; rejects with the process's last output if a signal ended it (a crash). */
+  stop(): Promise<number>;
 }
 
 /** Starts `patchbay <command>` with only PATH, HOME and `env` in its environment. */
@@ -22,14 +22,16 @@ export function spawnPatchbay(command: string, env: Record<string, string>, args
   });
 }
 
-export function waitForExit(child: ChildProcess): Promise<{ code: number | null; stderr: string }> {
+export function waitForExit(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
   return new Promise((resolve) => {
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    if (child.exitCode !== null) return resolve({ code: child.exitCode, stderr });
-    child.on('exit', (code) => resolve({ code, stderr }));
+    if (child.exitCode !== null || child.signalCode !== null) return resolve({ code: child.exitCode, signal: child.signalCode, stderr });
+    child.on('exit', (code, signal) => resolve({ code, signal, stderr }));
   });
 }
+
+const tail = (text: string) => (text.length > 4000 ? `…${text.slice(-4000)}` : text);
 
 /** Resolves once the process printed its URL and key; rejects if it exits first. */
 export function waitForStart(child: ChildProcess): Promise<PatchbayProcess> {
@@ -49,7 +51,9 @@ export function waitForStart(child: ChildProcess): Promise<PatchbayProcess> {
           async stop() {
             const exited = waitForExit(child);
             child.kill('SIGTERM');
-            return (await exited).code;
+            const { code, signal } = await exited;
+            if (code !== null) return code;
+            throw new Error(`patchbay was ended by ${signal ?? 'a signal'} while stopping\n--- stderr\n${tail(stderr)}\n--- stdout\n${tail(stdout)}`);
           },
         });
       }
