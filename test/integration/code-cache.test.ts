@@ -67,4 +67,15 @@ describe('requireWithCodeCache', () => {
     expect(loaded.exports.shout('ok')).toBe('OK');
     await expect(loaded.saveCodeCache()).resolves.toBeUndefined();
   });
+
+  it('reads a module with characters beyond ASCII as UTF-8, from its cache too', async () => {
+    await writeFile(moduleFile, `module.exports = { shout: (text) => \`¡\${text.toUpperCase()}! — ✓\`, here: 'é' };`);
+    const first = requireWithCodeCache<Shouter>(moduleFile, cacheFile);
+    expect(first.exports.shout('olé')).toBe('¡OLÉ! — ✓');
+    await first.saveCodeCache();
+    const second = requireWithCodeCache<Shouter>(moduleFile, cacheFile);
+    expect(second.fromCache).toBe(true);
+    expect(second.exports.shout('olé')).toBe('¡OLÉ! — ✓');
+    expect(second.exports.here).toBe('é');
+  });
 });
