@@ -238,9 +238,10 @@ export class IsolatePool {
   #shrinkTimer: NodeJS.Timeout | undefined;
   /**
    * isolated-vm work that slots and runs let go of while it was under way (a context being
-   * prepared, the runtime being compiled, a killed run's call into its isolate). isolated-vm answers it on this thread, even once its isolate is
-   * disposed, so close() waits for it to settle: a runner thread exits right after, and
-   * isolated-vm answering a thread that is gone aborts the process (`environment != nullptr`).
+   * prepared, the runtime being compiled, a killed run's call into its isolate). isolated-vm
+   * answers it on this thread, even once its isolate is disposed, so close() waits for it to
+   * settle: a runner thread exits right after, and isolated-vm answering a thread that is gone
+   * aborts the process (`environment != nullptr`, `ivm::RuntimeError`).
    */
   readonly #lettingGo = new Set<Promise<void>>();
 
