@@ -59,7 +59,7 @@ export function waitForStart(child: ChildProcess): Promise<PatchbayProcess> {
       }
     });
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('exit', (code) => reject(new Error(`patchbay exited with ${code} before starting: ${stderr}`)));
+    child.on('exit', (code, signal) => reject(new Error(`patchbay exited with ${code ?? signal} before starting: ${tail(stderr)}`)));
   });
 }
 
@@ -73,6 +73,6 @@ export function waitForOutput(child: ChildProcess, pattern: RegExp): Promise<str
       if (pattern.test(stdout)) resolve(stdout);
     });
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('exit', (code) => reject(new Error(`process exited with ${code}: ${stderr}`)));
+    child.on('exit', (code, signal) => reject(new Error(`process exited with ${code ?? signal}: ${tail(stderr)}`)));
   });
 }
