@@ -36,7 +36,7 @@ describe('isolate pool close', () => {
   });
 
   it('lets a thread end right after closing on runs it killed mid-loop', async () => {
-    // Before close() waited for the killed runs' work too, the process aborted within the first two threads in 6 tries of 6.
+    // Before close() waited for the killed runs' work too, 6 tries of 6 aborted the process before a third thread had ended.
     const THREADS = 10;
     const child = spawn(process.execPath, ['--no-node-snapshot', '--import', 'tsx', 'test/harness/sandbox-closing-thread.ts', String(THREADS)], {
       cwd: ROOT,
