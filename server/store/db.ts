@@ -7,6 +7,17 @@ export type Pool = pg.Pool;
 // Return bigint columns (bigserial ids, counts) as JS numbers: our ids stay far below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
+/**
+ * Runs `text`, which selects one row with `ms`: how long until something (negative once it has
+ * passed), NULL when there is nothing. Gives it never below 0, or null. Clamped here and not in
+ * SQL, where greatest(0, NULL) is 0 and "nothing" would read as "now".
+ */
+export async function queryMsUntil(db: Queryable, text: string, params: unknown[] = []): Promise<number | null> {
+  const { rows } = await db.query<{ ms: number | null }>(text, params);
+  const ms = rows[0]?.ms;
+  return ms === null || ms === undefined ? null : Math.max(0, Number(ms));
+}
+
 export interface PoolOptions {
   connectionString: string;
   /** 10: the server's queries are short; more connections only add contention on 2 cores. */

@@ -2,7 +2,7 @@
 // it leaves (and the runner holding it), so a late or duplicate writer changes nothing.
 import type { Statement } from './together.js';
 import { ERRORS, type ErrorCode } from '../errors.js';
-import type { Queryable } from './db.js';
+import { queryMsUntil, type Queryable } from './db.js';
 import type { FunctionKind } from './functions.js';
 
 /** `interrupted`: a sync cut short by its time limit; it keeps its checkpoint (contract §11). */
@@ -338,14 +338,13 @@ export function createRunStore(db: Queryable): RunStore {
       const { rowCount } = await db.query(`UPDATE function_runs SET heartbeat_at = now() WHERE runner_id = $1 AND state = 'running'`, [runnerId]);
       return rowCount ?? 0;
     },
-    async nextStaleInMs(staleMs) {
-      const { rows } = await db.query<{ ms: number | null }>(
+    nextStaleInMs(staleMs) {
+      return queryMsUntil(
+        db,
         `SELECT (extract(epoch FROM min(heartbeat_at) + make_interval(secs => $1 / 1000.0) - now()) * 1000)::float8 AS ms
          FROM function_runs WHERE state = 'running'`,
         [staleMs],
       );
-      const ms = rows[0]?.ms;
-      return ms === null || ms === undefined ? null : Math.max(0, Number(ms));
     },
     async reapStale(staleMs, error) {
       const { rows } = await db.query<{ id: string; kind: FunctionKind; state: 'queued' | 'failed'; attempt: number; integration_key: string; connection_id: string; function_name: string; variant: string; is_async: boolean; log_id: string }>(

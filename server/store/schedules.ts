@@ -1,6 +1,6 @@
 // SQL for sync schedules: one per (connection, sync, variant), derived from what is deployed and
 // which connections exist (reconcile), taken when due with SKIP LOCKED, paused and resumed by the API.
-import type { Queryable } from './db.js';
+import { queryMsUntil, type Queryable } from './db.js';
 
 export interface ScheduleKey {
   integrationKey: string;
@@ -130,10 +130,8 @@ export function createScheduleStore(db: Queryable): ScheduleStore {
         provider: row.provider,
       }));
     },
-    async nextDueInMs() {
-      const { rows } = await db.query<{ ms: number | null }>(`SELECT (extract(epoch FROM min(next_run_at) - now()) * 1000)::float8 AS ms FROM sync_schedules WHERE NOT paused`);
-      const ms = rows[0]?.ms;
-      return ms === null || ms === undefined ? null : Math.max(0, Number(ms));
+    nextDueInMs() {
+      return queryMsUntil(db, `SELECT (extract(epoch FROM min(next_run_at) - now()) * 1000)::float8 AS ms FROM sync_schedules WHERE NOT paused`);
     },
     async setPaused(filter, paused) {
       await ensureRows(filter, paused);
