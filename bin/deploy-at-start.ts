@@ -99,10 +99,10 @@ export function beginDeployAtStart(deps: StartBuildDeps): StartDeploy {
       }
       const { deployment, startedAt, release } = await startBuild();
       try {
-        const { inputs, failures, bundled } = await deployment;
+        const { inputs, failures, bundled, typeChecked } = await deployment;
         const buildMs = Math.round(performance.now() - startedAt);
         const changes = await deployFunctions({ store, deployed }, inputs, failures);
-        logger.info({ dir: deps.functionsDir, ...changes, bundled, buildMs }, `deployed ${inputs.length} functions (built in ${buildMs} ms)`);
+        logger.info({ dir: deps.functionsDir, ...changes, bundled, typeChecked, buildMs }, `deployed ${inputs.length} functions (built in ${buildMs} ms)`);
         await reportFailures(logger, failures);
         // With DATABASE_URL and keys from the environment there may be no data directory: no cache then.
         if (existsSync(deps.dataDir)) {

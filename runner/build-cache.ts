@@ -97,7 +97,7 @@ export async function fingerprintFunctions(functionsDir: string, options: { type
 }
 
 /** Every file below `dir`, sorted; dotfiles skipped, node_modules reduced to npm's record of it. */
-async function listFiles(dir: string, withModules: boolean): Promise<string[]> {
+export async function listFiles(dir: string, withModules: boolean): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
   const files: string[] = [];
   for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {

@@ -65,6 +65,8 @@ export interface BuildOutcome {
   failed: FunctionFailure[];
   /** The functions esbuild bundled this time (relative paths); the others' bundles came from `bundleCacheDir`. */
   bundled: string[];
+  /** The functions the type check read this time (relative paths); the others' problems came from the last check. */
+  typeChecked: string[];
 }
 
 export interface BundleOptions {
@@ -167,6 +169,7 @@ export async function buildFunctions(functionsDir: string, options: BundleOption
   building.catch(() => {});
   let typeProblems: BuildProblem[] = [];
   let reach: Record<string, string[]> = {};
+  let typeChecked: string[] = [];
   if (options.typecheck !== false && sources.length > 0) {
     const sdkTypes = platform.sdkTypes;
     if (sdkTypes === undefined) {
@@ -178,6 +181,7 @@ export async function buildFunctions(functionsDir: string, options: BundleOption
         const checked = await typecheckInProcess(sources, root, locations, options.typecheckCacheFile);
         typeProblems = checked.problems;
         reach = checked.reach;
+        typeChecked = checked.checked;
         for (const message of checked.warnings) warn(message);
       } catch (error) {
         // A crash of the checker is our bug, not the user's: the bundles are still sound.
@@ -204,7 +208,7 @@ export async function buildFunctions(functionsDir: string, options: BundleOption
     else if (result.built !== undefined) built.push(result.built);
   });
   const bundled = sources.filter((_source, index) => results[index]?.built !== undefined && results[index]?.cached !== true).map((source) => source.relativePath);
-  return { built, failed: failed.sort((a, b) => compareText(a.relativePath, b.relativePath)), bundled };
+  return { built, failed: failed.sort((a, b) => compareText(a.relativePath, b.relativePath)), bundled, typeChecked };
 }
 
 /** Starts what a build with the type check will need (its process, which loads TypeScript meanwhile). */

@@ -28,6 +28,8 @@ export interface Deployment {
   failures: FunctionFailureInput[];
   /** The functions esbuild bundled (relative paths); the others' bundles came from the bundle cache. */
   bundled: string[];
+  /** The functions the type check read (relative paths); the others' problems came from its last check. */
+  typeChecked: string[];
 }
 
 /**
@@ -35,7 +37,7 @@ export interface Deployment {
  * those, so a lazy one makes no isolate when every definition is kept.
  */
 export async function buildDeployment(functionsDir: string, sandbox: Pick<Sandbox, 'inspect'>, options: DeployOptions = {}): Promise<Deployment> {
-  const { built, failed, bundled } = await buildFunctions(functionsDir, {
+  const { built, failed, bundled, typeChecked } = await buildFunctions(functionsDir, {
     typecheck: options.typecheck ?? true,
     ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
     ...(options.bundleCacheDir === undefined ? {} : { bundleCacheDir: options.bundleCacheDir }),
@@ -81,6 +83,7 @@ export async function buildDeployment(functionsDir: string, sandbox: Pick<Sandbo
     inputs: inputs.sort((a, b) => a.sourcePath.localeCompare(b.sourcePath)),
     failures: failures.map((f) => ({ integrationKey: f.integration, kind: f.kind, name: f.name, sourcePath: f.relativePath, problems: f.problems })),
     bundled,
+    typeChecked,
   };
 }
 

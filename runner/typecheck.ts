@@ -3,12 +3,13 @@
 // from Patchbay's node_modules, and only the sandbox's globals exist. Reports problems in the
 // user's own files only. Never fails for want of TypeScript: it warns and checks nothing.
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type TS from 'typescript';
 import { SDK_MODULE_NAMES, type BuildProblem, type FunctionSource } from './bundle.js';
 import { requireWithCodeCache } from './code-cache.js';
+import { environmentOf, fileStamp, hashFile, planCheck, STATE_VERSION, writeCheckState, type CheckState } from './typecheck-state.js';
 
 export interface TypecheckLocations {
   /** sdk/functions.ts, or the compiled sdk/functions.d.ts. */
@@ -23,6 +24,11 @@ export interface TypecheckResult {
   problems: BuildProblem[];
   /** Per entry (its `relativePath`): the user files it imports, itself included, transitively. */
   reach: Record<string, string[]>;
+  /**
+   * The functions (relative paths) whose files this check read: every one when it checked the
+   * whole folder, else those the folder's changes reach; the others' problems are the last check's.
+   */
+  checked: string[];
   warnings: string[];
   durationMs: number;
 }
@@ -161,28 +167,126 @@ export function loadTypeScript(codeCacheFile?: string): Promise<typeof TS | unde
 }
 
 /**
- * `buildInfoFile`: where TypeScript keeps what it learned of the folder between checks (its
- * incremental build information): files unchanged since, whose dependencies' types did not change
- * either, keep their diagnostics instead of being checked again.
+ * `buildInfoFile`: where the check keeps what it learned of the folder between checks: TypeScript's
+ * incremental build information (files unchanged since, whose dependencies' types did not change
+ * either, keep their diagnostics instead of being checked again), and beside it what the last check
+ * found per function (runner/typecheck-state.ts), with which an edit to a few files reads only the
+ * functions it reaches.
  */
 export async function typecheckFunctions(sources: FunctionSource[], functionsDir: string, locations: TypecheckLocations, buildInfoFile?: string): Promise<TypecheckResult> {
   const started = performance.now();
   const ts = await loadTypeScript();
   if (ts === undefined) {
-    return { problems: [], reach: {}, warnings: ['type check skipped: the typescript package is not installed'], durationMs: 0 };
+    return { problems: [], reach: {}, checked: [], warnings: ['type check skipped: the typescript package is not installed'], durationMs: 0 };
   }
-
-  const options = compilerOptions(ts);
-  if (buildInfoFile !== undefined) Object.assign(options, { incremental: true, tsBuildInfoFile: buildInfoFile });
   forgetParsedDependenciesLater();
+  const { findings, checked } =
+    buildInfoFile === undefined ? { findings: examine(ts, sources, functionsDir, locations).findings, checked: sources } : await checkWithState(ts, sources, functionsDir, locations, buildInfoFile);
+  // After the check: the cache then holds the checker's functions, compiled on the way.
+  await saveCodeCache();
+  return {
+    problems: [...Object.values(findings.problems).flat(), ...Object.values(findings.exportProblems).flat()],
+    reach: findings.reach,
+    checked: checked.map((source) => source.relativePath),
+    warnings: findings.warnings,
+    durationMs: performance.now() - started,
+  };
+}
+
+/** What a check found. File and function names are relative to the functions folder, `/`-separated. */
+interface Findings {
+  /** Per file of the folder a function reaches: its problems (none included). */
+  problems: Record<string, BuildProblem[]>;
+  /** Per function: what its default export has wrong (none included). */
+  exportProblems: Record<string, BuildProblem[]>;
+  /** Per function: the files of the folder it reaches, itself included. */
+  reach: Record<string, string[]>;
+  warnings: string[];
+}
+
+interface Examined {
+  findings: Findings;
+  /** A file of the folder the check read reaches every function (runner/typecheck-state.ts). */
+  global: boolean;
+  /** The files the check read from outside the folder. */
+  dependencies: string[];
+  /** The files of the folder the check read (relative). */
+  userFiles: string[];
+}
+
+/**
+ * Whole when it must be, else only the functions the folder's changes reach, the others' findings
+ * taken from the last check (runner/typecheck-state.ts); writes what it found for the next one.
+ */
+async function checkWithState(ts: typeof TS, sources: FunctionSource[], functionsDir: string, locations: TypecheckLocations, buildInfoFile: string) {
+  const stateFile = `${buildInfoFile}.last-check.json`;
+  const environment = environmentOf({ typescript: ts.version, options: compilerOptions(ts), globals: SANDBOX_GLOBALS, locations, functionsDir });
+  const plan = await planCheck(stateFile, environment, sources, functionsDir);
+  const save = async (findings: Findings, examined: Examined | undefined, previous: CheckState | undefined) => {
+    const files = { ...plan.files };
+    for (const file of examined?.userFiles ?? []) {
+      if (Object.hasOwn(files, file)) continue;
+      const hash = hashFile(path.join(functionsDir, file));
+      if (hash !== undefined) files[file] = hash;
+    }
+    const dependencies = { ...previous?.dependencies };
+    for (const file of examined?.dependencies ?? []) {
+      if (Object.hasOwn(dependencies, file)) continue;
+      const stamp = fileStamp(file);
+      if (stamp !== undefined) dependencies[file] = stamp;
+    }
+    const state: CheckState = { version: STATE_VERSION, environment, dependencies, listing: plan.listing, files, ...findings, global: examined?.global ?? false };
+    // Unsaved, the next check is a whole one.
+    await writeCheckState(stateFile, state).catch(() => undefined);
+  };
+
+  if (plan.kind === 'subset') {
+    const { state, affected } = plan;
+    const examined = affected.length === 0 ? undefined : examine(ts, affected, functionsDir, locations);
+    if (examined === undefined || !examined.global) {
+      const reach = { ...state.reach, ...examined?.findings.reach };
+      const problems: Record<string, BuildProblem[]> = {};
+      for (const file of new Set(Object.values(reach).flat())) problems[file] = examined?.findings.problems[file] ?? state.problems[file] ?? [];
+      const findings: Findings = {
+        problems,
+        exportProblems: { ...state.exportProblems, ...examined?.findings.exportProblems },
+        reach,
+        warnings: examined?.findings.warnings ?? state.warnings,
+      };
+      await save(findings, examined, state);
+      return { findings, checked: affected };
+    }
+    // A file the edit reached now declares globals: every function may see it.
+  }
+  const examined = examine(ts, sources, functionsDir, locations, { buildInfoFile, exportProblems: plan.state?.exportProblems });
+  await save(examined.findings, examined, undefined);
+  return { findings: examined.findings, checked: sources };
+}
+
+/**
+ * Checks `roots` and every file they import. With `incremental`, through TypeScript's incremental
+ * builder: what it knows unchanged keeps its diagnostics, and default exports of entries it did
+ * not check again keep `incremental.exportProblems` (asking the checker for a default export's
+ * type checks the whole expression: 4.5 of the 8 s of a check of 282 functions).
+ */
+function examine(
+  ts: typeof TS,
+  roots: FunctionSource[],
+  functionsDir: string,
+  locations: TypecheckLocations,
+  incremental?: { buildInfoFile: string; exportProblems: Record<string, BuildProblem[]> | undefined },
+): Examined {
+  const options = compilerOptions(ts);
+  if (incremental !== undefined) Object.assign(options, { incremental: true, tsBuildInfoFile: incremental.buildInfoFile });
   const imports = new Map<string, Set<string>>();
   const host = createHost(ts, options, locations, functionsDir, imports);
-  const rootNames = [SANDBOX_GLOBALS_FILE, ...sources.map((source) => source.file)];
-  const builder = buildInfoFile === undefined ? undefined : ts.createIncrementalProgram({ rootNames, options, host });
+  const rootNames = [SANDBOX_GLOBALS_FILE, ...roots.map((source) => source.file)];
+  const builder = incremental === undefined ? undefined : ts.createIncrementalProgram({ rootNames, options, host });
   const program = builder?.getProgram() ?? ts.createProgram({ rootNames, options, host });
+  const relative = (fileName: string) => path.relative(functionsDir, fileName).split(path.sep).join('/');
   const isUserFile = (fileName: string) => {
-    const relative = path.relative(functionsDir, fileName);
-    return relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative) && !relative.split(path.sep).includes('node_modules');
+    const inside = path.relative(functionsDir, fileName);
+    return inside !== '..' && !inside.startsWith(`..${path.sep}`) && !path.isAbsolute(inside) && !inside.split(path.sep).includes('node_modules');
   };
 
   // Incremental, the whole program's diagnostics are asked for at once: that is what checks the
@@ -207,26 +311,39 @@ export async function typecheckFunctions(sources: FunctionSource[], functionsDir
     }
   }
 
-  const problems: BuildProblem[] = [];
+  const problems: Record<string, BuildProblem[]> = {};
+  const userFiles: string[] = [];
+  const dependencies: string[] = [];
+  let global = false;
   for (const sourceFile of program.getSourceFiles()) {
-    if (sourceFile.isDeclarationFile || !isUserFile(sourceFile.fileName)) continue;
+    if (!isUserFile(sourceFile.fileName)) {
+      if (sourceFile.fileName !== SANDBOX_GLOBALS_FILE) dependencies.push(sourceFile.fileName);
+      continue;
+    }
+    userFiles.push(relative(sourceFile.fileName));
+    global ||= reachesEveryFile(ts, sourceFile);
+    if (sourceFile.isDeclarationFile) continue;
     const syntactic = program.getSyntacticDiagnostics(sourceFile);
     // Semantic errors in a file that does not parse are noise.
     const diagnostics =
       syntactic.length > 0 ? syntactic : semantic === undefined ? program.getSemanticDiagnostics(sourceFile) : (semantic.get(sourceFile.fileName) ?? []);
-    for (const diagnostic of diagnostics) {
-      if (diagnostic.category === ts.DiagnosticCategory.Error) problems.push(toProblem(ts, diagnostic, functionsDir));
-    }
+    problems[relative(sourceFile.fileName)] = diagnostics
+      .filter((diagnostic) => diagnostic.category === ts.DiagnosticCategory.Error)
+      .map((diagnostic) => toProblem(ts, diagnostic, functionsDir));
   }
-  problems.push(...(buildInfoFile === undefined ? checkDefaultExports(ts, program, sources) : defaultExportsSince(ts, program, sources, `${buildInfoFile}.exports.json`, affected)));
+
+  const previous = incremental?.exportProblems;
+  const known = (source: FunctionSource) => previous !== undefined && affected !== undefined && !affected.has(source.file) && Array.isArray(previous[source.relativePath]);
+  const exportProblems: Record<string, BuildProblem[]> = {};
+  for (const source of roots) exportProblems[source.relativePath] = known(source) ? (previous?.[source.relativePath] as BuildProblem[]) : [];
+  for (const problem of checkDefaultExports(ts, program, roots.filter((source) => !known(source)))) exportProblems[problem.file]?.push(problem);
 
   // Options or global errors mean this module is misconfigured, not the user's code.
   const warnings = [...program.getOptionsDiagnostics(), ...program.getGlobalDiagnostics()].map(
     (diagnostic) => `type check: ${ts.flattenDiagnosticMessageText(diagnostic.messageText, ' ')}`,
   );
-  const relative = (fileName: string) => path.relative(functionsDir, fileName).split(path.sep).join('/');
   const reach: Record<string, string[]> = {};
-  for (const source of sources) {
+  for (const source of roots) {
     const seen = new Set([source.file]);
     for (const file of seen) for (const imported of imports.get(file) ?? []) if (isUserFile(imported)) seen.add(imported);
     reach[source.relativePath] = [...seen].map(relative);
@@ -239,9 +356,20 @@ export async function typecheckFunctions(sources: FunctionSource[], functionsDir
       warnings.push(`type check: its build information was not saved (${error instanceof Error ? error.message : String(error)})`);
     }
   }
-  // After the check: the cache then holds the checker's functions, compiled on the way.
-  await saveCodeCache();
-  return { problems, reach, warnings, durationMs: performance.now() - started };
+  return { findings: { problems, exportProblems, reach, warnings }, global, dependencies, userFiles };
+}
+
+/**
+ * Whether what a file declares reaches past the files importing it: a script (no import or
+ * export: its declarations are global), a global or module augmentation, a triple-slash reference.
+ */
+function reachesEveryFile(ts: typeof TS, sourceFile: TS.SourceFile): boolean {
+  if (sourceFile.fileName.endsWith('.json')) return false;
+  if (!ts.isExternalModule(sourceFile)) return true;
+  if (sourceFile.referencedFiles.length > 0 || sourceFile.typeReferenceDirectives.length > 0 || sourceFile.libReferenceDirectives.length > 0) return true;
+  return sourceFile.statements.some(
+    (statement) => ts.isModuleDeclaration(statement) && (ts.isStringLiteral(statement.name) || (statement.flags & ts.NodeFlags.GlobalAugmentation) !== 0),
+  );
 }
 
 function compilerOptions(ts: typeof TS): TS.CompilerOptions {
@@ -382,31 +510,6 @@ function flatten(ts: typeof TS, messageText: string | TS.DiagnosticMessageChain)
     .filter((line) => line.length > 0);
   if (lines.length <= MAX_MESSAGE_CHAIN_LINES) return lines.join(' ');
   return [lines[0], '…', ...lines.slice(-(MAX_MESSAGE_CHAIN_LINES - 1))].join(' ');
-}
-
-/**
- * checkDefaultExports for the functions whose files the incremental check checked again; the
- * others' findings are those of the last check, kept in `file` (asking the checker for a default
- * export's type checks the whole expression: 4.5 of the 8 s of a check of 282 functions).
- */
-function defaultExportsSince(ts: typeof TS, program: TS.Program, sources: FunctionSource[], file: string, affected: Set<string> | undefined): BuildProblem[] {
-  let previous: Record<string, BuildProblem[]> | undefined;
-  try {
-    previous = affected === undefined ? undefined : (JSON.parse(readFileSync(file, 'utf8')) as Record<string, BuildProblem[]>);
-  } catch {
-    previous = undefined;
-  }
-  const known = (source: FunctionSource) => previous !== undefined && !affected?.has(source.file) && Array.isArray(previous[source.relativePath]);
-  const checked = checkDefaultExports(ts, program, sources.filter((source) => !known(source)));
-  const found: Record<string, BuildProblem[]> = {};
-  for (const source of sources) found[source.relativePath] = known(source) ? (previous?.[source.relativePath] as BuildProblem[]) : [];
-  for (const problem of checked) found[problem.file]?.push(problem);
-  try {
-    writeFileSync(file, JSON.stringify(found));
-  } catch {
-    // unsaved, the next check looks at every default export again
-  }
-  return Object.values(found).flat();
 }
 
 /**

@@ -195,6 +195,82 @@ export default createSync({ description: 'a sync', frequency: 'every hour', mode
     expect(failures(await check(made))).toEqual([]);
   });
 
+  it('reads only the functions an edit reaches, through value and type-only imports, and the whole folder when files come or go', async () => {
+    const made = await writeFunctions({
+      ...FILES,
+      'demo/lib/types.ts': `export interface Said { said: string }\n`,
+      'demo/lib/unused.ts': `export const unused = 1;\n`,
+      'demo/actions/typed.ts': action('value', `import type { Said } from '../lib/types';\nconst value: Said = { said: 'typed' };`),
+    });
+    folders.push(made);
+    await mkdir(cacheDir, { recursive: true });
+    const all = ['demo/actions/a.ts', 'demo/actions/b.ts', 'demo/actions/c.ts', 'demo/actions/typed.ts'];
+    const first = await check(made);
+    expect([first.typeChecked.sort(), failures(first)]).toEqual([all, []]);
+    expect((await check(made)).typeChecked).toEqual([]);
+
+    await made.write('demo/lib/greeting.ts', `export const greeting = 'good day';\n`);
+    expect((await check(made)).typeChecked.sort()).toEqual(['demo/actions/a.ts', 'demo/actions/b.ts']);
+
+    // Imported for its type only, the edit still reaches the function, and breaks it.
+    await made.write('demo/lib/types.ts', `export interface Said { said: number }\n`);
+    const retyped = await check(made);
+    expect(retyped.typeChecked).toEqual(['demo/actions/typed.ts']);
+    expect(failures(retyped)).toEqual([['demo/actions/typed.ts', [expect.stringContaining("demo/actions/typed.ts:2 Type 'string' is not assignable to type 'number'")]]]);
+
+    // The problem stays reported while other functions are checked.
+    await made.write('demo/actions/c.ts', action('({ said: "see" })'));
+    const other = await check(made);
+    expect([other.typeChecked, failures(other)]).toEqual([['demo/actions/c.ts'], failures(retyped)]);
+
+    await made.write('demo/lib/unused.ts', `export const unused = 2;\n`);
+    expect((await check(made)).typeChecked).toEqual([]);
+
+    // A new file may be what an import now resolves to: everything is read.
+    await made.write('demo/actions/d.ts', action('({ said: "d" })'));
+    const added = await check(made);
+    expect([added.typeChecked.sort(), failures(added)]).toEqual([[...all, 'demo/actions/d.ts'].sort(), failures(retyped)]);
+  });
+
+  it('reads the whole folder while a file of it declares globals, which reach functions that do not import it', async () => {
+    const setup = (globals: string) => `export const ready = true;\n${globals}`;
+    const made = await writeFunctions({
+      ...FILES,
+      'demo/lib/setup.ts': setup(''),
+      'demo/actions/a.ts': action('({ said: String(ready) })', `import { ready } from '../lib/setup';`),
+      'demo/actions/c.ts': action('({ said: region })'),
+    });
+    folders.push(made);
+    await mkdir(cacheDir, { recursive: true });
+    const cannotFind = [['demo/actions/c.ts', [expect.stringContaining("demo/actions/c.ts:3 Cannot find name 'region'")]]];
+    expect(failures(await check(made))).toEqual(cannotFind);
+
+    // The edit reaches a.ts only, but what it declares reaches c.ts.
+    await made.write('demo/lib/setup.ts', setup('declare global { var region: string }\n'));
+    const declared = await check(made);
+    expect([declared.typeChecked.length, failures(declared)]).toEqual([3, []]);
+
+    await made.write('demo/lib/setup.ts', setup('declare global { var zone: string }\n'));
+    const renamed = await check(made);
+    expect([renamed.typeChecked.length, failures(renamed)]).toEqual([3, cannotFind]);
+  });
+
+  it("checks again the functions of a folder whose own package's declarations changed", async () => {
+    const made = await writeFunctions({
+      ...FILES,
+      'node_modules/shapes/package.json': JSON.stringify({ name: 'shapes', version: '1.0.0', type: 'module', main: 'index.js', types: 'index.d.ts' }),
+      'node_modules/shapes/index.js': 'export const size = 3;\n',
+      'node_modules/shapes/index.d.ts': 'export declare const size: number;\n',
+      'demo/actions/c.ts': action('({ said: size.toFixed(1) })', `import { size } from 'shapes';`),
+    });
+    folders.push(made);
+    await mkdir(cacheDir, { recursive: true });
+    expect(failures(await check(made))).toEqual([]);
+
+    await made.write('node_modules/shapes/index.d.ts', 'export declare const size: { value: number };\n');
+    expect(failures(await check(made))).toEqual([['demo/actions/c.ts', [expect.stringContaining("demo/actions/c.ts:3 Property 'toFixed' does not exist on type '{ value: number; }'")]]]);
+  });
+
   it('checks everything again when its state cannot be read', async () => {
     const made = await writeFunctions({ ...FILES, 'demo/actions/wrong.ts': action('({ said: undefinedName })') });
     folders.push(made);
