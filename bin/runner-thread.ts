@@ -169,6 +169,18 @@ function startOnce(entry: URL, settings: Omit<RunnerThreadData, 'slots'>, notifi
   });
 }
 
+/** Asks a started thread to stop and waits for its end; terminates it if that takes past STOP_TIMEOUT_MS. */
+async function stopThread(thread: Worker, logger: pino.Logger): Promise<void> {
+  const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
+  const timeout = setTimeout(() => {
+    logger.warn({ timeoutMs: STOP_TIMEOUT_MS }, 'runner thread did not stop in time; terminating it');
+    void thread.terminate();
+  }, STOP_TIMEOUT_MS);
+  thread.postMessage({ type: 'stop' } satisfies RunnerThreadCommand);
+  await exited;
+  clearTimeout(timeout);
+}
+
 export async function startRunnerThread(options: RunnerThreadOptions): Promise<RunnerThread> {
   const entry = options.entry ?? new URL(`./runner-thread-entry${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
   const { logger, data, notifications } = options;
@@ -195,7 +207,9 @@ export async function startRunnerThread(options: RunnerThreadOptions): Promise<R
       restarting = startOnce(entry, data, notifications, logger).then(
         async (started) => {
           if (stopping !== undefined) {
-            await started.thread.terminate();
+            // Asked, not terminated: a thread that just started may be making an isolate, and
+            // isolated-vm aborts the whole process when a thread ends under its work.
+            await stopThread(started.thread, logger);
             return;
           }
           restarts++;
@@ -288,14 +302,7 @@ export async function startRunnerThread(options: RunnerThreadOptions): Promise<R
         const thread = current.thread;
         // Gone already (died, not restarted yet).
         if (thread.threadId < 0) return;
-        const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
-        const timeout = setTimeout(() => {
-          logger.warn({ timeoutMs: STOP_TIMEOUT_MS }, 'runner thread did not stop in time; terminating it');
-          void thread.terminate();
-        }, STOP_TIMEOUT_MS);
-        thread.postMessage({ type: 'stop' } satisfies RunnerThreadCommand);
-        await exited;
-        clearTimeout(timeout);
+        await stopThread(thread, logger);
       })();
       return stopping;
     },

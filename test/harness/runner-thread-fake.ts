@@ -11,8 +11,13 @@ export interface FakeRunnerData {
    * answers each run handed over with its input as output at once, and counts it done.
    */
   behaviour: 'crash-once' | 'fail' | 'echo';
-  /** Int32Array over a SharedArrayBuffer: [0] counts the threads started. */
+  /**
+   * Int32Array over a SharedArrayBuffer: [0] counts the threads started, [1] the `stop` commands
+   * they heard. [2] is a gate for `holdLaterStarts`.
+   */
   starts: Int32Array;
+  /** Threads after the first say `started` only once the test sets starts[2] (and notifies it). */
+  holdLaterStarts?: boolean;
   /** The run slots the process shares with the thread (RunnerThreadData.slots). */
   slots: SharedArrayBuffer;
   /**
@@ -26,7 +31,7 @@ export interface FakeRunnerData {
 
 const port = parentPort;
 if (port === null) throw new Error('runs as a worker thread');
-const { behaviour, starts, slots, relay } = workerData as FakeRunnerData;
+const { behaviour, starts, slots, relay, holdLaterStarts } = workerData as FakeRunnerData;
 const count = Atomics.add(starts, 0, 1);
 
 if (relay !== undefined) {
@@ -47,6 +52,7 @@ if (relay !== undefined) {
 if (behaviour === 'fail') {
   port.postMessage({ type: 'failed', message: 'cannot connect to the database at 127.0.0.1:1/none (ECONNREFUSED)' });
 } else {
+  if (holdLaterStarts === true && count > 0) Atomics.wait(starts, 2, 0);
   port.postMessage({ type: 'started', runnerId: `fake-${count}` });
   if (behaviour === 'crash-once' && count === 0) {
     setTimeout(() => {
@@ -54,7 +60,10 @@ if (behaviour === 'fail') {
     }, 50);
   }
   port.on('message', (command: { type: string; run?: { id: string; input: unknown } }) => {
-    if (command.type === 'stop') process.exit(0);
+    if (command.type === 'stop') {
+      Atomics.add(starts, 1, 1);
+      process.exit(0);
+    }
     const run = command.run;
     if (command.type === 'run' && run !== undefined) {
       // The run is over: one handed-over run fewer (RunSlots' third counter).

@@ -267,9 +267,9 @@ describe('runner thread lifecycle', () => {
     return startRunnerThread({ data: relayed(behaviour).data, logger: capture().logger, entry, notifications, ...options });
   };
 
-  const fake = (behaviour: FakeRunnerData['behaviour']) => {
-    const starts = new Int32Array(new SharedArrayBuffer(4));
-    return { starts, data: { behaviour, starts, config: { runnerConcurrency: 2 } } as unknown as RunnerThreadData };
+  const fake = (behaviour: FakeRunnerData['behaviour'], options: Pick<FakeRunnerData, 'holdLaterStarts'> = {}) => {
+    const starts = new Int32Array(new SharedArrayBuffer(12));
+    return { starts, data: { behaviour, starts, ...options, config: { runnerConcurrency: 2 } } as unknown as RunnerThreadData };
   };
   const handed = (id: string, input: unknown) => ({ id, input }) as unknown as ClaimedRun;
 
@@ -320,6 +320,20 @@ describe('runner thread lifecycle', () => {
       await thread.stop();
     }
     expect(thread.threadId).toBe(-1);
+  });
+
+  it('asks a thread that finishes starting while the runner stops to stop, as it asks any thread (it may be making an isolate)', async () => {
+    const { starts, data } = fake('crash-once', { holdLaterStarts: true });
+    const thread = await startRunnerThread({ data, logger: capture().logger, entry, notifications, restartDelayMs: 20 });
+    // The first thread died and the second is starting, held before it says so.
+    await expect.poll(() => Atomics.load(starts, 0), { timeout: 10_000 }).toBe(2);
+    const stopped = thread.stop();
+    Atomics.store(starts, 2, 1);
+    Atomics.notify(starts, 2);
+    await stopped;
+    // Ended by its own stop, not terminated where it stood.
+    expect(Atomics.load(starts, 1)).toBe(1);
+    expect(thread.restarts).toBe(0);
   });
 
   it('relays to the thread what the process and other connections send, and its own back to no one', async () => {
