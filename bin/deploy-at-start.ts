@@ -13,7 +13,7 @@ import { deployFunctions } from '../server/functions/deploy.js';
 import type { Config } from '../server/config.js';
 import type { Store } from '../server/store/index.js';
 import { usesDataDir } from './data-dir.js';
-import { fingerprintFunctions, isUnchangedSince, readBuildCache, toDeployedState, writeBuildCache, type DeployedState } from '../runner/build-cache.js';
+import { fingerprintFunctions, isUnchangedSince, readBuildCache, readDeployedBundles, toDeployedState, writeBuildCache, type DeployedState } from '../runner/build-cache.js';
 import type { Sandbox } from '../runner/sandbox/index.js';
 import type { Deployment, DeployOptions } from '../runner/deploy.js';
 
@@ -80,26 +80,28 @@ export function beginDeployAtStart(deps: StartBuildDeps): StartDeploy {
   const cacheFile = path.join(deps.dataDir, BUILD_CACHE_FILE);
   const checked = (async () => {
     const fingerprint = await fingerprintFunctions(deps.functionsDir, { typecheck: deps.typecheck });
-    return { fingerprint, cached: await readBuildCache(cacheFile, fingerprint) };
+    return { fingerprint, cached: await readBuildCache(cacheFile, fingerprint), held: await readDeployedBundles(cacheFile) };
   })();
   let build: Promise<Build> | undefined;
-  const startBuild = () => (build ??= buildFolder(deps));
+  const startBuild = (held: ReadonlySet<string>) => (build ??= buildFolder(deps, held));
   // Started here, awaited by `finish` or `cancel`: a failure meanwhile is not unhandled.
-  const early = checked.then(({ cached }) => (cached === undefined ? startBuild() : undefined));
+  const early = checked.then(({ cached, held }) => (cached === undefined ? startBuild(held) : undefined));
   early.catch(() => undefined);
 
   return {
     async finish({ store, deployed }) {
-      const { fingerprint, cached } = await checked;
+      const { fingerprint, cached, held } = await checked;
       const current = async (): Promise<DeployedState> => toDeployedState(await store.functions.list(), await store.functions.failures());
       if (cached !== undefined && isUnchangedSince(cached, await current())) {
         logger.info({ dir: deps.functionsDir, functions: cached.state.functions.length }, 'functions unchanged since the last start: nothing to build');
         await reportFailures(logger, cached.state.failures);
         return 'unchanged';
       }
-      const { deployment, startedAt, release } = await startBuild();
+      const { deployment, startedAt, release } = await startBuild(held);
       try {
-        const { inputs, failures, bundled, typeChecked } = await deployment;
+        // Loaded by the build already.
+        const { withCode } = await import('../runner/deploy.js');
+        const { inputs, failures, bundled, typeChecked } = await withCode(await deployment, (hashes) => store.functions.storedBundles(hashes));
         const buildMs = Math.round(performance.now() - startedAt);
         const changes = await deployFunctions({ store, deployed }, inputs, failures);
         logger.info({ dir: deps.functionsDir, ...changes, bundled, typeChecked, buildMs }, `deployed ${inputs.length} functions (built in ${buildMs} ms)`);
@@ -131,7 +133,8 @@ export function beginStartDeploy(config: Config, logger: pino.Logger): StartDepl
   return beginDeployAtStart({ functionsDir: config.functionsDir, dataDir: config.dataDir, keepsDataDir: usesDataDir(config), typecheck: config.typecheckFunctions, logger });
 }
 
-async function buildFolder(deps: StartBuildDeps): Promise<Build> {
+/** `held`: the bundles the last deploy left the database holding (runner/deploy.ts heldBundles). */
+async function buildFolder(deps: StartBuildDeps, held: ReadonlySet<string>): Promise<Build> {
   const startedAt = performance.now();
   // Loaded only when there is something to build: a start with nothing to build (and the runner
   // thread, which builds nothing) never loads esbuild.
@@ -152,6 +155,7 @@ async function buildFolder(deps: StartBuildDeps): Promise<Build> {
     typecheck: deps.typecheck,
     onWarning: (message) => deps.logger.warn(message),
     ...caches,
+    heldBundles: held,
   });
   deployment.catch(() => undefined);
   return {

@@ -45,13 +45,28 @@ export function isUnchangedSince(entry: BuildCacheEntry, current: DeployedState)
   return isDeepStrictEqual(JSON.parse(JSON.stringify(entry.state)), JSON.parse(JSON.stringify(current)));
 }
 
-export async function readBuildCache(file: string, fingerprint: string): Promise<BuildCacheEntry | undefined> {
+/** The entry of the last deploy, whatever the fingerprint it was made under. */
+async function readEntry(file: string): Promise<BuildCacheEntry | undefined> {
   try {
     const entry = JSON.parse(await readFile(file, 'utf8')) as BuildCacheEntry;
-    return entry.version === CACHE_VERSION && entry.fingerprint === fingerprint ? entry : undefined;
+    return entry.version === CACHE_VERSION ? entry : undefined;
   } catch {
     return undefined;
   }
+}
+
+export async function readBuildCache(file: string, fingerprint: string): Promise<BuildCacheEntry | undefined> {
+  const entry = await readEntry(file);
+  return entry?.fingerprint === fingerprint ? entry : undefined;
+}
+
+/**
+ * The bundles (by hash) the last deploy left the database holding, whatever the folder holds now:
+ * what a start after an edit need not read the code of (runner/deploy.ts heldBundles).
+ */
+export async function readDeployedBundles(file: string): Promise<Set<string>> {
+  const functions = (await readEntry(file))?.state.functions;
+  return new Set(Array.isArray(functions) ? functions.map((f) => f.bundleHash) : []);
 }
 
 export async function writeBuildCache(file: string, fingerprint: string, state: DeployedState): Promise<void> {

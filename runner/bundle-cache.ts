@@ -36,9 +36,20 @@ interface Entry {
   hasSourceMap: boolean;
 }
 
+/** A function whose inputs are all unchanged: which bundle it has, its code not read yet. */
+export interface CacheHit {
+  hash: string;
+  bytes: number;
+  /**
+   * The bundle's code and map. Undefined when they are gone or damaged (the file must hash to the
+   * bundle's name), which also forgets the function's entry: the next build bundles it again.
+   */
+  read(): Promise<CachedBundle | undefined>;
+}
+
 export interface BundleCache {
-  /** The bundle of a function whose inputs are all unchanged, else undefined. */
-  get(relativePath: string): Promise<CachedBundle | undefined>;
+  /** A function whose inputs are all unchanged, else undefined. */
+  get(relativePath: string): Promise<CacheHit | undefined>;
   /**
    * Keeps a fresh bundle and the files it was made from, unless one of them was modified after
    * `builtSince` (epoch ms): edited while it was bundled, its content now may not be what was
@@ -94,18 +105,21 @@ export function openBundleCache(dir: string, key: string): BundleCache {
       const files = Object.entries(entry.inputs);
       const current = await Promise.all(files.map(([file]) => hashOf(file)));
       if (!files.every(([, hash], index) => current[index] === hash)) return undefined;
-      try {
-        const [code, sourceMap] = await Promise.all([
-          readFile(codeFile(dir, entry.hash), 'utf8'),
-          entry.hasSourceMap ? readFile(mapFile(dir, entry.hash), 'utf8') : undefined,
-        ]);
-        // Named by its hash, the file must hash to it (a damaged or half-copied cache is a miss).
-        if (sha256(code) !== entry.hash) return undefined;
-        used.add(entry.hash);
-        return { code, hash: entry.hash, bytes: entry.bytes, ...(sourceMap === undefined ? {} : { sourceMap }) };
-      } catch {
+      used.add(entry.hash);
+      const { hash, bytes, hasSourceMap } = entry;
+      const read = async (): Promise<CachedBundle | undefined> => {
+        try {
+          const [code, sourceMap] = await Promise.all([readFile(codeFile(dir, hash), 'utf8'), hasSourceMap ? readFile(mapFile(dir, hash), 'utf8') : undefined]);
+          // Named by its hash, the file must hash to it (a damaged or half-copied cache is a miss).
+          if (sha256(code) === hash) return { code, hash, bytes, ...(sourceMap === undefined ? {} : { sourceMap }) };
+        } catch {
+          // gone: as damaged
+        }
+        used.delete(hash);
+        await rm(entryFile(dir, relativePath), { force: true }).catch(() => undefined);
         return undefined;
-      }
+      };
+      return { hash, bytes, read };
     },
 
     async put(relativePath, inputs, bundle, builtSince) {

@@ -6,7 +6,7 @@ import { mkdir, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promise
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { buildFunctions, releaseBuildResources, type BuildOutcome } from '../../runner/bundle.js';
+import { buildFunctions, releaseBuildResources, type BuildOutcome, type BuiltFunction } from '../../runner/bundle.js';
 import { writeFunctions, type FunctionsFolder } from '../harness/functions.js';
 
 const folders: FunctionsFolder[] = [];
@@ -122,6 +122,29 @@ describe('the bundle cache', () => {
     const kept = await Promise.all(left.filter(isEntry).map(async (name) => (JSON.parse(await readFile(path.join(cacheDir, name), 'utf8')) as { relativePath: string }).relativePath));
     expect(kept.sort()).toEqual(['demo/actions/a.ts', 'demo/actions/b.ts']);
     expect(left.filter((name) => name.endsWith('.js')).sort()).toEqual(after.built.map((fn) => `${fn.hash}.js`).sort());
+  });
+
+  it('leaves unread the code of bundles the caller holds, reads it on demand, and bundles again one it cannot read', async () => {
+    const made = await folder();
+    const first = await build(made);
+    const a = first.built.find((fn) => fn.name === 'a') as BuiltFunction;
+    const held = await buildFunctions(made.dir, { typecheck: false, bundleCacheDir: cacheDir, leaveCode: (hash) => hash === a.hash });
+    expect([held.bundled, held.built.map((fn) => fn.name), held.unread.map(({ relativePath, hash, bytes }) => ({ relativePath, hash, bytes }))]).toEqual([
+      [],
+      ['b', 'c'],
+      [{ relativePath: 'demo/actions/a.ts', hash: a.hash, bytes: a.bytes }],
+    ]);
+    expect(await held.unread[0]?.read()).toEqual({ code: a.code, sourceMap: a.sourceMap, hash: a.hash, bytes: a.bytes });
+
+    // Damaged where it is kept, and wanted after all: the same bundle, made again.
+    await writeFile(path.join(cacheDir, `${a.hash}.js`), 'globalThis.tampered = true;');
+    const damaged = await buildFunctions(made.dir, { typecheck: false, bundleCacheDir: cacheDir, leaveCode: (hash) => hash === a.hash });
+    expect(damaged.unread.map((fn) => fn.name)).toEqual(['a']);
+    const again = await damaged.unread[0]?.read();
+    expect([again?.code, again?.sourceMap]).toEqual([a.code, a.sourceMap]);
+    // …and kept again: the next build reads it from the cache.
+    const next = await build(made);
+    expect([next.bundled, codes(next)['demo/actions/a.ts']]).toEqual([[], a.code]);
   });
 
   it('builds as without it when it cannot write its folder', async () => {

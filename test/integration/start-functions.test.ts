@@ -3,7 +3,7 @@
 // folder finds the server's port in the data directory (issue 18).
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -81,6 +81,56 @@ describe('patchbay start with a functions folder', () => {
     expect(await server.stop()).toBe(0);
     expect(existsSync(serverFile)).toBe(false);
   }, 180_000);
+
+  it('after an edit reads no code of the unchanged bundles the database holds, and makes again one it lacks whose cached code is damaged', async () => {
+    const own = await mkdtemp(path.join(parent, 'unread-'));
+    await chmod(own, 0o755);
+    const dir = path.join(own, 'functions', 'github', 'actions');
+    await mkdir(dir, { recursive: true });
+    const write = async (name: string, answer: string) => {
+      await writeFile(path.join(dir, name), action(answer));
+      const minuteAgo = new Date(Date.now() - 60_000);
+      await utimes(path.join(dir, name), minuteAgo, minuteAgo);
+    };
+    await write('answer.ts', 'first');
+    await write('other.ts', 'other');
+    const dataDir = path.join(own, '.data');
+    const ownEnv = { ...env, PATCHBAY_DATA_DIR: dataDir, PATCHBAY_FUNCTIONS_DIR: path.join(own, 'functions'), PORT: '0' };
+    const answers = async (started: { url: string; secretKey: string }) => {
+      const call = async (method: string, url: string, body: unknown, headers: Record<string, string> = {}) => {
+        const res = await fetch(`${started.url}${url}`, {
+          method,
+          headers: { authorization: `Bearer ${started.secretKey}`, 'content-type': 'application/json', ...headers },
+          body: JSON.stringify(body),
+        });
+        return { status: res.status, json: (await res.json()) as unknown };
+      };
+      await call('POST', '/integrations', { provider: 'github', unique_key: 'github' });
+      await call('POST', '/connections', { provider_config_key: 'github', connection_id: 'gh-1', credentials: { type: 'OAUTH2', access_token: 't' } });
+      const trigger = (name: string) => call('POST', '/action/trigger', { action_name: name, input: {} }, { 'provider-config-key': 'github', 'connection-id': 'gh-1' });
+      return [(await trigger('answer')).json, (await trigger('other')).json];
+    };
+    const first = await waitForStart(spawnPatchbay('start', ownEnv));
+    expect(await first.stop()).toBe(0);
+
+    // Every cached bundle damaged: a start that read one would make it again (`bundled`).
+    const bundles = path.join(dataDir, 'functions-bundles');
+    for (const name of await readdir(bundles)) if (name.endsWith('.js')) await writeFile(path.join(bundles, name), 'globalThis.tampered = true;');
+    await write('answer.ts', 'second');
+    const second = await waitForStart(spawnPatchbay('start', ownEnv));
+    expect(second.stdout).toMatch(/"updated":\["github\/actions\/answer"\]/);
+    expect(second.stdout).toMatch(/"bundled":\["github\/actions\/answer.ts"\]/);
+    expect(await answers(second)).toEqual([{ answer: 'second' }, { answer: 'other' }]);
+    expect(await second.stop()).toBe(0);
+
+    // A database made afresh beside the caches lacks other.ts's bundle: it is made again.
+    await rm(path.join(dataDir, 'postgres'), { recursive: true, force: true });
+    await write('answer.ts', 'third');
+    const third = await waitForStart(spawnPatchbay('start', ownEnv));
+    expect(third.stdout).toContain('deployed 2 functions');
+    expect(await answers(third)).toEqual([{ answer: 'third' }, { answer: 'other' }]);
+    expect(await third.stop()).toBe(0);
+  }, 240_000);
 
   it('with DATABASE_URL and both keys from the environment, builds and deploys without making a data directory', async () => {
     const database = await createTestDatabase('start-functions-no-data-dir');
