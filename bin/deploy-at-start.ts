@@ -13,7 +13,7 @@ import { deployFunctions } from '../server/functions/deploy.js';
 import type { Config } from '../server/config.js';
 import type { Store } from '../server/store/index.js';
 import { usesDataDir } from './data-dir.js';
-import { fingerprintFunctions, isUnchangedSince, readBuildCache, readDeployedBundles, toDeployedState, writeBuildCache, type DeployedState } from '../runner/build-cache.js';
+import { fingerprintFunctions, isUnchangedSince, readBuildCache, toDeployedState, writeBuildCache, type DeployedState } from '../runner/build-cache.js';
 import type { Sandbox } from '../runner/sandbox/index.js';
 import type { Deployment, DeployOptions } from '../runner/deploy.js';
 
@@ -80,7 +80,8 @@ export function beginDeployAtStart(deps: StartBuildDeps): StartDeploy {
   const cacheFile = path.join(deps.dataDir, BUILD_CACHE_FILE);
   const checked = (async () => {
     const fingerprint = await fingerprintFunctions(deps.functionsDir, { typecheck: deps.typecheck });
-    return { fingerprint, cached: await readBuildCache(cacheFile, fingerprint), held: await readDeployedBundles(cacheFile) };
+    const { cached, deployedBundles } = await readBuildCache(cacheFile, fingerprint);
+    return { fingerprint, cached, held: deployedBundles };
   })();
   let build: Promise<Build> | undefined;
   const startBuild = (held: ReadonlySet<string>) => (build ??= buildFolder(deps, held));

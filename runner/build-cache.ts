@@ -45,28 +45,29 @@ export function isUnchangedSince(entry: BuildCacheEntry, current: DeployedState)
   return isDeepStrictEqual(JSON.parse(JSON.stringify(entry.state)), JSON.parse(JSON.stringify(current)));
 }
 
-/** The entry of the last deploy, whatever the fingerprint it was made under. */
-async function readEntry(file: string): Promise<BuildCacheEntry | undefined> {
+export interface BuildCacheRead {
+  /** The entry, if it was made under this fingerprint. */
+  cached: BuildCacheEntry | undefined;
+  /**
+   * The bundles (by hash) the last deploy left the database holding, whatever the fingerprint:
+   * what a start after an edit need not read the code of (runner/deploy.ts heldBundles).
+   */
+  deployedBundles: Set<string>;
+}
+
+export async function readBuildCache(file: string, fingerprint: string): Promise<BuildCacheRead> {
+  let entry: BuildCacheEntry | undefined;
   try {
-    const entry = JSON.parse(await readFile(file, 'utf8')) as BuildCacheEntry;
-    return entry.version === CACHE_VERSION ? entry : undefined;
+    const parsed = JSON.parse(await readFile(file, 'utf8')) as BuildCacheEntry;
+    if (parsed.version === CACHE_VERSION) entry = parsed;
   } catch {
-    return undefined;
+    entry = undefined;
   }
-}
-
-export async function readBuildCache(file: string, fingerprint: string): Promise<BuildCacheEntry | undefined> {
-  const entry = await readEntry(file);
-  return entry?.fingerprint === fingerprint ? entry : undefined;
-}
-
-/**
- * The bundles (by hash) the last deploy left the database holding, whatever the folder holds now:
- * what a start after an edit need not read the code of (runner/deploy.ts heldBundles).
- */
-export async function readDeployedBundles(file: string): Promise<Set<string>> {
-  const functions = (await readEntry(file))?.state.functions;
-  return new Set(Array.isArray(functions) ? functions.map((f) => f.bundleHash) : []);
+  const functions = entry?.state.functions;
+  return {
+    cached: entry?.fingerprint === fingerprint ? entry : undefined,
+    deployedBundles: new Set(Array.isArray(functions) ? functions.map((f) => f.bundleHash) : []),
+  };
 }
 
 export async function writeBuildCache(file: string, fingerprint: string, state: DeployedState): Promise<void> {

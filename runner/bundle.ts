@@ -482,6 +482,19 @@ const FS_CLOCK_MARGIN_MS = 2000;
  */
 async function buildCached(sources: FunctionSource[], root: string, platform: Platform, cacheDir: string, leaveCode?: BundleOptions['leaveCode']): Promise<EntryResult[]> {
   const cache = openBundleCache(cacheDir, await bundleCacheKey(root, platform));
+  /** buildEach, each bundle then kept in the cache. */
+  const bundleAndKeep = async (missing: FunctionSource[]): Promise<EntryResult[]> => {
+    const since = Date.now() - FS_CLOCK_MARGIN_MS;
+    const fresh = await buildEach(missing, root, platform);
+    await Promise.all(
+      missing.map((source, index) => {
+        const { built, inputs } = fresh[index] as EntryResult;
+        if (built === undefined || inputs === undefined) return undefined;
+        return cache.put(source.relativePath, inputs, { code: built.code, hash: built.hash, bytes: built.bytes, sourceMap: built.sourceMap }, since);
+      }),
+    );
+    return fresh;
+  };
   // A hit whose code cannot be read (gone, damaged) is a miss: bundled again.
   const found = await Promise.all(
     sources.map(async (source): Promise<EntryResult | undefined> => {
@@ -494,11 +507,8 @@ async function buildCached(sources: FunctionSource[], root: string, platform: Pl
         const readOrBundle = async () => {
           const bundle = await read();
           if (bundle !== undefined) return bundle;
-          const since = Date.now() - FS_CLOCK_MARGIN_MS;
-          const [again] = await buildEach([source], root, platform);
-          if (again?.built?.hash !== hash || again.inputs === undefined) return undefined;
-          await cache.put(source.relativePath, again.inputs, again.built, since);
-          return again.built;
+          const [again] = await bundleAndKeep([source]);
+          return again?.built?.hash === hash ? again.built : undefined;
         };
         return { built: undefined, unread: { ...source, hash, bytes, read: readOrBundle }, problems: [], warnings: [], cached: true };
       }
@@ -508,16 +518,7 @@ async function buildCached(sources: FunctionSource[], root: string, platform: Pl
       return { built: { ...source, code: bundle.code, hash, bytes, ...sourceMap }, problems: [], warnings: [], cached: true };
     }),
   );
-  const missing = sources.filter((_source, index) => found[index] === undefined);
-  const since = Date.now() - FS_CLOCK_MARGIN_MS;
-  const fresh = await buildEach(missing, root, platform);
-  await Promise.all(
-    missing.map((source, index) => {
-      const { built, inputs } = fresh[index] as EntryResult;
-      if (built === undefined || inputs === undefined) return undefined;
-      return cache.put(source.relativePath, inputs, { code: built.code, hash: built.hash, bytes: built.bytes, sourceMap: built.sourceMap }, since);
-    }),
-  );
+  const fresh = await bundleAndKeep(sources.filter((_source, index) => found[index] === undefined));
   await cache.keepOnly(sources.map((source) => source.relativePath));
   let next = 0;
   return found.map((hit) => hit ?? (fresh[next++] as EntryResult));

@@ -57,8 +57,11 @@ export interface CheckState {
 
 export type CheckPlan =
   /** The state from the last check, if it could be read: its findings for unchanged functions still serve a whole check. */
-  | { kind: 'whole'; reason: string; state: CheckState | undefined; listing: string[]; files: Record<string, string> }
+  | { kind: 'whole'; state: CheckState | undefined; listing: string[]; files: Record<string, string> }
   | { kind: 'subset'; state: CheckState; affected: FunctionSource[]; listing: string[]; files: Record<string, string> };
+
+/** How the state names a file of the folder: its path from the folder, `/`-separated. */
+export const folderPath = (functionsDir: string, file: string): string => path.relative(functionsDir, file).split(path.sep).join('/');
 
 export function environmentOf(parts: unknown): string {
   return createHash('sha256')
@@ -101,33 +104,34 @@ export async function writeCheckState(file: string, state: CheckState): Promise<
  * the state the check then writes.
  */
 export async function planCheck(stateFile: string, environment: string, sources: FunctionSource[], functionsDir: string): Promise<CheckPlan> {
-  const relative = (file: string) => path.relative(functionsDir, file).split(path.sep).join('/');
-  const listing = (await listFiles(functionsDir, true)).map(relative);
+  const listing = (await listFiles(functionsDir, true)).map((file) => folderPath(functionsDir, file));
   const files: Record<string, string> = {};
   for (const file of listing) {
     const hash = hashFile(path.join(functionsDir, file));
     if (hash !== undefined) files[file] = hash;
   }
   const state = await readCheckState(stateFile);
-  const whole = (reason: string): CheckPlan => ({ kind: 'whole', reason, state, listing, files });
-  if (state === undefined) return whole('no state from a last check');
-  if (state.environment !== environment) return whole('TypeScript, its options or the SDK moved');
-  if (state.global) return whole('a file of the folder declares globals or augments a module');
-  if (!isDeepStrictEqual(listing, state.listing)) return whole('files were added or removed');
+  const whole: CheckPlan = { kind: 'whole', state, listing, files };
+  // No state, or TypeScript, its options, the globals or the SDK's location moved.
+  if (state === undefined || state.environment !== environment) return whole;
+  // A file of the folder declares globals or augments a module; or files were added or removed.
+  if (state.global || !isDeepStrictEqual(listing, state.listing)) return whole;
   const entries = sources.map((source) => source.relativePath).sort();
-  if (!isDeepStrictEqual(entries, Object.keys(state.reach).sort())) return whole('the functions are not those of the last check');
+  if (!isDeepStrictEqual(entries, Object.keys(state.reach).sort())) return whole;
+  // A declaration file read from outside the folder changed (the ES library, zod, the SDK, a package).
   for (const [file, stamp] of Object.entries(state.dependencies)) {
-    if (fileStamp(file) !== stamp) return whole(`${file} changed`);
+    if (fileStamp(file) !== stamp) return whole;
   }
   // Files the last check read that the listing leaves out (in dot folders).
   for (const file of Object.keys(state.files)) {
     if (Object.hasOwn(files, file)) continue;
     const hash = hashFile(path.join(functionsDir, file));
-    if (hash === undefined) return whole(`${file} is gone`);
+    if (hash === undefined) return whole;
     files[file] = hash;
   }
   const changed = new Set(Object.keys(files).filter((file) => files[file] !== state.files[file]));
-  for (const file of changed) if (PACKAGE_FILES.has(path.posix.basename(file))) return whole(`${file} changed`);
+  // What imports resolve to may have changed anywhere.
+  for (const file of changed) if (PACKAGE_FILES.has(path.posix.basename(file))) return whole;
   const affected = sources.filter((source) => (state.reach[source.relativePath] ?? []).some((file) => changed.has(file)));
   return { kind: 'subset', state, affected, listing, files };
 }

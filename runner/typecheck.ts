@@ -9,7 +9,7 @@ import path from 'node:path';
 import type TS from 'typescript';
 import { SDK_MODULE_NAMES, type BuildProblem, type FunctionSource } from './bundle.js';
 import { requireWithCodeCache } from './code-cache.js';
-import { environmentOf, fileStamp, hashFile, planCheck, STATE_VERSION, writeCheckState, type CheckState } from './typecheck-state.js';
+import { environmentOf, fileStamp, folderPath, hashFile, planCheck, STATE_VERSION, writeCheckState, type CheckState } from './typecheck-state.js';
 
 export interface TypecheckLocations {
   /** sdk/functions.ts, or the compiled sdk/functions.d.ts. */
@@ -283,7 +283,7 @@ function examine(
   const rootNames = [SANDBOX_GLOBALS_FILE, ...roots.map((source) => source.file)];
   const builder = incremental === undefined ? undefined : ts.createIncrementalProgram({ rootNames, options, host });
   const program = builder?.getProgram() ?? ts.createProgram({ rootNames, options, host });
-  const relative = (fileName: string) => path.relative(functionsDir, fileName).split(path.sep).join('/');
+  const relative = (fileName: string) => folderPath(functionsDir, fileName);
   const isUserFile = (fileName: string) => {
     const inside = path.relative(functionsDir, fileName);
     return inside !== '..' && !inside.startsWith(`..${path.sep}`) && !path.isAbsolute(inside) && !inside.split(path.sep).includes('node_modules');
@@ -494,7 +494,7 @@ function toProblem(ts: typeof TS, diagnostic: TS.Diagnostic, functionsDir: strin
   const file = diagnostic.file as TS.SourceFile;
   const { line, character } = file.getLineAndCharacterOfPosition(diagnostic.start ?? 0);
   return {
-    file: path.relative(functionsDir, file.fileName).split(path.sep).join('/'),
+    file: folderPath(functionsDir, file.fileName),
     line: line + 1,
     column: character + 1,
     message: `${flatten(ts, diagnostic.messageText)} (TS${diagnostic.code})`,

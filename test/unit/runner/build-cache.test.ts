@@ -48,10 +48,12 @@ describe('functions build cache', () => {
     const file = path.join(dir, 'functions-build.json');
     const state = toDeployedState([deployed('a')], []);
     await writeBuildCache(file, 'f1', state);
-    expect((await readBuildCache(file, 'f1'))?.state).toEqual(state);
-    expect(await readBuildCache(file, 'f2')).toBeUndefined();
+    expect((await readBuildCache(file, 'f1')).cached?.state).toEqual(state);
+    expect((await readBuildCache(file, 'f2')).cached).toBeUndefined();
+    // What the last deploy left in the database, whatever the fingerprint.
+    expect((await readBuildCache(file, 'f2')).deployedBundles).toEqual(new Set(['a']));
     await writeFile(file, '{ not json');
-    expect(await readBuildCache(file, 'f1')).toBeUndefined();
+    expect(await readBuildCache(file, 'f1')).toEqual({ cached: undefined, deployedBundles: new Set() });
     expect(await readFile(file, 'utf8')).toBe('{ not json');
   });
 
