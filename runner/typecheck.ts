@@ -3,7 +3,7 @@
 // from Patchbay's node_modules, and only the sandbox's globals exist. Reports problems in the
 // user's own files only. Never fails for want of TypeScript: it warns and checks nothing.
 import { createHash } from 'node:crypto';
-import { statSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type TS from 'typescript';
@@ -260,6 +260,12 @@ async function checkWithState(ts: typeof TS, sources: FunctionSource[], function
   }
   const examined = examine(ts, sources, functionsDir, locations, { buildInfoFile, exportProblems: plan.state?.exportProblems });
   await save(examined.findings, examined, undefined);
+  // Where builds before the state file kept the default exports' problems; nothing reads it now.
+  try {
+    rmSync(`${buildInfoFile}.exports.json`, { force: true });
+  } catch {
+    // not ours to worry about: nothing reads it
+  }
   return { findings: examined.findings, checked: sources };
 }
 

@@ -304,4 +304,14 @@ export default createSync({ description: 'a sync', frequency: 'every hour', mode
     expect(failures(await check(made))).toEqual(expected);
     expect(failures(await check(made))).toEqual(expected);
   });
+
+  it('removes the file where earlier builds kept the default exports\' problems', async () => {
+    const made = await writeFunctions(FILES);
+    folders.push(made);
+    await mkdir(cacheDir, { recursive: true });
+    const obsolete = `${stateFile}.exports.json`;
+    await writeFile(obsolete, '{}');
+    expect(failures(await check(made))).toEqual([]);
+    expect(await readdir(cacheDir)).not.toContain(path.basename(obsolete));
+  });
 });
