@@ -172,6 +172,10 @@ function startOnce(entry: URL, settings: Omit<RunnerThreadData, 'slots'>, notifi
 /** Asks a started thread to stop and waits for its end; terminates it if that takes past STOP_TIMEOUT_MS. */
 async function stopThread(thread: Worker, logger: pino.Logger): Promise<void> {
   const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
+  // A thread that throws while stopping must not take the process with it (an 'error' nobody
+  // hears is thrown): a watched thread has its own listener, one that finished starting during
+  // the stop has none.
+  thread.on('error', (error) => logger.error({ err: error }, 'runner thread failed while stopping'));
   const timeout = setTimeout(() => {
     logger.warn({ timeoutMs: STOP_TIMEOUT_MS }, 'runner thread did not stop in time; terminating it');
     void thread.terminate();

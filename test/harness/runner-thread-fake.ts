@@ -18,6 +18,8 @@ export interface FakeRunnerData {
   starts: Int32Array;
   /** Threads after the first say `started` only once the test sets starts[2] (and notifies it). */
   holdLaterStarts?: boolean;
+  /** Threads after the first throw when told to stop, after counting the command. */
+  throwOnStop?: boolean;
   /** The run slots the process shares with the thread (RunnerThreadData.slots). */
   slots: SharedArrayBuffer;
   /**
@@ -31,7 +33,7 @@ export interface FakeRunnerData {
 
 const port = parentPort;
 if (port === null) throw new Error('runs as a worker thread');
-const { behaviour, starts, slots, relay, holdLaterStarts } = workerData as FakeRunnerData;
+const { behaviour, starts, slots, relay, holdLaterStarts, throwOnStop } = workerData as FakeRunnerData;
 const count = Atomics.add(starts, 0, 1);
 
 if (relay !== undefined) {
@@ -62,6 +64,7 @@ if (behaviour === 'fail') {
   port.on('message', (command: { type: string; run?: { id: string; input: unknown } }) => {
     if (command.type === 'stop') {
       Atomics.add(starts, 1, 1);
+      if (throwOnStop === true && count > 0) throw new Error('the runner blew up while stopping');
       process.exit(0);
     }
     const run = command.run;

@@ -267,7 +267,7 @@ describe('runner thread lifecycle', () => {
     return startRunnerThread({ data: relayed(behaviour).data, logger: capture().logger, entry, notifications, ...options });
   };
 
-  const fake = (behaviour: FakeRunnerData['behaviour'], options: Pick<FakeRunnerData, 'holdLaterStarts'> = {}) => {
+  const fake = (behaviour: FakeRunnerData['behaviour'], options: Pick<FakeRunnerData, 'holdLaterStarts' | 'throwOnStop'> = {}) => {
     const starts = new Int32Array(new SharedArrayBuffer(12));
     return { starts, data: { behaviour, starts, ...options, config: { runnerConcurrency: 2 } } as unknown as RunnerThreadData };
   };
@@ -334,6 +334,21 @@ describe('runner thread lifecycle', () => {
     // Ended by its own stop, not terminated where it stood.
     expect(Atomics.load(starts, 1)).toBe(1);
     expect(thread.restarts).toBe(0);
+  });
+
+  it('logs what such a thread throws while it stops, and the process goes on', async () => {
+    const { lines, logger } = capture();
+    const { starts, data } = fake('crash-once', { holdLaterStarts: true, throwOnStop: true });
+    const thread = await startRunnerThread({ data, logger, entry, notifications, restartDelayMs: 20 });
+    await expect.poll(() => Atomics.load(starts, 0), { timeout: 10_000 }).toBe(2);
+    const stopped = thread.stop();
+    Atomics.store(starts, 2, 1);
+    Atomics.notify(starts, 2);
+    await stopped;
+    expect(Atomics.load(starts, 1)).toBe(1);
+    expect(lines.filter((line) => line.msg === 'runner thread failed while stopping').map((line) => line.err?.message)).toEqual([
+      'the runner blew up while stopping',
+    ]);
   });
 
   it('relays to the thread what the process and other connections send, and its own back to no one', async () => {
