@@ -58,15 +58,17 @@ export interface BuildCacheRead {
 export async function readBuildCache(file: string, fingerprint: string): Promise<BuildCacheRead> {
   let entry: BuildCacheEntry | undefined;
   try {
-    const parsed = JSON.parse(await readFile(file, 'utf8')) as BuildCacheEntry;
-    if (parsed.version === CACHE_VERSION) entry = parsed;
+    const parsed = JSON.parse(await readFile(file, 'utf8')) as BuildCacheEntry | null;
+    // A damaged file is no entry.
+    if (parsed?.version === CACHE_VERSION && typeof parsed.state === 'object' && parsed.state !== null) entry = parsed;
   } catch {
     entry = undefined;
   }
-  const functions = entry?.state.functions;
+  const functions: unknown = entry?.state.functions;
+  const hashes = Array.isArray(functions) ? functions.map((fn: { bundleHash?: unknown } | null) => fn?.bundleHash) : [];
   return {
     cached: entry?.fingerprint === fingerprint ? entry : undefined,
-    deployedBundles: new Set(Array.isArray(functions) ? functions.map((f) => f.bundleHash) : []),
+    deployedBundles: new Set(hashes.filter((hash): hash is string => typeof hash === 'string')),
   };
 }
 

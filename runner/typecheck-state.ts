@@ -12,12 +12,18 @@
 //   SDK, a package in the folder's node_modules) the same size with the same modification time;
 // - the same files in the folder (a file added or removed can change what an import resolves
 //   to), and no package.json or npm record of node_modules changed;
-// - no file of the folder declares globals or augments a module (a script without imports or
-//   exports, `declare global`, `declare module '…'`, a triple-slash reference): such a file
-//   reaches every function, so every check is a whole one while the folder has one.
+// - no file the last check read declares globals or augments a module (a script without imports
+//   or exports, `declare global`, `declare module '…'`, a triple-slash reference), in the folder or
+//   out of it (a package, a shared file beside the folder; not TypeScript's library, the SDK and
+//   zod, which every check reads): such a file reaches every function, so every check is a whole
+//   one while one is read.
 // Otherwise the whole folder is checked (incrementally) and the state written afresh. Files are
 // compared by content (sha256), hashed before the check reads them: a file edited during a check
-// differs from its recorded hash next time, and is checked again.
+// differs from its recorded hash next time, and is checked again. Files outside the folder are
+// stamped as they are read. A function reaches the folder's files through files outside it too
+// (../shared/x.ts importing a type of the folder's). A function with an import that did not resolve
+// is checked on every check, until it resolves: a package installed in any node_modules above the
+// folder, or a file made outside it, changes nothing the state records.
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -28,7 +34,7 @@ import { listFiles } from './build-cache.js';
 import type { BuildProblem, FunctionSource } from './bundle.js';
 
 /** Bumped when the state's shape or meaning changes: an older state is ignored. */
-export const STATE_VERSION = 1;
+export const STATE_VERSION = 2;
 
 /** Files whose change can change what imports resolve to anywhere in the folder. */
 const PACKAGE_FILES = new Set(['package.json', '.package-lock.json']);
@@ -45,13 +51,15 @@ export interface CheckState {
   files: Record<string, string>;
   /** Per function (its relative path): the files of the folder it reaches, itself included. */
   reach: Record<string, string[]>;
+  /** Functions checked on every check: an import they reach did not resolve, and may now. */
+  recheck: string[];
   /** Per file of the folder a function reaches: its problems. */
   problems: Record<string, BuildProblem[]>;
   /** Per function: what its default export has wrong. */
   exportProblems: Record<string, BuildProblem[]>;
   /** The check's warnings (TypeScript misconfigured), repeated when no function needs checking. */
   warnings: string[];
-  /** A file of the folder reaches every function (globals, augmentations): every check is a whole one. */
+  /** A file the check read reaches every function (globals, augmentations): every check is a whole one. */
   global: boolean;
 }
 
@@ -85,13 +93,33 @@ export function fileStamp(file: string): string | undefined {
   return stats === undefined ? undefined : `${stats.size}:${stats.mtimeMs}`;
 }
 
+/** A state of this version, whole: a damaged one is no state (the next check is a whole one). */
 export async function readCheckState(file: string): Promise<CheckState | undefined> {
   try {
     const state = JSON.parse(await readFile(file, 'utf8')) as CheckState;
-    return state.version === STATE_VERSION ? state : undefined;
+    return state.version === STATE_VERSION && isWhole(state) ? state : undefined;
   } catch {
     return undefined;
   }
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isStrings = (value: unknown): value is string[] => Array.isArray(value) && value.every((item) => typeof item === 'string');
+const everyValue = (value: unknown, test: (item: unknown) => boolean) => isRecord(value) && Object.values(value).every(test);
+
+function isWhole(state: CheckState): boolean {
+  return (
+    typeof state.environment === 'string' &&
+    typeof state.global === 'boolean' &&
+    isStrings(state.listing) &&
+    isStrings(state.recheck) &&
+    isStrings(state.warnings) &&
+    everyValue(state.dependencies, (stamp) => typeof stamp === 'string') &&
+    everyValue(state.files, (hash) => typeof hash === 'string') &&
+    everyValue(state.reach, isStrings) &&
+    everyValue(state.problems, Array.isArray) &&
+    everyValue(state.exportProblems, Array.isArray)
+  );
 }
 
 export async function writeCheckState(file: string, state: CheckState): Promise<void> {
@@ -132,6 +160,9 @@ export async function planCheck(stateFile: string, environment: string, sources:
   const changed = new Set(Object.keys(files).filter((file) => files[file] !== state.files[file]));
   // What imports resolve to may have changed anywhere.
   for (const file of changed) if (PACKAGE_FILES.has(path.posix.basename(file))) return whole;
-  const affected = sources.filter((source) => (state.reach[source.relativePath] ?? []).some((file) => changed.has(file)));
+  const recheck = new Set(state.recheck);
+  const affected = sources.filter(
+    (source) => recheck.has(source.relativePath) || (state.reach[source.relativePath] ?? []).some((file) => changed.has(file)),
+  );
   return { kind: 'subset', state, affected, listing, files };
 }

@@ -6,10 +6,11 @@ import { createHash } from 'node:crypto';
 import { rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type TS from 'typescript';
 import { SDK_MODULE_NAMES, type BuildProblem, type FunctionSource } from './bundle.js';
 import { requireWithCodeCache } from './code-cache.js';
-import { environmentOf, fileStamp, folderPath, hashFile, planCheck, STATE_VERSION, writeCheckState, type CheckState } from './typecheck-state.js';
+import { environmentOf, fileStamp, folderPath, hashFile, planCheck, STATE_VERSION, writeCheckState, type CheckPlan, type CheckState } from './typecheck-state.js';
 
 export interface TypecheckLocations {
   /** sdk/functions.ts, or the compiled sdk/functions.d.ts. */
@@ -201,15 +202,17 @@ interface Findings {
   exportProblems: Record<string, BuildProblem[]>;
   /** Per function: the files of the folder it reaches, itself included. */
   reach: Record<string, string[]>;
+  /** The functions checked again on every check: an import they reach did not resolve, and may now. */
+  recheck: string[];
   warnings: string[];
 }
 
 interface Examined {
   findings: Findings;
-  /** A file of the folder the check read reaches every function (runner/typecheck-state.ts). */
+  /** A file the check read reaches every function (runner/typecheck-state.ts). */
   global: boolean;
-  /** The files the check read from outside the folder. */
-  dependencies: string[];
+  /** The files the check read from outside the folder → their `size:mtimeMs` when it read them. */
+  dependencies: Record<string, string>;
   /** The files of the folder the check read (relative). */
   userFiles: string[];
 }
@@ -220,7 +223,9 @@ interface Examined {
  */
 async function checkWithState(ts: typeof TS, sources: FunctionSource[], functionsDir: string, locations: TypecheckLocations, buildInfoFile: string) {
   const stateFile = `${buildInfoFile}.last-check.json`;
-  const environment = environmentOf({ typescript: ts.version, options: compilerOptions(ts), globals: SANDBOX_GLOBALS, locations, functionsDir });
+  // The checker's own file stands for its code: another Patchbay may check otherwise.
+  const checker = fileStamp(fileURLToPath(import.meta.url));
+  const environment = environmentOf({ typescript: ts.version, options: compilerOptions(ts), globals: SANDBOX_GLOBALS, locations, functionsDir, checker });
   const plan = await planCheck(stateFile, environment, sources, functionsDir);
   const save = async (findings: Findings, examined: Examined | undefined, previous: CheckState | undefined) => {
     const files = { ...plan.files };
@@ -229,12 +234,7 @@ async function checkWithState(ts: typeof TS, sources: FunctionSource[], function
       const hash = hashFile(path.join(functionsDir, file));
       if (hash !== undefined) files[file] = hash;
     }
-    const dependencies = { ...previous?.dependencies };
-    for (const file of examined?.dependencies ?? []) {
-      if (Object.hasOwn(dependencies, file)) continue;
-      const stamp = fileStamp(file);
-      if (stamp !== undefined) dependencies[file] = stamp;
-    }
+    const dependencies = { ...previous?.dependencies, ...examined?.dependencies };
     const state: CheckState = { version: STATE_VERSION, environment, dependencies, listing: plan.listing, files, ...findings, global: examined?.global ?? false };
     // Unsaved, the next check is a whole one.
     await writeCheckState(stateFile, state).catch(() => undefined);
@@ -247,10 +247,12 @@ async function checkWithState(ts: typeof TS, sources: FunctionSource[], function
       const reach = { ...state.reach, ...examined?.findings.reach };
       const problems: Record<string, BuildProblem[]> = {};
       for (const file of new Set(Object.values(reach).flat())) problems[file] = examined?.findings.problems[file] ?? state.problems[file] ?? [];
+      const checkedNow = new Set(affected.map((source) => source.relativePath));
       const findings: Findings = {
         problems,
         exportProblems: { ...state.exportProblems, ...examined?.findings.exportProblems },
         reach,
+        recheck: [...state.recheck.filter((name) => !checkedNow.has(name)), ...(examined?.findings.recheck ?? [])],
         warnings: examined?.findings.warnings ?? state.warnings,
       };
       await save(findings, examined, state);
@@ -258,7 +260,7 @@ async function checkWithState(ts: typeof TS, sources: FunctionSource[], function
     }
     // A file the edit reached now declares globals: every function may see it.
   }
-  const examined = examine(ts, sources, functionsDir, locations, { buildInfoFile, exportProblems: plan.state?.exportProblems });
+  const examined = examine(ts, sources, functionsDir, locations, { buildInfoFile, exportProblems: unchangedExportProblems(plan) });
   await save(examined.findings, examined, undefined);
   // Where builds before the state file kept the default exports' problems; nothing reads it now.
   try {
@@ -267,6 +269,21 @@ async function checkWithState(ts: typeof TS, sources: FunctionSource[], function
     // not ours to worry about: nothing reads it
   }
   return { findings: examined.findings, checked: sources };
+}
+
+/**
+ * The default exports' problems of the functions whose files are as the last check found them.
+ * The incremental builder knows which files changed since the last whole check, whose build
+ * information it keeps, but a subset check may have checked a function since, in a version of its
+ * files that is gone again: its recorded problems are not those of the files the builder has.
+ */
+function unchangedExportProblems(plan: CheckPlan): Record<string, BuildProblem[]> | undefined {
+  const state = plan.state;
+  if (state === undefined) return undefined;
+  const unchanged = (file: string) => state.files[file] !== undefined && state.files[file] === plan.files[file];
+  const kept: Record<string, BuildProblem[]> = {};
+  for (const [name, problems] of Object.entries(state.exportProblems)) if (state.reach[name]?.every(unchanged) === true) kept[name] = problems;
+  return kept;
 }
 
 /**
@@ -284,16 +301,25 @@ function examine(
 ): Examined {
   const options = compilerOptions(ts);
   if (incremental !== undefined) Object.assign(options, { incremental: true, tsBuildInfoFile: incremental.buildInfoFile });
-  const imports = new Map<string, Set<string>>();
-  const host = createHost(ts, options, locations, functionsDir, imports);
+  const isUserFile = userFileTest(functionsDir);
+  const read: ReadByHost = { imports: new Map(), unresolved: new Set(), stamps: new Map() };
+  const host = createHost(ts, options, locations, functionsDir, isUserFile, read);
   const rootNames = [SANDBOX_GLOBALS_FILE, ...roots.map((source) => source.file)];
   const builder = incremental === undefined ? undefined : ts.createIncrementalProgram({ rootNames, options, host });
   const program = builder?.getProgram() ?? ts.createProgram({ rootNames, options, host });
   const relative = (fileName: string) => folderPath(functionsDir, fileName);
-  const isUserFile = (fileName: string) => {
-    const inside = path.relative(functionsDir, fileName);
-    return inside !== '..' && !inside.startsWith(`..${path.sep}`) && !path.isAbsolute(inside) && !inside.split(path.sep).includes('node_modules');
+  /** The files `from` reaches through imports; through packages (node_modules) too with `intoPackages`. */
+  const reached = (from: string[], intoPackages: boolean) => {
+    const seen = new Set(from);
+    for (const file of seen) {
+      for (const imported of read.imports.get(file) ?? []) if (intoPackages || !inPackage(imported)) seen.add(imported);
+    }
+    return seen;
   };
+  // What every program holds whatever the functions import: TypeScript's library, the sandbox's
+  // globals, the SDK and what its types import (zod's), the shims of Node's modules. Their global
+  // declarations are the environment's, not a function's.
+  const everyProgram = reached([SANDBOX_GLOBALS_FILE, locations.sdkTypes, ...Object.values(locations.nodeModules ?? {})], true);
 
   // Incremental, the whole program's diagnostics are asked for at once: that is what checks the
   // files changed since the last check (and those their changes affect) and takes the others'
@@ -319,11 +345,15 @@ function examine(
 
   const problems: Record<string, BuildProblem[]> = {};
   const userFiles: string[] = [];
-  const dependencies: string[] = [];
+  const dependencies: Record<string, string> = {};
   let global = false;
   for (const sourceFile of program.getSourceFiles()) {
     if (!isUserFile(sourceFile.fileName)) {
-      if (sourceFile.fileName !== SANDBOX_GLOBALS_FILE) dependencies.push(sourceFile.fileName);
+      const stamp = read.stamps.get(sourceFile.fileName);
+      if (stamp !== undefined) dependencies[sourceFile.fileName] = stamp;
+      // A package or a file beside the folder that declares globals: in a whole check they reach
+      // every function, whichever imports them.
+      if (!everyProgram.has(sourceFile.fileName) && !program.isSourceFileDefaultLibrary(sourceFile)) global ||= reachesEveryFile(ts, sourceFile);
       continue;
     }
     userFiles.push(relative(sourceFile.fileName));
@@ -348,11 +378,13 @@ function examine(
   const warnings = [...program.getOptionsDiagnostics(), ...program.getGlobalDiagnostics()].map(
     (diagnostic) => `type check: ${ts.flattenDiagnosticMessageText(diagnostic.messageText, ' ')}`,
   );
+  // Through files outside the folder too (../shared/x.ts importing a type of the folder's).
   const reach: Record<string, string[]> = {};
+  const recheck: string[] = [];
   for (const source of roots) {
-    const seen = new Set([source.file]);
-    for (const file of seen) for (const imported of imports.get(file) ?? []) if (isUserFile(imported)) seen.add(imported);
-    reach[source.relativePath] = [...seen].map(relative);
+    const seen = reached([source.file], false);
+    reach[source.relativePath] = [...seen].filter(isUserFile).map(relative);
+    if ([...seen].some((file) => read.unresolved.has(file))) recheck.push(source.relativePath);
   }
   if (builder !== undefined) {
     // With noEmit, emitting writes the build information only. Unwritten, the next check is a full one.
@@ -362,7 +394,7 @@ function examine(
       warnings.push(`type check: its build information was not saved (${error instanceof Error ? error.message : String(error)})`);
     }
   }
-  return { findings: { problems, exportProblems, reach, warnings }, global, dependencies, userFiles };
+  return { findings: { problems, exportProblems, reach, recheck, warnings }, global, dependencies, userFiles };
 }
 
 /**
@@ -429,11 +461,34 @@ function forgetParsedDependenciesLater(): void {
   forgetTimer.unref();
 }
 
-/**
- * `imports` receives, per file, the files its imports resolved to: which functions a problem
- * breaks.
- */
-function createHost(ts: typeof TS, options: TS.CompilerOptions, locations: TypecheckLocations, functionsDir: string, imports: Map<string, Set<string>>): TS.CompilerHost {
+const inPackage = (fileName: string) => fileName.includes('/node_modules/');
+
+/** Whether a file is the user's: in the folder, not in a package of its node_modules. */
+function userFileTest(functionsDir: string): (fileName: string) => boolean {
+  return (fileName) => {
+    const inside = path.relative(functionsDir, fileName);
+    return inside !== '..' && !inside.startsWith(`..${path.sep}`) && !path.isAbsolute(inside) && !inside.split(path.sep).includes('node_modules');
+  };
+}
+
+/** What a check's host saw while TypeScript read the program. */
+interface ReadByHost {
+  /** Per file, the files its imports resolved to: which functions a problem breaks. */
+  imports: Map<string, Set<string>>;
+  /** The files (outside packages) with an import that did not resolve. */
+  unresolved: Set<string>;
+  /** `size:mtimeMs` of each file read from outside the folder, taken as it was read. */
+  stamps: Map<string, string>;
+}
+
+function createHost(
+  ts: typeof TS,
+  options: TS.CompilerOptions,
+  locations: TypecheckLocations,
+  functionsDir: string,
+  isUserFile: (fileName: string) => boolean,
+  read: ReadByHost,
+): TS.CompilerHost {
   const host = ts.createCompilerHost(options, true);
   const getSourceFile = host.getSourceFile.bind(host);
   const fileExists = host.fileExists.bind(host);
@@ -448,8 +503,12 @@ function createHost(ts: typeof TS, options: TS.CompilerOptions, locations: Typec
   host.readFile = (fileName) => (fileName === SANDBOX_GLOBALS_FILE ? SANDBOX_GLOBALS : readFile(fileName));
   host.getSourceFile = (fileName, languageVersion, onError, shouldCreate) => {
     if (fileName === SANDBOX_GLOBALS_FILE) return versioned(ts.createSourceFile(fileName, SANDBOX_GLOBALS, languageVersion));
-    if (!fileName.includes('/node_modules/')) return versioned(getSourceFile(fileName, languageVersion, onError, shouldCreate));
-    const mtimeMs = statSync(fileName, { throwIfNoEntry: false })?.mtimeMs;
+    if (isUserFile(fileName)) return versioned(getSourceFile(fileName, languageVersion, onError, shouldCreate));
+    // Stamped before it is read: a change made while the check runs is seen by the next one.
+    const stats = statSync(fileName, { throwIfNoEntry: false });
+    if (stats !== undefined) read.stamps.set(fileName, `${stats.size}:${stats.mtimeMs}`);
+    if (!inPackage(fileName)) return versioned(getSourceFile(fileName, languageVersion, onError, shouldCreate));
+    const mtimeMs = stats?.mtimeMs;
     const cached = parsedDependencies.get(fileName);
     if (cached !== undefined && cached.mtimeMs === mtimeMs) return cached.sourceFile;
     const sourceFile = versioned(getSourceFile(fileName, languageVersion, onError, shouldCreate));
@@ -482,9 +541,11 @@ function createHost(ts: typeof TS, options: TS.CompilerOptions, locations: Typec
       const resolved = resolve(literal.text, containingFile);
       const target = resolved.resolvedModule?.resolvedFileName;
       if (target !== undefined) {
-        const edges = imports.get(containingFile) ?? new Set<string>();
+        const edges = read.imports.get(containingFile) ?? new Set<string>();
         edges.add(target);
-        imports.set(containingFile, edges);
+        read.imports.set(containingFile, edges);
+      } else if (!inPackage(containingFile)) {
+        read.unresolved.add(containingFile);
       }
       return resolved;
     });

@@ -294,6 +294,107 @@ export default createSync({ description: 'a sync', frequency: 'every hour', mode
     expect(failures(await check(made))).toEqual([['demo/actions/c.ts', [expect.stringContaining("demo/actions/c.ts:3 Property 'toFixed' does not exist on type '{ value: number; }'")]]]);
   });
 
+  it("reports a function's default export as its files are, after a subset check saw another version of them", async () => {
+    const made = await writeFunctions({ ...FILES, 'demo/actions/c.ts': SYNC_IN_ACTIONS });
+    folders.push(made);
+    await mkdir(cacheDir, { recursive: true });
+    const misplaced = [['demo/actions/c.ts', [expect.stringContaining('must default-export createAction')]]];
+    expect(failures(await check(made))).toEqual(misplaced);
+    // Fixed, in a check of c alone; then broken again as it was at the last whole check, and a
+    // new file makes this check a whole one, against that check's build information.
+    await made.write('demo/actions/c.ts', action('({ said: "c" })'));
+    expect(failures(await check(made))).toEqual([]);
+    await made.write('demo/actions/c.ts', SYNC_IN_ACTIONS);
+    await made.write('demo/lib/extra.ts', 'export const extra = 1;\n');
+    expect(failures(await check(made))).toEqual(misplaced);
+    // And the other way: fixed at a whole check, broken in a subset one, fixed again.
+    await made.write('demo/actions/c.ts', action('({ said: "c" })'));
+    await made.write('demo/lib/more.ts', 'export const more = 1;\n');
+    expect(failures(await check(made))).toEqual([]);
+    await made.write('demo/actions/c.ts', SYNC_IN_ACTIONS);
+    expect(failures(await check(made))).toEqual(misplaced);
+    await made.write('demo/actions/c.ts', action('({ said: "c" })'));
+    await made.write('demo/lib/most.ts', 'export const most = 1;\n');
+    expect(failures(await check(made))).toEqual([]);
+  });
+
+  describe('with files beside the folder', () => {
+    // A project holding the functions folder, its node_modules and a shared folder next to it.
+    const project = async (files: Record<string, string>) => {
+      const made = await writeFunctions(files);
+      folders.push(made);
+      await mkdir(cacheDir, { recursive: true });
+      const functionsDir = path.join(made.dir, 'functions');
+      return { made, run: () => buildFunctions(functionsDir, { typecheckCacheFile: stateFile }) };
+    };
+    const inFunctions = (files: Record<string, string>) => Object.fromEntries(Object.entries(files).map(([file, text]) => [`functions/${file}`, text]));
+
+    it('checks again a function whose import did not resolve, until it does: a package installed, a file made', async () => {
+      const { made, run } = await project(
+        inFunctions({
+          ...FILES,
+          'demo/actions/a.ts': action('({ said: pad(3) })', `import { pad } from 'leftpadx';`),
+          'demo/actions/b.ts': action("({ said: helper('b') })", `import { helper } from '../../../shared/helper';`),
+        }),
+      );
+      const unresolved = (file: string, module: string) => [file, [expect.stringContaining(`Could not resolve "${module}"`)]];
+      expect(failures(await run())).toEqual([unresolved('demo/actions/a.ts', 'leftpadx'), unresolved('demo/actions/b.ts', '../../../shared/helper')]);
+      await made.write('node_modules/leftpadx/package.json', JSON.stringify({ name: 'leftpadx', version: '1.0.0', type: 'module', main: 'index.js', types: 'index.d.ts' }));
+      await made.write('node_modules/leftpadx/index.js', 'export const pad = (n) => String(n);\n');
+      await made.write('node_modules/leftpadx/index.d.ts', 'export declare const pad: (n: number) => string;\n');
+      const installed = await run();
+      expect([installed.typeChecked.sort(), failures(installed)]).toEqual([
+        ['demo/actions/a.ts', 'demo/actions/b.ts'],
+        [unresolved('demo/actions/b.ts', '../../../shared/helper')],
+      ]);
+      // Made, the file's types are checked against the call: only the type check can tell.
+      await made.write('shared/helper.ts', 'export const helper = (n: number) => n;\n');
+      const created = await run();
+      expect([created.typeChecked, failures(created)]).toEqual([
+        ['demo/actions/b.ts'],
+        [['demo/actions/b.ts', [expect.stringContaining("Argument of type 'string' is not assignable to parameter of type 'number'")]]],
+      ]);
+      // Resolved, they are checked only when an edit reaches them.
+      await made.write('shared/helper.ts', 'export const helper = (s: string) => s;\n');
+      expect(failures(await run())).toEqual([]);
+      await made.write('functions/demo/actions/c.ts', action('({ said: "see" })'));
+      expect((await run()).typeChecked).toEqual(['demo/actions/c.ts']);
+    });
+
+    it('checks a function an edit reaches through a file outside the folder', async () => {
+      const { made, run } = await project({
+        ...inFunctions({
+          ...FILES,
+          'demo/lib/types.ts': 'export interface Row { name: string }\n',
+          'demo/actions/a.ts': action('({ said: row().name.toUpperCase() })', `import { row } from '../../../shared/rows';`),
+        }),
+        'shared/rows.ts': `import type { Row } from '../functions/demo/lib/types';\nexport const row = (): Row => ({ name: 'x' }) as Row;\n`,
+      });
+      expect(failures(await run())).toEqual([]);
+      await made.write('functions/demo/lib/types.ts', 'export interface Row { name: number }\n');
+      const edited = await run();
+      expect([edited.typeChecked, failures(edited)]).toEqual([['demo/actions/a.ts'], [['demo/actions/a.ts', [expect.stringContaining("Property 'toUpperCase' does not exist on type 'number'")]]]]);
+    });
+
+    it('reads the whole folder while a package a function imports declares globals', async () => {
+      const { made, run } = await project(
+        inFunctions({
+          ...FILES,
+          'node_modules/arr-last/package.json': JSON.stringify({ name: 'arr-last', version: '1.0.0', main: 'index.js', types: 'index.d.ts' }),
+          'node_modules/arr-last/index.js': '',
+          'node_modules/arr-last/index.d.ts': 'declare global { interface Array<T> { last(): T | undefined } }\nexport {};\n',
+          'demo/actions/b.ts': action('({ said: "b" })', `import 'arr-last';`),
+          'demo/actions/a.ts': action('({ said: String([1].last()) })'),
+        }),
+      );
+      expect(failures(await run())).toEqual([]);
+      // Only a.ts changed, and it does not import the package; what the package declares reaches it.
+      await made.write('functions/demo/actions/a.ts', action('({ said: String([2].last()) })'));
+      const edited = await run();
+      expect([edited.typeChecked.length, failures(edited)]).toEqual([3, []]);
+    });
+  });
+
   it('checks everything again when its state cannot be read', async () => {
     const made = await writeFunctions({ ...FILES, 'demo/actions/wrong.ts': action('({ said: undefinedName })') });
     folders.push(made);
@@ -303,6 +404,12 @@ export default createSync({ description: 'a sync', frequency: 'every hour', mode
     for (const name of await readdir(cacheDir)) await writeFile(path.join(cacheDir, name), '{ not json');
     expect(failures(await check(made))).toEqual(expected);
     expect(failures(await check(made))).toEqual(expected);
+    // Read, but without a part it needs.
+    const lastCheck = `${stateFile}.last-check.json`;
+    const { reach: _reach, ...damaged } = JSON.parse(await readFile(lastCheck, 'utf8')) as Record<string, unknown>;
+    await writeFile(lastCheck, JSON.stringify(damaged));
+    const again = await check(made);
+    expect([again.typeChecked.length, failures(again)]).toEqual([4, expected]);
   });
 
   it('removes the file where earlier builds kept the default exports\' problems', async () => {

@@ -55,6 +55,11 @@ describe('functions build cache', () => {
     await writeFile(file, '{ not json');
     expect(await readBuildCache(file, 'f1')).toEqual({ cached: undefined, deployedBundles: new Set() });
     expect(await readFile(file, 'utf8')).toBe('{ not json');
+    // JSON, but not a whole entry.
+    for (const damaged of ['null', '{"version":1}', '{"version":1,"fingerprint":"f1","state":{"functions":[null,{"bundleHash":"b"}]}}']) {
+      await writeFile(file, damaged);
+      expect((await readBuildCache(file, 'f2')).deployedBundles).toEqual(new Set(damaged.includes('"b"') ? ['b'] : []));
+    }
   });
 
   it('sees a deploy made since (another bundle or config) as a change, key order as none', async () => {
