@@ -322,29 +322,28 @@ describe('runner thread lifecycle', () => {
     expect(thread.threadId).toBe(-1);
   });
 
-  it('asks a thread that finishes starting while the runner stops to stop, as it asks any thread (it may be making an isolate)', async () => {
-    const { starts, data } = fake('crash-once', { holdLaterStarts: true });
-    const thread = await startRunnerThread({ data, logger: capture().logger, entry, notifications, restartDelayMs: 20 });
-    // The first thread died and the second is starting, held before it says so.
-    await expect.poll(() => Atomics.load(starts, 0), { timeout: 10_000 }).toBe(2);
-    const stopped = thread.stop();
-    Atomics.store(starts, 2, 1);
-    Atomics.notify(starts, 2);
-    await stopped;
-    // Ended by its own stop, not terminated where it stood.
-    expect(Atomics.load(starts, 1)).toBe(1);
-    expect(thread.restarts).toBe(0);
-  });
-
-  it('logs what such a thread throws while it stops, and the process goes on', async () => {
+  /** The first thread dies; the runner is stopped while the second is held before it says `started`, then let go. */
+  const stopWhileRestarting = async (options: Pick<FakeRunnerData, 'throwOnStop'> = {}) => {
     const { lines, logger } = capture();
-    const { starts, data } = fake('crash-once', { holdLaterStarts: true, throwOnStop: true });
+    const { starts, data } = fake('crash-once', { holdLaterStarts: true, ...options });
     const thread = await startRunnerThread({ data, logger, entry, notifications, restartDelayMs: 20 });
     await expect.poll(() => Atomics.load(starts, 0), { timeout: 10_000 }).toBe(2);
     const stopped = thread.stop();
     Atomics.store(starts, 2, 1);
     Atomics.notify(starts, 2);
     await stopped;
+    return { starts, thread, lines };
+  };
+
+  it('asks a thread that finishes starting while the runner stops to stop, as it asks any thread (it may be making an isolate)', async () => {
+    const { starts, thread } = await stopWhileRestarting();
+    // Ended by its own stop, not terminated where it stood.
+    expect(Atomics.load(starts, 1)).toBe(1);
+    expect(thread.restarts).toBe(0);
+  });
+
+  it('logs what such a thread throws while it stops, and the process goes on', async () => {
+    const { starts, lines } = await stopWhileRestarting({ throwOnStop: true });
     expect(Atomics.load(starts, 1)).toBe(1);
     expect(lines.filter((line) => line.msg === 'runner thread failed while stopping').map((line) => line.err?.message)).toEqual([
       'the runner blew up while stopping',
