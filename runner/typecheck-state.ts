@@ -21,11 +21,12 @@
 // compared by content (sha256), hashed before the check reads them: a file edited during a check
 // differs from its recorded hash next time, and is checked again. Files outside the folder are
 // stamped as they are read. A function reaches the folder's files through files outside it too
-// (../shared/x.ts importing a type of the folder's). A function with an import that did not resolve
-// is checked on every check, until it resolves: a package installed in any node_modules above the
-// folder, or a file made outside it, changes nothing the state records.
+// (../shared/x.ts importing a type of the folder's). And where resolving imports looked and found
+// nothing, outside what the folder's listing shows (`missing`: a file beside the folder, a
+// node_modules above it, a package not installed), must still be missing: made, it may be what an
+// import that did not resolve now resolves to, or a nearer answer for one that did.
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
@@ -45,14 +46,15 @@ export interface CheckState {
   environment: string;
   /** Absolute path of each file the last check read from outside the folder → `size:mtimeMs`. */
   dependencies: Record<string, string>;
+  /** Absolute paths where resolving imports found nothing, outside what the listing shows: made, they may change what an import resolves to. */
+  missing: string[];
   /** The folder's files (relative, `/`-separated, sorted): its shape. */
   listing: string[];
   /** sha256 of each file of the listing, and of each other file of the folder the last check read. */
   files: Record<string, string>;
   /** Per function (its relative path): the files of the folder it reaches, itself included. */
   reach: Record<string, string[]>;
-  /** Functions checked on every check: an import they reach did not resolve, and may now. */
-  recheck: string[];
+
   /** Per file of the folder a function reaches: its problems. */
   problems: Record<string, BuildProblem[]>;
   /** Per function: what its default export has wrong. */
@@ -107,18 +109,22 @@ const isRecord = (value: unknown): value is Record<string, unknown> => typeof va
 const isStrings = (value: unknown): value is string[] => Array.isArray(value) && value.every((item) => typeof item === 'string');
 const everyValue = (value: unknown, test: (item: unknown) => boolean) => isRecord(value) && Object.values(value).every(test);
 
+const isProblems = (value: unknown) =>
+  Array.isArray(value) &&
+  value.every((problem) => isRecord(problem) && typeof problem.file === 'string' && typeof problem.line === 'number' && typeof problem.column === 'number' && typeof problem.message === 'string');
+
 function isWhole(state: CheckState): boolean {
   return (
     typeof state.environment === 'string' &&
     typeof state.global === 'boolean' &&
     isStrings(state.listing) &&
-    isStrings(state.recheck) &&
+    isStrings(state.missing) &&
     isStrings(state.warnings) &&
     everyValue(state.dependencies, (stamp) => typeof stamp === 'string') &&
     everyValue(state.files, (hash) => typeof hash === 'string') &&
     everyValue(state.reach, isStrings) &&
-    everyValue(state.problems, Array.isArray) &&
-    everyValue(state.exportProblems, Array.isArray)
+    everyValue(state.problems, isProblems) &&
+    everyValue(state.exportProblems, isProblems)
   );
 }
 
@@ -150,6 +156,8 @@ export async function planCheck(stateFile: string, environment: string, sources:
   for (const [file, stamp] of Object.entries(state.dependencies)) {
     if (fileStamp(file) !== stamp) return whole;
   }
+  // A file or package imports may now resolve to: one that did not resolve may now, one that did may go elsewhere.
+  for (const file of state.missing) if (existsSync(file)) return whole;
   // Files the last check read that the listing leaves out (in dot folders).
   for (const file of Object.keys(state.files)) {
     if (Object.hasOwn(files, file)) continue;
@@ -160,9 +168,6 @@ export async function planCheck(stateFile: string, environment: string, sources:
   const changed = new Set(Object.keys(files).filter((file) => files[file] !== state.files[file]));
   // What imports resolve to may have changed anywhere.
   for (const file of changed) if (PACKAGE_FILES.has(path.posix.basename(file))) return whole;
-  const recheck = new Set(state.recheck);
-  const affected = sources.filter(
-    (source) => recheck.has(source.relativePath) || (state.reach[source.relativePath] ?? []).some((file) => changed.has(file)),
-  );
+  const affected = sources.filter((source) => (state.reach[source.relativePath] ?? []).some((file) => changed.has(file)));
   return { kind: 'subset', state, affected, listing, files };
 }

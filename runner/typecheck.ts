@@ -3,7 +3,7 @@
 // from Patchbay's node_modules, and only the sandbox's globals exist. Reports problems in the
 // user's own files only. Never fails for want of TypeScript: it warns and checks nothing.
 import { createHash } from 'node:crypto';
-import { rmSync, statSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -202,8 +202,6 @@ interface Findings {
   exportProblems: Record<string, BuildProblem[]>;
   /** Per function: the files of the folder it reaches, itself included. */
   reach: Record<string, string[]>;
-  /** The functions checked again on every check: an import they reach did not resolve, and may now. */
-  recheck: string[];
   warnings: string[];
 }
 
@@ -213,6 +211,8 @@ interface Examined {
   global: boolean;
   /** The files the check read from outside the folder → their `size:mtimeMs` when it read them. */
   dependencies: Record<string, string>;
+  /** Where resolving imports looked and found nothing, outside what the folder's listing shows. */
+  missing: string[];
   /** The files of the folder the check read (relative). */
   userFiles: string[];
 }
@@ -235,7 +235,9 @@ async function checkWithState(ts: typeof TS, sources: FunctionSource[], function
       if (hash !== undefined) files[file] = hash;
     }
     const dependencies = { ...previous?.dependencies, ...examined?.dependencies };
-    const state: CheckState = { version: STATE_VERSION, environment, dependencies, listing: plan.listing, files, ...findings, global: examined?.global ?? false };
+    // The last check's still hold: the plan found them missing.
+    const missing = [...new Set([...(previous?.missing ?? []), ...(examined?.missing ?? [])])];
+    const state: CheckState = { version: STATE_VERSION, environment, dependencies, missing, listing: plan.listing, files, ...findings, global: examined?.global ?? false };
     // Unsaved, the next check is a whole one.
     await writeCheckState(stateFile, state).catch(() => undefined);
   };
@@ -247,12 +249,10 @@ async function checkWithState(ts: typeof TS, sources: FunctionSource[], function
       const reach = { ...state.reach, ...examined?.findings.reach };
       const problems: Record<string, BuildProblem[]> = {};
       for (const file of new Set(Object.values(reach).flat())) problems[file] = examined?.findings.problems[file] ?? state.problems[file] ?? [];
-      const checkedNow = new Set(affected.map((source) => source.relativePath));
       const findings: Findings = {
         problems,
         exportProblems: { ...state.exportProblems, ...examined?.findings.exportProblems },
         reach,
-        recheck: [...state.recheck.filter((name) => !checkedNow.has(name)), ...(examined?.findings.recheck ?? [])],
         warnings: examined?.findings.warnings ?? state.warnings,
       };
       await save(findings, examined, state);
@@ -260,7 +260,7 @@ async function checkWithState(ts: typeof TS, sources: FunctionSource[], function
     }
     // A file the edit reached now declares globals: every function may see it.
   }
-  const examined = examine(ts, sources, functionsDir, locations, { buildInfoFile, exportProblems: unchangedExportProblems(plan) });
+  const examined = examine(ts, sources, functionsDir, locations, { buildInfoFile, exportProblems: unchangedExportProblems(plan, environment) });
   await save(examined.findings, examined, undefined);
   // Where builds before the state file kept the default exports' problems; nothing reads it now.
   try {
@@ -277,9 +277,10 @@ async function checkWithState(ts: typeof TS, sources: FunctionSource[], function
  * information it keeps, but a subset check may have checked a function since, in a version of its
  * files that is gone again: its recorded problems are not those of the files the builder has.
  */
-function unchangedExportProblems(plan: CheckPlan): Record<string, BuildProblem[]> | undefined {
+function unchangedExportProblems(plan: CheckPlan, environment: string): Record<string, BuildProblem[]> | undefined {
   const state = plan.state;
-  if (state === undefined) return undefined;
+  // Another checker (or TypeScript, or options) may find otherwise.
+  if (state === undefined || state.environment !== environment) return undefined;
   const unchanged = (file: string) => state.files[file] !== undefined && state.files[file] === plan.files[file];
   const kept: Record<string, BuildProblem[]> = {};
   for (const [name, problems] of Object.entries(state.exportProblems)) if (state.reach[name]?.every(unchanged) === true) kept[name] = problems;
@@ -302,7 +303,7 @@ function examine(
   const options = compilerOptions(ts);
   if (incremental !== undefined) Object.assign(options, { incremental: true, tsBuildInfoFile: incremental.buildInfoFile });
   const isUserFile = userFileTest(functionsDir);
-  const read: ReadByHost = { imports: new Map(), unresolved: new Set(), stamps: new Map() };
+  const read: ReadByHost = { imports: new Map(), missing: new Set(), stamps: new Map() };
   const host = createHost(ts, options, locations, functionsDir, isUserFile, read);
   const rootNames = [SANDBOX_GLOBALS_FILE, ...roots.map((source) => source.file)];
   const builder = incremental === undefined ? undefined : ts.createIncrementalProgram({ rootNames, options, host });
@@ -353,11 +354,11 @@ function examine(
       if (stamp !== undefined) dependencies[sourceFile.fileName] = stamp;
       // A package or a file beside the folder that declares globals: in a whole check they reach
       // every function, whichever imports them.
-      if (!everyProgram.has(sourceFile.fileName) && !program.isSourceFileDefaultLibrary(sourceFile)) global ||= reachesEveryFile(ts, sourceFile);
+      if (!everyProgram.has(sourceFile.fileName) && !program.isSourceFileDefaultLibrary(sourceFile)) global ||= reachesEveryFile(ts, program, sourceFile);
       continue;
     }
     userFiles.push(relative(sourceFile.fileName));
-    global ||= reachesEveryFile(ts, sourceFile);
+    global ||= reachesEveryFile(ts, program, sourceFile);
     if (sourceFile.isDeclarationFile) continue;
     const syntactic = program.getSyntacticDiagnostics(sourceFile);
     // Semantic errors in a file that does not parse are noise.
@@ -380,12 +381,7 @@ function examine(
   );
   // Through files outside the folder too (../shared/x.ts importing a type of the folder's).
   const reach: Record<string, string[]> = {};
-  const recheck: string[] = [];
-  for (const source of roots) {
-    const seen = reached([source.file], false);
-    reach[source.relativePath] = [...seen].filter(isUserFile).map(relative);
-    if ([...seen].some((file) => read.unresolved.has(file))) recheck.push(source.relativePath);
-  }
+  for (const source of roots) reach[source.relativePath] = [...reached([source.file], false)].filter(isUserFile).map(relative);
   if (builder !== undefined) {
     // With noEmit, emitting writes the build information only. Unwritten, the next check is a full one.
     try {
@@ -394,16 +390,25 @@ function examine(
       warnings.push(`type check: its build information was not saved (${error instanceof Error ? error.message : String(error)})`);
     }
   }
-  return { findings: { problems, exportProblems, reach, recheck, warnings }, global, dependencies, userFiles };
+  return { findings: { problems, exportProblems, reach, warnings }, global, dependencies, missing: [...read.missing], userFiles };
 }
 
 /**
  * Whether what a file declares reaches past the files importing it: a script (no import or
  * export: its declarations are global), a global or module augmentation, a triple-slash reference.
  */
-function reachesEveryFile(ts: typeof TS, sourceFile: TS.SourceFile): boolean {
+function reachesEveryFile(ts: typeof TS, program: TS.Program, sourceFile: TS.SourceFile): boolean {
   if (sourceFile.fileName.endsWith('.json')) return false;
-  if (!ts.isExternalModule(sourceFile)) return true;
+  if (!ts.isExternalModule(sourceFile)) {
+    // A CommonJS file (module.exports, require) is a module too, known once it is bound: making
+    // the checker binds every file, as the check's diagnostics do anyway.
+    if (!isJavaScript(sourceFile.fileName)) return true;
+    // (isExternalOrCommonJsModule is TypeScript's, not in its public types; without it, global.)
+    const isModule = (ts as unknown as { isExternalOrCommonJsModule?: (file: TS.SourceFile) => boolean }).isExternalOrCommonJsModule;
+    if (isModule === undefined) return true;
+    program.getTypeChecker();
+    return !isModule(sourceFile);
+  }
   if (sourceFile.referencedFiles.length > 0 || sourceFile.typeReferenceDirectives.length > 0 || sourceFile.libReferenceDirectives.length > 0) return true;
   return sourceFile.statements.some(
     (statement) => ts.isModuleDeclaration(statement) && (ts.isStringLiteral(statement.name) || (statement.flags & ts.NodeFlags.GlobalAugmentation) !== 0),
@@ -462,6 +467,16 @@ function forgetParsedDependenciesLater(): void {
 }
 
 const inPackage = (fileName: string) => fileName.includes('/node_modules/');
+const isJavaScript = (fileName: string) => /\.[cm]?jsx?$/.test(fileName);
+
+/** Whether a path is one the folder's listing would show if it existed (runner/build-cache.ts listFiles). */
+function listedTest(functionsDir: string): (fileName: string) => boolean {
+  return (fileName) => {
+    const inside = path.relative(functionsDir, fileName);
+    if (inside === '' || inside === '..' || inside.startsWith(`..${path.sep}`) || path.isAbsolute(inside)) return false;
+    return inside.split(path.sep).every((part) => part !== 'node_modules' && !part.startsWith('.'));
+  };
+}
 
 /** Whether a file is the user's: in the folder, not in a package of its node_modules. */
 function userFileTest(functionsDir: string): (fileName: string) => boolean {
@@ -475,8 +490,13 @@ function userFileTest(functionsDir: string): (fileName: string) => boolean {
 interface ReadByHost {
   /** Per file, the files its imports resolved to: which functions a problem breaks. */
   imports: Map<string, Set<string>>;
-  /** The files (outside packages) with an import that did not resolve. */
-  unresolved: Set<string>;
+  /**
+   * Where resolution looked and found nothing, that the folder's listing does not show: outside
+   * the folder, in its dot folders, a package not installed. Made later, any of them may be what
+   * an import resolves to: one that did not resolve, or one that resolved farther away (a
+   * package installed nearer, a .d.ts made beside a .js).
+   */
+  missing: Set<string>;
   /** `size:mtimeMs` of each file read from outside the folder, taken as it was read. */
   stamps: Map<string, string>;
 }
@@ -499,7 +519,38 @@ function createHost(
   const sdkDir = path.dirname(locations.sdkTypes);
   const isSdkFile = (fileName: string) => !path.relative(sdkDir, fileName).startsWith('..');
 
-  host.fileExists = (fileName) => fileName === SANDBOX_GLOBALS_FILE || fileExists(fileName);
+  const directoryExists = host.directoryExists?.bind(host);
+  const listed = listedTest(functionsDir);
+  const packageRoots = new Map<string, boolean>();
+  /** Keeps where a lookup found nothing (ReadByHost.missing). */
+  const noteMissing = (fileName: string) => {
+    if (listed(fileName)) return;
+    const modules = fileName.lastIndexOf('/node_modules/');
+    if (modules === -1) {
+      read.missing.add(fileName);
+      return;
+    }
+    // In node_modules, what matters is whether the package is there: npm's record of the
+    // folder's node_modules, and the stamps of the files read, cover what is inside one.
+    const [scope, name] = fileName.slice(modules + '/node_modules/'.length).split('/');
+    const root = fileName.slice(0, modules + '/node_modules/'.length) + (scope?.startsWith('@') === true && name !== undefined ? `${scope}/${name}` : scope);
+    let present = packageRoots.get(root);
+    if (present === undefined) packageRoots.set(root, (present = existsSync(root)));
+    if (!present) read.missing.add(root);
+  };
+  host.fileExists = (fileName) => {
+    if (fileName === SANDBOX_GLOBALS_FILE) return true;
+    const exists = fileExists(fileName);
+    if (!exists) noteMissing(fileName);
+    return exists;
+  };
+  if (directoryExists !== undefined) {
+    host.directoryExists = (directoryName) => {
+      const exists = directoryExists(directoryName);
+      if (!exists) noteMissing(directoryName);
+      return exists;
+    };
+  }
   host.readFile = (fileName) => (fileName === SANDBOX_GLOBALS_FILE ? SANDBOX_GLOBALS : readFile(fileName));
   host.getSourceFile = (fileName, languageVersion, onError, shouldCreate) => {
     if (fileName === SANDBOX_GLOBALS_FILE) return versioned(ts.createSourceFile(fileName, SANDBOX_GLOBALS, languageVersion));
@@ -544,8 +595,6 @@ function createHost(
         const edges = read.imports.get(containingFile) ?? new Set<string>();
         edges.add(target);
         read.imports.set(containingFile, edges);
-      } else if (!inPackage(containingFile)) {
-        read.unresolved.add(containingFile);
       }
       return resolved;
     });

@@ -329,7 +329,7 @@ export default createSync({ description: 'a sync', frequency: 'every hour', mode
     };
     const inFunctions = (files: Record<string, string>) => Object.fromEntries(Object.entries(files).map(([file, text]) => [`functions/${file}`, text]));
 
-    it('checks again a function whose import did not resolve, until it does: a package installed, a file made', async () => {
+    it('checks the folder again when an import that did not resolve may now: a package installed above the folder, a file made beside it', async () => {
       const { made, run } = await project(
         inFunctions({
           ...FILES,
@@ -343,15 +343,12 @@ export default createSync({ description: 'a sync', frequency: 'every hour', mode
       await made.write('node_modules/leftpadx/index.js', 'export const pad = (n) => String(n);\n');
       await made.write('node_modules/leftpadx/index.d.ts', 'export declare const pad: (n: number) => string;\n');
       const installed = await run();
-      expect([installed.typeChecked.sort(), failures(installed)]).toEqual([
-        ['demo/actions/a.ts', 'demo/actions/b.ts'],
-        [unresolved('demo/actions/b.ts', '../../../shared/helper')],
-      ]);
+      expect([installed.typeChecked.length, failures(installed)]).toEqual([3, [unresolved('demo/actions/b.ts', '../../../shared/helper')]]);
       // Made, the file's types are checked against the call: only the type check can tell.
       await made.write('shared/helper.ts', 'export const helper = (n: number) => n;\n');
       const created = await run();
-      expect([created.typeChecked, failures(created)]).toEqual([
-        ['demo/actions/b.ts'],
+      expect([created.typeChecked.length, failures(created)]).toEqual([
+        3,
         [['demo/actions/b.ts', [expect.stringContaining("Argument of type 'string' is not assignable to parameter of type 'number'")]]],
       ]);
       // Resolved, they are checked only when an edit reaches them.
@@ -359,6 +356,39 @@ export default createSync({ description: 'a sync', frequency: 'every hour', mode
       expect(failures(await run())).toEqual([]);
       await made.write('functions/demo/actions/c.ts', action('({ said: "see" })'));
       expect((await run()).typeChecked).toEqual(['demo/actions/c.ts']);
+    });
+
+    it('checks the folder again when an import that resolved may now resolve to another file', async () => {
+      const { made, run } = await project({
+        ...inFunctions({ ...FILES, 'demo/actions/a.ts': action("({ said: helper('a') })", `import { helper } from '../../../shared/helper';`) }),
+        // CommonJS: a module, not a script whose declarations would be global.
+        'shared/helper.js': 'module.exports.helper = (s) => s;\n',
+      });
+      const first = await run();
+      expect([first.typeChecked.length, failures(first)]).toEqual([3, []]);
+      expect((await run()).typeChecked).toEqual([]);
+      // Its types, made beside it, are what the import now resolves to.
+      await made.write('shared/helper.d.ts', 'export declare const helper: (n: number) => number;\n');
+      const typed = await run();
+      expect([typed.typeChecked.length, failures(typed)]).toEqual([
+        3,
+        [['demo/actions/a.ts', [expect.stringContaining("Argument of type 'string' is not assignable to parameter of type 'number'")]]],
+      ]);
+      // A package installed nearer the folder than the one an import found.
+      await made.write('shared/helper.d.ts', 'export declare const helper: (s: string) => string;\n');
+      await made.write('node_modules/shapes/package.json', JSON.stringify({ name: 'shapes', version: '1.0.0', main: 'index.js', types: 'index.d.ts' }));
+      await made.write('node_modules/shapes/index.js', 'module.exports.size = 3;\n');
+      await made.write('node_modules/shapes/index.d.ts', 'export declare const size: number;\n');
+      await made.write('functions/demo/actions/c.ts', action('({ said: size.toFixed(1) })', `import { size } from 'shapes';`));
+      expect(failures(await run())).toEqual([]);
+      await made.write('functions/demo/node_modules/shapes/package.json', JSON.stringify({ name: 'shapes', version: '2.0.0', main: 'index.js', types: 'index.d.ts' }));
+      await made.write('functions/demo/node_modules/shapes/index.js', 'module.exports.size = { value: 3 };\n');
+      await made.write('functions/demo/node_modules/shapes/index.d.ts', 'export declare const size: { value: number };\n');
+      const shadowed = await run();
+      expect([shadowed.typeChecked.length, failures(shadowed)]).toEqual([
+        3,
+        [['demo/actions/c.ts', [expect.stringContaining("Property 'toFixed' does not exist on type '{ value: number; }'")]]],
+      ]);
     });
 
     it('checks a function an edit reaches through a file outside the folder', async () => {
