@@ -102,14 +102,14 @@ export function beginDeployAtStart(deps: StartBuildDeps): StartDeploy {
       try {
         // Loaded by the build already.
         const { withCode } = await import('../runner/deploy.js');
-        const { inputs, failures, bundled, typeChecked } = await withCode(await deployment, (hashes) => store.functions.storedBundles(hashes));
+        const { inputs, failures, bundled, typeChecked, outside } = await withCode(await deployment, (hashes) => store.functions.storedBundles(hashes));
         const buildMs = Math.round(performance.now() - startedAt);
         const changes = await deployFunctions({ store, deployed }, inputs, failures);
         logger.info({ dir: deps.functionsDir, ...changes, bundled, typeChecked, buildMs }, `deployed ${inputs.length} functions (built in ${buildMs} ms)`);
         await reportFailures(logger, failures);
         // With DATABASE_URL and keys from the environment there may be no data directory: no cache then.
         if (existsSync(deps.dataDir)) {
-          await writeBuildCache(cacheFile, fingerprint, await current()).catch((error: unknown) =>
+          await writeBuildCache(cacheFile, fingerprint, await current(), outside).catch((error: unknown) =>
             logger.warn({ err: error, file: cacheFile }, 'the functions build cache could not be written; the next start builds again'),
           );
         }

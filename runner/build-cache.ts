@@ -1,19 +1,21 @@
 // Remembers, in the data directory, which build of a functions folder was last deployed, so that a
 // start whose folder and Patchbay are unchanged deploys nothing and builds nothing: no esbuild, no
 // type check, no isolate to read definitions. Keyed by content (a fingerprint of the folder's files
-// and of Patchbay's own build inputs), never by modification time. Never decides what to deploy;
-// a cache it cannot read is a miss.
+// and of Patchbay's own build inputs), and by what the build read from outside the folder (helpers
+// beside it, packages above it: size and modification time, and paths its imports found missing).
+// Never decides what to deploy; a cache it cannot read is a miss.
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { writeFileWhole } from '../server/files.js';
 import type { DeployedFunction, FunctionFailure, FunctionFailureInput } from '../server/store/index.js';
+import type { OutsideInputs } from './bundle.js';
 
 /** Bumped when the file's shape changes: an older file is a miss. */
-const CACHE_VERSION = 1;
+const CACHE_VERSION = 2;
 
 /** What the functions table held after the deploy of a fingerprint. */
 export interface DeployedState {
@@ -25,6 +27,7 @@ export interface BuildCacheEntry {
   version: number;
   fingerprint: string;
   state: DeployedState;
+  outside: OutsideInputs;
 }
 
 /** The deployed state as comparable data: sorted, without timestamps. */
@@ -67,13 +70,23 @@ export async function readBuildCache(file: string, fingerprint: string): Promise
   const functions: unknown = entry?.state.functions;
   const hashes = Array.isArray(functions) ? functions.map((fn: { bundleHash?: unknown } | null) => fn?.bundleHash) : [];
   return {
-    cached: entry?.fingerprint === fingerprint ? entry : undefined,
+    cached: entry?.fingerprint === fingerprint && outsideUnchanged(entry.outside) ? entry : undefined,
     deployedBundles: new Set(hashes.filter((hash): hash is string => typeof hash === 'string')),
   };
 }
 
-export async function writeBuildCache(file: string, fingerprint: string, state: DeployedState): Promise<void> {
-  const entry: BuildCacheEntry = { version: CACHE_VERSION, fingerprint, state };
+/** Whether every file the build read from outside the folder is as it was, and nothing appeared where its imports looked. */
+function outsideUnchanged(outside: OutsideInputs | undefined): boolean {
+  if (typeof outside?.stamps !== 'object' || outside.stamps === null || !Array.isArray(outside.missing)) return false;
+  for (const [file, stamp] of Object.entries(outside.stamps)) {
+    const stats = statSync(file, { throwIfNoEntry: false });
+    if (stats === undefined || `${stats.size}:${stats.mtimeMs}` !== stamp) return false;
+  }
+  return !outside.missing.some((file) => typeof file !== 'string' || existsSync(file));
+}
+
+export async function writeBuildCache(file: string, fingerprint: string, state: DeployedState, outside: OutsideInputs): Promise<void> {
+  const entry: BuildCacheEntry = { version: CACHE_VERSION, fingerprint, state, outside };
   await writeFileWhole(file, `${JSON.stringify(entry)}\n`);
 }
 

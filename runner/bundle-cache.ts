@@ -40,6 +40,8 @@ interface Entry {
 export interface CacheHit {
   hash: string;
   bytes: number;
+  /** The files the bundle was made from (absolute paths), all as they were. */
+  inputs: string[];
   /**
    * The bundle's code and map. Undefined when they are gone or damaged (the file must hash to the
    * bundle's name), which also forgets the function's entry: the next build bundles it again.
@@ -119,7 +121,7 @@ export function openBundleCache(dir: string, key: string): BundleCache {
         await rm(entryFile(dir, relativePath), { force: true }).catch(() => undefined);
         return undefined;
       };
-      return { hash, bytes, read };
+      return { hash, bytes, inputs: files.map(([file]) => file), read };
     },
 
     async put(relativePath, inputs, bundle, builtSince) {

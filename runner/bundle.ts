@@ -4,7 +4,7 @@
 // folder and tied to the functions they break: `buildFunctions` gives the functions that build
 // and the failures of the others, `bundleFunctions` is all or nothing.
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
 import path from 'node:path';
@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { folderShape, openBundleCache } from './bundle-cache.js';
 import { prepareTypecheckProcess, stopTypecheckProcess, typecheckInProcess } from './typecheck-process.js';
+import { listedTest } from './typecheck-state.js';
 
 export type FunctionKind = 'action' | 'sync';
 
@@ -67,9 +68,27 @@ export interface BuildOutcome {
   bundled: string[];
   /** The functions the type check read this time (relative paths); the others' problems came from the last check. */
   typeChecked: string[];
+  /** What the build read from outside the folder, and where it looked in vain (OutsideInputs). */
+  outside: OutsideInputs;
   /** Functions that build, taken from the bundle cache with their code left unread (BundleOptions.leaveCode). */
   unread: UnreadFunction[];
 }
+
+/**
+ * The build's inputs from outside the functions folder, which the folder's own fingerprint
+ * (runner/build-cache.ts) does not cover: helpers beside the folder, packages in a node_modules
+ * above it, Patchbay's SDK and packages, TypeScript's library. A start whose folder is unchanged
+ * builds again all the same when one of these changed, or one of the `missing` paths appeared.
+ */
+export interface OutsideInputs {
+  /** Absolute path → `size:mtimeMs` when it was read (CHANGED_DURING_BUILD if it was modified while the build ran). */
+  stamps: Record<string, string>;
+  /** Where the type check's import resolution looked and found nothing (runner/typecheck-state.ts `missing`). */
+  missing: string[];
+}
+
+/** A stamp no file has: the next start builds again. */
+export const CHANGED_DURING_BUILD = 'changed-during-build';
 
 /**
  * A function that builds, whose bundle the caller said it holds already (BundleOptions.leaveCode):
@@ -180,6 +199,7 @@ export async function bundleFunctions(functionsDir: string, options: BundleOptio
  */
 export async function buildFunctions(functionsDir: string, options: BundleOptions = {}): Promise<BuildOutcome> {
   const root = path.resolve(functionsDir);
+  const since = Date.now() - FS_CLOCK_MARGIN_MS;
   const warn = options.onWarning ?? (() => {});
   const { sources, problems: scanProblems } = await scanFunctions(root);
   const platform = locatePlatform();
@@ -191,6 +211,7 @@ export async function buildFunctions(functionsDir: string, options: BundleOption
   let typeProblems: BuildProblem[] = [];
   let reach: Record<string, string[]> = {};
   let typeChecked: string[] = [];
+  const outside: OutsideInputs = { stamps: {}, missing: [] };
   if (options.typecheck !== false && sources.length > 0) {
     const sdkTypes = platform.sdkTypes;
     if (sdkTypes === undefined) {
@@ -203,6 +224,8 @@ export async function buildFunctions(functionsDir: string, options: BundleOption
         typeProblems = checked.problems;
         reach = checked.reach;
         typeChecked = checked.checked;
+        Object.assign(outside.stamps, checked.outside.stamps);
+        outside.missing = checked.outside.missing;
         for (const message of checked.warnings) warn(message);
       } catch (error) {
         // A crash of the checker is our bug, not the user's: the bundles are still sound.
@@ -231,7 +254,14 @@ export async function buildFunctions(functionsDir: string, options: BundleOption
     else if (result.unread !== undefined) unread.push(result.unread);
   });
   const bundled = sources.filter((_source, index) => results[index]?.built !== undefined && results[index]?.cached !== true).map((source) => source.relativePath);
-  return { built, failed: failed.sort((a, b) => compareText(a.relativePath, b.relativePath)), bundled, typeChecked, unread };
+  // The folder's listed files are the fingerprint's.
+  const listed = listedTest(root);
+  for (const file of new Set(results.flatMap((result) => result.inputs ?? []))) {
+    if (listed(file) || Object.hasOwn(outside.stamps, file)) continue;
+    const stats = statSync(file, { throwIfNoEntry: false });
+    if (stats !== undefined) outside.stamps[file] = stats.mtimeMs >= since ? CHANGED_DURING_BUILD : `${stats.size}:${stats.mtimeMs}`;
+  }
+  return { built, failed: failed.sort((a, b) => compareText(a.relativePath, b.relativePath)), bundled, typeChecked, unread, outside };
 }
 
 /** Starts what a build with the type check will need (its process, which loads TypeScript meanwhile). */
@@ -449,7 +479,7 @@ interface EntryResult {
   unread?: UnreadFunction;
   problems: BuildProblem[];
   warnings: string[];
-  /** The files esbuild read for it (absolute paths), when it built. */
+  /** The files esbuild read for it (absolute paths), when it built or came from the cache. */
   inputs?: string[];
   /** Taken from the bundle cache rather than bundled. */
   cached?: boolean;
@@ -500,7 +530,7 @@ async function buildCached(sources: FunctionSource[], root: string, platform: Pl
     sources.map(async (source): Promise<EntryResult | undefined> => {
       const hit = await cache.get(source.relativePath);
       if (hit === undefined) return undefined;
-      const { hash, bytes, read } = hit;
+      const { hash, bytes, inputs, read } = hit;
       if ((await leaveCode?.(hash)) === true) {
         // Needed after all and unreadable: bundled again now, from the inputs the cache found
         // unchanged, which gives the same bundle unless a file changed since.
@@ -510,12 +540,12 @@ async function buildCached(sources: FunctionSource[], root: string, platform: Pl
           const [again] = await bundleAndKeep([source]);
           return again?.built?.hash === hash ? again.built : undefined;
         };
-        return { built: undefined, unread: { ...source, hash, bytes, read: readOrBundle }, problems: [], warnings: [], cached: true };
+        return { built: undefined, unread: { ...source, hash, bytes, read: readOrBundle }, problems: [], warnings: [], inputs, cached: true };
       }
       const bundle = await read();
       if (bundle === undefined) return undefined;
       const sourceMap = bundle.sourceMap === undefined ? {} : { sourceMap: bundle.sourceMap };
-      return { built: { ...source, code: bundle.code, hash, bytes, ...sourceMap }, problems: [], warnings: [], cached: true };
+      return { built: { ...source, code: bundle.code, hash, bytes, ...sourceMap }, problems: [], warnings: [], inputs, cached: true };
     }),
   );
   const fresh = await bundleAndKeep(sources.filter((_source, index) => found[index] === undefined));

@@ -1,7 +1,7 @@
 // Deploy: bundle every function in a folder, evaluate each once in the sandbox to read its
 // definition, and hand back the set to store, with the functions that do not build. Strict, a
 // single function that fails refuses the whole folder.
-import { buildFunctions, bundleErrorOf, type BuildProblem, type BuiltFunction, type FunctionFailure, type UnreadFunction } from './bundle.js';
+import { buildFunctions, bundleErrorOf, type BuildProblem, type BuiltFunction, type FunctionFailure, type OutsideInputs, type UnreadFunction } from './bundle.js';
 import { parseFrequency } from '../server/functions/frequency.js';
 import type { FunctionFailureInput, FunctionInput } from '../server/store/index.js';
 import { openDefinitionCache, type DefinitionCache } from './definition-cache.js';
@@ -38,6 +38,8 @@ export interface Deployment {
   bundled: string[];
   /** The functions the type check read (relative paths); the others' problems came from its last check. */
   typeChecked: string[];
+  /** What the build read from outside the folder (runner/bundle.ts OutsideInputs). */
+  outside: OutsideInputs;
 }
 
 /**
@@ -50,7 +52,7 @@ export async function buildDeployment(functionsDir: string, sandbox: Pick<Sandbo
   const opening = definitionCacheFile === undefined ? undefined : inspectFingerprint().then((fingerprint) => openDefinitionCache(definitionCacheFile, fingerprint));
   opening?.catch(() => undefined);
   const held = options.heldBundles;
-  const { built, failed, bundled, typeChecked, unread } = await buildFunctions(functionsDir, {
+  const { built, failed, bundled, typeChecked, unread, outside } = await buildFunctions(functionsDir, {
     typecheck: options.typecheck ?? true,
     ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
     ...(options.bundleCacheDir === undefined ? {} : { bundleCacheDir: options.bundleCacheDir }),
@@ -98,6 +100,7 @@ export async function buildDeployment(functionsDir: string, sandbox: Pick<Sandbo
     failures: failures.map(toFailureInput),
     bundled,
     typeChecked,
+    outside,
   };
 }
 

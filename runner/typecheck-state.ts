@@ -73,6 +73,15 @@ export type CheckPlan =
 /** How the state names a file of the folder: its path from the folder, `/`-separated. */
 export const folderPath = (functionsDir: string, file: string): string => path.relative(functionsDir, file).split(path.sep).join('/');
 
+/** Whether a path is one the folder's listing would show if it existed (runner/build-cache.ts listFiles). */
+export function listedTest(functionsDir: string): (fileName: string) => boolean {
+  return (fileName) => {
+    const inside = path.relative(functionsDir, fileName);
+    if (inside === '' || inside === '..' || inside.startsWith(`..${path.sep}`) || path.isAbsolute(inside)) return false;
+    return inside.split(path.sep).every((part) => part !== 'node_modules' && !part.startsWith('.'));
+  };
+}
+
 export function environmentOf(parts: unknown): string {
   return createHash('sha256')
     .update(JSON.stringify({ version: STATE_VERSION, parts }))

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type TS from 'typescript';
 import { SDK_MODULE_NAMES, type BuildProblem, type FunctionSource } from './bundle.js';
 import { requireWithCodeCache } from './code-cache.js';
-import { environmentOf, fileStamp, folderPath, hashFile, planCheck, STATE_VERSION, writeCheckState, type CheckPlan, type CheckState } from './typecheck-state.js';
+import { environmentOf, fileStamp, folderPath, hashFile, listedTest, planCheck, STATE_VERSION, writeCheckState, type CheckPlan, type CheckState } from './typecheck-state.js';
 
 export interface TypecheckLocations {
   /** sdk/functions.ts, or the compiled sdk/functions.d.ts. */
@@ -31,6 +31,8 @@ export interface TypecheckResult {
    */
   checked: string[];
   warnings: string[];
+  /** The files the checks whose findings these are read from outside the folder, and where their imports found nothing. */
+  outside: { stamps: Record<string, string>; missing: string[] };
   durationMs: number;
 }
 
@@ -178,11 +180,11 @@ export async function typecheckFunctions(sources: FunctionSource[], functionsDir
   const started = performance.now();
   const ts = await loadTypeScript();
   if (ts === undefined) {
-    return { problems: [], reach: {}, checked: [], warnings: ['type check skipped: the typescript package is not installed'], durationMs: 0 };
+    const outside = { stamps: {}, missing: [] };
+    return { problems: [], reach: {}, checked: [], warnings: ['type check skipped: the typescript package is not installed'], outside, durationMs: 0 };
   }
   forgetParsedDependenciesLater();
-  const { findings, checked } =
-    buildInfoFile === undefined ? { findings: examine(ts, sources, functionsDir, locations).findings, checked: sources } : await checkWithState(ts, sources, functionsDir, locations, buildInfoFile);
+  const { findings, checked, outside } = buildInfoFile === undefined ? checkOnce(ts, sources, functionsDir, locations) : await checkWithState(ts, sources, functionsDir, locations, buildInfoFile);
   // After the check: the cache then holds the checker's functions, compiled on the way.
   await saveCodeCache();
   return {
@@ -190,8 +192,14 @@ export async function typecheckFunctions(sources: FunctionSource[], functionsDir
     reach: findings.reach,
     checked: checked.map((source) => source.relativePath),
     warnings: findings.warnings,
+    outside,
     durationMs: performance.now() - started,
   };
+}
+
+function checkOnce(ts: typeof TS, sources: FunctionSource[], functionsDir: string, locations: TypecheckLocations) {
+  const { findings, dependencies, missing } = examine(ts, sources, functionsDir, locations);
+  return { findings, checked: sources, outside: { stamps: dependencies, missing } };
 }
 
 /** What a check found. File and function names are relative to the functions folder, `/`-separated. */
@@ -240,6 +248,7 @@ async function checkWithState(ts: typeof TS, sources: FunctionSource[], function
     const state: CheckState = { version: STATE_VERSION, environment, dependencies, missing, listing: plan.listing, files, ...findings, global: examined?.global ?? false };
     // Unsaved, the next check is a whole one.
     await writeCheckState(stateFile, state).catch(() => undefined);
+    return { stamps: dependencies, missing };
   };
 
   if (plan.kind === 'subset') {
@@ -255,20 +264,19 @@ async function checkWithState(ts: typeof TS, sources: FunctionSource[], function
         reach,
         warnings: examined?.findings.warnings ?? state.warnings,
       };
-      await save(findings, examined, state);
-      return { findings, checked: affected };
+      return { findings, checked: affected, outside: await save(findings, examined, state) };
     }
     // A file the edit reached now declares globals: every function may see it.
   }
   const examined = examine(ts, sources, functionsDir, locations, { buildInfoFile, exportProblems: unchangedExportProblems(plan, environment) });
-  await save(examined.findings, examined, undefined);
+  const outside = await save(examined.findings, examined, undefined);
   // Where builds before the state file kept the default exports' problems; nothing reads it now.
   try {
     rmSync(`${buildInfoFile}.exports.json`, { force: true });
   } catch {
     // not ours to worry about: nothing reads it
   }
-  return { findings: examined.findings, checked: sources };
+  return { findings: examined.findings, checked: sources, outside };
 }
 
 /**
@@ -469,14 +477,6 @@ function forgetParsedDependenciesLater(): void {
 const inPackage = (fileName: string) => fileName.includes('/node_modules/');
 const isJavaScript = (fileName: string) => /\.[cm]?jsx?$/.test(fileName);
 
-/** Whether a path is one the folder's listing would show if it existed (runner/build-cache.ts listFiles). */
-function listedTest(functionsDir: string): (fileName: string) => boolean {
-  return (fileName) => {
-    const inside = path.relative(functionsDir, fileName);
-    if (inside === '' || inside === '..' || inside.startsWith(`..${path.sep}`) || path.isAbsolute(inside)) return false;
-    return inside.split(path.sep).every((part) => part !== 'node_modules' && !part.startsWith('.'));
-  };
-}
 
 /** Whether a file is the user's: in the folder, not in a package of its node_modules. */
 function userFileTest(functionsDir: string): (fileName: string) => boolean {

@@ -132,6 +132,48 @@ describe('patchbay start with a functions folder', () => {
     expect(await third.stop()).toBe(0);
   }, 240_000);
 
+  it('builds again a folder whose function imports a file beside the folder that changed', async () => {
+    const own = await mkdtemp(path.join(parent, 'beside-'));
+    await chmod(own, 0o755);
+    const dir = path.join(own, 'functions', 'github', 'actions');
+    await mkdir(dir, { recursive: true });
+    const greeting = path.join(own, 'shared', 'greeting.ts');
+    await mkdir(path.dirname(greeting), { recursive: true });
+    await writeFile(greeting, "export const greeting = 'hello';\n");
+    await writeFile(
+      path.join(dir, 'greet.ts'),
+      `import { createAction } from 'patchbay';
+import { greeting } from '../../../shared/greeting';
+export default createAction({ description: 'greets', exec: async () => ({ answer: greeting }) });
+`,
+    );
+    const ownEnv = { ...env, PATCHBAY_DATA_DIR: path.join(own, '.data'), PATCHBAY_FUNCTIONS_DIR: path.join(own, 'functions'), PORT: '0' };
+    const greet = async (started: { url: string; secretKey: string }) => {
+      const call = async (url: string, body: unknown, headers: Record<string, string> = {}) =>
+        (await fetch(`${started.url}${url}`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${started.secretKey}`, 'content-type': 'application/json', ...headers },
+          body: JSON.stringify(body),
+        }).then((res) => res.json())) as unknown;
+      await call('/integrations', { provider: 'github', unique_key: 'github' });
+      await call('/connections', { provider_config_key: 'github', connection_id: 'gh-1', credentials: { type: 'OAUTH2', access_token: 't' } });
+      return call('/action/trigger', { action_name: 'greet', input: {} }, { 'provider-config-key': 'github', 'connection-id': 'gh-1' });
+    };
+    const first = await waitForStart(spawnPatchbay('start', ownEnv));
+    expect(first.stdout).toContain('deployed 1 functions');
+    expect(await first.stop()).toBe(0);
+    const second = await waitForStart(spawnPatchbay('start', ownEnv));
+    expect(second.stdout).toContain('functions unchanged since the last start: nothing to build');
+    expect(await second.stop()).toBe(0);
+
+    await writeFile(greeting, "export const greeting = 'good morning';\n");
+    const third = await waitForStart(spawnPatchbay('start', ownEnv));
+    expect(third.stdout).not.toContain('nothing to build');
+    expect(third.stdout).toMatch(/"updated":\["github\/actions\/greet"\]/);
+    expect(await greet(third)).toEqual({ answer: 'good morning' });
+    expect(await third.stop()).toBe(0);
+  }, 240_000);
+
   it('with DATABASE_URL and both keys from the environment, builds and deploys without making a data directory', async () => {
     const database = await createTestDatabase('start-functions-no-data-dir');
     try {

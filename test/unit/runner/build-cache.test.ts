@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,7 +47,7 @@ describe('functions build cache', () => {
   it('reads back what it wrote for the same fingerprint only', async () => {
     const file = path.join(dir, 'functions-build.json');
     const state = toDeployedState([deployed('a')], []);
-    await writeBuildCache(file, 'f1', state);
+    await writeBuildCache(file, 'f1', state, { stamps: {}, missing: [] });
     expect((await readBuildCache(file, 'f1')).cached?.state).toEqual(state);
     expect((await readBuildCache(file, 'f2')).cached).toBeUndefined();
     // What the last deploy left in the database, whatever the fingerprint.
@@ -56,14 +56,31 @@ describe('functions build cache', () => {
     expect(await readBuildCache(file, 'f1')).toEqual({ cached: undefined, deployedBundles: new Set() });
     expect(await readFile(file, 'utf8')).toBe('{ not json');
     // JSON, but not a whole entry.
-    for (const damaged of ['null', '{"version":1}', '{"version":1,"fingerprint":"f1","state":{"functions":[null,{"bundleHash":"b"}]}}']) {
+    for (const damaged of ['null', '{"version":2}', '{"version":2,"fingerprint":"f1","state":{"functions":[null,{"bundleHash":"b"}]}}']) {
       await writeFile(file, damaged);
       expect((await readBuildCache(file, 'f2')).deployedBundles).toEqual(new Set(damaged.includes('"b"') ? ['b'] : []));
     }
   });
 
+  it('takes its entry for a miss once a file the build read from outside the folder changed, or one appeared where an import looked', async () => {
+    const file = path.join(dir, 'functions-build.json');
+    const helper = path.join(dir, 'shared', 'helper.ts');
+    const looked = path.join(dir, 'shared', 'helper.d.ts');
+    await mkdir(path.dirname(helper), { recursive: true });
+    await writeFile(helper, 'export const a = 1;\n');
+    const stats = await stat(helper);
+    await writeBuildCache(file, 'f1', toDeployedState([deployed('a')], []), { stamps: { [helper]: `${stats.size}:${stats.mtimeMs}` }, missing: [looked] });
+    expect((await readBuildCache(file, 'f1')).cached).toBeDefined();
+    await writeFile(looked, 'export declare const a: number;\n');
+    expect((await readBuildCache(file, 'f1')).cached).toBeUndefined();
+    await rm(looked);
+    expect((await readBuildCache(file, 'f1')).cached).toBeDefined();
+    await writeFile(helper, 'export const a = 22;\n');
+    expect((await readBuildCache(file, 'f1')).cached).toBeUndefined();
+  });
+
   it('sees a deploy made since (another bundle or config) as a change, key order as none', async () => {
-    const entry = { version: 1, fingerprint: 'f', state: toDeployedState([deployed('a', { type: 'action', b: 1, a: 2 })], []) };
+    const entry = { version: 2, fingerprint: 'f', state: toDeployedState([deployed('a', { type: 'action', b: 1, a: 2 })], []), outside: { stamps: {}, missing: [] } };
     expect(isUnchangedSince(entry, toDeployedState([deployed('a', { a: 2, type: 'action', b: 1 })], []))).toBe(true);
     expect(isUnchangedSince(entry, toDeployedState([deployed('b', { type: 'action', b: 1, a: 2 })], []))).toBe(false);
     expect(isUnchangedSince(entry, toDeployedState([], []))).toBe(false);
