@@ -77,7 +77,7 @@ export async function readBuildCache(file: string, fingerprint: string): Promise
 
 /** Whether every file the build read from outside the folder is as it was, and nothing appeared where its imports looked. */
 function outsideUnchanged(outside: OutsideInputs | undefined): boolean {
-  if (typeof outside?.stamps !== 'object' || outside.stamps === null || !Array.isArray(outside.missing)) return false;
+  if (typeof outside?.stamps !== 'object' || outside.stamps === null || !Array.isArray(outside.missing) || outside.again !== false) return false;
   for (const [file, stamp] of Object.entries(outside.stamps)) {
     const stats = statSync(file, { throwIfNoEntry: false });
     if (stats === undefined || `${stats.size}:${stats.mtimeMs}` !== stamp) return false;

@@ -81,10 +81,19 @@ export interface BuildOutcome {
  * builds again all the same when one of these changed, or one of the `missing` paths appeared.
  */
 export interface OutsideInputs {
-  /** Absolute path → `size:mtimeMs` when it was read (CHANGED_DURING_BUILD if it was modified while the build ran). */
+  /**
+   * Absolute path → `size:mtimeMs` when it was read (CHANGED_DURING_BUILD if it was modified while
+   * the build ran), of each file read outside the folder's listing (beside it, in node_modules, in
+   * its dot folders).
+   */
   stamps: Record<string, string>;
   /** Where the type check's import resolution looked and found nothing (runner/typecheck-state.ts `missing`). */
   missing: string[];
+  /**
+   * The next start builds again whatever it finds: an import esbuild could not resolve (without the
+   * type check's `missing`, nothing says when it may), or a type check that did not run.
+   */
+  again: boolean;
 }
 
 /** A stamp no file has: the next start builds again. */
@@ -211,7 +220,7 @@ export async function buildFunctions(functionsDir: string, options: BundleOption
   let typeProblems: BuildProblem[] = [];
   let reach: Record<string, string[]> = {};
   let typeChecked: string[] = [];
-  const outside: OutsideInputs = { stamps: {}, missing: [] };
+  const outside: OutsideInputs = { stamps: {}, missing: [], again: false };
   if (options.typecheck !== false && sources.length > 0) {
     const sdkTypes = platform.sdkTypes;
     if (sdkTypes === undefined) {
@@ -230,6 +239,7 @@ export async function buildFunctions(functionsDir: string, options: BundleOption
       } catch (error) {
         // A crash of the checker is our bug, not the user's: the bundles are still sound.
         warn(`type check skipped: it failed (${error instanceof Error ? error.message : String(error)})`);
+        outside.again = true;
       }
     }
   }
@@ -256,11 +266,18 @@ export async function buildFunctions(functionsDir: string, options: BundleOption
   const bundled = sources.filter((_source, index) => results[index]?.built !== undefined && results[index]?.cached !== true).map((source) => source.relativePath);
   // The folder's listed files are the fingerprint's.
   const listed = listedTest(root);
+  const until = Date.now() + FS_CLOCK_MARGIN_MS;
   for (const file of new Set(results.flatMap((result) => result.inputs ?? []))) {
-    if (listed(file) || Object.hasOwn(outside.stamps, file)) continue;
+    if (listed(file)) continue;
     const stats = statSync(file, { throwIfNoEntry: false });
-    if (stats !== undefined) outside.stamps[file] = stats.mtimeMs >= since ? CHANGED_DURING_BUILD : `${stats.size}:${stats.mtimeMs}`;
+    if (stats === undefined) continue;
+    const now = `${stats.size}:${stats.mtimeMs}`;
+    // Saved while the build ran (a file dated in the future is not), or since the type check
+    // stamped it: esbuild may have bundled another version than the one stamped.
+    const changed = (stats.mtimeMs >= since && stats.mtimeMs <= until) || (Object.hasOwn(outside.stamps, file) && outside.stamps[file] !== now);
+    outside.stamps[file] = changed ? CHANGED_DURING_BUILD : now;
   }
+  if (results.some((result) => result.problems.some((problem) => problem.message.startsWith('Could not resolve')))) outside.again = true;
   return { built, failed: failed.sort((a, b) => compareText(a.relativePath, b.relativePath)), bundled, typeChecked, unread, outside };
 }
 

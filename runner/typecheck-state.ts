@@ -44,7 +44,7 @@ export interface CheckState {
   version: number;
   /** A hash of what the check depends on besides files: TypeScript's version, options, globals, locations. */
   environment: string;
-  /** Absolute path of each file the last check read from outside the folder → `size:mtimeMs`. */
+  /** Absolute path of each file the last check read outside the folder's listing (and each package.json it read there) → `size:mtimeMs`. */
   dependencies: Record<string, string>;
   /** Absolute paths where resolving imports found nothing, outside what the listing shows: made, they may change what an import resolves to. */
   missing: string[];
@@ -54,7 +54,6 @@ export interface CheckState {
   files: Record<string, string>;
   /** Per function (its relative path): the files of the folder it reaches, itself included. */
   reach: Record<string, string[]>;
-
   /** Per file of the folder a function reaches: its problems. */
   problems: Record<string, BuildProblem[]>;
   /** Per function: what its default export has wrong. */

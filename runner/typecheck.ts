@@ -217,7 +217,7 @@ interface Examined {
   findings: Findings;
   /** A file the check read reaches every function (runner/typecheck-state.ts). */
   global: boolean;
-  /** The files the check read from outside the folder → their `size:mtimeMs` when it read them. */
+  /** The files the check read outside the folder's listing → their `size:mtimeMs` when it read them. */
   dependencies: Record<string, string>;
   /** Where resolving imports looked and found nothing, outside what the folder's listing shows. */
   missing: string[];
@@ -312,7 +312,7 @@ function examine(
   if (incremental !== undefined) Object.assign(options, { incremental: true, tsBuildInfoFile: incremental.buildInfoFile });
   const isUserFile = userFileTest(functionsDir);
   const read: ReadByHost = { imports: new Map(), missing: new Set(), stamps: new Map() };
-  const host = createHost(ts, options, locations, functionsDir, isUserFile, read);
+  const host = createHost(ts, options, locations, functionsDir, read);
   const rootNames = [SANDBOX_GLOBALS_FILE, ...roots.map((source) => source.file)];
   const builder = incremental === undefined ? undefined : ts.createIncrementalProgram({ rootNames, options, host });
   const program = builder?.getProgram() ?? ts.createProgram({ rootNames, options, host });
@@ -354,12 +354,9 @@ function examine(
 
   const problems: Record<string, BuildProblem[]> = {};
   const userFiles: string[] = [];
-  const dependencies: Record<string, string> = {};
   let global = false;
   for (const sourceFile of program.getSourceFiles()) {
     if (!isUserFile(sourceFile.fileName)) {
-      const stamp = read.stamps.get(sourceFile.fileName);
-      if (stamp !== undefined) dependencies[sourceFile.fileName] = stamp;
       // A package or a file beside the folder that declares globals: in a whole check they reach
       // every function, whichever imports them.
       if (!everyProgram.has(sourceFile.fileName) && !program.isSourceFileDefaultLibrary(sourceFile)) global ||= reachesEveryFile(ts, program, sourceFile);
@@ -398,6 +395,7 @@ function examine(
       warnings.push(`type check: its build information was not saved (${error instanceof Error ? error.message : String(error)})`);
     }
   }
+  const dependencies = Object.fromEntries(read.stamps);
   return { findings: { problems, exportProblems, reach, warnings }, global, dependencies, missing: [...read.missing], userFiles };
 }
 
@@ -477,7 +475,6 @@ function forgetParsedDependenciesLater(): void {
 const inPackage = (fileName: string) => fileName.includes('/node_modules/');
 const isJavaScript = (fileName: string) => /\.[cm]?jsx?$/.test(fileName);
 
-
 /** Whether a file is the user's: in the folder, not in a package of its node_modules. */
 function userFileTest(functionsDir: string): (fileName: string) => boolean {
   return (fileName) => {
@@ -497,7 +494,7 @@ interface ReadByHost {
    * package installed nearer, a .d.ts made beside a .js).
    */
   missing: Set<string>;
-  /** `size:mtimeMs` of each file read from outside the folder, taken as it was read. */
+  /** `size:mtimeMs` of each file read outside the folder's listing, and each package.json read there, taken as it was read. */
   stamps: Map<string, string>;
 }
 
@@ -506,7 +503,6 @@ function createHost(
   options: TS.CompilerOptions,
   locations: TypecheckLocations,
   functionsDir: string,
-  isUserFile: (fileName: string) => boolean,
   read: ReadByHost,
 ): TS.CompilerHost {
   const host = ts.createCompilerHost(options, true);
@@ -530,8 +526,8 @@ function createHost(
       read.missing.add(fileName);
       return;
     }
-    // In node_modules, what matters is whether the package is there: npm's record of the
-    // folder's node_modules, and the stamps of the files read, cover what is inside one.
+    // In node_modules, what matters is whether the package is there: what is inside one that is
+    // changes with its package.json (stamped as read: an install rewrites it).
     const [scope, name] = fileName.slice(modules + '/node_modules/'.length).split('/');
     const root = fileName.slice(0, modules + '/node_modules/'.length) + (scope?.startsWith('@') === true && name !== undefined ? `${scope}/${name}` : scope);
     let present = packageRoots.get(root);
@@ -551,13 +547,23 @@ function createHost(
       return exists;
     };
   }
-  host.readFile = (fileName) => (fileName === SANDBOX_GLOBALS_FILE ? SANDBOX_GLOBALS : readFile(fileName));
-  host.getSourceFile = (fileName, languageVersion, onError, shouldCreate) => {
-    if (fileName === SANDBOX_GLOBALS_FILE) return versioned(ts.createSourceFile(fileName, SANDBOX_GLOBALS, languageVersion));
-    if (isUserFile(fileName)) return versioned(getSourceFile(fileName, languageVersion, onError, shouldCreate));
-    // Stamped before it is read: a change made while the check runs is seen by the next one.
+  host.readFile = (fileName) => {
+    if (fileName === SANDBOX_GLOBALS_FILE) return SANDBOX_GLOBALS;
+    // What a package.json says (exports, imports, types) decides where imports resolve.
+    if (path.basename(fileName) === 'package.json' && !listed(fileName)) stamp(fileName);
+    return readFile(fileName);
+  };
+  const stamp = (fileName: string) => {
     const stats = statSync(fileName, { throwIfNoEntry: false });
     if (stats !== undefined) read.stamps.set(fileName, `${stats.size}:${stats.mtimeMs}`);
+    return stats;
+  };
+  host.getSourceFile = (fileName, languageVersion, onError, shouldCreate) => {
+    if (fileName === SANDBOX_GLOBALS_FILE) return versioned(ts.createSourceFile(fileName, SANDBOX_GLOBALS, languageVersion));
+    // The folder's listed files are the listing's and their hashes'; the others are stamped before
+    // they are read: a change made while the check runs is seen by the next one.
+    if (listed(fileName)) return versioned(getSourceFile(fileName, languageVersion, onError, shouldCreate));
+    const stats = stamp(fileName);
     if (!inPackage(fileName)) return versioned(getSourceFile(fileName, languageVersion, onError, shouldCreate));
     const mtimeMs = stats?.mtimeMs;
     const cached = parsedDependencies.get(fileName);

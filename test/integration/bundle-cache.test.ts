@@ -391,6 +391,53 @@ export default createSync({ description: 'a sync', frequency: 'every hour', mode
       ]);
     });
 
+    it('sees a package upgraded in place give a subpath an import looked for', async () => {
+      const pkg = (version: string) => JSON.stringify({ name: 'pkgz', version, type: 'module', exports: version === '1.0.0' ? { '.': './index.js' } : { '.': './index.js', './extra': './extra.js' } });
+      const { made, run } = await project({
+        ...inFunctions({ ...FILES, 'demo/actions/a.ts': action('({ said: extra })', `import { extra } from 'pkgz/extra';`) }),
+        'node_modules/pkgz/package.json': pkg('1.0.0'),
+        'node_modules/pkgz/index.js': 'export const base = 1;\n',
+        'node_modules/pkgz/index.d.ts': 'export declare const base: number;\n',
+      });
+      expect(failures(await run())).toEqual([['demo/actions/a.ts', [expect.stringContaining('Could not resolve "pkgz/extra"')]]]);
+      await made.write('node_modules/pkgz/package.json', pkg('1.1.0'));
+      await made.write('node_modules/pkgz/extra.js', "export const extra = 'x';\n");
+      await made.write('node_modules/pkgz/extra.d.ts', 'export declare const extra: string;\n');
+      // Another function edited: without the upgrade seen, only it would be checked.
+      await made.write('functions/demo/actions/c.ts', action('({ said: "see" })'));
+      const upgraded = await run();
+      expect([upgraded.typeChecked.length, failures(upgraded)]).toEqual([3, []]);
+    });
+
+    it("gives the start what the build read outside the folder's listing, and asks for another build after an import esbuild could not resolve", async () => {
+      const { made } = await project(
+        inFunctions({
+          ...FILES,
+          '.types/answer.ts': 'export interface Answer { said: string }\n',
+          'demo/actions/a.ts': action('answer', `import type { Answer } from '../../.types/answer';\nconst answer: Answer = { said: 'a' };`),
+          'demo/actions/b.ts': action('({ said: shared })', `import { shared } from '../../../shared/value';`),
+        }),
+      );
+      await made.write('shared/value.js', "export const shared = 'b';\n");
+      await made.write('shared/value.d.ts', 'export declare const shared: string;\n');
+      const functionsDir = path.join(made.dir, 'functions');
+      // Saved a minute ago: a file saved while a build runs is stamped as changed.
+      for (const entry of await readdir(made.dir, { recursive: true, withFileTypes: true })) {
+        if (entry.isFile()) await utimes(path.join(entry.parentPath, entry.name), MINUTE_AGO(), MINUTE_AGO());
+      }
+      const checked = await buildFunctions(functionsDir, { typecheckCacheFile: stateFile });
+      expect(failures(checked)).toEqual([]);
+      // esbuild read the .js, the type check the .d.ts and the type-only import of a dot folder.
+      for (const file of ['shared/value.js', 'shared/value.d.ts', 'functions/.types/answer.ts']) expect(Object.keys(checked.outside.stamps)).toContain(path.join(made.dir, file));
+      expect(Object.values(checked.outside.stamps)).not.toContain('changed-during-build');
+      expect(checked.outside.again).toBe(false);
+
+      // Without the type check, nothing else says when an import that did not resolve may.
+      await made.write('functions/demo/actions/c.ts', action('({ said: gone })', `import { gone } from '../../../shared/gone';`));
+      const unchecked = await buildFunctions(functionsDir, { typecheck: false });
+      expect([failures(unchecked), unchecked.outside.again]).toEqual([[['demo/actions/c.ts', [expect.stringContaining('Could not resolve "../../../shared/gone"')]]], true]);
+    });
+
     it('checks a function an edit reaches through a file outside the folder', async () => {
       const { made, run } = await project({
         ...inFunctions({

@@ -47,7 +47,7 @@ describe('functions build cache', () => {
   it('reads back what it wrote for the same fingerprint only', async () => {
     const file = path.join(dir, 'functions-build.json');
     const state = toDeployedState([deployed('a')], []);
-    await writeBuildCache(file, 'f1', state, { stamps: {}, missing: [] });
+    await writeBuildCache(file, 'f1', state, { stamps: {}, missing: [], again: false });
     expect((await readBuildCache(file, 'f1')).cached?.state).toEqual(state);
     expect((await readBuildCache(file, 'f2')).cached).toBeUndefined();
     // What the last deploy left in the database, whatever the fingerprint.
@@ -69,7 +69,7 @@ describe('functions build cache', () => {
     await mkdir(path.dirname(helper), { recursive: true });
     await writeFile(helper, 'export const a = 1;\n');
     const stats = await stat(helper);
-    await writeBuildCache(file, 'f1', toDeployedState([deployed('a')], []), { stamps: { [helper]: `${stats.size}:${stats.mtimeMs}` }, missing: [looked] });
+    await writeBuildCache(file, 'f1', toDeployedState([deployed('a')], []), { stamps: { [helper]: `${stats.size}:${stats.mtimeMs}` }, missing: [looked], again: false });
     expect((await readBuildCache(file, 'f1')).cached).toBeDefined();
     await writeFile(looked, 'export declare const a: number;\n');
     expect((await readBuildCache(file, 'f1')).cached).toBeUndefined();
@@ -77,10 +77,13 @@ describe('functions build cache', () => {
     expect((await readBuildCache(file, 'f1')).cached).toBeDefined();
     await writeFile(helper, 'export const a = 22;\n');
     expect((await readBuildCache(file, 'f1')).cached).toBeUndefined();
+    // A build that asked for the next start to build again.
+    await writeBuildCache(file, 'f1', toDeployedState([deployed('a')], []), { stamps: {}, missing: [], again: true });
+    expect((await readBuildCache(file, 'f1')).cached).toBeUndefined();
   });
 
   it('sees a deploy made since (another bundle or config) as a change, key order as none', async () => {
-    const entry = { version: 2, fingerprint: 'f', state: toDeployedState([deployed('a', { type: 'action', b: 1, a: 2 })], []), outside: { stamps: {}, missing: [] } };
+    const entry = { version: 2, fingerprint: 'f', state: toDeployedState([deployed('a', { type: 'action', b: 1, a: 2 })], []), outside: { stamps: {}, missing: [], again: false } };
     expect(isUnchangedSince(entry, toDeployedState([deployed('a', { a: 2, type: 'action', b: 1 })], []))).toBe(true);
     expect(isUnchangedSince(entry, toDeployedState([deployed('b', { type: 'action', b: 1, a: 2 })], []))).toBe(false);
     expect(isUnchangedSince(entry, toDeployedState([], []))).toBe(false);
