@@ -90,8 +90,9 @@ export interface OutsideInputs {
   /** Where the type check's import resolution looked and found nothing (runner/typecheck-state.ts `missing`). */
   missing: string[];
   /**
-   * The next start builds again whatever it finds: an import esbuild could not resolve (without the
-   * type check's `missing`, nothing says when it may), or a type check that did not run.
+   * The next start builds again whatever it finds: a function esbuild could not bundle (it records
+   * no inputs, and its problem may be in a file beside the folder; an import it could not resolve
+   * may resolve now), or a type check that did not run (crashed).
    */
   again: boolean;
 }
@@ -277,7 +278,8 @@ export async function buildFunctions(functionsDir: string, options: BundleOption
     const changed = (stats.mtimeMs >= since && stats.mtimeMs <= until) || (Object.hasOwn(outside.stamps, file) && outside.stamps[file] !== now);
     outside.stamps[file] = changed ? CHANGED_DURING_BUILD : now;
   }
-  if (results.some((result) => result.problems.some((problem) => problem.message.startsWith('Could not resolve')))) outside.again = true;
+  // A function esbuild could not bundle records no inputs: the file its problem is in may be one beside the folder.
+  if (results.some((result) => result.problems.length > 0)) outside.again = true;
   return { built, failed: failed.sort((a, b) => compareText(a.relativePath, b.relativePath)), bundled, typeChecked, unread, outside };
 }
 
