@@ -5,7 +5,7 @@
 // beside it, packages above it: size and modification time, and paths its imports found missing).
 // Never decides what to deploy; a cache it cannot read is a miss.
 import { createHash } from 'node:crypto';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, statSync, type Stats } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
@@ -78,11 +78,25 @@ export async function readBuildCache(file: string, fingerprint: string): Promise
 /** Whether every file the build read from outside the folder is as it was, and nothing appeared where its imports looked. */
 function outsideUnchanged(outside: OutsideInputs | undefined): boolean {
   if (typeof outside?.stamps !== 'object' || outside.stamps === null || !Array.isArray(outside.missing) || outside.again !== false) return false;
-  for (const [file, stamp] of Object.entries(outside.stamps)) {
-    const stats = statSync(file, { throwIfNoEntry: false });
-    if (stats === undefined || `${stats.size}:${stats.mtimeMs}` !== stamp) return false;
-  }
-  return !outside.missing.some((file) => typeof file !== 'string' || existsSync(file));
+  return unchangedSince(outside.stamps, outside.missing);
+}
+
+/** How a file read outside the folder is remembered: `size:mtimeMs`. */
+export const stampOf = (stats: Pick<Stats, 'size' | 'mtimeMs'>): string => `${stats.size}:${stats.mtimeMs}`;
+
+/** A file's stamp (stampOf), undefined if it is gone. */
+export function fileStamp(file: string): string | undefined {
+  const stats = statSync(file, { throwIfNoEntry: false });
+  return stats === undefined ? undefined : stampOf(stats);
+}
+
+/**
+ * Whether files are as they were stamped and paths found missing are still missing: what the
+ * start asks of the last build's outside inputs, and the type check of its last check's.
+ */
+export function unchangedSince(stamps: Record<string, string>, missing: readonly unknown[]): boolean {
+  for (const [file, stamp] of Object.entries(stamps)) if (fileStamp(file) !== stamp) return false;
+  return !missing.some((file) => typeof file !== 'string' || existsSync(file));
 }
 
 export async function writeBuildCache(file: string, fingerprint: string, state: DeployedState, outside: OutsideInputs): Promise<void> {

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { folderShape, openBundleCache } from './bundle-cache.js';
 import { prepareTypecheckProcess, stopTypecheckProcess, typecheckInProcess } from './typecheck-process.js';
+import { stampOf } from './build-cache.js';
 import { listedTest } from './typecheck-state.js';
 
 export type FunctionKind = 'action' | 'sync';
@@ -272,7 +273,7 @@ export async function buildFunctions(functionsDir: string, options: BundleOption
     if (listed(file)) continue;
     const stats = statSync(file, { throwIfNoEntry: false });
     if (stats === undefined) continue;
-    const now = `${stats.size}:${stats.mtimeMs}`;
+    const now = stampOf(stats);
     // Saved while the build ran (a file dated in the future is not), or since the type check
     // stamped it: esbuild may have bundled another version than the one stamped.
     const changed = (stats.mtimeMs >= since && stats.mtimeMs <= until) || (Object.hasOwn(outside.stamps, file) && outside.stamps[file] !== now);

@@ -21,17 +21,17 @@
 // compared by content (sha256), hashed before the check reads them: a file edited during a check
 // differs from its recorded hash next time, and is checked again. Files outside the folder are
 // stamped as they are read. A function reaches the folder's files through files outside it too
-// (../shared/x.ts importing a type of the folder's). And where resolving imports looked and found
+// (../common/x.ts importing a type of the folder's). And where resolving imports looked and found
 // nothing, outside what the folder's listing shows (`missing`: a file beside the folder, a
 // node_modules above it, a package not installed), must still be missing: made, it may be what an
 // import that did not resolve now resolves to, or a nearer answer for one that did.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { writeFileWhole } from '../server/files.js';
-import { listFiles } from './build-cache.js';
+import { listFiles, unchangedSince } from './build-cache.js';
 import type { BuildProblem, FunctionSource } from './bundle.js';
 
 /** Bumped when the state's shape or meaning changes: an older state is ignored. */
@@ -72,12 +72,23 @@ export type CheckPlan =
 /** How the state names a file of the folder: its path from the folder, `/`-separated. */
 export const folderPath = (functionsDir: string, file: string): string => path.relative(functionsDir, file).split(path.sep).join('/');
 
-/** Whether a path is one the folder's listing would show if it existed (runner/build-cache.ts listFiles). */
+/** The parts of a path inside the folder, undefined for one outside it. */
+function partsInside(functionsDir: string, fileName: string): string[] | undefined {
+  const inside = path.relative(functionsDir, fileName);
+  if (inside === '..' || inside.startsWith(`..${path.sep}`) || path.isAbsolute(inside)) return undefined;
+  return inside.split(path.sep);
+}
+
+/** Whether a file is the user's: in the folder, not in a package of its node_modules. */
+export function userFileTest(functionsDir: string): (fileName: string) => boolean {
+  return (fileName) => partsInside(functionsDir, fileName)?.includes('node_modules') === false;
+}
+
+/** Whether a path is one the folder's listing would show if it existed (runner/build-cache.ts listFiles): nor in node_modules, nor in a dot folder. */
 export function listedTest(functionsDir: string): (fileName: string) => boolean {
   return (fileName) => {
-    const inside = path.relative(functionsDir, fileName);
-    if (inside === '' || inside === '..' || inside.startsWith(`..${path.sep}`) || path.isAbsolute(inside)) return false;
-    return inside.split(path.sep).every((part) => part !== 'node_modules' && !part.startsWith('.'));
+    const parts = partsInside(functionsDir, fileName);
+    return parts !== undefined && parts[0] !== '' && parts.every((part) => part !== 'node_modules' && !part.startsWith('.'));
   };
 }
 
@@ -95,12 +106,6 @@ export function hashFile(file: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** `size:mtimeMs` of a file, undefined if it is gone. */
-export function fileStamp(file: string): string | undefined {
-  const stats = statSync(file, { throwIfNoEntry: false });
-  return stats === undefined ? undefined : `${stats.size}:${stats.mtimeMs}`;
 }
 
 /** A state of this version, whole: a damaged one is no state (the next check is a whole one). */
@@ -160,12 +165,10 @@ export async function planCheck(stateFile: string, environment: string, sources:
   if (state.global || !isDeepStrictEqual(listing, state.listing)) return whole;
   const entries = sources.map((source) => source.relativePath).sort();
   if (!isDeepStrictEqual(entries, Object.keys(state.reach).sort())) return whole;
-  // A declaration file read from outside the folder changed (the ES library, zod, the SDK, a package).
-  for (const [file, stamp] of Object.entries(state.dependencies)) {
-    if (fileStamp(file) !== stamp) return whole;
-  }
-  // A file or package imports may now resolve to: one that did not resolve may now, one that did may go elsewhere.
-  for (const file of state.missing) if (existsSync(file)) return whole;
+  // A declaration file read from outside the folder changed (the ES library, zod, the SDK, a
+  // package); or a file or package appeared that imports may now resolve to (one that did not
+  // resolve may now, one that did may go elsewhere).
+  if (!unchangedSince(state.dependencies, state.missing)) return whole;
   // Files the last check read that the listing leaves out (in dot folders).
   for (const file of Object.keys(state.files)) {
     if (Object.hasOwn(files, file)) continue;

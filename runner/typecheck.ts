@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import type TS from 'typescript';
 import { SDK_MODULE_NAMES, type BuildProblem, type FunctionSource } from './bundle.js';
 import { requireWithCodeCache } from './code-cache.js';
-import { environmentOf, fileStamp, folderPath, hashFile, listedTest, planCheck, STATE_VERSION, writeCheckState, type CheckPlan, type CheckState } from './typecheck-state.js';
+import { fileStamp, stampOf } from './build-cache.js';
+import { environmentOf, folderPath, hashFile, listedTest, planCheck, STATE_VERSION, userFileTest, writeCheckState, type CheckPlan, type CheckState } from './typecheck-state.js';
 
 export interface TypecheckLocations {
   /** sdk/functions.ts, or the compiled sdk/functions.d.ts. */
@@ -384,7 +385,7 @@ function examine(
   const warnings = [...program.getOptionsDiagnostics(), ...program.getGlobalDiagnostics()].map(
     (diagnostic) => `type check: ${ts.flattenDiagnosticMessageText(diagnostic.messageText, ' ')}`,
   );
-  // Through files outside the folder too (../shared/x.ts importing a type of the folder's).
+  // Through files outside the folder too (../common/x.ts importing a type of the folder's).
   const reach: Record<string, string[]> = {};
   for (const source of roots) reach[source.relativePath] = [...reached([source.file], false)].filter(isUserFile).map(relative);
   if (builder !== undefined) {
@@ -475,14 +476,6 @@ function forgetParsedDependenciesLater(): void {
 const inPackage = (fileName: string) => fileName.includes('/node_modules/');
 const isJavaScript = (fileName: string) => /\.[cm]?jsx?$/.test(fileName);
 
-/** Whether a file is the user's: in the folder, not in a package of its node_modules. */
-function userFileTest(functionsDir: string): (fileName: string) => boolean {
-  return (fileName) => {
-    const inside = path.relative(functionsDir, fileName);
-    return inside !== '..' && !inside.startsWith(`..${path.sep}`) && !path.isAbsolute(inside) && !inside.split(path.sep).includes('node_modules');
-  };
-}
-
 /** What a check's host saw while TypeScript read the program. */
 interface ReadByHost {
   /** Per file, the files its imports resolved to: which functions a problem breaks. */
@@ -555,7 +548,7 @@ function createHost(
   };
   const stamp = (fileName: string) => {
     const stats = statSync(fileName, { throwIfNoEntry: false });
-    if (stats !== undefined) read.stamps.set(fileName, `${stats.size}:${stats.mtimeMs}`);
+    if (stats !== undefined) read.stamps.set(fileName, stampOf(stats));
     return stats;
   };
   host.getSourceFile = (fileName, languageVersion, onError, shouldCreate) => {
