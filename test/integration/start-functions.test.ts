@@ -14,6 +14,25 @@ const action = (answer: string) => `import { createAction } from 'patchbay';
 export default createAction({ description: 'answers', exec: async () => ({ answer: ${JSON.stringify(answer)} }) });
 `;
 
+type Started = { url: string; secretKey: string };
+
+/** Makes the github integration and a connection (again, harmlessly, on a later start), then triggers each action: their outputs. */
+async function triggerActions(started: Started, names: string[]): Promise<unknown[]> {
+  const call = async (url: string, body: unknown, headers: Record<string, string> = {}) => {
+    const res = await fetch(`${started.url}${url}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${started.secretKey}`, 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
+    return (await res.json()) as unknown;
+  };
+  await call('/integrations', { provider: 'github', unique_key: 'github' });
+  await call('/connections', { provider_config_key: 'github', connection_id: 'gh-1', credentials: { type: 'OAUTH2', access_token: 't' } });
+  const outputs: unknown[] = [];
+  for (const name of names) outputs.push(await call('/action/trigger', { action_name: name, input: {} }, { 'provider-config-key': 'github', 'connection-id': 'gh-1' }));
+  return outputs;
+}
+
 describe('patchbay start with a functions folder', () => {
   let parent: string;
   let env: Record<string, string>;
@@ -33,6 +52,16 @@ describe('patchbay start with a functions folder', () => {
     env = { PATCHBAY_DATA_DIR: path.join(parent, '.data'), PATCHBAY_FUNCTIONS_DIR: functionsDir, HOST: '127.0.0.1', LOG_LEVEL: 'info' };
   });
   afterAll(() => rm(parent, { recursive: true, force: true }));
+
+  /** A project of its own: its functions folder (with github/actions/, `dir`), its data directory and the environment of a start. */
+  const project = async (prefix: string) => {
+    const own = await mkdtemp(path.join(parent, prefix));
+    await chmod(own, 0o755); // see beforeAll
+    const dir = path.join(own, 'functions', 'github', 'actions');
+    await mkdir(dir, { recursive: true });
+    const dataDir = path.join(own, '.data');
+    return { own, dir, dataDir, ownEnv: { ...env, PATCHBAY_DATA_DIR: dataDir, PATCHBAY_FUNCTIONS_DIR: path.join(own, 'functions'), PORT: '0' } };
+  };
 
   it('builds an unchanged folder once, and of a changed one bundles again only what changed', async () => {
     const first = await waitForStart(spawnPatchbay('start', { ...env, PORT: '0' }));
@@ -83,10 +112,7 @@ describe('patchbay start with a functions folder', () => {
   }, 180_000);
 
   it('after an edit reads no code of the unchanged bundles the database holds, and makes again one it lacks whose cached code is damaged', async () => {
-    const own = await mkdtemp(path.join(parent, 'unread-'));
-    await chmod(own, 0o755);
-    const dir = path.join(own, 'functions', 'github', 'actions');
-    await mkdir(dir, { recursive: true });
+    const { dataDir, dir, ownEnv } = await project('unread-');
     const write = async (name: string, answer: string) => {
       await writeFile(path.join(dir, name), action(answer));
       const minuteAgo = new Date(Date.now() - 60_000);
@@ -94,22 +120,7 @@ describe('patchbay start with a functions folder', () => {
     };
     await write('answer.ts', 'first');
     await write('other.ts', 'other');
-    const dataDir = path.join(own, '.data');
-    const ownEnv = { ...env, PATCHBAY_DATA_DIR: dataDir, PATCHBAY_FUNCTIONS_DIR: path.join(own, 'functions'), PORT: '0' };
-    const answers = async (started: { url: string; secretKey: string }) => {
-      const call = async (method: string, url: string, body: unknown, headers: Record<string, string> = {}) => {
-        const res = await fetch(`${started.url}${url}`, {
-          method,
-          headers: { authorization: `Bearer ${started.secretKey}`, 'content-type': 'application/json', ...headers },
-          body: JSON.stringify(body),
-        });
-        return { status: res.status, json: (await res.json()) as unknown };
-      };
-      await call('POST', '/integrations', { provider: 'github', unique_key: 'github' });
-      await call('POST', '/connections', { provider_config_key: 'github', connection_id: 'gh-1', credentials: { type: 'OAUTH2', access_token: 't' } });
-      const trigger = (name: string) => call('POST', '/action/trigger', { action_name: name, input: {} }, { 'provider-config-key': 'github', 'connection-id': 'gh-1' });
-      return [(await trigger('answer')).json, (await trigger('other')).json];
-    };
+    const answers = (started: Started) => triggerActions(started, ['answer', 'other']);
     const first = await waitForStart(spawnPatchbay('start', ownEnv));
     expect(await first.stop()).toBe(0);
 
@@ -133,10 +144,7 @@ describe('patchbay start with a functions folder', () => {
   }, 240_000);
 
   it('builds again a folder whose function imports a file beside the folder that changed', async () => {
-    const own = await mkdtemp(path.join(parent, 'beside-'));
-    await chmod(own, 0o755);
-    const dir = path.join(own, 'functions', 'github', 'actions');
-    await mkdir(dir, { recursive: true });
+    const { own, dir, ownEnv } = await project('beside-');
     const greeting = path.join(own, 'shared', 'greeting.ts');
     await mkdir(path.dirname(greeting), { recursive: true });
     await writeFile(greeting, "export const greeting = 'hello';\n");
@@ -151,18 +159,6 @@ export default createAction({ description: 'greets', exec: async () => ({ answer
     // taken as changed, and the next start builds again.
     const minuteAgo = new Date(Date.now() - 60_000);
     for (const file of [greeting, path.join(dir, 'greet.ts')]) await utimes(file, minuteAgo, minuteAgo);
-    const ownEnv = { ...env, PATCHBAY_DATA_DIR: path.join(own, '.data'), PATCHBAY_FUNCTIONS_DIR: path.join(own, 'functions'), PORT: '0' };
-    const greet = async (started: { url: string; secretKey: string }) => {
-      const call = async (url: string, body: unknown, headers: Record<string, string> = {}) =>
-        (await fetch(`${started.url}${url}`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${started.secretKey}`, 'content-type': 'application/json', ...headers },
-          body: JSON.stringify(body),
-        }).then((res) => res.json())) as unknown;
-      await call('/integrations', { provider: 'github', unique_key: 'github' });
-      await call('/connections', { provider_config_key: 'github', connection_id: 'gh-1', credentials: { type: 'OAUTH2', access_token: 't' } });
-      return call('/action/trigger', { action_name: 'greet', input: {} }, { 'provider-config-key': 'github', 'connection-id': 'gh-1' });
-    };
     const first = await waitForStart(spawnPatchbay('start', ownEnv));
     expect(first.stdout).toContain('deployed 1 functions');
     expect(await first.stop()).toBe(0);
@@ -174,7 +170,7 @@ export default createAction({ description: 'greets', exec: async () => ({ answer
     const third = await waitForStart(spawnPatchbay('start', ownEnv));
     expect(third.stdout).not.toContain('nothing to build');
     expect(third.stdout).toMatch(/"updated":\["github\/actions\/greet"\]/);
-    expect(await greet(third)).toEqual({ answer: 'good morning' });
+    expect(await triggerActions(third, ['greet'])).toEqual([{ answer: 'good morning' }]);
     expect(await third.stop()).toBe(0);
   }, 240_000);
 
